@@ -1,0 +1,3 @@
+from gwtool.cli import main
+
+main()

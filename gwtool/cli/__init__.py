@@ -1,0 +1,57 @@
+"""The ``gwtool`` command line: thin Typer commands over the protocol, client, gateway and TUI.
+
+Command modules import websockets and textual inside the commands that need them, so that
+``gwtool --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gwtool.cli.options import EXIT_CODES_HELP
+
+app = typer.Typer(
+    name="gwtool",
+    help=f"See and poke the wire of a websocket-gateway microservice system.\n\n{EXIT_CODES_HELP}",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Each module adds its commands to ``app``.
+for _optional in ("protocol_cmds", "gateway_cmds", "client_cmds", "tui_cmd", "bench_cmd"):
+    try:
+        __import__(f"gwtool.cli.{_optional}")
+    except ModuleNotFoundError as exc:  # a command module not written yet
+        if exc.name != f"gwtool.cli.{_optional}":
+            raise
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI. Usage errors exit 1 (invalid input), so that 2 keeps meaning 'could not connect'."""
+    from gwtool.errors import GwtoolError
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="gwtool", standalone_mode=False)
+    except GwtoolError as exc:
+        _fail(str(exc), exc.exit_code)
+    except typer._click.exceptions.ClickException as exc:  # bad flag, missing argument, …
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)
+        sys.exit(1)
+    except typer._click.exceptions.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, highlight=False).print(Text("error: ", "bold red") + Text(message))
+    sys.exit(code)

@@ -1,0 +1,43 @@
+"""Options shared by the commands, declared once. Nothing heavy is imported here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Protocol
+
+DEFAULT_URL = "ws://127.0.0.1:8765"
+
+ProtocolOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--protocol",
+        envvar="GWTOOL_PROTOCOL",
+        help="TOML or JSON file merged over the built-in protocol definition.",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
+UrlOption = Annotated[
+    str, typer.Option("--url", envvar="GWTOOL_URL", help="Gateway websocket URL.", show_envvar=True)
+]
+TokenOption = Annotated[
+    str, typer.Option("--token", envvar="GWTOOL_TOKEN", help="Token sent in IDENTIFY.", show_envvar=True)
+]
+CompressOption = Annotated[
+    bool, typer.Option("--compress", help="Ask the gateway to zlib-compress its payloads (IDENTIFY compress).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print NDJSON records instead of coloured lines.")]
+
+EXIT_CODES_HELP = "Exit status: 0 ok, 1 invalid input, 2 could not connect, 3 closed by the gateway."
+
+
+def load(protocol: Path | None) -> Protocol:
+    """The active protocol definition (the option wins over $GWTOOL_PROTOCOL, which Typer reads)."""
+    from gwtool.protocol.definition import load_protocol
+
+    return load_protocol(protocol, use_env=False)

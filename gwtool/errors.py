@@ -1,0 +1,59 @@
+"""Errors gwtool raises on purpose. Front ends print these as one or two plain lines."""
+
+from __future__ import annotations
+
+
+class GwtoolError(Exception):
+    """Base of every error that carries a message meant for the user."""
+
+    exit_code = 1  # the CLI's exit status: 1 invalid input, 2 could not connect, 3 closed by the gateway
+
+
+class ProtocolDefinitionError(GwtoolError):
+    """A protocol definition file is broken: the message names the file and the key."""
+
+
+class DecodeError(GwtoolError):
+    """A frame is not a gateway payload. The gateway answers it with DECODE_ERROR."""
+
+    close_name = "DECODE_ERROR"
+
+    @property
+    def reason(self) -> str:
+        return clip_reason(str(self))
+
+
+class InvalidPayload(GwtoolError):
+    """A payload fails its field tables; ``errors`` holds each path and expectation."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+REASON_LIMIT = 123  # RFC 6455: a close reason fits in 123 bytes of UTF-8
+
+
+def clip_reason(text: str, limit: int = REASON_LIMIT) -> str:
+    """Shorten ``text`` to at most ``limit`` UTF-8 bytes, ending in … when cut."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    cut = data[: limit - 3].decode(errors="ignore")  # "…" is 3 bytes
+    return cut + "…"
+
+
+class ConnectFailed(GwtoolError):
+    """Nothing answered at the URL, or the websocket handshake failed."""
+
+    exit_code = 2
+
+
+class ClosedByGateway(GwtoolError):
+    """The gateway closed the connection for good (a close code that says do not reconnect)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, code: int | None = None, name: str = "", reason: str = ""):
+        super().__init__(message)
+        self.code, self.name, self.reason = code, name, reason

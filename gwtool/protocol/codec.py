@@ -1,0 +1,80 @@
+"""Frames ↔ payloads: orjson for JSON, zlib (RFC 1950, no shared context) for compression.
+
+Every way a frame can fail to be a payload raises ``DecodeError``, which the gateway answers
+with DECODE_ERROR and a reason of at most 123 bytes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gwtool.errors import DecodeError
+
+ZLIB_HEADER = 0x78  # first byte of every zlib stream with the default window
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    payload: dict[str, Any]
+    compressed: bool
+
+
+def encode(payload: Any) -> bytes:
+    """Compact JSON as UTF-8 bytes (send with ``text=True`` for a text frame)."""
+    return orjson.dumps(payload)
+
+
+def compress(data: bytes) -> bytes:
+    return zlib.compress(data)
+
+
+def is_compressed(frame: str | bytes) -> bool:
+    """Binary frames are compressed; the zlib header is the fallback test for raw bytes."""
+    return isinstance(frame, bytes) and frame[:1] == b"\x78"
+
+
+def decode(frame: str | bytes, *, max_size: int | None = None) -> Decoded:
+    """Decode one frame. Bytes starting with the zlib header are decompressed first."""
+    compressed = is_compressed(frame)
+    if compressed:
+        frame = _decompress(frame, max_size)  # type: ignore[arg-type]
+    try:
+        payload = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON: {exc.msg} at char {exc.pos}") from None
+    if type(payload) is not dict:
+        raise DecodeError(f"expected a JSON object, got {_json_type(payload)}")
+    d = payload.get("d", ...)
+    if d is not ... and type(d) not in (dict, list):
+        raise DecodeError(f"d: expected object or array, got {_json_type(d)}")
+    return Decoded(payload, compressed)
+
+
+def decode_text(frame: str | bytes, *, max_size: int | None = None) -> Decoded:
+    """What a gateway accepts from a service: text frames of plain JSON only."""
+    if isinstance(frame, bytes):
+        raise DecodeError("binary frame: services send plain JSON in text frames")
+    return decode(frame, max_size=max_size)
+
+
+def _decompress(data: bytes, max_size: int | None) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, max_size or 0)
+    except zlib.error as exc:
+        raise DecodeError(f"bad zlib data: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise DecodeError(f"decompressed payload is over {max_size} bytes")
+    if not inflater.eof:
+        raise DecodeError("bad zlib data: stream is truncated")
+    return out
+
+
+def _json_type(value: Any) -> str:
+    from gwtool.protocol.validate import json_type
+
+    return json_type(value)

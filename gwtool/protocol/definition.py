@@ -1,0 +1,492 @@
+"""Load the protocol definition (default.toml, merged with a user's file) into frozen objects.
+
+Everything gwtool knows about opcodes, services, events, cache types and close codes comes from
+here. Code refers to opcodes and close codes by name (``proto.op("HEARTBEAT")``); the numbers,
+services, events and field tables are data.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from gwtool.errors import ProtocolDefinitionError
+
+ENV_VAR = "GWTOOL_PROTOCOL"
+SCALARS = ("string", "integer", "boolean", "snowflake", "timestamp", "discriminator", "object", "any", "service")
+OPCODE_NAMES = ("HEARTBEAT", "EVENT", "HELLO", "HEARTBEAT_ACK", "IDENTIFY", "CACHE")
+CLOSE_NAMES = (
+    "UNKNOWN_ERROR", "UNKNOWN_OPCODE", "DECODE_ERROR", "NOT_IDENTIFIED", "AUTHENTICATION_FAILED",
+    "ALREADY_IDENTIFIED", "INVALID_SERVICE", "EVENT_NOT_ALLOWED", "RATE_LIMITED", "HEARTBEAT_TIMEOUT",
+    "INVALID_PAYLOAD", "MESSAGE_TOO_BIG",
+)  # fmt: skip
+ROUTINGS = ("round_robin", "broadcast", "identified")
+NOBODY, EVERYONE = "none", "all"
+
+
+# --- types of fields -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TypeExpr:
+    """A parsed field type: ``kind`` is scalar, ref (a structure), array, nullable or choice."""
+
+    kind: str
+    name: str = ""  # scalar or structure name
+    item: TypeExpr | None = None  # array item / nullable inner type
+    choices: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.kind == "array":
+            return f"{self.item}[]"
+        if self.kind == "nullable":
+            return f"{self.item}?"
+        if self.kind == "choice":
+            return " | ".join(f'"{c}"' for c in self.choices)
+        return self.name
+
+
+def parse_type(text: str) -> TypeExpr:
+    """Parse ``snowflake[]``, ``string?``, ``"role" | "member"``, ``user`` … (names unchecked)."""
+    text = text.strip()
+    if text.endswith("?"):
+        return TypeExpr("nullable", item=parse_type(text[:-1]))
+    if text.endswith("[]"):
+        return TypeExpr("array", item=parse_type(text[:-2]))
+    if text.startswith('"'):
+        choices = tuple(part.strip().strip('"') for part in text.split("|"))
+        if not all(choices):
+            raise ValueError(f"bad choice list {text!r}")
+        return TypeExpr("choice", choices=choices)
+    if not text.replace("_", "").isalnum():
+        raise ValueError(f"bad type {text!r}")
+    return TypeExpr("scalar" if text in SCALARS else "ref", name=text)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One row of a field table. ``path`` is dotted for fields of an object field (``ids.shard``)."""
+
+    path: str
+    type: TypeExpr
+    optional: bool = False
+    doc: str = ""
+    example: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition(".")[2]
+
+    @property
+    def parent(self) -> str:
+        return self.path.rpartition(".")[0]
+
+
+# --- the tables --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Opcode:
+    name: str
+    code: int
+    sent_by: tuple[str, ...]  # "service" and/or "gateway"
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    doc: str = ""
+    shards: bool = False  # gets a block of shard ids in IDENTIFIED
+    cache: bool = False  # may send CACHE payloads
+    heartbeat_fields: tuple[Field, ...] = ()  # besides the common heartbeat fields
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    t: str
+    name: str
+    sources: tuple[str, ...]  # the table's From: service types, or "none"
+    targets: tuple[str, ...]  # the table's To: service types, or "all"
+    routing: str
+    fields: tuple[Field, ...]
+    doc: str = ""
+    example: Any = None
+
+    def may_be_sent_by(self, service: str) -> bool:
+        return service in self.sources or EVERYONE in self.sources
+
+    def is_received_by(self, service: str) -> bool:
+        return service in self.targets or EVERYONE in self.targets
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """An entity type: a cache type (has a key) or a structure used only inside others."""
+
+    name: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...] = ()
+    nested: tuple[str, ...] = ()  # array fields whose items are cached under their own type
+    doc: str = ""
+    example: Any = None
+
+    @property
+    def cacheable(self) -> bool:
+        return bool(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseCode:
+    name: str
+    code: int
+    reconnect: bool
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The active protocol: default.toml merged with any user file. Immutable."""
+
+    opcodes: Mapping[str, Opcode]
+    services: Mapping[str, Service]
+    events: Mapping[str, Event]
+    structures: Mapping[str, Structure]
+    close_codes: Mapping[str, CloseCode]
+    heartbeat_fields: tuple[Field, ...]
+    hello_fields: tuple[Field, ...]
+    identify_fields: tuple[Field, ...]
+    heartbeat_timeout_factor: float = 1.5
+    default_interval_ms: int = 30000
+    sources: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    # lookups by name and by number
+    def op(self, name: str) -> int:
+        return self.opcodes[name].code
+
+    def close(self, name: str) -> CloseCode:
+        return self.close_codes[name]
+
+    @cached_property
+    def opcode_by_code(self) -> dict[int, Opcode]:
+        return {o.code: o for o in self.opcodes.values()}
+
+    @cached_property
+    def close_by_code(self) -> dict[int, CloseCode]:
+        return {c.code: c for c in self.close_codes.values()}
+
+    @cached_property
+    def cache_types(self) -> dict[str, Structure]:
+        return {n: s for n, s in self.structures.items() if s.cacheable}
+
+    def op_name(self, code: Any) -> str:
+        opcode = self.opcode_by_code.get(code) if type(code) is int else None
+        return opcode.name if opcode else f"op {code!r}"
+
+    def close_name(self, code: int | None) -> str:
+        known = self.close_by_code.get(code) if code is not None else None
+        return known.name if known else {1000: "NORMAL", 1001: "GOING_AWAY", 1006: "ABNORMAL"}.get(code, "")
+
+    # who may do what
+    def events_sendable_by(self, service: str) -> list[Event]:
+        return [e for e in self.events.values() if e.may_be_sent_by(service)]
+
+    def first_sender(self, t: str) -> str | None:
+        """The first service type allowed to send event ``t`` (the CLI's default ``--as``)."""
+        return next((s for s in self.services if self.events[t].may_be_sent_by(s)), None)
+
+    def first_cacher(self) -> str | None:
+        return next((s.name for s in self.services.values() if s.cache), None)
+
+    def event_with_routing(self, routing: str) -> Event | None:
+        return next((e for e in self.events.values() if e.routing == routing), None)
+
+    def heartbeat_fields_for(self, service: str | None) -> tuple[Field, ...]:
+        extra = self.services[service].heartbeat_fields if service in self.services else ()
+        return self.heartbeat_fields + extra
+
+    @cached_property
+    def checks(self):  # noqa: ANN201 - compiled lazily, see validate.py
+        from gwtool.protocol.validate import compile_checks
+
+        return compile_checks(self)
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def load_protocol(path: str | os.PathLike[str] | None = None, *, use_env: bool = True) -> Protocol:
+    """The default definition, merged with ``path`` (or $GWTOOL_PROTOCOL) when given."""
+    data = _read_default()
+    origins: dict[str, str] = {}
+    sources = ["default"]
+    user_path = path or (os.environ.get(ENV_VAR) if use_env else None)
+    if user_path:
+        user = _read_file(Path(user_path))
+        _merge(data, user, origins, str(user_path), "")
+        sources.append(str(user_path))
+    return _Builder(data, origins).build(tuple(sources))
+
+
+_DEFAULT_CACHE: dict[str, Any] = {}
+
+
+def _read_default() -> dict[str, Any]:
+    if not _DEFAULT_CACHE:
+        text = resources.files("gwtool.protocol").joinpath("default.toml").read_text("utf-8")
+        _DEFAULT_CACHE.update(tomllib.loads(text))
+    return _deep_copy(_DEFAULT_CACHE)
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ProtocolDefinitionError(f"{path}: cannot read protocol file: {exc.strerror or exc}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            import orjson
+
+            data = orjson.loads(text)
+        else:
+            data = tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise ProtocolDefinitionError(f"{path}: not valid {kind}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProtocolDefinitionError(f"{path}: expected a table of protocol sections at the top level")
+    return data
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any], origins: dict[str, str], source: str, prefix: str) -> None:
+    """Merge ``over`` into ``base`` table by table; remember which file set each key."""
+    for key, value in over.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value, origins, source, path)
+        else:
+            base[key] = value
+            origins[path] = source
+
+
+class _Builder:
+    """Turns the merged tables into objects, naming file and key on every problem."""
+
+    def __init__(self, data: dict[str, Any], origins: dict[str, str]):
+        self.data = data
+        self.origins = origins
+
+    def fail(self, key: str, problem: str) -> ProtocolDefinitionError:
+        source = "default protocol (gwtool/protocol/default.toml)"
+        probe = key
+        while probe:
+            if probe in self.origins:
+                source = self.origins[probe]
+                break
+            probe = probe.rpartition(".")[0]
+        return ProtocolDefinitionError(f"{source}: {key}: {problem}")
+
+    # helpers that read one value with a check
+    def table(self, key: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {type(value).__name__}")
+        return value
+
+    def get(self, key: str, table: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if name not in table:
+            if default is ...:
+                raise self.fail(f"{key}.{name}", "missing")
+            return default
+        value = table[name]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(f"{key}.{name}", f"expected {want}, got {type(value).__name__}")
+        return value
+
+    def names(self, key: str, table: dict[str, Any], name: str, default: Any = ...) -> tuple[str, ...]:
+        value = self.get(key, table, name, list, default)
+        if not all(isinstance(v, str) for v in value):
+            raise self.fail(f"{key}.{name}", "expected a list of strings")
+        return tuple(value)
+
+    def example(self, key: str, spec: dict[str, Any]) -> Any:
+        """Examples are JSON text (TOML has no null); a JSON file may give the value itself."""
+        value = spec.get("example")
+        if not isinstance(value, str):
+            return value
+        import orjson
+
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise self.fail(f"{key}.example", f"not valid JSON: {exc.msg} at char {exc.pos}") from None
+
+    def fields(self, key: str, value: Any) -> tuple[Field, ...]:
+        rows = []
+        for raw_name, spec in self.table(key, value).items():
+            row_key = f"{key}.{raw_name}"
+            if isinstance(spec, str):
+                spec = {"type": spec}
+            spec = self.table(row_key, spec)
+            type_text = self.get(row_key, spec, "type", str)
+            try:
+                type_expr = parse_type(type_text)
+            except ValueError as exc:
+                raise self.fail(f"{row_key}.type", str(exc)) from None
+            optional = raw_name.endswith("?")
+            rows.append(Field(raw_name.rstrip("?"), type_expr, optional, spec.get("doc", ""), spec.get("example")))
+        known = {f.path for f in rows}
+        for f in rows:
+            if f.parent and f.parent not in known:
+                raise self.fail(f"{key}.{f.path}", f"no field {f.parent!r} for it to belong to")
+        return tuple(rows)
+
+    def build(self, sources: tuple[str, ...]) -> Protocol:
+        d = self.data
+        heartbeat = self.table("heartbeat", d.get("heartbeat", {}))
+        structures = {**self._structures("structures"), **self._structures("cache_types")}
+        proto = Protocol(
+            opcodes=self._opcodes(),
+            services=self._services(),
+            events=self._events(),
+            structures=structures,
+            close_codes=self._close_codes(),
+            heartbeat_fields=self.fields("heartbeat.fields", heartbeat.get("fields", {})),
+            hello_fields=self.fields("hello.fields", self.table("hello", d.get("hello", {})).get("fields", {})),
+            identify_fields=self.fields(
+                "identify.fields", self.table("identify", d.get("identify", {})).get("fields", {})
+            ),
+            heartbeat_timeout_factor=float(self.get("heartbeat", heartbeat, "timeout_factor", (int, float), 1.5)),
+            default_interval_ms=self.get("heartbeat", heartbeat, "default_interval_ms", int, 30000),
+            sources=sources,
+            raw=d,
+        )
+        self._check_references(proto)
+        return proto
+
+    def _opcodes(self) -> dict[str, Opcode]:
+        out: dict[str, Opcode] = {}
+        for name, spec in self.table("opcodes", self.data.get("opcodes", {})).items():
+            key = f"opcodes.{name}"
+            spec = self.table(key, spec)
+            sent_by = self.names(key, spec, "sent_by")
+            if bad := [s for s in sent_by if s not in ("service", "gateway")]:
+                raise self.fail(f"{key}.sent_by", f"{bad[0]!r}: expected \"service\" or \"gateway\"")
+            out[name] = Opcode(name, self.get(key, spec, "code", int), sent_by, spec.get("doc", ""))
+        self._require("opcodes", out, OPCODE_NAMES)
+        self._unique("opcodes", {n: o.code for n, o in out.items()})
+        return out
+
+    def _services(self) -> dict[str, Service]:
+        out = {}
+        for name, spec in self.table("services", self.data.get("services", {})).items():
+            key = f"services.{name}"
+            spec = self.table(key, spec)
+            if name in (NOBODY, EVERYONE, "gateway"):
+                raise self.fail(key, f"{name!r} is reserved and cannot name a service type")
+            out[name] = Service(
+                name,
+                spec.get("doc", ""),
+                self.get(key, spec, "shards", bool, False),
+                self.get(key, spec, "cache", bool, False),
+                self.fields(f"{key}.heartbeat", spec.get("heartbeat", {})),
+            )
+        if not out:
+            raise self.fail("services", "at least one service type is needed")
+        return out
+
+    def _events(self) -> dict[str, Event]:
+        out = {}
+        for t, spec in self.table("events", self.data.get("events", {})).items():
+            key = f"events.{t}"
+            spec = self.table(key, spec)
+            routing = self.get(key, spec, "routing", str, "round_robin")
+            if routing not in ROUTINGS:
+                raise self.fail(f"{key}.routing", f"{routing!r}: expected one of {', '.join(ROUTINGS)}")
+            out[t] = Event(
+                t,
+                self.get(key, spec, "name", str, t),
+                self.names(key, spec, "from"),
+                self.names(key, spec, "to"),
+                routing,
+                self.fields(f"{key}.fields", spec.get("fields", {})),
+                spec.get("doc", ""),
+                self.example(key, spec),
+            )
+        return out
+
+    def _structures(self, section: str) -> dict[str, Structure]:
+        out = {}
+        for name, spec in self.table(section, self.data.get(section, {})).items():
+            key = f"{section}.{name}"
+            spec = self.table(key, spec)
+            fields = self.fields(f"{key}.fields", spec.get("fields", {}))
+            keys = self.names(key, spec, "key", [] if section == "structures" else ...)
+            nested = self.names(key, spec, "nested", [])
+            for k in keys + nested:
+                if k not in {f.path for f in fields}:
+                    raise self.fail(f"{key}.key" if k in keys else f"{key}.nested", f"no field {k!r}")
+            out[name] = Structure(name, fields, keys, nested, spec.get("doc", ""), self.example(key, spec))
+        return out
+
+    def _close_codes(self) -> dict[str, CloseCode]:
+        out = {}
+        for name, spec in self.table("close_codes", self.data.get("close_codes", {})).items():
+            key = f"close_codes.{name}"
+            spec = self.table(key, spec)
+            code = self.get(key, spec, "code", int)
+            if not (1000 <= code <= 4999):
+                raise self.fail(f"{key}.code", f"{code} is not a websocket close code (1000-4999)")
+            out[name] = CloseCode(name, code, self.get(key, spec, "reconnect", bool, True), spec.get("doc", ""))
+        self._require("close_codes", out, CLOSE_NAMES)
+        self._unique("close_codes", {n: c.code for n, c in out.items()})
+        return out
+
+    def _require(self, section: str, table: Mapping[str, Any], names: tuple[str, ...]) -> None:
+        if missing := [n for n in names if n not in table]:
+            raise self.fail(section, f"missing {', '.join(missing)} (gwtool needs every one of {', '.join(names)})")
+
+    def _unique(self, section: str, codes: dict[str, int]) -> None:
+        seen: dict[int, str] = {}
+        for name, code in codes.items():
+            if code in seen:
+                raise self.fail(f"{section}.{name}.code", f"{code} is already used by {seen[code]}")
+            seen[code] = name
+
+    def _check_references(self, proto: Protocol) -> None:
+        parties = set(proto.services) | {NOBODY, EVERYONE}
+        for t, event in proto.events.items():
+            for side, names in (("from", event.sources), ("to", event.targets)):
+                if bad := [n for n in names if n not in parties]:
+                    raise self.fail(f"events.{t}.{side}", f"unknown service type {bad[0]!r} (known: {', '.join(proto.services)})")
+        tables = [(f"events.{t}.fields", e.fields) for t, e in proto.events.items()]
+        tables += [(f"cache_types.{n}.fields" if s.cacheable else f"structures.{n}.fields", s.fields) for n, s in proto.structures.items()]
+        tables += [(f"services.{n}.heartbeat", s.heartbeat_fields) for n, s in proto.services.items()]
+        tables += [("heartbeat.fields", proto.heartbeat_fields), ("identify.fields", proto.identify_fields)]
+        for key, fields in tables:
+            for f in fields:
+                if (ref := _unknown_ref(f.type, proto.structures)) is not None:
+                    raise self.fail(f"{key}.{f.path}.type", f"unknown type {ref!r} (known: {', '.join((*SCALARS, *proto.structures))})")
+
+
+def _unknown_ref(expr: TypeExpr, structures: Mapping[str, Structure]) -> str | None:
+    if expr.item is not None:
+        return _unknown_ref(expr.item, structures)
+    if expr.kind == "ref" and expr.name not in structures:
+        return expr.name
+    return None

@@ -1,0 +1,277 @@
+"""Validation: the definition's field tables compiled once into small check functions.
+
+``validate_payload`` answers with a list of ``"path: expectation"`` strings (empty = valid), e.g.
+``d.ids.shard: expected integer, got string``. Paths start at the payload: ``op``, ``t``, ``type``,
+``d``, ``d.ids.shard``, ``d[3].roles[0]``. Extra fields are allowed, missing required ones are not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from gwtool.protocol.definition import Field, TypeExpr
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Protocol
+
+Check = Callable[[Any, str, list[str]], None]  # (value, path, errors) → appends "path: message"
+Predicate = Callable[[Any], bool]
+_MISSING = object()
+_JSON_TYPES = ("", "string", "integer", "boolean", "object", "number", "array")
+_ISO_8601 = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|z|[+-]\d\d(:?\d\d)?)?")
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, as error messages say it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return {int: "integer", float: "number", str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _got(value: Any, label: str = "") -> str:
+    """``got string`` for a wrong type; the value itself for a string of the wrong form."""
+    if isinstance(value, str) and label not in _JSON_TYPES:
+        shown = value if len(value) <= 24 else value[:21] + "…"
+        return f"got {shown!r}"
+    return f"got {json_type(value)}"
+
+
+def _is_timestamp(v: Any) -> bool:
+    if type(v) is not str or not _ISO_8601.fullmatch(v):
+        return False
+    try:
+        datetime.fromisoformat(v.replace("z", "Z"))
+    except ValueError:
+        return False
+    return True
+
+
+# scalar type → (predicate, what the error message says is expected)
+def _scalars(proto: Protocol) -> dict[str, tuple[Predicate, str]]:
+    services = frozenset(proto.services)
+    service_list = ", ".join(proto.services)
+    return {
+        "string": (lambda v: type(v) is str, "string"),
+        "integer": (lambda v: type(v) is int, "integer"),
+        "boolean": (lambda v: type(v) is bool, "boolean"),
+        "snowflake": (lambda v: type(v) is str and v.isascii() and v.isdigit(), "snowflake id (string of digits)"),
+        "discriminator": (lambda v: type(v) is str and len(v) == 4 and v.isascii() and v.isdigit(), "4 digits"),
+        "timestamp": (_is_timestamp, "ISO 8601 timestamp"),
+        "object": (lambda v: type(v) is dict, "object"),
+        "any": (lambda v: True, "any value"),
+        "service": (lambda v: v in services if type(v) is str else False, f"a service type ({service_list})"),
+    }
+
+
+class _Compiler:
+    """Compiles field tables and types into ``Check`` functions, once per protocol."""
+
+    def __init__(self, proto: Protocol):
+        self.proto = proto
+        self.scalars = _scalars(proto)
+        self.structures: dict[str, Check] = {}  # filled after compiling, looked up at call time
+
+    def predicate(self, expr: TypeExpr) -> tuple[Predicate, str] | None:
+        """A plain predicate for types that need no path below them (the fast path)."""
+        if expr.kind == "scalar":
+            return self.scalars[expr.name]
+        if expr.kind == "choice":
+            choices = frozenset(expr.choices)
+            return (lambda v: type(v) is str and v in choices), " or ".join(f'"{c}"' for c in expr.choices)
+        if expr.kind == "nullable" and (inner := self.predicate(expr.item)):
+            pred, label = inner
+            return (lambda v: v is None or pred(v)), f"{label} or null"
+        return None
+
+    def type_check(self, expr: TypeExpr, children: tuple[Field, ...] = ()) -> Check:
+        if children:  # an object field with its own fields ("ids" with "ids.shard", …)
+            table = self.table(children)
+            return self._nullable(expr, table) if expr.kind == "nullable" else table
+        if simple := self.predicate(expr):
+            pred, label = simple
+
+            def check_scalar(v: Any, path: str, errors: list[str]) -> None:
+                if not pred(v):
+                    errors.append(f"{path}: expected {label}, {_got(v, label)}")
+
+            return check_scalar
+        if expr.kind == "nullable":
+            return self._nullable(expr, self.type_check(expr.item))
+        if expr.kind == "array":
+            return self._array(expr.item)
+        return self._ref(expr.name)
+
+    def _nullable(self, expr: TypeExpr, inner: Check) -> Check:
+        def check_nullable(v: Any, path: str, errors: list[str]) -> None:
+            if v is not None:
+                inner(v, path, errors)
+
+        return check_nullable
+
+    def _array(self, item: TypeExpr) -> Check:
+        simple = self.predicate(item)
+        inner = None if simple else self.type_check(item)
+        label = f"array of {simple[1] if simple else item}"
+
+        def check_array(v: Any, path: str, errors: list[str]) -> None:
+            if type(v) is not list:
+                errors.append(f"{path}: expected {label}, {_got(v, label)}")
+                return
+            if simple:
+                pred, item_label = simple
+                for i, x in enumerate(v):
+                    if not pred(x):
+                        errors.append(f"{path}[{i}]: expected {item_label}, {_got(x, item_label)}")
+            else:
+                for i, x in enumerate(v):
+                    inner(x, f"{path}[{i}]", errors)
+
+        return check_array
+
+    def _ref(self, name: str) -> Check:
+        structures = self.structures
+
+        def check_ref(v: Any, path: str, errors: list[str]) -> None:
+            structures[name](v, path, errors)
+
+        return check_ref
+
+    def table(self, fields: tuple[Field, ...]) -> Check:
+        """A check for an object whose fields are ``fields`` (dotted paths for nested objects)."""
+        depth = fields[0].path.count(".") if fields else 0
+        top = [f for f in fields if f.path.count(".") == depth]
+        entries = []
+        for f in top:
+            children = tuple(g for g in fields if g.path.startswith(f.path + "."))
+            simple = None if children else self.predicate(f.type)
+            check = None if simple else self.type_check(f.type, children)
+            entries.append((f.name, f.optional, simple, check, f.type))
+
+        def check_object(v: Any, path: str, errors: list[str]) -> None:
+            if type(v) is not dict:
+                errors.append(f"{path}: expected object, {_got(v)}")
+                return
+            for name, optional, simple, check, expr in entries:
+                x = v.get(name, _MISSING)
+                if x is _MISSING:
+                    if not optional:
+                        errors.append(f"{path}.{name}: missing (required {expr})")
+                elif simple is not None:
+                    if not simple[0](x):
+                        errors.append(f"{path}.{name}: expected {simple[1]}, {_got(x, simple[1])}")
+                else:
+                    check(x, f"{path}.{name}", errors)
+
+        return check_object
+
+
+class Checks:
+    """Every check of one protocol, compiled once (``proto.checks``)."""
+
+    def __init__(self, proto: Protocol):
+        c = _Compiler(proto)
+        for name, structure in proto.structures.items():
+            c.structures[name] = c.table(structure.fields)
+        self.entities: dict[str, Check] = c.structures
+        self.events: dict[str, Check] = {t: c.table(e.fields) for t, e in proto.events.items()}
+        self.identify: Check = c.table(proto.identify_fields)
+        self.hello: Check = c.table(proto.hello_fields)
+        self.heartbeat: dict[str | None, Check] = {None: c.table(proto.heartbeat_fields)}
+        for name in proto.services:
+            self.heartbeat[name] = c.table(proto.heartbeat_fields_for(name))
+
+
+def compile_checks(proto: Protocol) -> Checks:
+    return Checks(proto)
+
+
+def validate_payload(proto: Protocol, payload: Any, *, sender: str = "service", service: str | None = None) -> list[str]:
+    """Errors of ``payload`` as sent by ``sender`` ("service" or "gateway"); [] when valid.
+
+    ``service`` is the sending service type when known: it adds that type's heartbeat fields.
+    Whether the type may *send* an event or a cache payload is ``permission_error``'s business.
+    """
+    if type(payload) is not dict:
+        return [f"payload: expected object, {_got(payload)}"]
+    errors: list[str] = []
+    op = payload.get("op", _MISSING)
+    if op is _MISSING:
+        return ["op: missing (required integer)"]
+    opcode = proto.opcode_by_code.get(op) if type(op) is int else None
+    if opcode is None:
+        known = ", ".join(f"{o.code} {o.name}" for o in proto.opcodes.values())
+        return [f"op: unknown opcode {op!r} (known: {known})"]
+    if sender not in opcode.sent_by:
+        errors.append(f"op: {opcode.name} is sent by the {' or '.join(opcode.sent_by)}, not by a {sender}")
+    d = payload.get("d", _MISSING)
+    t = payload.get("t")
+    if t is not None and opcode.name != "EVENT":
+        errors.append(f"t: only {proto.op('EVENT')} EVENT payloads carry t")
+    _validate_data(proto, opcode.name, payload, d, sender, service, errors)
+    return errors
+
+
+def _validate_data(proto: Protocol, name: str, payload: dict, d: Any, sender: str, service: str | None, errors: list[str]) -> None:
+    checks = proto.checks
+    if name == "EVENT":
+        t = payload.get("t", _MISSING)
+        if t is _MISSING or t is None:
+            errors.append("t: missing (EVENT payloads name their event)")
+        elif type(t) is not str or t not in proto.events:
+            errors.append(f"t: unknown event {_got(t, 'event')[4:]} (known: {', '.join(proto.events)})")
+        else:
+            _need_d(d, errors) and checks.events[t](d, "d", errors)
+    elif name == "CACHE":
+        kind = payload.get("type", _MISSING)
+        if kind is _MISSING:
+            errors.append(f"type: missing (one of {', '.join(proto.cache_types)})")
+        elif type(kind) is not str or kind not in proto.cache_types:
+            errors.append(f"type: unknown cache type {_got(kind, 'cache type')[4:]} (known: {', '.join(proto.cache_types)})")
+        elif _need_d(d, errors):
+            check = checks.entities[kind]
+            if type(d) is list:
+                if not d:
+                    errors.append("d: expected an entity or a non-empty array of them, got empty array")
+                for i, item in enumerate(d):
+                    check(item, f"d[{i}]", errors)
+            else:
+                check(d, "d", errors)
+    elif name == "IDENTIFY":
+        _need_d(d, errors) and checks.identify(d, "d", errors)
+    elif name == "HELLO":
+        _need_d(d, errors) and checks.hello(d, "d", errors)
+    elif name == "HEARTBEAT":
+        if sender == "service":
+            _need_d(d, errors) and checks.heartbeat.get(service, checks.heartbeat[None])(d, "d", errors)
+        elif d is not _MISSING and type(d) is not dict:
+            errors.append(f"d: expected object, {_got(d)}")
+    elif d is not _MISSING and type(d) not in (dict, list):  # HEARTBEAT_ACK and opcodes users add
+        errors.append(f"d: expected object or array, {_got(d)}")
+
+
+def _need_d(d: Any, errors: list[str]) -> bool:
+    if d is _MISSING:
+        errors.append("d: missing (required object)")
+        return False
+    return True
+
+
+def permission_error(proto: Protocol, payload: dict, service: str) -> str | None:
+    """Why ``service`` may not send ``payload`` (an EVENT or a CACHE), or None when it may."""
+    op = payload.get("op")
+    if op == proto.op("EVENT"):
+        event = proto.events.get(payload.get("t"))  # type: ignore[arg-type]
+        if event and not event.may_be_sent_by(service):
+            allowed = ", ".join(event.sources)
+            return f"{event.t} may not be sent by {service} (from: {allowed})"
+    elif op == proto.op("CACHE"):
+        known = proto.services.get(service)
+        if known is not None and not known.cache:
+            cachers = ", ".join(s.name for s in proto.services.values() if s.cache) or "no service type"
+            return f"CACHE may not be sent by {service} (only {cachers})"
+    return None

@@ -1,0 +1,93 @@
+"""What crosses the wire, and what happens to connections, as plain data.
+
+The client and the gateway produce these; the console, NDJSON output, ``--log`` files and the
+dashboard only render them. Nothing else decodes frames.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Direction = Literal["in", "out"]  # as seen by whoever made the record
+NoticeKind = Literal[
+    "connecting", "connected", "identified", "closed", "reconnecting", "held", "dropped", "info", "warning", "error"
+]  # fmt: skip
+
+
+@dataclass(slots=True)
+class Record:
+    """One frame, in or out. ``payload`` is None when the frame did not decode; ``error`` says why."""
+
+    direction: Direction
+    size: int  # bytes on the wire
+    payload: dict[str, Any] | None
+    compressed: bool = False
+    conn: int = 0  # connection id, unique within one gateway or client
+    service: str | None = None  # the connection's service type, once identified
+    error: str | None = None
+    raw: str | None = None  # a preview of an undecodable frame
+    ts: float = field(default_factory=time.time)
+
+    @property
+    def op(self) -> Any:
+        return self.payload.get("op") if self.payload else None
+
+    @property
+    def t(self) -> Any:
+        return self.payload.get("t") if self.payload else None
+
+    @property
+    def cache_type(self) -> Any:
+        return self.payload.get("type") if self.payload else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The NDJSON form shared by ``--json`` and ``--log``."""
+        out: dict[str, Any] = {
+            "ts": round(self.ts, 6),
+            "kind": "payload",
+            "dir": self.direction,
+            "conn": self.conn,
+            "service": self.service,
+            "op": self.op,
+            "t": self.t,
+            "type": self.cache_type,
+            "size": self.size,
+            "compressed": self.compressed,
+            "d": self.payload.get("d") if self.payload else None,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+            out["raw"] = self.raw
+        return out
+
+
+@dataclass(slots=True)
+class Notice:
+    """Something that happened to a connection: connected, identified, closed, a drop, a warning."""
+
+    kind: NoticeKind
+    text: str  # one human sentence, untrusted parts included verbatim (render as plain text)
+    conn: int = 0
+    service: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # machine-readable details (code, shards, …)
+    ts: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ts": round(self.ts, 6),
+            "kind": self.kind,
+            "conn": self.conn,
+            "service": self.service,
+            "text": self.text,
+            **self.data,
+        }
+
+
+def preview(frame: str | bytes, limit: int = 200) -> str:
+    """A short, printable view of a frame that did not decode."""
+    if isinstance(frame, bytes):
+        head = frame[:limit]
+        return head.hex(" ") if not head.isascii() else head.decode("ascii", "replace")
+    return frame[:limit]
