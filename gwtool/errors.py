@@ -23,6 +23,10 @@ class DecodeError(GwtoolError):
         return clip_reason(str(self))
 
 
+class EncodeError(GwtoolError):
+    """A value cannot be sent as JSON (an integer over 64 bits, a non-string key, …)."""
+
+
 class InvalidPayload(GwtoolError):
     """A payload fails its field tables; ``errors`` holds each path and expectation."""
 

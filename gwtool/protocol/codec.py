@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from gwtool.errors import DecodeError
+from gwtool.errors import DecodeError, EncodeError
 
 ZLIB_HEADER = 0x78  # first byte of every zlib stream with the default window
 
@@ -25,7 +25,10 @@ class Decoded:
 
 def encode(payload: Any) -> bytes:
     """Compact JSON as UTF-8 bytes (send with ``text=True`` for a text frame)."""
-    return orjson.dumps(payload)
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError as exc:  # e.g. an integer over 64 bits, a non-string key
+        raise EncodeError(f"cannot encode payload as JSON: {exc}") from None
 
 
 def compress(data: bytes) -> bytes:

@@ -265,7 +265,8 @@ def permission_error(proto: Protocol, payload: dict, service: str) -> str | None
     """Why ``service`` may not send ``payload`` (an EVENT or a CACHE), or None when it may."""
     op = payload.get("op")
     if op == proto.op("EVENT"):
-        event = proto.events.get(payload.get("t"))  # type: ignore[arg-type]
+        t = payload.get("t")
+        event = proto.events.get(t) if type(t) is str else None
         if event and not event.may_be_sent_by(service):
             allowed = ", ".join(event.sources)
             return f"{event.t} may not be sent by {service} (from: {allowed})"
