@@ -1,0 +1,110 @@
+"""The servers the benchmarks measure, each run in its own process so it has a core to itself.
+
+    python benchmarks/servers.py raw  [--port 0]                     # the unparsed baseline relay
+    python benchmarks/servers.py mock [--port 0] [--heartbeat-interval MS] [--hold N]
+
+Each prints ``READY <url>`` once listening, and exits when its stdin closes, on SIGTERM, or after
+``--max-seconds`` (a bound, so that a lost parent never leaves a server behind).
+
+The raw relay is the floor a gateway on the same library can reach: a connection at
+``/<sender service>`` has every frame forwarded, unparsed, to the next connection at
+``/<receiver service>`` in turn (``recv(decode=False)`` → ``send(data, text=True)``); heartbeat
+frames, recognised by their first bytes only, get a constant ACK frame. No validation, no records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a fresh clone too
+
+from gwtool.bench import Roles  # noqa: E402
+from gwtool.protocol import codec  # noqa: E402
+from gwtool.protocol.definition import Protocol, load_protocol  # noqa: E402
+
+
+async def serve_raw(proto: Protocol, port: int, stopped: asyncio.Event) -> None:
+    from websockets.asyncio.server import serve
+    from websockets.exceptions import ConnectionClosed
+
+    roles = Roles(proto)
+    beat_prefix = b'{"op":%d,' % proto.op("HEARTBEAT")
+    ack = codec.encode({"op": proto.op("HEARTBEAT_ACK"), "d": {}})
+    receivers: list = []
+    turn = 0
+
+    async def handler(ws) -> None:  # noqa: ANN001
+        nonlocal turn
+        role = ws.request.path.strip("/")
+        forward = role == roles.sender
+        if role == roles.receiver:
+            receivers.append(ws)
+        try:
+            while True:
+                data = await ws.recv(decode=False)
+                if data.startswith(beat_prefix):
+                    await ws.send(ack, text=True)
+                elif forward and receivers:
+                    turn = (turn + 1) % len(receivers)
+                    await receivers[turn].send(data, text=True)
+        except ConnectionClosed:
+            pass
+        finally:
+            if ws in receivers:
+                receivers.remove(ws)
+
+    async with serve(handler, "127.0.0.1", port, compression=None, max_size=None) as server:
+        print(f"READY ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+        await stopped.wait()
+
+
+async def serve_mock(proto: Protocol, port: int, stopped: asyncio.Event, interval: int, hold: int) -> None:
+    from gwtool.gateway import MockGateway
+
+    async with MockGateway(proto, port=port, heartbeat_interval=interval, hold=hold) as gw:
+        print(f"READY {gw.url}", flush=True)
+        await stopped.wait()
+
+
+def tune_malloc() -> None:
+    """Keep glibc from mmap/munmap-ing asyncio's 256 KiB read buffer on every read (cpython#85451)."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+    libc.mallopt(-1, 8 << 20)  # M_TRIM_THRESHOLD
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=("raw", "mock"))
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--heartbeat-interval", type=int, default=30000, help="ms, in HELLO (mock)")
+    parser.add_argument("--hold", type=int, default=1000)
+    parser.add_argument("--max-seconds", type=float, default=900)
+    parser.add_argument("--tune-malloc", action="store_true")
+    args = parser.parse_args()
+    if args.tune_malloc:
+        tune_malloc()
+    proto = load_protocol()
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stopped.set)
+    loop.add_signal_handler(signal.SIGINT, stopped.set)
+    # stdin closing (the parent went away) also stops us
+    loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.buffer.read1(4096) or stopped.set())
+    loop.call_later(args.max_seconds, stopped.set)
+    if args.kind == "raw":
+        server = serve_raw(proto, args.port, stopped)
+    else:
+        server = serve_mock(proto, args.port, stopped, args.heartbeat_interval, args.hold)
+    with contextlib.suppress(TimeoutError):
+        await server
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,403 @@
+"""Load generator: N senders → M receivers of the protocol's round-robin event, through any gateway.
+
+Senders and receivers are lean websockets connections driven by the protocol definition (HELLO →
+IDENTIFY → IDENTIFIED, heartbeats at the gateway's interval, answers to heartbeat requests). Each
+event carries a ``bench`` field in its data, ``[sender, seq, send time in ns]`` (extra fields pass
+validation), so receivers measure end-to-end latency and count every message: lost = sent − received
+once the run has drained, duplicates are counted apart.
+
+``raw=True`` speaks no protocol at all: connections go to ``URL/<service>`` and only frames move. The
+relay benchmark uses it against its unparsed baseline relay, with the same generator on both sides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from gwtool.errors import ConnectFailed, GwtoolError
+from gwtool.protocol import codec
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+    from gwtool.protocol.definition import Event, Field, Protocol
+
+MARK = "bench"  # the extra field of the event data: [sender index, seq, perf_counter_ns at send]
+DEFAULTS: dict[str, Any] = {"integer": 0, "string": "", "boolean": False}
+
+
+@dataclass
+class BenchConfig:
+    url: str
+    senders: int = 4
+    receivers: int = 4
+    rate: float = 0.0  # total events/s; 0 = as fast as the gateway takes them (closed loop)
+    duration: float = 5.0  # seconds of sending
+    window: int = 64  # per sender, events in flight at most (closed loop only)
+    token: str = ""
+    idle: int = 0  # extra connections that only heartbeat
+    heartbeat_interval: float | None = None  # s; None = the gateway's HELLO (raw mode: none)
+    drain_timeout: float = 5.0  # s to wait for the last events after sending stops
+    connect_concurrency: int = 50
+    raw: bool = False
+
+
+@dataclass
+class Stats:
+    """Counts and samples of one run; ``snapshot()`` is what a live display shows."""
+
+    sent: int = 0
+    received: int = 0
+    duplicates: int = 0
+    foreign: int = 0  # events without a readable bench field
+    latencies_ms: list[float] = field(default_factory=list)
+    acks_ms: list[float] = field(default_factory=list)
+    closes: list[tuple[str, int | None, str]] = field(default_factory=list)  # (service, code, reason)
+    recent: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=20000))  # (t, ms)
+    started: float = 0.0
+    send_stopped: float = 0.0
+    last_received: float = 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        now = time.perf_counter()
+        window = [ms for t, ms in self.recent if now - t <= 1.0]
+        return {
+            "elapsed": now - self.started if self.started else 0.0,
+            "sent": self.sent,
+            "received": self.received,
+            "in_flight": self.sent - self.received,
+            "rate": len(window),
+            "p50_ms": percentile(window, 50),
+            "p99_ms": percentile(window, 99),
+            "closes": len(self.closes),
+        }
+
+
+@dataclass
+class BenchResult:
+    config: BenchConfig
+    sent: int
+    received: int
+    lost: int
+    duplicates: int
+    seconds: float  # first send → last receive
+    rate: float  # received / seconds
+    latency_ms: dict[str, float | None]
+    ack_ms: dict[str, float | None]
+    closes: list[tuple[str, int | None, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.config.url,
+            "senders": self.config.senders,
+            "receivers": self.config.receivers,
+            "target_rate": self.config.rate,
+            "duration": self.config.duration,
+            "sent": self.sent,
+            "received": self.received,
+            "lost": self.lost,
+            "duplicates": self.duplicates,
+            "seconds": round(self.seconds, 3),
+            "rate": round(self.rate, 1),
+            "latency_ms": self.latency_ms,
+            "heartbeat_ack_ms": self.ack_ms,
+            "closes": [{"service": s, "code": c, "reason": r} for s, c, r in self.closes],
+        }
+
+
+def percentile(samples: list[float], pct: float) -> float | None:
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def summarize(samples: list[float]) -> dict[str, float | None]:
+    return {
+        "p50": percentile(samples, 50),
+        "p99": percentile(samples, 99),
+        "max": max(samples) if samples else None,
+        "count": len(samples),
+    }
+
+
+def sample_data(fields: tuple[Field, ...]) -> dict[str, Any]:
+    """Data for a table: each field's example, else a plain value of its type (flat fields only)."""
+    return {f.path: f.example if f.example is not None else DEFAULTS.get(f.type.name, 0) for f in fields if not f.optional and "." not in f.path}
+
+
+class Roles:
+    """Which event the bench sends and which service types send and receive it, from the protocol."""
+
+    def __init__(self, proto: Protocol):
+        event = proto.event_with_routing("round_robin")
+        if event is None or event.example is None:
+            raise GwtoolError("the protocol has no round-robin event with an example to send")
+        self.event: Event = event
+        sender = proto.first_sender(event.t)
+        receiver = next((s for s in proto.services if event.is_received_by(s)), None)
+        if sender is None or receiver is None:
+            raise GwtoolError(f"{event.t}: no service type may send it, or none receives it")
+        self.sender, self.receiver = sender, receiver
+        identified = proto.event_with_routing("identified")
+        self.identified_t = identified.t if identified else None
+
+    def frame_parts(self, proto: Protocol) -> tuple[bytes, bytes]:
+        """The event's frame split where the bench field's values go: prefix + b"s,n,ts" + suffix."""
+        data = dict(self.event.example)
+        data[MARK] = "@@"
+        frame = codec.encode({"op": proto.op("EVENT"), "t": self.event.t, "d": data})
+        prefix, _, suffix = frame.partition(b'"@@"')
+        return prefix + b"[", b"]" + suffix
+
+
+class Bench:
+    """One run. ``await run()`` connects everything, sends for ``duration``, drains, and reports."""
+
+    def __init__(self, config: BenchConfig, proto: Protocol):
+        self.config, self.proto = config, proto
+        self.roles = Roles(proto)
+        self.stats = Stats()
+        self._ops = {name: proto.op(name) for name in ("HELLO", "HEARTBEAT", "HEARTBEAT_ACK", "IDENTIFY", "EVENT")}
+        self._prefix, self._suffix = self.roles.frame_parts(proto)
+        self._seen: list[bytearray] = [bytearray() for _ in range(config.senders)]
+        self._windows = [asyncio.Semaphore(config.window) for _ in range(config.senders)]
+        self._stop = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._conns: list[ClientConnection] = []
+        self._beat_sent: dict[ClientConnection, float] = {}  # connection → when its heartbeat went
+        self._closing = False  # closes after this are ours, not the gateway's
+
+    # --- the run --------------------------------------------------------------------------------
+
+    async def run(self) -> BenchResult:
+        try:
+            receivers = await self._open_many(self.roles.receiver, self.config.receivers)
+            senders = await self._open_many(self.roles.sender, self.config.senders)
+            await self._open_many(self.roles.receiver, self.config.idle)
+            self.stats.started = time.perf_counter()
+            if not receivers and senders:
+                raise GwtoolError("no receivers: nothing would count the events")
+            send_loops = [asyncio.create_task(self._send_loop(i, ws)) for i, ws in enumerate(senders)]
+            await asyncio.sleep(self.config.duration)
+            self._stop.set()
+            await asyncio.gather(*send_loops, return_exceptions=True)
+            self.stats.send_stopped = time.perf_counter()
+            await self._drain()
+        finally:
+            await self._close_all()
+        return self._result()
+
+    async def _drain(self) -> None:
+        if self.stats.received - self.stats.duplicates >= self.stats.sent:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.drain_timeout):
+                await self._drained.wait()
+
+    def _result(self) -> BenchResult:
+        s = self.stats
+        unique = s.received - s.duplicates
+        end = max(s.last_received, s.send_stopped)
+        seconds = max(end - s.started, 1e-9)
+        return BenchResult(
+            config=self.config,
+            sent=s.sent,
+            received=unique,
+            lost=s.sent - unique,
+            duplicates=s.duplicates,
+            seconds=seconds,
+            rate=unique / seconds,
+            latency_ms=summarize(s.latencies_ms),
+            ack_ms=summarize(s.acks_ms),
+            closes=list(s.closes),
+        )
+
+    async def _close_all(self) -> None:
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        async with asyncio.timeout(5):
+            await asyncio.gather(*(ws.close() for ws in self._conns), return_exceptions=True)
+
+    # --- connections ------------------------------------------------------------------------------
+
+    async def _open_many(self, service: str, count: int) -> list[ClientConnection]:
+        gate = asyncio.Semaphore(self.config.connect_concurrency)
+
+        async def one() -> ClientConnection:
+            async with gate:
+                return await self._open(service)
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+    async def _open(self, service: str) -> ClientConnection:
+        from websockets.asyncio.client import connect
+
+        url = f"{self.config.url.rstrip('/')}/{service}" if self.config.raw else self.config.url
+        try:
+            ws = await connect(url, compression=None, proxy=None, max_size=None, open_timeout=10)
+        except (OSError, TimeoutError) as exc:
+            raise ConnectFailed(f"could not connect to {url}: {exc}") from None
+        except Exception as exc:  # handshake refused, bad URL …
+            raise ConnectFailed(f"could not connect to {url}: {exc}") from None
+        self._conns.append(ws)
+        interval = self.config.heartbeat_interval
+        if not self.config.raw:
+            interval = await self._identify(ws, service)
+        self._tasks.append(asyncio.create_task(self._read_loop(ws, service)))
+        if interval:
+            self._tasks.append(asyncio.create_task(self._heartbeat_loop(ws, service, interval)))
+        return ws
+
+    async def _identify(self, ws: ClientConnection, service: str) -> float:
+        """HELLO → IDENTIFY → IDENTIFIED; the heartbeat interval in seconds."""
+        async with asyncio.timeout(10):
+            hello = await self._recv_payload(ws)
+            if hello.get("op") != self._ops["HELLO"]:
+                raise GwtoolError(f"expected HELLO first, got op {hello.get('op')!r}")
+            interval_ms = (hello.get("d") or {}).get("heartbeatInterval", self.proto.default_interval_ms)
+            d = {"type": service, "token": self.config.token, "compress": False}
+            await ws.send(codec.encode({"op": self._ops["IDENTIFY"], "d": d}), text=True)
+            while True:
+                payload = await self._recv_payload(ws)
+                if payload.get("op") == self._ops["EVENT"] and payload.get("t") == self.roles.identified_t:
+                    break
+        return self.config.heartbeat_interval or interval_ms / 1000
+
+    async def _recv_payload(self, ws: ClientConnection) -> dict[str, Any]:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            return codec.decode(await ws.recv(decode=False)).payload
+        except ConnectionClosed as exc:
+            rcvd = exc.rcvd
+            code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
+            raise GwtoolError(f"the gateway closed while identifying: {code} {self.proto.close_name(code)} {reason}") from None
+
+    # --- traffic ----------------------------------------------------------------------------------
+
+    async def _send_loop(self, index: int, ws: ClientConnection) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        rate = self.config.rate / self.config.senders if self.config.rate else 0.0
+        window = self._windows[index]
+        seen = self._seen[index]
+        prefix, suffix = self._prefix + b"%d," % index, self._suffix
+        stats, stop, clock = self.stats, self._stop, time.perf_counter_ns
+        start = time.perf_counter()
+        seq = 0
+        try:
+            while not stop.is_set():
+                if rate:
+                    burst = int((time.perf_counter() - start) * rate) + 1 - seq
+                    if burst <= 0:
+                        await asyncio.sleep(seq / rate - (time.perf_counter() - start))
+                        continue
+                else:
+                    await window.acquire()
+                    burst = 1
+                if seq + burst > len(seen):
+                    seen.extend(bytes(65536 + burst))
+                for _ in range(burst):
+                    await ws.send(prefix + b"%d,%d" % (seq, clock()) + suffix, text=True)
+                    seq += 1
+                    stats.sent += 1
+        except ConnectionClosed:
+            pass
+
+    async def _read_loop(self, ws: ClientConnection, service: str) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        ops = self._ops
+        try:
+            while True:
+                frame = await ws.recv(decode=False)
+                try:
+                    payload = codec.decode(frame).payload
+                except GwtoolError:
+                    self.stats.foreign += 1
+                    continue
+                op = payload.get("op")
+                if op == ops["EVENT"]:
+                    self._count(payload.get("d"))
+                elif op == ops["HEARTBEAT_ACK"]:
+                    self._acked(ws)
+                elif op == ops["HEARTBEAT"]:  # the gateway asks for one now
+                    await self._heartbeat(ws, service)
+        except ConnectionClosed as exc:
+            if not self._closing:
+                rcvd = exc.rcvd
+                self.stats.closes.append((service, rcvd.code if rcvd else None, rcvd.reason if rcvd else ""))
+
+    def _count(self, d: Any) -> None:
+        stats = self.stats
+        try:
+            sender, seq, sent_ns = d[MARK]
+            seen = self._seen[sender]
+            duplicate = seen[seq]
+        except (TypeError, KeyError, ValueError, IndexError):
+            stats.foreign += 1
+            return
+        now_ns = time.perf_counter_ns()
+        stats.received += 1
+        if duplicate:
+            stats.duplicates += 1
+            return
+        seen[seq] = 1
+        self._windows[sender].release()
+        ms = (now_ns - sent_ns) / 1e6
+        stats.latencies_ms.append(ms)
+        stats.last_received = now_ns / 1e9
+        stats.recent.append((stats.last_received, ms))
+        if stats.send_stopped and stats.received - stats.duplicates >= stats.sent:
+            self._drained.set()
+
+    # --- heartbeats -------------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self, ws: ClientConnection, service: str, interval: float) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        await asyncio.sleep(random.uniform(0.05, 0.9) * interval)  # spread the first beats out
+        try:
+            while True:
+                await self._heartbeat(ws, service)
+                await asyncio.sleep(interval)
+        except ConnectionClosed:
+            pass
+
+    async def _heartbeat(self, ws: ClientConnection, service: str) -> None:
+        if self.config.raw:
+            data = {}
+        else:
+            data = sample_data(self.proto.heartbeat_fields_for(service))
+        self._beat_sent[ws] = time.perf_counter()
+        await ws.send(codec.encode({"op": self._ops["HEARTBEAT"], "d": data}), text=True)
+
+    def _acked(self, ws: ClientConnection) -> None:
+        sent = self._beat_sent.pop(ws, None)
+        if sent is not None:  # an ACK nobody asked for is ignored
+            self.stats.acks_ms.append((time.perf_counter() - sent) * 1000)
+
+
+async def run_bench(config: BenchConfig, proto: Protocol, on_start: Callable[[Bench], None] | None = None) -> BenchResult:
+    """Run one bench; ``on_start`` gets the Bench before traffic starts (for a live display)."""
+    bench = Bench(config, proto)
+    if on_start:
+        on_start(bench)
+    return await bench.run()
+
+
+def dumps(result: BenchResult) -> str:
+    return orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode()
