@@ -1,0 +1,604 @@
+"""GatewayClient: a service's side of the gateway protocol, as one async core.
+
+It connects, reads HELLO, identifies as any service type of the protocol definition, heartbeats,
+measures latency, detects a dead connection, and reconnects with backoff. Every frame in or out
+becomes a ``Record`` and every lifecycle step a ``Notice``, handed synchronously to subscribers:
+the CLI prints them, the dashboard renders them. Nothing here prints.
+
+Protocol facts come from the ``Protocol`` object: opcodes and close codes by name, services,
+events and field tables as data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.protocol import State
+
+from gwtool import __version__
+from gwtool.client.backoff import Backoff
+from gwtool.client.latency import LatencyStats
+from gwtool.client.memory import resident_memory
+from gwtool.errors import ClosedByGateway, ConnectFailed, DecodeError, GwtoolError, InvalidPayload, clip_reason
+from gwtool.protocol import codec
+from gwtool.protocol.definition import Protocol, TypeExpr, load_protocol
+from gwtool.protocol.validate import permission_error, validate_payload
+from gwtool.records import Notice, Record, preview
+
+Item = Record | Notice
+Listener = Callable[[Item], None]
+T = TypeVar("T")
+
+# Field names of the seed protocol's fixed payloads (HELLO, IDENTIFY, heartbeats, IDENTIFIED).
+INTERVAL_FIELD = "heartbeatInterval"
+MEMORY_FIELD = "heapUsed"
+SHARDS_FIELD, MAX_SHARDS_FIELD = "shards", "maxShards"
+# A dead connection (a heartbeat never ACKed) is closed with this code, by name: not 1000, so the
+# gateway can tell it from a clean exit.
+ZOMBIE_CLOSE = "UNKNOWN_ERROR"
+NORMAL_CLOSE, ABNORMAL_CLOSE = 1000, 1006  # RFC 6455: a clean close / no close frame at all
+RFC_NAMES = {1000: "NORMAL", 1001: "GOING_AWAY", 1006: "ABNORMAL", 1009: "MESSAGE_TOO_BIG", 1011: "INTERNAL_ERROR"}
+
+
+class NotConnected(GwtoolError):
+    """A send while there is no open connection."""
+
+    exit_code = 2
+
+
+class NotAllowed(GwtoolError):
+    """The identified service type may not send this payload (the definition's From table)."""
+
+
+@dataclass
+class ClientState:
+    """Where the client is. ``phase``: connecting → identifying → identified; reconnecting; closed."""
+
+    phase: str = "connecting"
+    retry_at: float | None = None  # time.monotonic() of the next reconnect attempt
+    close_code: int | None = None  # of the last connection that ended
+    close_name: str = ""
+    close_reason: str = ""
+    identified: dict[str, Any] | None = None  # the IDENTIFIED data of the current connection
+    shards: list[int] = field(default_factory=list)
+    max_shards: int | None = None
+    connected_at: float | None = None  # wall-clock time the current connection opened
+    heartbeat_interval: int | None = None  # ms, from HELLO
+    conn: int = 0  # id of the current connection (1, 2, … one per reconnect)
+    attempt: int = 0  # reconnect attempts since the last IDENTIFIED
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """How one connection (or one attempt) ended."""
+
+    code: int
+    reason: str
+    by_gateway: bool
+    connect_failed: bool = False
+
+
+class GatewayClient:
+    """Impersonates one service: ``await client.run()`` until ``close()`` or a give-up.
+
+    ``reconnect``: reconnect on network errors and on close codes the definition marks
+    reconnectable; never on the others (``run()`` raises ``ClosedByGateway``). The first connection
+    attempt failing raises ``ConnectFailed`` unless ``retry_first``. ``heartbeat=False`` sends no
+    scheduled heartbeats (to test a gateway's timeout); gateway requests are still answered.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        service: str,
+        token: str = "",
+        compress: bool = False,
+        proto: Protocol | None = None,
+        heartbeat: bool = True,
+        guilds: int = 0,
+        reconnect: bool = True,
+        retry_first: bool = False,
+        heartbeat_values: dict[str, Any] | None = None,
+        backoff: Backoff | None = None,
+        open_timeout: float = 5.0,
+        close_timeout: float = 2.0,
+        max_size: int = 1 << 24,
+    ):
+        self.proto = proto or load_protocol()
+        if service not in self.proto.services:
+            raise GwtoolError(f"unknown service type {service!r} (known: {', '.join(self.proto.services)})")
+        self.url, self.service, self.token, self.compress = url, service, token, compress
+        self.heartbeat, self.reconnect, self.retry_first = heartbeat, reconnect, retry_first
+        self.backoff = backoff or Backoff()
+        self.open_timeout, self.close_timeout, self.max_size = open_timeout, close_timeout, max_size
+        known = {f.name for f in self.proto.heartbeat_fields_for(service)}
+        self.heartbeat_values = {k: v for k, v in {"guilds": guilds}.items() if k in known}
+        self.heartbeat_values.update(heartbeat_values or {})
+
+        self.state = ClientState()
+        self.latency = LatencyStats()
+        self.sent_count = self.received_count = 0
+        self.unsolicited_acks = 0
+        self.last_ack_ms: float | None = None  # latency of the ACK being emitted; None if unsolicited
+
+        self._listeners: list[Listener] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._ws: ClientConnection | None = None
+        self._pending: deque[float] = deque()  # monotonic send times of un-ACKed heartbeats
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._running = self._closing = self._ever_connected = self._zombie = self._saw_hello = False
+        self._error: GwtoolError | None = None
+        self._wake = asyncio.Event()  # set by close(): interrupts connecting and backoff sleeps
+        self._stopped = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._run_task: asyncio.Task[Any] | None = None
+        identified = self.proto.event_with_routing("identified")
+        self._identified_t = identified.t if identified else None
+        self._op = {name: self.proto.op(name) for name in self.proto.opcodes}
+
+    # --- subscribers -------------------------------------------------------------------------
+
+    def subscribe(self, fn: Listener) -> Callable[[], None]:
+        """Call ``fn(item)`` for every Record and Notice from now on; returns the unsubscribe."""
+        self._listeners.append(fn)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(fn)
+
+        return unsubscribe
+
+    def _emit(self, item: Item) -> None:
+        for fn in tuple(self._listeners):
+            fn(item)
+
+    def _notice(self, kind: str, text: str, **data: Any) -> None:
+        self._emit(Notice(kind, text, conn=self.state.conn, service=self.service, data=data))  # type: ignore[arg-type]
+
+    def _notify(self) -> None:
+        """Wake everything waiting for a change of state."""
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _changed(self) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        return fut
+
+    def _set_phase(self, phase: str) -> None:
+        self.state.phase = phase
+        self._notify()
+
+    # --- running ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> GatewayClient:
+        self._task = asyncio.create_task(self.run())
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        await self.close()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            await task
+        except GwtoolError:
+            if exc_type is None:
+                raise
+
+    async def run(self) -> None:
+        """Connect, identify, heartbeat and reconnect until ``close()``; raise on give-up."""
+        if self._running:
+            raise RuntimeError("GatewayClient.run() is already running")
+        self._running, self._closing, self._error = True, False, None
+        self._wake.clear()
+        self._stopped.clear()
+        self._run_task = asyncio.current_task()
+        try:
+            while not self._closing:
+                ended = await self._connection()
+                if ended is None:
+                    break
+                give_up = self._report_end(ended)
+                if self._closing:
+                    break
+                if give_up is not None:
+                    raise give_up
+                await self._wait_to_reconnect(ended)
+        except GwtoolError as exc:
+            self._error = exc
+            raise
+        finally:
+            self.state.retry_at = None
+            self._running = False
+            self._stopped.set()
+            self._set_phase("closed")
+
+    async def close(self, code: int = NORMAL_CLOSE, reason: str = "") -> None:
+        """Close the connection with ``code`` and stop; returns once ``run()`` has ended."""
+        self._closing = True
+        self._wake.set()
+        if (ws := self._ws) is not None:
+            await ws.close(code, reason)
+        if self._running and self._run_task is not asyncio.current_task():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.close_timeout + 1.0):
+                    await self._stopped.wait()
+
+    async def wait_identified(self, timeout: float | None = None) -> dict[str, Any]:
+        """The IDENTIFIED data once the current connection is identified; raises on give-up."""
+        async with asyncio.timeout(timeout):
+            while True:
+                if self.state.phase == "identified" and self.state.identified is not None:
+                    return self.state.identified
+                self._raise_if_stopped()
+                await self._changed()
+
+    async def wait_for_record(self, match: Callable[[Record], bool], timeout: float | None = None) -> Record:
+        """The next received Record for which ``match`` is true; raises on give-up or timeout."""
+        found: asyncio.Future[Record] = asyncio.get_running_loop().create_future()
+
+        def on_item(item: Item) -> None:
+            if isinstance(item, Record) and item.direction == "in" and not found.done() and match(item):
+                found.set_result(item)
+
+        unsubscribe = self.subscribe(on_item)
+        try:
+            async with asyncio.timeout(timeout):
+                while not found.done():
+                    self._raise_if_stopped()
+                    await asyncio.wait({found, self._changed()}, return_when=asyncio.FIRST_COMPLETED)
+                return found.result()
+        finally:
+            unsubscribe()
+
+    async def wait_for_event(self, t: str, timeout: float | None = None) -> Record:
+        event_op = self._op["EVENT"]
+        return await self.wait_for_record(lambda r: r.op == event_op and r.t == t, timeout)
+
+    def _raise_if_stopped(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._stopped.is_set():
+            raise NotConnected("the client is closed")
+
+    # --- one connection ------------------------------------------------------------------------
+
+    async def _connection(self) -> _Ended | None:
+        """Open one connection and serve it until it ends; None when close() interrupted it."""
+        self.state.conn += 1
+        self.state.retry_at = None
+        self._set_phase("connecting")
+        self._notice("connecting", f"connecting to {self.url} as {self.service}", url=self.url)
+        try:
+            ws = await self._interruptible(self._open())
+        except ConnectFailed as exc:
+            if not self.reconnect or not (self._ever_connected or self.retry_first):
+                raise
+            return _Ended(ABNORMAL_CLOSE, str(exc), by_gateway=False, connect_failed=True)
+        if ws is None:
+            return None
+        self._ws, self._ever_connected, self._zombie = ws, True, False
+        self.state.connected_at = time.time()
+        self.state.identified, self.state.shards, self.state.max_shards = None, [], None
+        self._notice("connected", f"connected to {self.url}", url=self.url)
+        self._saw_hello, self.state.heartbeat_interval = False, None
+        self._set_phase("identifying")
+        try:
+            return await self._serve(ws)
+        finally:
+            self._ws = None
+            self.state.connected_at = None
+            self._pending.clear()
+            if self._heartbeat_task is not None:
+                self._heartbeat_task.cancel()
+                self._heartbeat_task = None
+            if ws.state is not State.CLOSED:  # cancelled from outside: leave cleanly, but not forever
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(self.close_timeout):
+                        await ws.close(NORMAL_CLOSE)
+
+    async def _open(self) -> ClientConnection:
+        try:
+            return await connect(
+                self.url,
+                compression=None,  # permessage-deflate costs CPU; the protocol compresses on its own
+                proxy=None,  # gateways are local: ignore proxy environment variables
+                max_size=self.max_size,
+                open_timeout=self.open_timeout,
+                close_timeout=self.close_timeout,
+                ping_interval=None,  # liveness is the protocol's heartbeats, not websocket pings
+                user_agent_header=f"gwtool/{__version__}",
+            )
+        except InvalidURI as exc:
+            raise GwtoolError(f"invalid gateway URL {self.url!r}: {exc}") from None
+        except (OSError, TimeoutError, EOFError, WebSocketException) as exc:
+            raise ConnectFailed(f"could not connect to {self.url}: {connect_error_text(exc, self.open_timeout)}") from None
+
+    async def _interruptible(self, coro: Awaitable[T]) -> T | None:
+        """Await ``coro`` unless close() comes first (then None)."""
+        work = asyncio.ensure_future(coro)
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({work, wake}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            wake.cancel()
+            if not work.done():
+                work.cancel()
+        if work.cancelled():
+            return None
+        result = work.result()
+        if self._closing and isinstance(result, ClientConnection):
+            await result.close(NORMAL_CLOSE)
+            return None
+        return result
+
+    async def _serve(self, ws: ClientConnection) -> _Ended:
+        """Read frames until the connection ends; HELLO must come within open_timeout."""
+        hello_by = time.monotonic() + self.open_timeout
+        try:
+            while True:
+                if self._saw_hello:
+                    frame = await ws.recv()
+                else:
+                    try:
+                        async with asyncio.timeout(max(0.0, hello_by - time.monotonic())):
+                            frame = await ws.recv()
+                    except TimeoutError:
+                        return await self._no_hello(ws)
+                await self._handle(ws, self._record_in(frame))
+        except ConnectionClosed as exc:
+            return self._ended(exc)
+
+    async def _no_hello(self, ws: ClientConnection) -> _Ended:
+        close = self.proto.close(ZOMBIE_CLOSE)
+        reason = f"no {self.proto.op_name(self._op['HELLO'])} within {self.open_timeout:g} s"
+        self._notice("warning", f"the gateway sent no HELLO within {self.open_timeout:g} s: closing ({close.code} {close.name})")
+        await ws.close(close.code, reason)
+        return _Ended(close.code, reason, by_gateway=False)
+
+    def _record_in(self, frame: str | bytes) -> Record:
+        size = len(frame) if isinstance(frame, bytes) or frame.isascii() else len(frame.encode())
+        self.received_count += 1
+        try:
+            decoded = codec.decode(frame, max_size=self.max_size)
+        except DecodeError as exc:
+            return Record("in", size, None, codec.is_compressed(frame), self.state.conn, self.service, str(exc), preview(frame))
+        return Record("in", size, decoded.payload, decoded.compressed, self.state.conn, self.service)
+
+    async def _handle(self, ws: ClientConnection, record: Record) -> None:
+        """Account for one received payload, hand it to subscribers, then react to it."""
+        payload, op = record.payload, record.op
+        if payload is None:
+            self._emit(record)
+            return
+        if op == self._op["HEARTBEAT_ACK"]:
+            self._on_ack()
+        self._emit(record)
+        if errors := validate_payload(self.proto, payload, sender="gateway"):
+            self._notice("warning", f"the gateway sent an invalid payload: {'; '.join(errors)}", errors=errors)
+        if op == self._op["HELLO"]:
+            await self._on_hello(ws, payload)
+        elif op == self._op["HEARTBEAT"]:
+            await self._send_heartbeat(ws)  # the gateway asks for one: answer at once
+        elif op == self._op["EVENT"] and record.t == self._identified_t and self._identified_t is not None:
+            self._on_identified(payload.get("d"))
+
+    async def _on_hello(self, ws: ClientConnection, payload: dict[str, Any]) -> None:
+        if self._saw_hello:
+            self._notice("warning", "a second HELLO on one connection: ignored")
+            return
+        self._saw_hello = True
+        d = payload.get("d")
+        interval = d.get(INTERVAL_FIELD) if isinstance(d, dict) else None
+        if type(interval) is not int or interval <= 0:
+            interval = self.proto.default_interval_ms
+            self._notice("warning", f"HELLO has no usable {INTERVAL_FIELD}: using {interval} ms")
+        self.state.heartbeat_interval = interval
+        identify = {"type": self.service, "token": self.token, "compress": self.compress}
+        await self._send(ws, {"op": self._op["IDENTIFY"], "d": identify})
+        if self.heartbeat:
+            self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(ws, interval / 1000))
+        if self._identified_t is None:  # a definition without an IDENTIFIED event: IDENTIFY is all
+            self._on_identified({})
+
+    def _on_identified(self, d: Any) -> None:
+        d = d if isinstance(d, dict) else {}
+        shards = d.get(SHARDS_FIELD)
+        self.state.identified = d
+        self.state.shards = [s for s in shards if type(s) is int] if isinstance(shards, list) else []
+        self.state.max_shards = d.get(MAX_SHARDS_FIELD) if type(d.get(MAX_SHARDS_FIELD)) is int else None
+        self.state.attempt = 0
+        self.backoff.reset()
+        text = f"identified as {self.service}"
+        if self.proto.services[self.service].shards:
+            text += f": shards {self.state.shards} of {self.state.max_shards}"
+        self._set_phase("identified")
+        self._notice("identified", text, shards=self.state.shards, max_shards=self.state.max_shards)
+
+    def _ended(self, exc: ConnectionClosed) -> _Ended:
+        if exc.rcvd is not None and (exc.sent is None or exc.rcvd_then_sent):
+            return _Ended(exc.rcvd.code, exc.rcvd.reason, by_gateway=True)
+        if exc.sent is not None:
+            return _Ended(exc.sent.code, exc.sent.reason, by_gateway=False)
+        return _Ended(ABNORMAL_CLOSE, "connection lost without a close frame", by_gateway=False)
+
+    # --- after a connection ended ----------------------------------------------------------------
+
+    def close_name(self, code: int) -> str:
+        known = self.proto.close_by_code.get(code)
+        return known.name if known else RFC_NAMES.get(code, "")
+
+    def _report_end(self, ended: _Ended) -> GwtoolError | None:
+        """Tell subscribers how the connection ended; the error to give up with, if it is final."""
+        name = self.close_name(ended.code)
+        self.state.close_code, self.state.close_name, self.state.close_reason = ended.code, name, ended.reason
+        known = self.proto.close_by_code.get(ended.code)
+        final = self._closing or not self.reconnect or (ended.by_gateway and known is not None and not known.reconnect)
+        if ended.connect_failed:
+            self._notice("error", ended.reason, code=None, final=final)
+            return ConnectFailed(ended.reason)
+        if ended.by_gateway:
+            who = "closed by the gateway"
+        else:
+            who = "connection lost" if ended.code == ABNORMAL_CLOSE else "closed by gwtool"
+        text = f"{who}: {ended.code} {name}".rstrip() + (f" — {ended.reason}" if ended.reason else "")
+        self._notice("closed", text, code=ended.code, name=name, reason=ended.reason, by_gateway=ended.by_gateway, final=final)
+        if not final or self._closing:
+            return None
+        if ended.by_gateway:
+            return ClosedByGateway(text, ended.code, name, ended.reason)
+        return ConnectFailed(f"{text} ({self.url})")
+
+    async def _wait_to_reconnect(self, ended: _Ended) -> None:
+        delay = self.backoff.next_delay()
+        self.state.attempt += 1
+        self.state.retry_at = time.monotonic() + delay
+        self._set_phase("reconnecting")
+        self._notice("reconnecting", f"reconnecting in {delay:.2f} s (attempt {self.state.attempt})", delay=round(delay, 3), attempt=self.state.attempt)
+        await self._interruptible(asyncio.sleep(delay))
+
+    # --- heartbeats -------------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self, ws: ClientConnection, interval: float) -> None:
+        """First beat after a random fraction of the interval, then every interval (zombie check)."""
+        next_due = time.monotonic() + interval * random.random()
+        try:
+            while True:
+                await asyncio.sleep(max(0.0, next_due - time.monotonic()))
+                now = time.monotonic()
+                # The previous scheduled beat, sent one interval ago, is still un-ACKed. (Half an
+                # interval of age tells it from a beat the gateway requested a moment ago.)
+                if self._pending and now - self._pending[0] >= interval / 2:
+                    await self._close_zombie(ws, interval)
+                    return
+                await self._send_heartbeat(ws)
+                next_due = max(next_due + interval, now)  # after a suspend: resume, don't burst
+        except (ConnectionClosed, NotConnected):
+            return
+        except Exception as exc:  # a bug must not leave a silent connection: report and reconnect
+            self._notice("error", f"heartbeat failed: {type(exc).__name__}: {exc}")
+            await ws.close(self.proto.close(ZOMBIE_CLOSE).code, clip_reason(f"client error: {exc}"))
+
+    async def _close_zombie(self, ws: ClientConnection, interval: float) -> None:
+        self.latency.missed += len(self._pending)
+        self._pending.clear()
+        close = self.proto.close(ZOMBIE_CLOSE)
+        self._zombie = True
+        self._notice(
+            "warning",
+            f"no HEARTBEAT_ACK within {interval * 1000:.0f} ms: the connection looks dead, closing it ({close.code} {close.name})",
+            missed=self.latency.missed,
+        )
+        await ws.close(close.code, "no heartbeat ACK")
+
+    def _on_ack(self) -> None:
+        if not self._pending:  # nobody asked: ignore it (but say so)
+            self.last_ack_ms = None
+            self.unsolicited_acks += 1
+            return
+        self.last_ack_ms = (time.monotonic() - self._pending.popleft()) * 1000
+        self.latency.add(self.last_ack_ms)
+
+    def heartbeat_data(self) -> dict[str, Any]:
+        """The heartbeat's d: every required field of the definition for this service type."""
+        d: dict[str, Any] = {}
+        for f in self.proto.heartbeat_fields_for(self.service):
+            if not f.optional and "." not in f.path:
+                d[f.name] = placeholder(f.type, self.proto)
+        if MEMORY_FIELD in d or MEMORY_FIELD not in self.heartbeat_values:
+            d[MEMORY_FIELD] = resident_memory()
+        d.update(self.heartbeat_values)
+        return d
+
+    async def _send_heartbeat(self, ws: ClientConnection) -> Record:
+        self._pending.append(time.monotonic())
+        return await self._send(ws, {"op": self._op["HEARTBEAT"], "d": self.heartbeat_data()})
+
+    async def heartbeat_now(self) -> Record:
+        """Send a heartbeat now (its ACK is measured like any other)."""
+        return await self._send_heartbeat(self._require_ws())
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    async def send_event(self, t: str, d: Any, *, validate: bool = True, force: bool = False) -> Record:
+        return await self.send_payload({"op": self._op["EVENT"], "t": t, "d": d}, validate=validate, force=force)
+
+    async def send_cache(self, cache_type: str, d: Any, *, validate: bool = True, force: bool = False) -> Record:
+        return await self.send_payload({"op": self._op["CACHE"], "type": cache_type, "d": d}, validate=validate, force=force)
+
+    async def send_payload(self, payload: dict[str, Any], *, validate: bool = True, force: bool = False) -> Record:
+        """Send a payload once it is checked: InvalidPayload (each path) or NotAllowed refuse it."""
+        self.check_payload(payload, validate=validate, force=force)
+        return await self._send(self._require_ws(), payload)
+
+    def check_payload(self, payload: Any, *, validate: bool = True, force: bool = False) -> None:
+        """Raise what send_payload would refuse ``payload`` with, without sending it."""
+        if validate and (errors := validate_payload(self.proto, payload, sender="service", service=self.service)):
+            raise InvalidPayload(errors)
+        if not force and isinstance(payload, dict) and (why := permission_error(self.proto, payload, self.service)):
+            raise NotAllowed(f"{why}; force it to test the gateway's refusal")
+
+    def _require_ws(self) -> ClientConnection:
+        if self._ws is None:
+            raise NotConnected(f"not connected to {self.url} ({self.state.phase})")
+        return self._ws
+
+    async def _send(self, ws: ClientConnection, payload: dict[str, Any]) -> Record:
+        data = codec.encode(payload)  # EncodeError (a GwtoolError) when it cannot be JSON
+        ts = time.time()
+        try:
+            await ws.send(data, text=True)
+        except ConnectionClosed:
+            raise NotConnected(f"the connection to {self.url} closed before the payload was sent") from None
+        self.sent_count += 1
+        record = Record("out", len(data), payload, False, self.state.conn, self.service, ts=ts)
+        self._emit(record)
+        return record
+
+
+def connect_error_text(exc: BaseException, open_timeout: float) -> str:
+    """Why a connection attempt failed, in words a user can act on."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused — is a gateway running? `gwtool mock-gateway` starts one"
+    if isinstance(exc, TimeoutError):
+        return f"no websocket handshake within {open_timeout:g} s"
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        return f"the server answered HTTP {status} instead of a websocket upgrade — is this the gateway's URL?"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower() if not exc.strerror[1:2].isupper() else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def placeholder(expr: TypeExpr, proto: Protocol) -> Any:
+    """A valid stand-in value for a field type (heartbeat fields the caller did not set)."""
+    if expr.kind == "nullable":
+        return None
+    if expr.kind == "array":
+        return []
+    if expr.kind == "choice":
+        return expr.choices[0]
+    return {
+        "integer": 0,
+        "string": "",
+        "boolean": False,
+        "snowflake": "0",
+        "discriminator": "0000",
+        "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "service": next(iter(proto.services)),
+        "any": None,
+    }.get(expr.name, {})
