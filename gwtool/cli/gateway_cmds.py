@@ -1,0 +1,165 @@
+"""``gwtool mock-gateway``: run the strict mock gateway with a readable console."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from gwtool.cli import app
+from gwtool.cli.options import JsonOption, ProtocolOption, load
+
+DEFAULT_PORT = 8765
+
+
+def parse_rate_limit(text: str | None) -> tuple[int, float] | None:
+    """``"120/60"`` → (120, 60.0): at most 120 payloads per connection in any 60 s window."""
+    if not text:
+        return None
+    count, _, seconds = text.partition("/")
+    try:
+        n, s = int(count), float(seconds or "1")
+    except ValueError:
+        n, s = 0, 0.0
+    if n < 1 or s <= 0:
+        raise typer.BadParameter(f"{text!r}: expected N/SECONDS, e.g. 120/60", param_hint="--rate-limit")
+    return n, s
+
+
+@app.command("mock-gateway")
+def mock_gateway(
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1 keeps it local).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the websocket and the REST routes (0 = any free port).")] = DEFAULT_PORT,
+    heartbeat_interval: Annotated[int, typer.Option(help="heartbeatInterval sent in HELLO, in ms.")] = 30000,
+    token: Annotated[
+        Optional[str],
+        typer.Option(envvar="GWTOOL_TOKEN", show_envvar=True, help="Token services must send in IDENTIFY (default: accept any)."),
+    ] = None,
+    max_shards: Annotated[int, typer.Option(help="Shard ids 0 … N-1 handed out to sharders.")] = 3,
+    shards_per_sharder: Annotated[int, typer.Option(help="Shard ids per sharder (its block).")] = 3,
+    max_size: Annotated[int, typer.Option(help="Largest payload accepted, in bytes (over it: close 1009).")] = 1 << 20,
+    rate_limit: Annotated[
+        Optional[str], typer.Option(metavar="N/SECONDS", help="Close a connection sending more than N payloads in SECONDS.")
+    ] = None,
+    hold: Annotated[int, typer.Option(help="Events held while no receiver is connected (oldest dropped past it).")] = 1000,
+    request_heartbeats: Annotated[
+        Optional[float], typer.Option(metavar="SECONDS", help="Ask every service for a heartbeat every SECONDS.")
+    ] = None,
+    protocol: ProtocolOption = None,
+    log: Annotated[
+        Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload in and out to FILE.")
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Run a strict mock gateway: services connect to it and it tells them exactly what they got wrong.
+
+    Exit status: 0 after Ctrl-C (every connection is closed with 1001), 1 invalid input, 2 the port cannot be used.
+    """
+    limit = parse_rate_limit(rate_limit)
+    for name, value, low in (("--max-shards", max_shards, 0), ("--shards-per-sharder", shards_per_sharder, 1),
+                             ("--heartbeat-interval", heartbeat_interval, 1), ("--max-size", max_size, 1), ("--hold", hold, 0)):  # fmt: skip
+        if value < low:
+            raise typer.BadParameter(f"must be ≥ {low}, got {value}", param_hint=name)
+    if request_heartbeats is not None and request_heartbeats <= 0:
+        raise typer.BadParameter(f"must be > 0, got {request_heartbeats}", param_hint="--request-heartbeats")
+    proto = load(protocol)
+    settings = dict(
+        host=host, port=port, heartbeat_interval=heartbeat_interval, token=token, max_shards=max_shards,
+        shards_per_sharder=shards_per_sharder, max_size=max_size, rate_limit=limit, hold=hold,
+    )  # fmt: skip
+    log_file = None
+    if log is not None:
+        try:
+            log_file = open(log, "ab")  # noqa: SIM115 - closed after the run
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot open {log}: {exc.strerror or exc}", param_hint="--log") from None
+    try:
+        _run(proto, settings, json=json, log_file=log_file, request_every=request_heartbeats)
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+def _run(proto, settings: dict, *, json: bool, log_file, request_every: float | None) -> None:  # noqa: ANN001
+    import asyncio
+
+    from gwtool.console import Printer
+
+    printer = Printer(proto, json=json, log=log_file, show_conn=True)
+    runner = asyncio.Runner(loop_factory=_loop_factory())
+    try:
+        runner.run(_serve(proto, settings, printer, log_file, request_every))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        pass
+    finally:
+        runner.close()
+
+
+def _loop_factory():  # noqa: ANN202
+    """uvloop when it is installed (faster reads, see docs/gateway.md); the stock loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+async def _serve(proto, settings: dict, printer, log_file, request_every: float | None) -> None:  # noqa: ANN001
+    import asyncio
+    import signal
+
+    from gwtool.gateway import MockGateway
+
+    gw = MockGateway(proto, **settings)
+    await gw.start()  # ListenFailed (exit 2) surfaces through main()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not on this platform
+            pass
+    gw.subscribe(printer)
+    _say(printer, f"mock gateway listening on {gw.url}  ·  REST {gw.http_url}/services/  {gw.http_url}/cache/", "bold")
+    _say(printer, f"connect a service to {gw.url}  (e.g. python -m websockets {gw.url})  ·  Ctrl-C stops")
+    if gw.token is None:
+        _say(printer, "no token configured (--token / GWTOOL_TOKEN): any token is accepted", "yellow")
+    extra = []
+    if request_every:
+        extra.append(asyncio.create_task(_request_heartbeats(gw, request_every)))
+    if log_file is not None:
+        extra.append(asyncio.create_task(_flush_every(log_file, 0.5)))
+    try:
+        await stop.wait()
+    finally:
+        for task in extra:
+            task.cancel()
+        _say(printer, "stopping: closing every connection with 1001 GOING_AWAY")
+        await gw.stop()
+
+
+def _say(printer, text: str, style: str = "dim") -> None:  # noqa: ANN001
+    """A line of the gateway's own: unwrapped on the console, on stderr in --json mode."""
+    if printer.json:
+        printer.message(text)
+        return
+    from rich.text import Text
+
+    printer.console.print(Text(text, style), soft_wrap=True)
+
+
+async def _request_heartbeats(gw, seconds: float) -> None:  # noqa: ANN001
+    import asyncio
+
+    while True:
+        await asyncio.sleep(seconds)
+        await gw.request_heartbeat()
+
+
+async def _flush_every(file, seconds: float) -> None:  # noqa: ANN001
+    import asyncio
+
+    while True:
+        await asyncio.sleep(seconds)
+        file.flush()

@@ -1,0 +1,95 @@
+"""Who receives an event: the To table, round-robin turns, and the bounded hold.
+
+Everything comes from the protocol: ``Event.targets`` ("all" = every service type) and
+``Event.routing``. Connections join the router once identified and leave as soon as they start
+closing, so an event is never handed to a connection that can no longer take it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol as TypingProtocol
+
+from gwtool.protocol.definition import EVERYONE
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Event, Protocol
+
+
+class Receiver(TypingProtocol):
+    service: str | None
+
+
+@dataclass(slots=True, eq=False)
+class Held:
+    """An event waiting for a receiver: the frame exactly as its sender sent it."""
+
+    event: Event
+    frame: str
+    payload: dict[str, Any]
+    sender: int
+    ts: float = field(default_factory=time.time)
+
+
+class Router:
+    def __init__(self, proto: Protocol, hold_limit: int):
+        self.hold_limit = hold_limit
+        self.by_service: dict[str, list[Any]] = {name: [] for name in proto.services}
+        self._services: dict[str, tuple[str, ...]] = {
+            t: tuple(proto.services) if EVERYONE in e.targets else tuple(s for s in e.targets if s in proto.services)
+            for t, e in proto.events.items()
+        }
+        self._turn: dict[str, int] = {}
+        self.held: deque[Held] = deque()
+        self.dropped = 0
+
+    # membership
+    def add(self, conn: Receiver) -> None:
+        members = self.by_service.get(conn.service)  # type: ignore[arg-type]
+        if members is not None and conn not in members:
+            members.append(conn)
+
+    def remove(self, conn: Receiver) -> None:
+        members = self.by_service.get(conn.service)  # type: ignore[arg-type]
+        if members is not None and conn in members:
+            members.remove(conn)
+
+    # routing
+    def receivers(self, event: Event) -> list[Any]:
+        """Every connected connection whose service type receives ``event``."""
+        services = self._services[event.t]
+        if len(services) == 1:
+            return self.by_service[services[0]]
+        return [c for s in services for c in self.by_service[s]]
+
+    def next_receiver(self, event: Event) -> Any | None:
+        """The connection whose turn it is for ``event`` (round-robin), or None."""
+        candidates = self.receivers(event)
+        if not candidates:
+            return None
+        turn = self._turn.get(event.t, 0) % len(candidates)
+        self._turn[event.t] = turn + 1
+        return candidates[turn]
+
+    # the hold
+    def hold(self, item: Held) -> Held | None:
+        """Keep ``item`` for the next receiver; returns the event dropped to make room, if any."""
+        if self.hold_limit <= 0:
+            self.dropped += 1
+            return item
+        dropped = None
+        if len(self.held) >= self.hold_limit:
+            dropped = self.held.popleft()
+            self.dropped += 1
+        self.held.append(item)
+        return dropped
+
+    def take_held(self, service: str) -> Held | None:
+        """The oldest held event that ``service`` receives, removed from the hold."""
+        for item in self.held:
+            if item.event.is_received_by(service):
+                self.held.remove(item)
+                return item
+        return None

@@ -1,0 +1,715 @@
+"""MockGateway: a strict, in-process gateway that speaks the whole protocol.
+
+One websockets server on one port serves the websocket and the REST routes. Each connection is
+read by one handler: decode once (orjson), check with the protocol's compiled checks, answer or
+route, and forward events as the very frame their sender sent. Records and Notices are only built
+when someone subscribed, so the relay stays cheap when nobody watches; the counters always work.
+Every rule comes from the Protocol object: opcodes and close codes by name, routing by the tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hmac
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from gwtool.errors import DecodeError, GwtoolError, clip_reason
+from gwtool.gateway.cache import CacheStore
+from gwtool.gateway.rest import make_process_request
+from gwtool.gateway.router import Held, Router
+from gwtool.gateway.shards import ShardPool
+from gwtool.protocol.codec import decode_text, encode
+from gwtool.records import Notice, Record, preview
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Event, Protocol
+
+Subscriber = Callable[[Record | Notice], None]
+OPEN = State.OPEN
+_MISSING = object()
+_DATA_TYPES = (dict, list)
+CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the TCP connection is dropped
+STOP_TIMEOUT = 2.0  # seconds stop() waits for connections to close before aborting them
+GOING_AWAY = 1001  # RFC 6455: the gateway is shutting down
+
+# Field names of the protocol's fixed payloads (HELLO, IDENTIFY, IDENTIFIED), see protocol-gaps.md.
+HELLO_INTERVAL = "heartbeatInterval"
+IDENTIFY_TYPE, IDENTIFY_TOKEN, IDENTIFY_COMPRESS = "type", "token", "compress"
+IDENTIFIED_SHARDS, IDENTIFIED_MAX_SHARDS = "shards", "maxShards"
+
+
+class ListenFailed(GwtoolError):
+    """The gateway could not listen on its host and port (in use, or not allowed)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """A snapshot of one connection, for front ends."""
+
+    conn: int
+    service: str | None
+    identified: bool
+    shards: list[int]
+    max_shards: int | None
+    heap_used: int | None
+    guilds: int | None
+    start_time: int  # ms since the epoch
+    last_heartbeat: float | None  # time.monotonic() of the last heartbeat, None before the first
+    compress: bool
+    remote: str
+    heartbeat: dict[str, Any] = field(default_factory=dict)  # the last heartbeat's data
+
+
+class Connection:
+    """The gateway's state for one websocket connection."""
+
+    __slots__ = (
+        "id", "ws", "remote", "service", "identified", "compress", "shards", "heartbeat", "start_time",
+        "opened", "last_heartbeat", "window_start", "window_count", "closing", "close_code", "close_name",
+        "close_reason", "task",
+    )  # fmt: skip
+
+    def __init__(self, conn_id: int, ws: ServerConnection, remote: str):
+        self.id = conn_id
+        self.ws = ws
+        self.remote = remote
+        self.service: str | None = None
+        self.identified = False
+        self.compress = False
+        self.shards: list[int] = []
+        self.heartbeat: dict[str, Any] = {}
+        self.start_time = int(time.time() * 1000)
+        self.opened = time.monotonic()
+        self.last_heartbeat: float | None = None
+        self.window_start = self.opened
+        self.window_count = 0
+        self.closing = False  # the gateway decided to close it (or it is closing)
+        self.close_code: int | None = None  # set when the gateway closed it
+        self.close_name = ""
+        self.close_reason = ""
+        self.task: asyncio.Task | None = None
+
+
+class _Closed(Exception):
+    """Raised inside a handler after the gateway closed the connection: stop reading."""
+
+
+class MockGateway:
+    """A strict gateway on ``host:port``. ``async with MockGateway(port=0) as gw: gw.url …``"""
+
+    def __init__(
+        self,
+        proto: Protocol | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        heartbeat_interval: int = 30000,
+        token: str | None = None,
+        max_shards: int = 3,
+        shards_per_sharder: int = 3,
+        max_size: int = 1 << 20,
+        rate_limit: tuple[int, float] | None = None,
+        hold: int = 1000,
+    ):
+        if proto is None:
+            from gwtool.protocol.definition import load_protocol
+
+            proto = load_protocol()
+        self.proto = proto
+        self.host = host
+        self.port = port
+        self.heartbeat_interval = heartbeat_interval
+        self.token = token or None
+        self.max_shards = max_shards
+        self.max_size = max_size
+        self.rate_limit = rate_limit
+        self.cache = CacheStore(proto)
+        self.shard_pool = ShardPool(max_shards, shards_per_sharder)
+        self.router = Router(proto, hold)
+        self._conns: dict[int, Connection] = {}
+        self._next_id = 1
+        self._subscribers: list[Subscriber] = []
+        self._server: Any = None
+        self._sweeper: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._stopping = False
+        self._checks = proto.checks
+        self._timeout = heartbeat_interval * proto.heartbeat_timeout_factor / 1000  # seconds
+        self._op = {name: proto.op(name) for name in proto.opcodes}
+        self._handlers = self._opcode_handlers()
+        self._hello = self._own_payload("HELLO", {HELLO_INTERVAL: heartbeat_interval})
+        self._ack = self._own_payload("HEARTBEAT_ACK", {})
+        self._beat_request = self._own_payload("HEARTBEAT", {})
+        self._identified_event = proto.event_with_routing("identified")
+
+    def _own_payload(self, op_name: str, d: dict[str, Any]) -> tuple[dict[str, Any], bytes, bytes]:
+        """A payload the gateway sends often: (payload, JSON frame, compressed frame), made once."""
+        payload = {"op": self._op[op_name], "d": d}
+        frame = encode(payload)
+        return payload, frame, zlib.compress(frame)
+
+    def _opcode_handlers(self) -> dict[int, Callable]:
+        """op code → handler for every opcode a service may send (by name, from the protocol)."""
+        by_name = {
+            "HEARTBEAT": self._on_heartbeat,
+            "IDENTIFY": self._on_identify,
+            "EVENT": self._on_event,
+            "CACHE": self._on_cache,
+        }
+        return {
+            op.code: by_name.get(op.name, self._on_other)
+            for op in self.proto.opcodes.values()
+            if "service" in op.sent_by
+        }
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> MockGateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Listen on host:port (port 0 picks a free one); raises ListenFailed when it cannot."""
+        try:
+            self._server = await serve(
+                self._handle,
+                self.host,
+                self.port,
+                compression=None,
+                max_size=self.max_size,
+                ping_interval=None,  # the protocol has its own heartbeats
+                close_timeout=CLOSE_TIMEOUT,
+                process_request=make_process_request(self),
+                logger=_NoticeLogger(self),
+            )
+        except OSError as exc:
+            why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise ListenFailed(f"cannot listen on {self.host}:{self.port}: {why}") from None
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._stopping = False
+        self._sweeper = asyncio.create_task(self._sweep_heartbeats())
+
+    async def stop(self) -> None:
+        """Close every connection with 1001 (going away); returns within about STOP_TIMEOUT s."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for conn in list(self._conns.values()):
+            self._mark_closing(conn, GOING_AWAY, "GOING_AWAY", "gateway shutting down")
+        server.close(close_connections=True, code=GOING_AWAY, reason="gateway shutting down")
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await server.wait_closed()
+        except TimeoutError:  # a peer that does not read: drop it
+            for conn in list(self._conns.values()):
+                conn.ws.transport.abort()
+            for task in [c.task for c in self._conns.values() if c.task] + list(self._tasks):
+                task.cancel()
+            try:
+                async with asyncio.timeout(0.5):
+                    await server.wait_closed()
+            except TimeoutError:
+                pass
+        for task in list(self._tasks):
+            task.cancel()
+
+    # --- public API ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"ws://{_host_for_url(self.host)}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{_host_for_url(self.host)}:{self.port}"
+
+    @property
+    def connections(self) -> list[ConnectionInfo]:
+        return [self._info(c) for c in self._conns.values()]
+
+    @property
+    def held_count(self) -> int:
+        return len(self.router.held)
+
+    @property
+    def dropped_count(self) -> int:
+        return self.router.dropped
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Call ``fn(record_or_notice)`` for everything from now on; returns the unsubscribe."""
+        self._subscribers.append(fn)
+
+        def unsubscribe() -> None:
+            if fn in self._subscribers:
+                self._subscribers.remove(fn)
+
+        return unsubscribe
+
+    def services_json(self) -> list[dict[str, Any]]:
+        """What GET /services/ returns: every identified connection."""
+        out = []
+        for conn in self._conns.values():
+            if not conn.identified:
+                continue
+            entry: dict[str, Any] = {"conn": conn.id, "type": conn.service, "startTime": conn.start_time}
+            for f in self.proto.heartbeat_fields_for(conn.service):
+                entry[f.name] = conn.heartbeat.get(f.name)
+            entry.update(conn.heartbeat)
+            if self.proto.services[conn.service].shards:  # type: ignore[index]
+                entry[IDENTIFIED_SHARDS] = conn.shards
+                entry[IDENTIFIED_MAX_SHARDS] = self.max_shards
+            out.append(entry)
+        return out
+
+    async def request_heartbeat(self, conn: int | None = None) -> None:
+        """Ask one connection (or every one) for a heartbeat now (op HEARTBEAT from the gateway)."""
+        targets = [self._conns[conn]] if conn is not None and conn in self._conns else []
+        if conn is None:
+            targets = list(self._conns.values())
+        for target in targets:
+            if not target.closing:
+                try:
+                    await self._send_own(target, self._beat_request)
+                except ConnectionClosed:  # it left meanwhile; its handler reports how
+                    pass
+
+    # --- one connection --------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        conn = Connection(self._next_id, ws, _remote(ws))
+        self._next_id += 1
+        conn.task = asyncio.current_task()
+        self._conns[conn.id] = conn
+        if self._subscribers:
+            self._notice("connected", f"connected from {conn.remote}", conn, remote=conn.remote)
+        try:
+            await self._send_own(conn, self._hello)
+            await self._read(conn)
+        except (ConnectionClosed, _Closed):
+            pass
+        except Exception as exc:  # a gateway bug must cost one connection, never the gateway
+            reason = f"gateway error: {type(exc).__name__}: {exc}"
+            self._notice("error", f"handler failed: {type(exc).__name__}: {exc}", conn)
+            await self._close(conn, "UNKNOWN_ERROR", reason)
+        finally:
+            self._forget(conn)
+
+    async def _read(self, conn: Connection) -> None:
+        recv = conn.ws.recv
+        handlers = self._handlers
+        rate_limit = self.rate_limit
+        before_identify = (self._op["HEARTBEAT"], self._op["IDENTIFY"])
+        while not self._stopping:
+            frame = await recv()
+            if self._stopping or conn.closing:
+                return
+            if rate_limit is not None and self._over_rate(conn, rate_limit):
+                n, seconds = rate_limit
+                self._record_in(conn, frame, None, error="rate limited")
+                await self._close(conn, "RATE_LIMITED", f"more than {n} payloads in {seconds:g} s")
+                return
+            payload = _loads(frame)
+            if payload is None:
+                await self._undecodable(conn, frame)
+                return
+            op = payload.get("op")
+            handler = handlers.get(op) if type(op) is int else None
+            if self._subscribers:
+                self._record_in(conn, frame, payload)
+            if handler is None:
+                await self._close(conn, "UNKNOWN_OPCODE", self._unknown_op_reason(op))
+                return
+            if not conn.identified and op not in before_identify:
+                name = self.proto.op_name(op)
+                await self._close(conn, "NOT_IDENTIFIED", f"{name} before IDENTIFY: only HEARTBEAT may come first")
+                return
+            await handler(conn, payload, frame)
+
+    async def _undecodable(self, conn: Connection, frame: str | bytes) -> None:
+        try:
+            decode_text(frame)
+            reason = "not a gateway payload"
+        except DecodeError as exc:
+            reason = exc.reason
+        if self._subscribers:
+            self._record_in(conn, frame, None, error=reason)
+        await self._close(conn, "DECODE_ERROR", reason)
+
+    def _unknown_op_reason(self, op: Any) -> str:
+        known = ", ".join(f"{o.code} {o.name}" for o in self.proto.opcodes.values() if "service" in o.sent_by)
+        if op is None:
+            return f"op: missing (one of {known})"
+        opcode = self.proto.opcode_by_code.get(op) if type(op) is int else None
+        if opcode is not None:
+            return f"op: {opcode.code} {opcode.name} is sent by the gateway only (services send {known})"
+        return f"op: unknown opcode {op!r} (services send {known})"
+
+    def _over_rate(self, conn: Connection, limit: tuple[int, float]) -> bool:
+        now = time.monotonic()
+        if now - conn.window_start >= limit[1]:
+            conn.window_start, conn.window_count = now, 0
+        conn.window_count += 1
+        return conn.window_count > limit[0]
+
+    # --- opcodes -----------------------------------------------------------------------------------
+
+    async def _on_heartbeat(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
+        if await self._reject_t(conn, payload):
+            return
+        d = payload.get("d", _MISSING)
+        errors: list[str] = []
+        if d is _MISSING:
+            errors.append("d: missing (required object)")
+        else:
+            checks = self._checks.heartbeat
+            checks.get(conn.service, checks[None])(d, "d", errors)
+        if errors:
+            await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
+            return
+        conn.last_heartbeat = time.monotonic()
+        conn.heartbeat = d
+        await self._send_own(conn, self._ack)
+
+    async def _on_identify(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
+        if conn.identified:
+            await self._close(conn, "ALREADY_IDENTIFIED", f"already identified as {conn.service}: IDENTIFY once per connection")
+            return
+        if await self._reject_t(conn, payload):
+            return
+        d = payload.get("d", _MISSING)
+        errors: list[str] = []
+        if d is _MISSING:
+            errors.append("d: missing (required object)")
+        else:
+            self._checks.identify(d, "d", errors)
+        service = d.get(IDENTIFY_TYPE) if type(d) is dict else None
+        unknown_service = type(service) is str and service not in self.proto.services
+        if unknown_service:  # its own close code, once the rest is well-formed and the token matches
+            errors = [e for e in errors if not e.startswith(f"d.{IDENTIFY_TYPE}:")]
+        if errors:
+            await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
+            return
+        if self.token is not None and not hmac.compare_digest(str(d[IDENTIFY_TOKEN]).encode(), self.token.encode()):
+            await self._close(conn, "AUTHENTICATION_FAILED", "token does not match the gateway's token")
+            return
+        if unknown_service:
+            known = ", ".join(self.proto.services)
+            await self._close(conn, "INVALID_SERVICE", f"unknown service type {service!r} (known: {known})")
+            return
+        await self._identify(conn, service, d.get(IDENTIFY_COMPRESS) is True)
+
+    async def _identify(self, conn: Connection, service: str, compress: bool) -> None:
+        conn.service, conn.identified, conn.compress = service, True, compress
+        answer: dict[str, Any] = {}
+        has_shards = self.proto.services[service].shards
+        if has_shards:
+            conn.shards = self.shard_pool.allocate(conn.id)
+            answer = {IDENTIFIED_SHARDS: conn.shards, IDENTIFIED_MAX_SHARDS: self.max_shards}
+        if self._identified_event is not None:
+            payload = {"op": self._op["EVENT"], "t": self._identified_event.t, "d": answer}
+            frame = encode(payload)
+            await self._send_own(conn, (payload, frame, None))
+        if self._subscribers:
+            text = f"identified as {service}"
+            if has_shards:
+                text += f" with shards {conn.shards} of {self.max_shards}" if conn.shards else " — no free shard: shards []"
+            if compress:
+                text += ", compressed"
+            self._notice("identified", text, conn, shards=conn.shards, compress=compress)
+        await self._deliver_held(conn)
+        if not conn.closing:
+            self.router.add(conn)
+
+    async def _on_event(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
+        t = payload.get("t")
+        event = self.proto.events.get(t) if type(t) is str else None
+        if event is None:
+            known = ", ".join(self.proto.events)
+            what = "missing" if t is None else f"unknown event {t!r}" if type(t) is str else f"expected string, got {type(t).__name__}"
+            await self._close(conn, "INVALID_PAYLOAD", f"t: {what} (known: {known})")
+            return
+        if not event.may_be_sent_by(conn.service):  # type: ignore[arg-type]
+            allowed = ", ".join(event.sources)
+            await self._close(conn, "EVENT_NOT_ALLOWED", f"{event.t} may not be sent by {conn.service} (from: {allowed})")
+            return
+        d = payload.get("d", _MISSING)
+        errors: list[str] = []
+        if d is _MISSING:
+            errors.append("d: missing (required object)")
+        else:
+            self._checks.events[event.t](d, "d", errors)
+        if errors:
+            await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
+            return
+        await self._route(conn, event, payload, frame)
+
+    async def _on_cache(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
+        from gwtool.protocol.validate import permission_error, validate_payload
+
+        if denied := permission_error(self.proto, payload, conn.service):  # type: ignore[arg-type]
+            await self._close(conn, "EVENT_NOT_ALLOWED", denied)
+            return
+        if errors := validate_payload(self.proto, payload, service=conn.service):
+            await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
+            return
+        self.cache.put(payload["type"], payload["d"])
+
+    async def _on_other(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
+        """An opcode a user's protocol adds for services: checked, otherwise accepted as is."""
+        from gwtool.protocol.validate import validate_payload
+
+        if errors := validate_payload(self.proto, payload, service=conn.service):
+            await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
+
+    async def _reject_t(self, conn: Connection, payload: dict[str, Any]) -> bool:
+        if payload.get("t") is None:
+            return False
+        await self._close(conn, "INVALID_PAYLOAD", f"t: only {self._op['EVENT']} EVENT payloads carry t")
+        return True
+
+    # --- routing -----------------------------------------------------------------------------------
+
+    async def _route(self, sender: Connection, event: Event, payload: dict[str, Any], frame: str) -> None:
+        router = self.router
+        if event.routing == "round_robin":
+            while (target := router.next_receiver(event)) is not None:
+                if await self._forward(target, payload, frame):
+                    return
+            self._hold(Held(event, frame, payload, sender.id), sender)
+        elif event.routing == "broadcast":
+            delivered = False
+            for target in list(router.receivers(event)):
+                if target is not sender:
+                    delivered = await self._forward(target, payload, frame) or delivered
+            if not delivered:
+                self._hold(Held(event, frame, payload, sender.id), sender)
+
+    async def _forward(self, target: Connection, payload: dict[str, Any], frame: str) -> bool:
+        """Send an event as its sender sent it (compressed when asked); False if the target is gone."""
+        ws = target.ws
+        if target.closing or ws.protocol.state is not OPEN:
+            self.router.remove(target)
+            return False
+        try:
+            if target.compress:
+                data = zlib.compress(frame.encode() if type(frame) is str else frame)
+                await ws.send(data)
+            else:
+                data = frame
+                await ws.send(frame)
+        except ConnectionClosed:
+            self.router.remove(target)
+            return False
+        if self._subscribers:
+            self._emit(Record("out", _size(data), payload, target.compress, target.id, target.service))
+        return True
+
+    def _hold(self, item: Held, sender: Connection) -> None:
+        dropped = self.router.hold(item)
+        if not self._subscribers:
+            return
+        if dropped is not item:
+            targets = " or ".join(item.event.targets)
+            self._notice(
+                "held", f"held {item.event.t}: no {targets} service connected ({self.held_count} held)", sender,
+                t=item.event.t, held=self.held_count,
+            )  # fmt: skip
+        if dropped is not None:
+            since = time.strftime("%H:%M:%S", time.localtime(dropped.ts))
+            self._notice(
+                "dropped",
+                f"dropped {dropped.event.t} held since {since}: the hold is full ({self.router.hold_limit}); "
+                f"{self.dropped_count} dropped so far",
+                sender, t=dropped.event.t, dropped=self.dropped_count,
+            )  # fmt: skip
+
+    async def _deliver_held(self, conn: Connection) -> None:
+        """Hand a newly identified receiver the events held for its type, oldest first."""
+        delivered = 0
+        while not conn.closing and (item := self.router.take_held(conn.service)) is not None:  # type: ignore[arg-type]
+            if not await self._forward(conn, item.payload, item.frame):
+                self.router.held.appendleft(item)  # it left already: keep the event for the next one
+                break
+            delivered += 1
+        if delivered and self._subscribers:
+            self._notice("info", f"delivered {delivered} held event(s)", conn, delivered=delivered)
+
+    # --- sending, closing, bookkeeping ------------------------------------------------------------
+
+    async def _send_own(self, conn: Connection, own: tuple[dict[str, Any], bytes, bytes | None]) -> None:
+        """Send a payload the gateway made: a text frame, or zlib in a binary frame once asked."""
+        payload, frame, zframe = own
+        if conn.compress:
+            data = zframe if zframe is not None else zlib.compress(frame)
+            await conn.ws.send(data)
+        else:
+            data = frame
+            await conn.ws.send(frame, text=True)
+        if self._subscribers:
+            self._emit(Record("out", len(data), payload, conn.compress, conn.id, conn.service))
+
+    def _mark_closing(self, conn: Connection, code: int, name: str, reason: str) -> bool:
+        if conn.closing:
+            return False
+        conn.closing = True
+        conn.close_code, conn.close_name, conn.close_reason = code, name, clip_reason(reason)
+        self.router.remove(conn)
+        return True
+
+    async def _close(self, conn: Connection, name: str, reason: str) -> None:
+        """Close with the protocol's code called ``name`` and a reason naming the problem."""
+        if not self._mark_closing(conn, self.proto.close(name).code, name, reason):
+            return
+        try:
+            await conn.ws.close(conn.close_code, conn.close_reason)  # type: ignore[arg-type]
+        except Exception:  # already gone: nothing more to tell it
+            pass
+
+    def _forget(self, conn: Connection) -> None:
+        """The connection ended: free its shards, leave the router, tell subscribers how it closed."""
+        self._conns.pop(conn.id, None)
+        self.router.remove(conn)
+        if conn.shards:
+            self.shard_pool.release(conn.id)
+        if not self._subscribers:
+            return
+        if conn.close_code is not None:
+            code, name, reason, by = conn.close_code, conn.close_name, conn.close_reason, "gateway"
+        else:
+            code, reason, by = _peer_close(conn.ws)
+            name = self.proto.close_name(code)
+        shown = f"closed {code} {name}".rstrip() + (f": {reason}" if reason else "") + f" (by the {by})"
+        self._notice("closed", shown, conn, code=code, name=name, reason=reason, by=by)
+
+    async def _sweep_heartbeats(self) -> None:
+        """One task for every connection: close those silent for longer than the timeout."""
+        period = min(max(self._timeout / 5, 0.01), 1.0)
+        interval = self.heartbeat_interval
+        factor = self.proto.heartbeat_timeout_factor
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for conn in list(self._conns.values()):
+                since = conn.last_heartbeat or conn.opened
+                if not conn.closing and now - since > self._timeout:
+                    what = "no heartbeat" if conn.last_heartbeat is None else "no heartbeat since the last one"
+                    reason = f"{what} for {(now - since) * 1000:.0f} ms (timeout {factor:g} × {interval} ms)"
+                    self._spawn(self._close(conn, "HEARTBEAT_TIMEOUT", reason))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- records and notices ----------------------------------------------------------------------
+
+    def _emit(self, item: Record | Notice) -> None:
+        for fn in tuple(self._subscribers):
+            try:
+                fn(item)
+            except Exception:  # a broken subscriber must not break the gateway
+                pass
+
+    def _notice(self, kind: str, text: str, conn: Connection | None, **data: Any) -> None:
+        if self._subscribers:
+            conn_id, service = (conn.id, conn.service) if conn is not None else (0, None)
+            self._emit(Notice(kind, text, conn_id, service, data))  # type: ignore[arg-type]
+
+    def _record_in(self, conn: Connection, frame: str | bytes, payload: dict | None, error: str | None = None) -> None:
+        if not self._subscribers:
+            return
+        raw = preview(frame) if payload is None else None
+        self._emit(Record("in", _size(frame), payload, False, conn.id, conn.service, error=error, raw=raw))
+
+    def _http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
+        if self._subscribers:
+            self._notice("info", f"HTTP {method} {path} → {status}", None, http=path, status=status, remote=_remote(ws))
+
+    def _info(self, c: Connection) -> ConnectionInfo:
+        has_shards = c.service is not None and self.proto.services[c.service].shards
+        return ConnectionInfo(
+            conn=c.id, service=c.service, identified=c.identified, shards=list(c.shards),
+            max_shards=self.max_shards if has_shards else None, heap_used=c.heartbeat.get("heapUsed"),
+            guilds=c.heartbeat.get("guilds"), start_time=c.start_time, last_heartbeat=c.last_heartbeat,
+            compress=c.compress, remote=c.remote, heartbeat=dict(c.heartbeat),
+        )  # fmt: skip
+
+
+class _NoticeLogger(logging.Logger):
+    """websockets' own log messages become warning Notices: no traceback on anyone's console."""
+
+    def __init__(self, gw: MockGateway):
+        super().__init__("gwtool.gateway.websockets", logging.WARNING)
+        self.propagate = False
+        self.addHandler(_NoticeHandler(gw))
+
+
+class _NoticeHandler(logging.Handler):
+    def __init__(self, gw: MockGateway):
+        super().__init__(logging.WARNING)
+        self.gw = gw
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            text += f": {type(exc).__name__}: {exc}"
+        self.gw._notice("warning", text, None)
+
+
+def _loads(frame: str | bytes) -> dict[str, Any] | None:
+    """The payload of a text frame, or None when it is not a gateway payload (see codec)."""
+    if type(frame) is not str:
+        return None
+    try:
+        payload = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return None
+    if type(payload) is not dict or type(payload.get("d", payload)) not in _DATA_TYPES:
+        return None
+    return payload
+
+
+def _size(frame: str | bytes) -> int:
+    return len(frame) if type(frame) is bytes or frame.isascii() else len(frame.encode())  # type: ignore[union-attr]
+
+
+def _remote(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+def _host_for_url(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _peer_close(ws: ServerConnection) -> tuple[int | None, str, str]:
+    """(code, reason, who) of a close the gateway did not start: the service's, or the library's."""
+    protocol = ws.protocol
+    sent, received = protocol.close_sent, protocol.close_rcvd
+    if received is not None and (sent is None or protocol.close_rcvd_then_sent):
+        return received.code, received.reason, "service"
+    if sent is not None:  # websockets closed it: a message over max_size, a protocol error
+        return sent.code, sent.reason, "gateway"
+    return 1006, "connection dropped without a close frame", "service"
