@@ -67,7 +67,7 @@ async def main() -> int:
     parser.add_argument("--tune-malloc", action="store_true", help="servers set glibc's mmap threshold to 1 MiB")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.seconds = 1, 1.0
+        args.rounds, args.seconds = 1, min(args.seconds, 1.0)
 
     print(f"relay {args.senders} → {args.receivers}, {args.rounds} round(s) of {args.seconds:g} s, alternating raw/mock")
     figures: dict[tuple[str, str], list[BenchResult]] = {}

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from gwtool.errors import ConnectFailed, GwtoolError
+from gwtool.errors import ClosedByGateway, ConnectFailed, GwtoolError
 from gwtool.protocol import codec
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class BenchConfig:
     duration: float = 5.0  # seconds of sending
     window: int = 64  # per sender, events in flight at most (closed loop only)
     token: str = ""
-    idle: int = 0  # extra connections that only heartbeat
+    idle: int = 0  # extra connections that only heartbeat, of every service type in turn
     heartbeat_interval: float | None = None  # s; None = the gateway's HELLO (raw mode: none)
     drain_timeout: float = 5.0  # s to wait for the last events after sending stops
     connect_concurrency: int = 50
@@ -184,7 +184,9 @@ class Bench:
         try:
             receivers = await self._open_many(self.roles.receiver, self.config.receivers)
             senders = await self._open_many(self.roles.sender, self.config.senders)
-            await self._open_many(self.roles.receiver, self.config.idle)
+            services = list(self.proto.services)  # idle connections take every service type in turn
+            for i, service in enumerate(services):
+                await self._open_many(service, len(range(i, self.config.idle, len(services))))
             self.stats.started = time.perf_counter()
             if not receivers and senders:
                 raise GwtoolError("no receivers: nothing would count the events")
@@ -284,7 +286,9 @@ class Bench:
         except ConnectionClosed as exc:
             rcvd = exc.rcvd
             code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
-            raise GwtoolError(f"the gateway closed while identifying: {code} {self.proto.close_name(code)} {reason}") from None
+            name = self.proto.close_name(code)
+            message = f"the gateway closed the connection while identifying: {code} {name}".rstrip()
+            raise ClosedByGateway(message + (f": {reason}" if reason else ""), code, name, reason) from None
 
     # --- traffic ----------------------------------------------------------------------------------
 
@@ -387,7 +391,7 @@ class Bench:
 
     def _acked(self, ws: ClientConnection) -> None:
         sent = self._beat_sent.pop(ws, None)
-        if sent is not None:  # an ACK nobody asked for is ignored
+        if sent is not None and sent >= self.stats.started > 0:  # not while connecting; unasked ACKs ignored
             self.stats.acks_ms.append((time.perf_counter() - sent) * 1000)
 
 

@@ -1,0 +1,43 @@
+"""Each benchmark script's quick mode runs and prints its figures and ratio lines (no timings asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run_script(name: str, *args: str, timeout: float = 90) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / name), *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+def test_relay_quick_mode_loses_nothing_and_prints_ratios_last() -> None:
+    out = run_script("bench_relay.py", "--quick", "--seconds", "0.3", "--senders", "2", "--receivers", "2", "--rate", "300")
+    lines = out.strip().splitlines()
+    runs = [line.split()[:2] for line in lines if " msg/s  sent " in line]
+    assert runs == [["saturation", "raw"], ["saturation", "mock"], ["300/s", "raw"], ["300/s", "mock"]]
+    assert "ZERO LOSS (every event delivered once, no server closes): PASS" in out
+    assert lines[-2].startswith("RATIO throughput mock/raw = ")
+    assert lines[-1].startswith("RATIO p99 at 300/s mock/raw = ")
+
+
+def test_scale_quick_mode_closes_nothing() -> None:
+    out = run_script("bench_scale.py", "--connections", "20", "--seconds", "1.2", "--interval-ms", "200", "--rounds", "1")
+    lines = out.strip().splitlines()
+    assert "NO FALSE TIMEOUTS, EVERY BEAT ACKED (mock): PASS" in out
+    assert "(0 HEARTBEAT_TIMEOUT)" in lines[2]
+    assert lines[-1].startswith("RATIO ack p99 mock/raw = ")
+
+
+def test_startup_prints_both_ratios() -> None:
+    out = run_script("bench_startup.py", "--rounds", "1")
+    lines = out.strip().splitlines()
+    assert lines[-2].startswith("RATIO gwtool --help / import typer = ")
+    assert lines[-1].startswith("RATIO gwtool send --help / import typer = ")
+    assert "heavy modules imported by `import gwtool.cli`: none" in out
