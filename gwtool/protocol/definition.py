@@ -27,6 +27,22 @@ CLOSE_NAMES = (
     "INVALID_PAYLOAD", "MESSAGE_TOO_BIG",
 )  # fmt: skip
 ROUTINGS = ("round_robin", "broadcast", "identified")
+# the keys each table may hold: anything else is a typo that would otherwise be silently ignored
+SECTIONS = (
+    "heartbeat", "hello", "identify", "opcodes", "services", "events", "cache_types", "structures", "close_codes",
+)  # fmt: skip
+KEYS = {
+    "heartbeat": ("timeout_factor", "default_interval_ms", "fields"),
+    "hello": ("fields",),
+    "identify": ("fields",),
+    "opcodes": ("code", "sent_by", "doc"),
+    "services": ("doc", "shards", "cache", "heartbeat"),
+    "events": ("name", "from", "to", "routing", "doc", "example", "fields"),
+    "cache_types": ("key", "nested", "doc", "example", "fields"),
+    "structures": ("key", "nested", "doc", "example", "fields"),
+    "close_codes": ("code", "reconnect", "doc"),
+    "field": ("type", "doc", "example"),
+}
 NOBODY, EVERYONE = "none", "all"
 
 
@@ -212,11 +228,80 @@ class Protocol:
         extra = self.services[service].heartbeat_fields if service in self.services else ()
         return self.heartbeat_fields + extra
 
+    def as_definition(self) -> dict[str, Any]:
+        """This protocol in the definition file format: JSON-ready, and loadable back as a --protocol file."""
+        return _as_definition(self)
+
     @cached_property
     def checks(self):  # noqa: ANN201 - compiled lazily, see validate.py
         from gwtool.protocol.validate import compile_checks
 
         return compile_checks(self)
+
+
+# --- dumping (the inverse of loading) ---------------------------------------------------------
+
+
+def _field_table(fields: tuple[Field, ...]) -> dict[str, Any]:
+    out = {}
+    for f in fields:
+        spec: dict[str, Any] = {"type": str(f.type), "doc": f.doc}
+        if f.example is not None:
+            spec["example"] = f.example
+        out[f.path + ("?" if f.optional else "")] = spec
+    return out
+
+
+def _with_example(spec: dict[str, Any], example: Any) -> dict[str, Any]:
+    if example is not None:  # a bare string would be read back as JSON text, so it goes as JSON text
+        spec["example"] = example if not isinstance(example, str) else _json_text(example)
+    return spec
+
+
+def _json_text(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value).decode()
+
+
+def _as_definition(proto: Protocol) -> dict[str, Any]:
+    structures = {n: s for n, s in proto.structures.items() if not s.cacheable}
+
+    def structure(s: Structure) -> dict[str, Any]:
+        spec: dict[str, Any] = {"doc": s.doc}
+        if s.key:
+            spec["key"] = list(s.key)
+        if s.nested:
+            spec["nested"] = list(s.nested)
+        return _with_example(spec, s.example) | {"fields": _field_table(s.fields)}
+
+    return {
+        "heartbeat": {
+            "timeout_factor": proto.heartbeat_timeout_factor,
+            "default_interval_ms": proto.default_interval_ms,
+            "fields": _field_table(proto.heartbeat_fields),
+        },
+        "hello": {"fields": _field_table(proto.hello_fields)},
+        "identify": {"fields": _field_table(proto.identify_fields)},
+        "opcodes": {n: {"code": o.code, "sent_by": list(o.sent_by), "doc": o.doc} for n, o in proto.opcodes.items()},
+        "services": {
+            n: {"doc": s.doc, "shards": s.shards, "cache": s.cache, "heartbeat": _field_table(s.heartbeat_fields)}
+            for n, s in proto.services.items()
+        },
+        "events": {
+            t: _with_example(
+                {"name": e.name, "from": list(e.sources), "to": list(e.targets), "routing": e.routing, "doc": e.doc},
+                e.example,
+            )
+            | {"fields": _field_table(e.fields)}
+            for t, e in proto.events.items()
+        },
+        "cache_types": {n: structure(s) for n, s in proto.cache_types.items()},
+        "structures": {n: structure(s) for n, s in structures.items()},
+        "close_codes": {
+            n: {"code": c.code, "reconnect": c.reconnect, "doc": c.doc} for n, c in proto.close_codes.items()
+        },
+    }
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -302,9 +387,11 @@ class _Builder:
         return ProtocolDefinitionError(f"{source}: {key}: {problem}")
 
     # helpers that read one value with a check
-    def table(self, key: str, value: Any) -> dict[str, Any]:
+    def table(self, key: str, value: Any, allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(key, f"expected a table, got {type(value).__name__}")
+        if allowed is not None and (unknown := [k for k in value if k not in allowed]):
+            raise self.fail(f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key (expected one of: {', '.join(allowed)})")
         return value
 
     def get(self, key: str, table: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
@@ -342,7 +429,7 @@ class _Builder:
             row_key = f"{key}.{raw_name}"
             if isinstance(spec, str):
                 spec = {"type": spec}
-            spec = self.table(row_key, spec)
+            spec = self.table(row_key, spec, KEYS["field"])
             type_text = self.get(row_key, spec, "type", str)
             try:
                 type_expr = parse_type(type_text)
@@ -358,7 +445,8 @@ class _Builder:
 
     def build(self, sources: tuple[str, ...]) -> Protocol:
         d = self.data
-        heartbeat = self.table("heartbeat", d.get("heartbeat", {}))
+        self.table("", d, SECTIONS)
+        heartbeat = self.table("heartbeat", d.get("heartbeat", {}), KEYS["heartbeat"])
         structures = {**self._structures("structures"), **self._structures("cache_types")}
         proto = Protocol(
             opcodes=self._opcodes(),
@@ -367,9 +455,9 @@ class _Builder:
             structures=structures,
             close_codes=self._close_codes(),
             heartbeat_fields=self.fields("heartbeat.fields", heartbeat.get("fields", {})),
-            hello_fields=self.fields("hello.fields", self.table("hello", d.get("hello", {})).get("fields", {})),
+            hello_fields=self.fields("hello.fields", self.table("hello", d.get("hello", {}), KEYS["hello"]).get("fields", {})),
             identify_fields=self.fields(
-                "identify.fields", self.table("identify", d.get("identify", {})).get("fields", {})
+                "identify.fields", self.table("identify", d.get("identify", {}), KEYS["identify"]).get("fields", {})
             ),
             heartbeat_timeout_factor=float(self.get("heartbeat", heartbeat, "timeout_factor", (int, float), 1.5)),
             default_interval_ms=self.get("heartbeat", heartbeat, "default_interval_ms", int, 30000),
@@ -383,7 +471,7 @@ class _Builder:
         out: dict[str, Opcode] = {}
         for name, spec in self.table("opcodes", self.data.get("opcodes", {})).items():
             key = f"opcodes.{name}"
-            spec = self.table(key, spec)
+            spec = self.table(key, spec, KEYS["opcodes"])
             sent_by = self.names(key, spec, "sent_by")
             if bad := [s for s in sent_by if s not in ("service", "gateway")]:
                 raise self.fail(f"{key}.sent_by", f"{bad[0]!r}: expected \"service\" or \"gateway\"")
@@ -396,7 +484,7 @@ class _Builder:
         out = {}
         for name, spec in self.table("services", self.data.get("services", {})).items():
             key = f"services.{name}"
-            spec = self.table(key, spec)
+            spec = self.table(key, spec, KEYS["services"])
             if name in (NOBODY, EVERYONE, "gateway"):
                 raise self.fail(key, f"{name!r} is reserved and cannot name a service type")
             out[name] = Service(
@@ -414,7 +502,7 @@ class _Builder:
         out = {}
         for t, spec in self.table("events", self.data.get("events", {})).items():
             key = f"events.{t}"
-            spec = self.table(key, spec)
+            spec = self.table(key, spec, KEYS["events"])
             routing = self.get(key, spec, "routing", str, "round_robin")
             if routing not in ROUTINGS:
                 raise self.fail(f"{key}.routing", f"{routing!r}: expected one of {', '.join(ROUTINGS)}")
@@ -434,7 +522,7 @@ class _Builder:
         out = {}
         for name, spec in self.table(section, self.data.get(section, {})).items():
             key = f"{section}.{name}"
-            spec = self.table(key, spec)
+            spec = self.table(key, spec, KEYS[section])
             fields = self.fields(f"{key}.fields", spec.get("fields", {}))
             keys = self.names(key, spec, "key", [] if section == "structures" else ...)
             nested = self.names(key, spec, "nested", [])
@@ -448,7 +536,7 @@ class _Builder:
         out = {}
         for name, spec in self.table("close_codes", self.data.get("close_codes", {})).items():
             key = f"close_codes.{name}"
-            spec = self.table(key, spec)
+            spec = self.table(key, spec, KEYS["close_codes"])
             code = self.get(key, spec, "code", int)
             if not (1000 <= code <= 4999):
                 raise self.fail(f"{key}.code", f"{code} is not a websocket close code (1000-4999)")

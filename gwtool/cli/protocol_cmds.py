@@ -1,0 +1,323 @@
+"""``gwtool protocol`` (show the active definition) and ``gwtool validate`` (check payloads offline).
+
+Both read only the definition: no network. Every string from a definition or payload file is
+untrusted and enters Rich only as ``Text``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from gwtool.cli import app
+from gwtool.cli.options import ProtocolOption, load
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from gwtool.protocol.definition import Field, Protocol, Structure
+
+GATEWAY = "gateway"  # ``--as gateway``: the payload is checked as sent by the gateway
+
+
+# --- gwtool protocol ------------------------------------------------------------------------------
+
+
+@app.command("protocol")
+def protocol_command(
+    protocol: ProtocolOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the definition as JSON (a valid --protocol file).")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the full protocol write-up as Markdown.")] = False,
+) -> None:
+    """Show the active protocol definition: opcodes, services, events, cache types, close codes."""
+    proto = load(protocol)
+    if as_json:
+        import orjson
+
+        sys.stdout.buffer.write(orjson.dumps(proto.as_definition(), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    if markdown:
+        from gwtool.protocol.docs import render
+
+        sys.stdout.write(render(proto))
+        return
+    from rich.console import Console
+
+    print_protocol(proto, Console(highlight=False))
+
+
+def print_protocol(proto: Protocol, console: Console) -> None:
+    """Every table of ``proto``, built from its objects."""
+    from rich.text import Text
+
+    from gwtool.protocol.docs import ROUTING_HELP, TYPE_HELP
+
+    console.print(Text.assemble(("Protocol definition: ", "bold"), " + ".join(_source_names(proto))))
+    console.print(Text(TYPE_HELP, "dim"))
+    for table in (
+        _opcodes_table(proto),
+        _services_table(proto),
+        _fields_table("HELLO d (gateway → service)", proto.hello_fields),
+        _fields_table("IDENTIFY d (service → gateway)", proto.identify_fields),
+        _heartbeat_table(proto),
+        _events_table(proto),
+    ):
+        console.print()
+        console.print(table)
+    console.print(Text("\n".join(f"{k}: {v}" for k, v in ROUTING_HELP.items()), "dim"))
+    for event in proto.events.values():
+        console.print()
+        console.print(_fields_table(f"EVENT {event.t} d", event.fields, event.doc))
+    console.print()
+    console.print(_structures_table(proto))
+    for structure in _structures_in_order(proto):
+        console.print()
+        kind = "CACHE type" if structure.cacheable else "structure"
+        console.print(_fields_table(f"{kind} {structure.name}", structure.fields, structure.doc))
+    console.print()
+    console.print(_close_codes_table(proto))
+
+
+def _source_names(proto: Protocol) -> list[str]:
+    return ["built-in default" if s == "default" else s for s in proto.sources]
+
+
+def _table(title: str, *columns: str, caption: str = "") -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        title=Text(title, "bold"),
+        title_justify="left",
+        caption=Text(caption, "dim") if caption else None,
+        caption_justify="left",
+        header_style="bold cyan",
+    )
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _row(table: Table, *cells: Any, style: str = "") -> None:
+    from rich.text import Text
+
+    table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in cells), style=style or None)
+
+
+def _names(names: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(names) if names else "—"
+
+
+def _yes(flag: bool) -> Text:
+    from rich.text import Text
+
+    return Text("yes", "green") if flag else Text("no", "dim")
+
+
+def _opcodes_table(proto: Protocol) -> Table:
+    table = _table("Opcodes", "op", "name", "sent by", "description")
+    for opcode in sorted(proto.opcodes.values(), key=lambda o: o.code):
+        _row(table, opcode.code, opcode.name, " and ".join(opcode.sent_by), opcode.doc)
+    return table
+
+
+def _services_table(proto: Protocol) -> Table:
+    caption = "shards: gets shard ids in IDENTIFIED · cache: may send CACHE"
+    table = _table("Service types", "service", "shards", "cache", "extra heartbeat fields", "description", caption=caption)
+    for service in proto.services.values():
+        extra = _names([f.name for f in service.heartbeat_fields])
+        _row(table, service.name, _yes(service.shards), _yes(service.cache), extra, service.doc)
+    return table
+
+
+def _heartbeat_table(proto: Protocol) -> Table:
+    interval = proto.default_interval_ms
+    caption = (
+        f"Sent every heartbeatInterval ms (default {interval}); silent for {proto.heartbeat_timeout_factor:g} × "
+        "heartbeatInterval → HEARTBEAT_TIMEOUT."
+    )
+    table = _table("HEARTBEAT d (service → gateway)", "field", "type", "sent by", "description", caption=caption)
+    for f in proto.heartbeat_fields:
+        _row(table, _field_name(f), str(f.type), "every service", f.doc)
+    for service in proto.services.values():
+        for f in service.heartbeat_fields:
+            _row(table, _field_name(f), str(f.type), service.name, f.doc)
+    return table
+
+
+def _events_table(proto: Protocol) -> Table:
+    table = _table("Events (op EVENT)", "t", "name", "from", "to", "routing")
+    for event in proto.events.values():
+        _row(table, event.t, event.name, _names(event.sources), _names(event.targets), event.routing)
+    return table
+
+
+def _structures_table(proto: Protocol) -> Table:
+    caption = "key: the fields naming one entity (its REST path) · nested: arrays also cached under their own type"
+    table = _table("Cache types (op CACHE) and structures", "type", "key", "nested", "description", caption=caption)
+    for structure in _structures_in_order(proto):
+        key = _names(structure.key) if structure.cacheable else "(not cached alone)"
+        _row(table, structure.name, key, _names(structure.nested), structure.doc)
+    return table
+
+
+def _structures_in_order(proto: Protocol) -> list[Structure]:
+    """Cache types first, then the structures used only inside them."""
+    return [*proto.cache_types.values(), *(s for s in proto.structures.values() if not s.cacheable)]
+
+
+def _close_codes_table(proto: Protocol) -> Table:
+    table = _table("Close codes", "code", "name", "reconnect", "when")
+    for close in proto.close_codes.values():
+        _row(table, close.code, close.name, _yes(close.reconnect), close.doc)
+    return table
+
+
+def _field_name(f: Field) -> Text:
+    from rich.text import Text
+
+    return Text(f.path) + (Text("?", "yellow") if f.optional else Text())
+
+
+def _fields_table(title: str, fields: tuple[Field, ...], doc: str = "") -> Table:
+    table = _table(title, "field", "type", "description", caption=doc)
+    for f in fields:
+        _row(table, _field_name(f), str(f.type), f.doc)
+    if not fields:
+        _row(table, "—", "", "no fields")
+    return table
+
+
+# --- gwtool validate ------------------------------------------------------------------------------
+
+
+@app.command("validate")
+def validate_command(
+    file: Annotated[
+        Optional[str], typer.Argument(help="JSON payload, or NDJSON (one payload per line); - or nothing for stdin.", show_default=False)
+    ] = None,
+    as_: Annotated[
+        Optional[str],
+        typer.Option(
+            "--as",
+            help="Who sends it: a service type (also checks it may send it) or 'gateway'. "
+            "Default: whoever may send its opcode.",
+            show_default=False,
+        ),
+    ] = None,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Validate payloads offline: exit 0 when all are valid, 1 with each error's JSON path."""
+    from rich.console import Console
+
+    proto = load(protocol)
+    _check_sender(proto, as_)
+    data = _read_input(file)
+    console = Console(highlight=False)
+    results = [(line, _payload_errors(proto, frame, as_)) for line, frame in split_payloads(data)]
+    if not results:
+        raise _input_error("no payload to validate (the input is empty)")
+    raise typer.Exit(_report(console, results, single=len(results) == 1 and results[0][0] == 0))
+
+
+def _check_sender(proto: Protocol, as_: str | None) -> None:
+    from gwtool.errors import GwtoolError
+
+    if as_ is not None and as_ != GATEWAY and as_ not in proto.services:
+        raise GwtoolError(f"--as {as_!r}: unknown sender (use {GATEWAY!r} or a service type: {', '.join(proto.services)})")
+
+
+def _input_error(message: str) -> Exception:
+    from gwtool.errors import GwtoolError
+
+    return GwtoolError(message)
+
+
+def _read_input(file: str | None) -> bytes:
+    if file in (None, "-"):
+        if sys.stdin.isatty():
+            sys.stderr.write("reading payloads from stdin (end with Ctrl-D)…\n")
+        return sys.stdin.buffer.read()
+    try:
+        return Path(file).read_bytes()  # type: ignore[arg-type]
+    except OSError as exc:
+        raise _input_error(f"{file}: cannot read: {exc.strerror or exc}") from None
+
+
+def split_payloads(data: bytes) -> list[tuple[int, bytes]]:
+    """``[(0, data)]`` when the whole input is one JSON object (or one line); else ``(line number, line)``
+    for every non-blank line (NDJSON)."""
+    import orjson
+
+    lines = [(n, line) for n, line in enumerate(data.splitlines(), 1) if line.strip()]
+    if len(lines) <= 1:
+        return [(0, data)] if data.strip() else []
+    try:
+        whole = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return lines
+    return [(0, data)] if isinstance(whole, dict) else lines
+
+
+def _payload_errors(proto: Protocol, frame: bytes, as_: str | None) -> tuple[str, list[str]]:
+    """(label of the payload, its errors) — never raises for any input."""
+    from gwtool.errors import DecodeError
+    from gwtool.protocol.codec import decode
+    from gwtool.protocol.validate import permission_error, validate_payload
+
+    try:
+        payload = decode(frame).payload
+    except DecodeError as exc:
+        return "", [str(exc)]
+    sender, service = _sender(proto, payload, as_)
+    errors = validate_payload(proto, payload, sender=sender, service=service)
+    if service is not None and (denied := permission_error(proto, payload, service)):
+        errors.append(denied)
+    who = f"a {service}" if service else f"the {GATEWAY}" if sender == GATEWAY else "a service"
+    return f"{_label(proto, payload)} as sent by {who}", errors
+
+
+def _sender(proto: Protocol, payload: dict, as_: str | None) -> tuple[str, str | None]:
+    if as_ == GATEWAY:
+        return GATEWAY, None
+    if as_ is not None:
+        return "service", as_
+    op = payload.get("op")
+    opcode = proto.opcode_by_code.get(op) if type(op) is int else None
+    if opcode is not None and "service" not in opcode.sent_by:
+        return GATEWAY, None
+    return "service", None
+
+
+def _label(proto: Protocol, payload: dict) -> str:
+    name = proto.op_name(payload.get("op"))
+    detail = payload.get("t") if payload.get("t") is not None else payload.get("type")
+    return f"{name} {detail}" if isinstance(detail, str) else name
+
+
+def _report(console: Console, results: list[tuple[int, tuple[str, list[str]]]], *, single: bool) -> int:
+    from rich.text import Text
+
+    bad = 0
+    for line, (label, errors) in results:
+        if not errors:
+            continue
+        bad += 1
+        where = "" if single else f"line {line}: "
+        for error in errors:
+            console.print(Text(where, "bold") + Text(error, "red"), soft_wrap=True)
+    total = len(results)
+    if single:
+        label = results[0][1][0]
+        verdict = Text("invalid", "bold red") if bad else Text("ok", "bold green")
+        console.print(verdict + Text(f": {label}" if label else ""))
+    elif bad:
+        console.print(Text(f"{bad} of {total} payloads invalid", "bold red"))
+    else:
+        console.print(Text(f"ok: {total} payloads valid", "bold green"))
+    return 1 if bad else 0
