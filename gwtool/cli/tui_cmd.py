@@ -1,0 +1,44 @@
+"""``gwtool tui``: the live dashboard (textual is imported only when the command runs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from gwtool.cli import app
+from gwtool.cli.options import CompressOption, ProtocolOption, TokenOption, load
+
+
+@app.command("tui")
+def tui(
+    url: Annotated[
+        Optional[str],
+        typer.Option(
+            "--url",
+            envvar="GWTOOL_URL",
+            show_envvar=True,
+            help="Gateway websocket URL. Without it, a mock gateway runs in-process and is shown too.",
+        ),
+    ] = None,
+    service: Annotated[str, typer.Option("--as", help="Service type to connect as.")] = "commands",
+    token: TokenOption = "",
+    compress: CompressOption = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="On the embedded gateway, do not simulate a service sending payloads.")
+    ] = False,
+    keep: Annotated[int, typer.Option("--keep", min=100, help="Payloads kept for the stream and detail view.")] = 10_000,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Live dashboard: payload stream, detail, latency, cache, services and a composer.
+
+    Exit status: 0 on quit, 1 invalid input.
+    """
+    proto = load(protocol)
+    if service not in proto.services:
+        raise typer.BadParameter(f"unknown service type {service!r} (known: {', '.join(proto.services)})", param_hint="--as")
+    if url is not None and not url.startswith(("ws://", "wss://")):
+        raise typer.BadParameter(f"{url!r}: expected a ws:// or wss:// URL", param_hint="--url")
+    from gwtool.tui.app import make_app
+
+    make_app(proto, url=url, service=service, token=token, compress=compress, quiet=quiet, limit=keep).run()

@@ -1,0 +1,359 @@
+"""The dashboard App. ``make_app()`` builds it from CLI options; tests and screenshots reuse it.
+
+Data flows one way: the session's client and gateway push Records/Notices into ``Feed`` (one list
+append each); a timer drains the feed once per frame into the stream; other timers read the session's
+state. Every network call runs in a worker, so the UI never waits on the wire.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Input, TabbedContent, TabPane, Tree
+
+from gwtool.errors import GwtoolError, InvalidPayload
+from gwtool.protocol.definition import Protocol
+from gwtool.records import Notice, Record
+from gwtool.tui.commands import GwtoolCommands, available
+from gwtool.tui.feed import DEFAULT_LIMIT, Feed, Filter, Side, printable
+from gwtool.tui.session import Session
+from gwtool.tui.widgets.cache_tree import CacheTree
+from gwtool.tui.widgets.compose import Composer
+from gwtool.tui.widgets.detail import Detail, entry_json, pretty_json
+from gwtool.tui.widgets.help import ConfirmScreen, HelpScreen
+from gwtool.tui.widgets.latency import Latency
+from gwtool.tui.widgets.services import Services
+from gwtool.tui.widgets.status_bar import StatusBar
+from gwtool.tui.widgets.stream import Stream
+
+FLUSH_SECONDS = 0.04  # one drain of the feed per frame
+SIDES: tuple[Side | None, ...] = (None, "you", "gw")
+SIDE_NAMES = {None: "both sides", "you": "our client's side", "gw": "the gateway's side"}
+FILTER_HINT = "filter: op:HEARTBEAT  t:EXECUTE  dir:in  side:gw  -op:heartbeat  free text"
+
+
+class GwtoolApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "gwtool"
+    COMMANDS = App.COMMANDS | {GwtoolCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("end", "follow", "Follow", show=False),
+        Binding("g", "cycle_side", "Side"),
+        Binding("c", "copy", "Copy"),
+        Binding("h", "heartbeat", "Heartbeat"),
+        Binding("H", "request_heartbeat", "GW heartbeat", show=False),
+        Binding("ctrl+s", "send", "Send", show=False),
+        Binding("r", "refresh_panes", "Refresh", show=False),
+        Binding("ctrl+l", "clear_stream", "Clear", show=False),
+        Binding("ctrl+t", "change_theme", "Theme", show=False),
+        Binding("escape", "escape", "Back", show=False),
+        *(Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False) for n, tab in
+          enumerate(("detail", "latency", "cache", "compose", "services"), 1)),
+    ]  # fmt: skip
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        super().__init__()
+        self.session = session
+        self.proto: Protocol = session.proto
+        self.feed = Feed(limit)
+        self.clock = clock
+        self.monotonic = monotonic
+        self.paused = False
+        self.unseen = 0  # entries recorded while paused
+        self.side: Side | None = None
+        self.copy_text: str | None = None  # what 'copy' copies: the payload or entity shown in Detail
+
+    # --- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Input(placeholder=FILTER_HINT, id="filter")
+                yield Stream(self.proto, limit=self.feed.limit, id="stream")
+            with TabbedContent(id="panes", initial="detail"):
+                with TabPane("Detail", id="detail"):
+                    yield Detail(self.proto, id="detail-view")
+                with TabPane("Latency", id="latency"):
+                    yield Latency(id="latency-view")
+                with TabPane("Cache", id="cache"):
+                    yield CacheTree(self.proto, id="cache-tree")
+                with TabPane("Compose", id="compose"):
+                    yield Composer(self.proto, self.session.service, id="composer")
+                with TabPane("Services", id="services"):
+                    yield Services(id="services-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Stream).border_title = "stream"
+        self.query_one(Stream).focus()
+        self.set_interval(FLUSH_SECONDS, self.flush)
+        self.set_interval(0.25, self.refresh_status)
+        self.set_interval(0.5, self.refresh_latency)
+        self.set_interval(2.0, self.refresh_panes)
+        self.refresh_status()
+        self.refresh_latency()
+        self.run_worker(self.session.run(self.feed.push), name="session", group="network", exit_on_error=False)
+        self.refresh_panes()
+
+    # --- the feed → the stream ---------------------------------------------------------------
+    def push(self, item: Record | Notice, side: Side = "you") -> None:
+        """Test and demo hook: record ``item`` as if a source had reported it."""
+        self.feed.push(side, item)
+
+    def flush(self) -> None:
+        batch = self.feed.drain()
+        stream = self.query_one(Stream)
+        if batch and not self.paused:
+            stream.add(batch)
+        elif batch:
+            self.unseen += len(batch)
+        self.update_stream_title()
+
+    def update_stream_title(self) -> None:
+        stream = self.query_one(Stream)
+        parts = [f"{len(stream.view):,} shown", f"{len(self.feed.entries):,} kept"]
+        if self.feed.dropped:
+            parts.append(f"{self.feed.dropped:,} dropped")
+        if self.paused:
+            parts.append(f"PAUSED, {self.unseen:,} new")
+        elif stream.follow:
+            parts.append("following")
+        subtitle = " · ".join(parts)
+        if stream.border_subtitle != subtitle:
+            stream.border_subtitle = subtitle
+        title = f"stream · {SIDE_NAMES[self.side]}"
+        if stream.border_title != title:
+            stream.border_title = title
+
+    def refilter(self) -> None:
+        text = self.query_one("#filter", Input).value
+        self.query_one(Stream).rebuild(self.feed.entries, Filter.parse(text, self.side))
+        self.update_stream_title()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self) -> None:
+        self.refilter()
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self) -> None:
+        self.query_one(Stream).focus()
+
+    @on(Stream.Selected)
+    def entry_selected(self, event: Stream.Selected) -> None:
+        if event.entry is None:
+            return
+        self.query_one(Detail).show(event.entry)
+        self.copy_text = entry_json(event.entry)
+        if event.chosen:
+            self.query_one(TabbedContent).active = "detail"
+
+    # --- periodic reads of the session -------------------------------------------------------
+    def refresh_status(self) -> None:
+        self.query_one(StatusBar).show(self.session, now=self.clock, monotonic=self.monotonic, paused=self.paused)
+
+    def refresh_latency(self) -> None:
+        if self.query_one(TabbedContent).active == "latency":
+            self.query_one(Latency).show(self.session.latency, embedded=self.session.embedded)
+
+    @work(exclusive=True, group="panes")
+    async def refresh_panes(self) -> None:
+        """Read services and cache (over HTTP for a remote gateway) for whichever pane is showing."""
+        active = self.query_one(TabbedContent).active
+        try:
+            if active == "services":
+                table = self.query_one(Services)
+                table.show(await self.session.services(), now=self.clock())
+                table.border_subtitle = ""
+            elif active == "cache":
+                self.query_one(CacheTree).show(*await self.session.cache_index())
+        except (OSError, TimeoutError) as exc:
+            pane = self.query_one(Services) if active == "services" else self.query_one(CacheTree)
+            pane.border_subtitle = printable(f"cannot read the gateway: {exc or type(exc).__name__}")
+
+    @on(TabbedContent.TabActivated)
+    def tab_activated(self) -> None:
+        self.refresh_latency()
+        self.refresh_panes()
+
+    @on(Tree.NodeHighlighted, "#cache-tree")
+    @on(Tree.NodeSelected, "#cache-tree")
+    def cache_node(self, event: Tree.NodeHighlighted | Tree.NodeSelected) -> None:
+        data = event.node.data
+        if data is None:
+            return
+        kind, key, entity = data
+        self.query_one(Detail).show_value(f"{kind} {'/'.join(key)}", entity)
+        self.copy_text = pretty_json(entity)
+        if isinstance(event, Tree.NodeSelected) and not self.session.embedded:
+            self.fetch_entity(kind, key)
+
+    @work(exclusive=True, group="entity")
+    async def fetch_entity(self, kind: str, key: tuple[str, ...]) -> None:
+        """The gateway's current copy, from GET /cache/{type}/{key…}."""
+        path = "/".join((kind, *key))
+        try:
+            status, value = await self.session.fetch_entity(kind, key)
+        except (OSError, TimeoutError) as exc:
+            self.notify(f"GET /cache/{path} failed: {exc}", severity="warning", markup=False)
+            return
+        if status == 200:
+            self.query_one(Detail).show_value(f"GET /cache/{path} → 200", value)
+            self.copy_text = pretty_json(value)
+        else:
+            self.notify(f"GET /cache/{path} → {status or 'no answer'} (showing the payload seen)", markup=False)
+
+    # --- actions -----------------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(available(self)))
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#filter", Input).value = ""
+        self.refilter()
+
+    def action_escape(self) -> None:
+        filter_box = self.query_one("#filter", Input)
+        if filter_box.has_focus and filter_box.value:
+            self.action_clear_filter()
+        self.query_one(Stream).focus()
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self.unseen = 0
+            self.query_one(Stream).rebuild(self.feed.entries)
+        self.update_stream_title()
+        self.refresh_status()
+
+    def action_follow(self) -> None:
+        if self.paused:
+            self.action_toggle_pause()
+        self.query_one(Stream).action_follow()
+        self.update_stream_title()
+
+    def action_cycle_side(self) -> None:
+        if not self.session.embedded:
+            self.notify("Only our client's side: the gateway is not embedded (run without --url to see both).")
+            return
+        self.side = SIDES[(SIDES.index(self.side) + 1) % len(SIDES)]
+        self.refilter()
+        self.notify(f"Stream shows {SIDE_NAMES[self.side]}.", timeout=2)
+
+    def action_clear_stream(self) -> None:
+        self.feed.entries.clear()
+        self.query_one(Stream).rebuild(())
+        self.query_one(Detail).show(None)
+        self.update_stream_title()
+
+    def action_copy(self) -> None:
+        if self.copy_text is None:
+            self.notify("Nothing selected to copy: pick a line in the stream first.", severity="warning")
+            return
+        self.copy_to_clipboard(self.copy_text)
+        self.notify(f"Copied {len(self.copy_text):,} characters of JSON.", timeout=2)
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_send(self) -> None:
+        self.query_one(TabbedContent).active = "compose"
+        self.query_one(Composer).action_send()
+
+    @work(group="actions")
+    async def action_heartbeat(self) -> None:
+        try:
+            await self.session.heartbeat_now()
+        except (GwtoolError, OSError, AttributeError) as exc:
+            self.notify(f"No heartbeat sent: {exc or 'not connected'}", severity="warning", markup=False)
+
+    @work(group="actions")
+    async def action_request_heartbeat(self) -> None:
+        if not self.session.embedded:
+            self.notify("Only the embedded gateway can be asked (run without --url).", severity="warning")
+            return
+        try:
+            await self.session.request_heartbeat()
+        except (GwtoolError, OSError, AttributeError) as exc:
+            self.notify(f"The gateway could not ask: {exc}", severity="warning", markup=False)
+
+    def action_refresh_panes(self) -> None:
+        self.refresh_panes()
+
+    @on(Composer.Send)
+    def compose_send(self, event: Composer.Send) -> None:
+        if not event.errors and not event.denied:
+            self.send_payload(event.payload, force=False)
+            return
+        question = Text()
+        if event.denied:
+            close = self.proto.close("EVENT_NOT_ALLOWED")
+            question.append(printable(event.denied) + "\n", "bold")
+            question.append(f"The gateway will close the connection with {close.code} {close.name}.\n")
+        if event.errors:
+            close = self.proto.close("INVALID_PAYLOAD")
+            question.append(f"The payload has {len(event.errors)} problem(s):\n", "bold")
+            for error in event.errors[:6]:
+                question.append(f"  {printable(error)}\n")
+            question.append(f"The gateway will likely close with {close.code} {close.name}.\n")
+        question.append("Send it anyway?")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.send_payload(event.payload, force=True)
+
+        self.push_screen(ConfirmScreen(question), answered)
+
+    @work(group="actions")
+    async def send_payload(self, payload: dict[str, Any], *, force: bool) -> None:
+        try:
+            await self.session.send(payload, force=force)
+        except InvalidPayload as exc:
+            self.notify("Not sent: " + "; ".join(exc.errors), severity="error", markup=False)
+        except (GwtoolError, OSError, AttributeError) as exc:
+            self.notify(f"Not sent: {exc or 'not connected'}", severity="error", markup=False)
+        else:
+            self.notify("Sent.", timeout=2)
+
+
+def make_app(
+    proto: Protocol | None = None,
+    *,
+    url: str | None = None,
+    service: str = "commands",
+    token: str = "",
+    compress: bool = False,
+    quiet: bool = False,
+    limit: int = DEFAULT_LIMIT,
+) -> GwtoolApp:
+    """The dashboard for one service's connection; embedded mock gateway when ``url`` is None."""
+    if proto is None:
+        from gwtool.protocol.definition import load_protocol
+
+        proto = load_protocol()
+    session = Session(proto, url=url, service=service, token=token, compress=compress, quiet=quiet)
+    return GwtoolApp(session, limit=limit)
+
+
+TCSS = Path(__file__).with_name("app.tcss")

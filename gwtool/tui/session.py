@@ -1,0 +1,268 @@
+"""What the dashboard watches and drives: one GatewayClient, plus the MockGateway when embedded.
+
+The app runs ``Session.run()`` in a Textual worker and only reads this object's state; all network
+work (websocket, HTTP reads of /services/ and /cache/) happens in coroutines awaited by workers.
+``gwtool.tui.demo.DemoSession`` has the same surface with fixed data, for snapshots and screenshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from gwtool.records import Notice, Record
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Event, Protocol, Structure
+    from gwtool.tui.feed import Side
+
+Sink = Callable[["Side", Record | Notice], None]
+EMBEDDED_HEARTBEAT_MS = 5000  # a lively latency graph on the embedded gateway
+SIMULATION_PERIOD = 3.0  # seconds between the simulated service's payloads
+
+
+class Session:
+    """The live system: a GatewayClient as ``service`` and, without a URL, an embedded MockGateway."""
+
+    def __init__(
+        self,
+        proto: Protocol,
+        *,
+        url: str | None = None,
+        service: str = "commands",
+        token: str = "",
+        compress: bool = False,
+        quiet: bool = False,
+        heartbeat_interval: int = EMBEDDED_HEARTBEAT_MS,
+    ):
+        self.proto = proto
+        self.embedded = url is None
+        self.url = url or ""
+        self.service = service
+        self.token = token
+        self.compress = compress
+        self.quiet = quiet
+        self.heartbeat_interval = heartbeat_interval
+        self.gateway: Any = None  # MockGateway when embedded
+        self.client: Any = None  # GatewayClient
+        self.simulated: Any = None  # the simulated service's GatewayClient
+        self.started = time.time()
+        self.error: str | None = None  # why the client gave up, for the status bar
+        self.seen_cache: dict[str, dict[tuple, dict]] = {}  # cache payloads seen, by type and key
+
+    # --- what widgets read -------------------------------------------------------------------
+    @property
+    def state(self) -> Any:
+        return self.client.state if self.client else None
+
+    @property
+    def latency(self) -> Any:
+        return self.client.latency if self.client else None
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(received, sent) by our client."""
+        return (self.client.received_count, self.client.sent_count) if self.client else (0, 0)
+
+    @property
+    def http_url(self) -> str | None:
+        if self.gateway is not None:
+            return self.gateway.http_url
+        parts = urlsplit(self.url)
+        return f"http://{parts.netloc}" if parts.scheme == "ws" else None
+
+    # --- running -----------------------------------------------------------------------------
+    async def run(self, sink: Sink) -> None:
+        """Start the embedded gateway (if any), then run the client until it gives up or is cancelled."""
+        from gwtool.client import GatewayClient
+        from gwtool.errors import GwtoolError
+
+        async with contextlib.AsyncExitStack() as stack:
+            if self.embedded:
+                from gwtool.gateway import MockGateway
+
+                self.gateway = MockGateway(self.proto, port=0, heartbeat_interval=self.heartbeat_interval)
+                await stack.enter_async_context(self.gateway)
+                stack.callback(self.gateway.subscribe(lambda item: sink("gw", item)))
+                self.url = self.gateway.url
+            self.client = GatewayClient(
+                self.url, service=self.service, token=self.token, compress=self.compress, proto=self.proto
+            )
+            stack.callback(self.client.subscribe(lambda item: self._seen(sink, item)))
+            tasks = [asyncio.create_task(self._first_heartbeat())]
+            if self.embedded and not self.quiet:
+                tasks.append(asyncio.create_task(self.simulate()))
+            try:
+                await self.client.run()
+            except GwtoolError as exc:
+                self.error = str(exc)
+                sink("you", Notice("error", f"gave up: {exc}", service=self.service))
+            finally:
+                for task in tasks:
+                    task.cancel()
+                with contextlib.suppress(Exception):
+                    await self.client.close()
+
+    def _seen(self, sink: Sink, item: Record | Notice) -> None:
+        sink("you", item)
+        if isinstance(item, Record) and item.payload is not None and item.op == self.proto.op("CACHE"):
+            self.remember_cache(item.payload)
+
+    async def _first_heartbeat(self) -> None:
+        """Show a latency at once instead of after a random part of the interval."""
+        with contextlib.suppress(Exception):
+            await self.client.wait_identified(timeout=10)
+            await self.client.heartbeat_now()
+
+    # --- the simulated service ---------------------------------------------------------------
+    def simulated_service(self) -> str | None:
+        """The first service type with shards (else the first that may send CACHE)."""
+        with_shards = next((s.name for s in self.proto.services.values() if s.shards), None)
+        return with_shards or self.proto.first_cacher()
+
+    def simulated_payloads(self, service: str) -> tuple[list[Event], list[Structure]]:
+        events = [
+            e for e in self.proto.events_sendable_by(service)
+            if e.routing != "identified" and e.example is not None
+        ]  # fmt: skip
+        caches = [s for s in self.proto.cache_types.values() if s.example is not None]
+        return events, caches if self.proto.services[service].cache else []
+
+    async def simulate(self, period: float = SIMULATION_PERIOD) -> None:
+        """Every ``period`` s, send each sendable event's example and one cache type's example."""
+        from gwtool.client import GatewayClient
+
+        service = self.simulated_service()
+        if service is None:
+            return
+        events, caches = self.simulated_payloads(service)
+        self.simulated = GatewayClient(self.url, service=service, proto=self.proto, guilds=3)
+        async with self.simulated:
+            await self.simulated.wait_identified(timeout=10)
+            for tick in range(1 << 62):
+                with contextlib.suppress(Exception):  # a closed or reconnecting client: try next time
+                    if events:
+                        event = events[tick % len(events)]
+                        await self.simulated.send_event(event.t, event.example)
+                    if caches:
+                        cache = caches[tick % len(caches)]
+                        await self.simulated.send_cache(cache.name, cache.example)
+                await asyncio.sleep(period)
+
+    # --- actions -----------------------------------------------------------------------------
+    async def heartbeat_now(self) -> None:
+        await self.client.heartbeat_now()
+
+    async def request_heartbeat(self) -> None:
+        """Make the embedded gateway ask our connection for a heartbeat (op HEARTBEAT from the gateway)."""
+        for conn in self.our_connections():
+            await self.gateway.request_heartbeat(conn)
+
+    def our_connections(self) -> list[int]:
+        """The gateway's ids for connections of our service type (the simulated one may share it)."""
+        simulated = self.simulated.service if self.simulated is not None else None
+        ours = [c.conn for c in self.gateway.connections if c.service == self.service]
+        return ours[:1] if simulated == self.service and len(ours) > 1 else ours
+
+    async def send(self, payload: dict[str, Any], *, force: bool = False) -> None:
+        await self.client.send_payload(payload, validate=not force, force=force)
+
+    # --- reads for the Services and Cache panes ------------------------------------------------
+    async def services(self) -> list[dict[str, Any]]:
+        if self.gateway is not None:
+            beats = {c.conn: c.last_heartbeat for c in self.gateway.connections}
+            services = self.gateway.services_json()
+            for svc in services:
+                if beats.get(svc.get("conn")) is not None:
+                    svc["lastHeartbeatAge"] = time.monotonic() - beats[svc["conn"]]
+            return services
+        status, data = await http_get_json(self.http_url, "/services/")
+        if status != 200 or not isinstance(data, list):
+            raise OSError(f"GET /services/ answered {status}")
+        return data
+
+    def remember_cache(self, payload: dict[str, Any]) -> None:
+        """Index a CACHE payload's entities (and nested ones) by type and key."""
+        kind = payload.get("type")
+        data = payload.get("d")
+        for entity in data if isinstance(data, list) else [data]:
+            self._remember(kind, entity)
+
+    def _remember(self, kind: Any, entity: Any) -> None:
+        structure = self.proto.cache_types.get(kind) if isinstance(kind, str) else None
+        if structure is None or not isinstance(entity, dict):
+            return
+        key = tuple(str(entity.get(k)) for k in structure.key)
+        self.seen_cache.setdefault(kind, {})[key] = entity
+        for name in structure.nested:
+            field = next((f for f in structure.fields if f.path == name), None)
+            items = entity.get(name)
+            if field is not None and field.type.item is not None and isinstance(items, list):
+                for item in items:
+                    self._remember(field.type.item.name, item)
+
+    async def cache_index(self) -> tuple[str, dict[str, list[dict[str, Any]]], dict[str, int] | None]:
+        """(where entities come from, type → entities, type → count at the gateway or None).
+
+        The embedded gateway's store is read directly. A remote gateway's GET /cache/ gives counts
+        only (entities are fetched by key), so its entities are the cache payloads seen this session.
+        """
+        if self.gateway is not None:
+            store = self.gateway.cache
+            return "the gateway's cache", {kind: list(store.entities(kind)) for kind in self.proto.cache_types}, None
+        seen = {kind: list(self.seen_cache.get(kind, {}).values()) for kind in self.proto.cache_types}
+        try:
+            status, counts = await http_get_json(self.http_url, "/cache/")
+        except (OSError, TimeoutError):
+            status, counts = 0, None
+        counts = counts if status == 200 and isinstance(counts, dict) else None
+        return "cache payloads seen (select: GET /cache/…)", seen, counts
+
+    async def fetch_entity(self, kind: str, key: tuple[str, ...]) -> tuple[int, Any]:
+        """GET /cache/{type}/{key…} from the gateway: (status, JSON or None)."""
+        if self.http_url is None:
+            return 0, None
+        return await http_get_json(self.http_url, "/cache/" + "/".join((kind, *key)))
+
+
+async def http_get_json(http_url: str | None, path: str, timeout: float = 3.0) -> tuple[int, Any]:
+    """A tiny HTTP/1.1 GET on asyncio streams (the gateway is local; no extra dependency)."""
+    if http_url is None:
+        raise OSError("the gateway's URL is not ws://, so its REST side cannot be read")
+    parts = urlsplit(http_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
+            await writer.drain()
+            raw = await reader.read()
+        finally:
+            writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
+    if b"transfer-encoding: chunked" in head.lower():
+        body = _unchunk(body)
+    try:
+        return status, orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return status, None
+
+
+def _unchunk(body: bytes) -> bytes:
+    out = bytearray()
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out += rest[:size]
+        body = rest[size + 2 :]
+    return bytes(out)

@@ -1,0 +1,59 @@
+"""The cache by type → entities; selecting an entity shows its JSON in the Detail pane."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.widgets import Tree
+
+from gwtool.tui.feed import printable
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Protocol, Structure
+
+NAME_FIELDS = ("name", "username", "nickname", "command")  # a readable hint beside the key, when present
+
+
+def entity_label(structure: Structure, entity: dict[str, Any]) -> Text:
+    key = "/".join(str(entity.get(k)) for k in structure.key)
+    text = Text(printable(key))
+    hint = next((entity[f] for f in NAME_FIELDS if isinstance(entity.get(f), str)), None)
+    if hint:
+        text.append("  " + printable(hint), "dim")
+    return text
+
+
+class CacheTree(Tree[Any]):
+    """Node data: ``(type, key tuple, entity)`` for entities, None for type nodes."""
+
+    def __init__(self, proto: Protocol, *, id: str | None = None):
+        super().__init__(Text("cache"), id=id)
+        self.proto = proto
+        self.show_root = False
+        self.source = ""
+        self.signature: tuple = ()
+
+    def show(self, source: str, index: dict[str, list[dict[str, Any]]], counts: dict[str, int] | None = None) -> None:
+        """Rebuild when the content changed, keeping which types are expanded.
+
+        ``counts``: how many entities of each type a remote gateway holds (its GET /cache/).
+        """
+        signature = (source, tuple((k, len(v), tuple(map(id, v))) for k, v in index.items()), tuple((counts or {}).items()))
+        if signature == self.signature:
+            return
+        self.signature = signature
+        self.source = source
+        expanded = {node.label.plain.split(" ")[0] for node in self.root.children if node.is_expanded}
+        self.clear()
+        for kind, entities in index.items():
+            structure = self.proto.cache_types[kind]
+            label = Text(kind, "bold")
+            label.append(f" ({len(entities)})", "dim")
+            if counts is not None and isinstance(counts.get(kind), int):
+                label.append(f" · {counts[kind]} at the gateway", "dim")
+            node = self.root.add(label, expand=kind in expanded)
+            for entity in entities:
+                key = tuple(str(entity.get(k)) for k in structure.key)
+                node.add_leaf(entity_label(structure, entity), data=(kind, key, entity))
+        self.border_subtitle = source

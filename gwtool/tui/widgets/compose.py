@@ -1,0 +1,163 @@
+"""Compose a payload from the protocol definition, validate it live, and send it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Select, Static, TextArea
+
+from gwtool.protocol.validate import permission_error, validate_payload
+from gwtool.tui.feed import printable
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Field, Protocol
+
+DEFAULTS = {"string": "", "integer": 0, "boolean": False, "snowflake": "0", "discriminator": "0000",
+            "timestamp": "2020-01-01T00:00:00.000Z", "object": {}, "any": None}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Template:
+    """One choice of the picker: a payload prefilled from the definition, and a line about it."""
+
+    key: str
+    title: str
+    payload: dict[str, Any]
+    about: str
+
+
+def example_of(fields: tuple[Field, ...], proto: Protocol) -> dict[str, Any]:
+    """A ``d`` built from a field table's examples (or a plain value of each required field's type)."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f.optional or f.parent:
+            continue
+        if f.example is not None:
+            out[f.name] = f.example
+        elif f.type.kind == "scalar":
+            out[f.name] = next(iter(proto.services)) if f.type.name == "service" else DEFAULTS.get(f.type.name)
+        elif f.type.kind == "array":
+            out[f.name] = []
+        elif f.type.kind == "choice":
+            out[f.name] = f.type.choices[0]
+        else:
+            out[f.name] = None
+    return out
+
+
+def templates(proto: Protocol, service: str) -> list[Template]:
+    """Every payload a service can put on the wire, from the definition (what this service may send first)."""
+    out: list[Template] = []
+    for opcode in proto.opcodes.values():
+        if "service" not in opcode.sent_by:
+            continue
+        if opcode.name == "EVENT":
+            events = sorted(proto.events.values(), key=lambda e: not e.may_be_sent_by(service))
+            for e in events:
+                about = f"{e.name}: from {', '.join(e.sources)} to {', '.join(e.targets)}, {e.routing}. {e.doc}"
+                d = e.example if e.example is not None else example_of(e.fields, proto)
+                out.append(Template(f"event:{e.t}", f"EVENT {e.t}", {"op": opcode.code, "t": e.t, "d": d}, about))
+        elif opcode.name == "CACHE":
+            for s in proto.cache_types.values():
+                d = s.example if s.example is not None else example_of(s.fields, proto)
+                about = f"cache type {s.name}, key {'/'.join(s.key)}. {s.doc}"
+                out.append(Template(f"cache:{s.name}", f"CACHE {s.name}", {"op": opcode.code, "type": s.name, "d": d}, about))
+        else:
+            fields = {"HEARTBEAT": proto.heartbeat_fields_for(service), "IDENTIFY": proto.identify_fields}.get(opcode.name, ())
+            d = example_of(fields, proto)
+            if opcode.name == "IDENTIFY":
+                d["type"] = service
+            out.append(Template(f"op:{opcode.name}", opcode.name, {"op": opcode.code, "d": d}, opcode.doc))
+    return out
+
+
+def check(proto: Protocol, service: str, text: str) -> tuple[dict[str, Any] | None, list[str], str | None]:
+    """(payload or None, validation errors with paths, permission problem) for the editor's text."""
+    try:
+        payload = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return None, [f"line {exc.lineno}, column {exc.colno}: not JSON: {exc.msg}"], None
+    if not isinstance(payload, dict):
+        return None, [f"payload: expected object, got {type(payload).__name__}"], None
+    errors = validate_payload(proto, payload, sender="service", service=service)
+    return payload, errors, permission_error(proto, payload, service)
+
+
+class Composer(Vertical):
+    """Picker, editor, live problems and a send button."""
+
+    BINDINGS = [Binding("ctrl+s", "send", "Send", priority=True)]
+
+    class Send(Message):
+        def __init__(self, payload: dict[str, Any], errors: list[str], denied: str | None):
+            super().__init__()
+            self.payload, self.errors, self.denied = payload, errors, denied
+
+    def __init__(self, proto: Protocol, service: str, *, id: str | None = None):
+        super().__init__(id=id)
+        self.proto = proto
+        self.service = service
+        self.choices = {t.key: t for t in templates(proto, service)}
+
+    def compose(self) -> ComposeResult:
+        options = [(Text(t.title), t.key) for t in self.choices.values()]
+        first = next(iter(self.choices))
+        with Horizontal(id="compose-bar"):
+            yield Select(options, value=first, allow_blank=False, id="compose-kind")
+            yield Button("Send ^s", id="compose-send", variant="primary")
+        yield Static(id="compose-about")
+        yield TextArea(id="compose-editor", tab_behavior="indent", show_line_numbers=True)
+        yield Static(id="compose-problems")
+
+    def on_mount(self) -> None:
+        self.load(next(iter(self.choices)))
+
+    def load(self, key: str) -> None:
+        template = self.choices[key]
+        self.query_one("#compose-about", Static).update(Text(printable(template.about), "dim"))
+        editor = self.query_one("#compose-editor", TextArea)
+        editor.text = orjson.dumps(template.payload, option=orjson.OPT_INDENT_2).decode()
+        self.validate_text()
+
+    @on(Select.Changed, "#compose-kind")
+    def kind_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.load(event.value)
+
+    @on(TextArea.Changed, "#compose-editor")
+    def text_changed(self) -> None:
+        self.validate_text()
+
+    def validate_text(self) -> tuple[dict[str, Any] | None, list[str], str | None]:
+        result = check(self.proto, self.service, self.query_one("#compose-editor", TextArea).text)
+        _, errors, denied = result
+        problems = Text()
+        if not errors and not denied:
+            problems.append("✓ valid", "bold green")
+            problems.append(f" — a {self.service} may send this", "dim")
+        for error in errors:
+            problems.append("✗ " + printable(error) + "\n", "red")
+        if denied:
+            problems.append("! " + printable(denied), "bold yellow")
+            problems.append(f" — the gateway will close with {self.proto.close('EVENT_NOT_ALLOWED').code}", "yellow")
+        problems.rstrip()
+        self.query_one("#compose-problems", Static).update(problems)
+        self.set_class(bool(errors), "-invalid")
+        return result
+
+    @on(Button.Pressed, "#compose-send")
+    def action_send(self) -> None:
+        payload, errors, denied = self.validate_text()
+        if payload is None:
+            self.app.bell()
+            self.notify("Not sent: the editor does not hold a JSON object.", severity="error")
+            return
+        self.post_message(self.Send(payload, errors, denied))

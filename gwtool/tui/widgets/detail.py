@@ -1,0 +1,108 @@
+"""The selected payload as pretty, highlighted JSON with its sizes (plain and compressed)."""
+
+from __future__ import annotations
+
+import zlib
+from typing import TYPE_CHECKING
+
+import orjson
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from gwtool.console import clock, human_size, label
+from gwtool.records import Notice, Record
+from gwtool.tui.feed import Entry, printable
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Protocol
+
+PLACEHOLDER = "Select a line in the stream (↑/↓ or click) to see its payload here."
+
+
+def pretty_json(value: object) -> str:
+    """Indented JSON; keys that are not strings and odd values degrade to strings instead of failing."""
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def entry_json(entry: Entry) -> str:
+    """What ``copy`` puts on the clipboard: the payload, or the notice / undecodable frame as JSON."""
+    item = entry.item
+    if isinstance(item, Record) and item.payload is not None:
+        return pretty_json(item.payload)
+    return pretty_json(item.to_json())
+
+
+def sizes(record: Record) -> Text:
+    """Bytes on the wire, the JSON's size and its zlib-compressed size (actual or what it would be)."""
+    text = Text()
+    text.append(human_size(record.size), "bold")
+    text.append(" on the wire", "dim")
+    if record.payload is not None:
+        plain = orjson.dumps(record.payload)
+        packed = len(zlib.compress(plain))
+        if record.compressed:
+            text.append(f" (zlib, {len(plain)} B as JSON)", "dim")
+        else:
+            text.append(f" · {packed} B compressed ({packed / max(1, len(plain)):.0%})", "dim")
+    return text
+
+
+def heading(entry: Entry, proto: Protocol) -> Text:
+    item = entry.item
+    text = Text(no_wrap=False)
+    side = "our client" if entry.side == "you" else "gateway"
+    if isinstance(item, Record):
+        way = "received" if item.direction == "in" else "sent"
+        text.append(printable(label(item, proto)), "bold")
+        text.append(f"  {way} by the {side}", "dim")
+        if entry.side == "gw":
+            text.append(f" ({'from' if item.direction == 'in' else 'to'} #{item.conn} {printable(item.service or '?')})", "dim")
+        text.append(f"  at {clock(item.ts)}\n", "dim")
+        text.append_text(sizes(item))
+        if item.error:
+            text.append("\n" + printable(item.error), "bold red")
+    else:
+        text.append(f"{item.kind}  ", "bold")
+        text.append(f"{side} · {clock(item.ts)}\n", "dim")
+        text.append(item.text)
+    return text
+
+
+class Detail(VerticalScroll):
+    """Header (label, sizes) above the highlighted JSON."""
+
+    def __init__(self, proto: Protocol, *, id: str | None = None):
+        super().__init__(id=id)
+        self.proto = proto
+        self.entry: Entry | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(PLACEHOLDER, "dim"), id="detail-heading")
+        yield Static("", id="detail-json")
+
+    def show(self, entry: Entry | None) -> None:
+        self.entry = entry
+        head = self.query_one("#detail-heading", Static)
+        body = self.query_one("#detail-json", Static)
+        if entry is None:
+            head.update(Text(PLACEHOLDER, "dim"))
+            body.update("")
+            return
+        head.update(heading(entry, self.proto))
+        item = entry.item
+        if isinstance(item, Record) and item.payload is None:
+            body.update(Text(item.raw or "", "red"))
+        else:
+            body.update(Syntax(entry_json(entry), "json", theme="ansi_dark", word_wrap=True, background_color="default"))
+        self.scroll_home(animate=False)
+
+    def show_value(self, title: str, value: object) -> None:
+        """Any JSON value (a cache entity, a service) with a plain-text title."""
+        self.entry = None
+        self.query_one("#detail-heading", Static).update(Text(printable(title), "bold"))
+        self.query_one("#detail-json", Static).update(
+            Syntax(pretty_json(value), "json", theme="ansi_dark", word_wrap=True, background_color="default")
+        )

@@ -1,0 +1,72 @@
+"""The help screen (keys and actions) and the confirmation dialog."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from gwtool.tui.commands import Action
+
+INTRO = (
+    "gwtool tui shows one service's connection to a gateway: every payload both ways, the latency of "
+    "its heartbeats, the gateway's cache and services, and a composer for sending payloads. Without "
+    "--url it runs a mock gateway in-process, with a simulated service sending events and cache data."
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+
+    def __init__(self, actions: list[Action]):
+        super().__init__()
+        self.actions = actions
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, padding=(0, 2), show_header=False, expand=True)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(style="bold cyan")
+        table.add_column(style="dim")
+        for action in self.actions:
+            table.add_row(action.key or "", action.title, action.help)
+        for key, what, more in (
+            ("↑ ↓ j k", "Stream: move the selection", "Enter or a click shows it in Detail"),
+            ("ctrl+p", "Command palette", "Every action above, searchable"),
+        ):
+            table.add_row(key, what, more)
+        with Vertical(id="help-box"):
+            yield Static(Text("gwtool tui — keys and actions", "bold"), id="help-title")
+            with VerticalScroll():
+                yield Static(Text(INTRO), id="help-intro")
+                yield Static(table)
+            yield Static(Text("Esc closes", "dim"), id="help-foot")
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes / no; the question is plain text (it names untrusted things)."""
+
+    BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
+
+    def __init__(self, question: Text):
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Static(self.question, id="confirm-question")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Send anyway (y)", id="yes", variant="error")
+                yield Button("Cancel (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

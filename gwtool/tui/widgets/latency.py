@@ -1,0 +1,47 @@
+"""Heartbeat round trips: last, min, mean, p95, missed ACKs and a sparkline of recent samples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+
+def ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+
+
+class Latency(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Static(Text("no heartbeat yet", "dim"), id="latency-numbers")
+        yield Sparkline([], id="latency-graph")
+        yield Static(id="latency-help")
+
+    def show(self, stats: Any, *, embedded: bool) -> None:
+        numbers = self.query_one("#latency-numbers", Static)
+        graph = self.query_one("#latency-graph", Sparkline)
+        keys = Text("h", "bold")
+        keys.append(" heartbeat now", "dim")
+        if embedded:
+            keys.append("   H", "bold")
+            keys.append(" gateway asks for one", "dim")
+        self.query_one("#latency-help", Static).update(keys)
+        if stats is None or not stats.count:
+            numbers.update(Text("no heartbeat answered yet", "dim"))
+            graph.data = []
+            return
+        table = Table.grid(padding=(0, 2))
+        for _ in range(5):
+            table.add_column(justify="right")
+        table.add_row(*(Text(name, "dim") for name in ("last", "min", "mean", "p95", "missed")))
+        missed = Text(str(stats.missed), "bold red" if stats.missed else "green")
+        table.add_row(Text(ms(stats.last), "bold"), ms(stats.min), ms(stats.mean), ms(stats.p95), missed)
+        summary = Text(f"{stats.count} heartbeats answered · graph: last {len(stats.samples)}", "dim")
+        from rich.console import Group
+
+        numbers.update(Group(table, summary))
+        graph.data = list(stats.samples)

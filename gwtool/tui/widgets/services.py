@@ -1,0 +1,67 @@
+"""Connected services, from the gateway's GET /services/ (or the embedded gateway directly)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from gwtool.tui.feed import printable
+
+COLUMNS = ("conn", "type", "shards", "guilds", "heapUsed", "up", "last heartbeat")
+
+
+def cell(value: Any) -> Text:
+    """Every cell is Text: a service's fields are untrusted and DataTable parses plain strings as markup."""
+    if value is None:
+        return Text("–", "dim")
+    if isinstance(value, list):
+        return Text(printable(",".join(map(str, value))))
+    return Text(printable(str(value)))
+
+
+def heap(value: Any) -> Text:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Text(f"{value / (1 << 20):.1f} MiB", justify="right")
+    return cell(value)
+
+
+def age(ms_epoch: Any, now: float) -> Text:
+    if not isinstance(ms_epoch, (int, float)) or isinstance(ms_epoch, bool):
+        return cell(None)
+    seconds = max(0, int(now - ms_epoch / 1000))
+    return Text(f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s", justify="right")
+
+
+def seconds(value: Any) -> Text:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return cell(None)
+    return Text(f"{value:.1f}s ago", justify="right")
+
+
+class Services(DataTable):
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self.add_columns(*COLUMNS)
+
+    def show(self, services: list[dict[str, Any]], *, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.clear()
+        for svc in services:
+            shards = svc.get("shards")
+            if shards is not None and svc.get("maxShards") is not None:
+                shards = f"{','.join(map(str, shards)) or 'none'} of {svc['maxShards']}"
+            self.add_row(
+                Text(f"#{svc['conn']}" if "conn" in svc else "", "dim"),
+                Text(printable(str(svc.get("type"))), "bold cyan"),
+                cell(shards),
+                cell(svc.get("guilds")),
+                heap(svc.get("heapUsed")),
+                age(svc.get("startTime"), now),
+                seconds(svc.get("lastHeartbeatAge")),
+            )
+        if not services:
+            self.add_row(Text(""), Text("no service identified", "dim"), *(Text("") for _ in COLUMNS[2:]))

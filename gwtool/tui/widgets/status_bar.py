@@ -1,0 +1,72 @@
+"""The top line: where we are connected, as what, in which state, counts and uptime."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from gwtool.tui.feed import printable
+
+PHASE_STYLES = {
+    "connecting": "bold yellow",
+    "identifying": "bold yellow",
+    "identified": "bold green",
+    "reconnecting": "bold yellow",
+    "closed": "bold red",
+}
+
+
+def duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def describe_state(state: Any, service: str, error: str | None, monotonic: Callable[[], float]) -> Text:
+    """``identified · shards 0-2 of 3`` / ``reconnecting in 3 s (4009 HEARTBEAT_TIMEOUT: reason)`` …"""
+    if state is None:
+        return Text("starting", "bold yellow")
+    phase = state.phase
+    text = Text(phase, PHASE_STYLES.get(phase, "bold"))
+    if phase == "identified" and state.shards:
+        shards = list(state.shards)
+        span = f"{shards[0]}-{shards[-1]}" if shards == list(range(shards[0], shards[-1] + 1)) and len(shards) > 1 else ",".join(map(str, shards))
+        text.append(f" · shards {span} of {state.max_shards}", "green")
+    if phase == "reconnecting" and state.retry_at is not None:
+        text.append(f" in {max(0.0, state.retry_at - monotonic()):.0f} s", "yellow")
+    if phase in ("reconnecting", "closed") and state.close_code is not None:
+        text.append(f" ({state.close_code} {state.close_name or ''}", "red")
+        if state.close_reason:
+            text.append(": " + printable(state.close_reason), "red")  # untrusted: plain text only
+        text.append(")", "red")
+    if phase == "closed" and error and state.close_code is None:
+        text.append(" · " + printable(error), "red")
+    return text
+
+
+class StatusBar(Static):
+    """Refreshed by the app's timer from the session; never parses markup."""
+
+    def show(self, session: Any, *, now: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic, paused: bool = False) -> None:
+        state = session.state
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" gwtool ", "bold reverse")
+        text.append(" ")
+        text.append(printable(session.url or "starting…"), "bold")
+        if session.embedded:
+            text.append(" (embedded)", "dim")
+        text.append("  as ", "dim")
+        text.append(session.service, "bold cyan")
+        text.append("  ")
+        text.append_text(describe_state(state, session.service, session.error, monotonic))
+        received, sent = session.counts
+        text.append(f"  ↓{received} ↑{sent}", "")
+        if state is not None and getattr(state, "connected_at", None):
+            text.append(f"  up {duration(now() - state.connected_at)}", "dim")
+        if paused:
+            text.append("  PAUSED", "bold reverse yellow")
+        self.update(text)

@@ -1,0 +1,209 @@
+"""The payload stream: a line-API widget rendering entries straight from the ring buffer.
+
+``Log`` keeps up with the wire but has no selection; ``RichLog``/``DataTable``/``ListView`` are far
+too slow. This widget renders only the visible lines, each from its Entry, and keeps a cursor.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, label, summary
+from gwtool.records import Record
+from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Filter, printable
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Protocol
+
+SIDE_STYLES = {"you": "bold cyan", "gw": "bold magenta"}
+SIDE_LABELS = {"you": "you", "gw": "gw "}
+
+
+def render_entry(entry: Entry, proto: Protocol) -> Text:
+    """One stream line as Text (never markup): side, time, direction, other party, label, size, data."""
+    item = entry.item
+    line = Text(no_wrap=True, end="")
+    line.append(SIDE_LABELS[entry.side], SIDE_STYLES[entry.side])
+    line.append(" " + clock(item.ts), "dim")
+    other = "gateway" if entry.side == "you" else f"#{item.conn} {item.service or '?'}"
+    if isinstance(item, Record):
+        name = proto.op_name(item.op) if item.payload is not None else ""
+        line.append(f" {ARROWS[item.direction]} ", "bold" if item.direction == "in" else "dim")
+        line.append(f"{printable(other):<12.12} ", "dim")
+        line.append(f"{printable(label(item, proto)):<24} ", OP_STYLES.get(name, "bold red" if item.payload is None else ""))
+        size = human_size(item.size) + (" z" if item.compressed else "  ")
+        line.append(f"{size:>10}  ", "dim")
+        line.append(printable(summary(item, 400)), "" if item.payload is not None else "red")
+    else:
+        style = NOTICE_STYLES.get(item.kind, "")
+        line.append(" ● ", style)
+        line.append(f"{printable(other):<12.12} ", "dim")
+        line.append(printable(item.text), style)
+    return line
+
+
+class Stream(ScrollView, can_focus=True):
+    """The visible (filtered) entries, newest last, with a cursor and follow mode."""
+
+    COMPONENT_CLASSES = {"stream--cursor"}
+    DEFAULT_CSS = """
+    Stream { background: $surface; }
+    Stream > .stream--cursor { background: $accent 40%; }
+    Stream:focus > .stream--cursor { background: $accent 70%; }
+    """
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "cursor(-20)", "Page up", show=False),
+        Binding("pagedown", "cursor(20)", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "follow", "Follow", show=False),
+        Binding("enter", "choose", "Detail", show=False),
+    ]
+
+    follow: reactive[bool] = reactive(True)
+    cursor: reactive[int | None] = reactive(None, always_update=True)
+
+    class Selected(Message):
+        """The cursor moved onto an entry (or off all of them: ``entry`` is None)."""
+
+        def __init__(self, entry: Entry | None, chosen: bool = False):
+            super().__init__()
+            self.entry = entry
+            self.chosen = chosen  # Enter or a click, rather than moving
+
+    def __init__(self, proto: Protocol, *, limit: int = DEFAULT_LIMIT, id: str | None = None):
+        super().__init__(id=id)
+        self.proto = proto
+        self.view: deque[Entry] = deque(maxlen=limit)
+        self.filter = Filter()
+
+    # --- content -----------------------------------------------------------------------------
+    def add(self, entries: Iterable[Entry]) -> int:
+        """Append the entries that pass the filter; returns how many did."""
+        shown = [e for e in entries if self.filter.matches(e, self.proto)] if self.filter else list(entries)
+        if not shown:
+            return 0
+        overflow = len(self.view) + len(shown) - (self.view.maxlen or 0)
+        self.view.extend(shown)
+        if overflow > 0 and self.cursor is not None:
+            self.set_reactive(Stream.cursor, self.cursor - overflow if self.cursor >= overflow else None)
+        self._resize()
+        return len(shown)
+
+    def rebuild(self, entries: Iterable[Entry], filter: Filter | None = None) -> None:
+        """Show ``entries`` again through ``filter`` (or the current one), keeping the selected entry."""
+        selected = self.selected
+        if filter is not None:
+            self.filter = filter
+        self.view.clear()
+        self.set_reactive(Stream.cursor, None)
+        self.add(entries)
+        if selected is not None:
+            index = self.index_of(selected.seq)
+            if index is not None:
+                self.cursor = index
+        self._resize()
+        self.refresh()
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self.view))
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+
+    def index_of(self, seq: int) -> int | None:
+        if not self.view or seq < self.view[0].seq:
+            return None
+        low, high = 0, len(self.view)
+        while low < high:  # entries are in seq order
+            mid = (low + high) // 2
+            if self.view[mid].seq < seq:
+                low = mid + 1
+            else:
+                high = mid
+        return low if low < len(self.view) and self.view[low].seq == seq else None
+
+    @property
+    def selected(self) -> Entry | None:
+        return self.view[self.cursor] if self.cursor is not None and self.cursor < len(self.view) else None
+
+    # --- rendering ---------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        base = self.rich_style
+        if index >= len(self.view):
+            return Strip.blank(width, base)
+        style = base + self.get_component_rich_style("stream--cursor") if index == self.cursor else base
+        text = render_entry(self.view[index], self.proto)
+        strip = Strip(list(text.render(self.app.console)), text.cell_len).apply_style(style)
+        strip = strip.crop_extend(scroll_x, scroll_x + width, style)
+        return strip.apply_offsets(scroll_x, index)
+
+    # --- cursor ------------------------------------------------------------------------------
+    def watch_cursor(self, cursor: int | None) -> None:
+        if cursor is not None:
+            self.scroll_to_region_y(cursor)
+        self.refresh()
+        self.post_message(self.Selected(self.selected))
+
+    def scroll_to_region_y(self, index: int) -> None:
+        top = self.scroll_offset.y
+        height = max(1, self.scrollable_content_region.height)
+        if index < top:
+            self.scroll_to(y=index, animate=False, immediate=True)
+        elif index >= top + height:
+            self.scroll_to(y=index - height + 1, animate=False, immediate=True)
+
+    def action_cursor(self, delta: int) -> None:
+        if not self.view:
+            return
+        if self.cursor is None:
+            start = len(self.view) - 1 if delta < 0 else max(0, len(self.view) - 1)
+            self.follow = False
+            self.cursor = start
+            return
+        new = min(max(0, self.cursor + delta), len(self.view) - 1)
+        if delta > 0 and new == len(self.view) - 1 and self.cursor == new:
+            return
+        self.follow = False
+        self.cursor = new
+
+    def action_first(self) -> None:
+        if self.view:
+            self.follow = False
+            self.cursor = 0
+
+    def action_follow(self) -> None:
+        """Jump to the newest entry and keep following new ones."""
+        self.follow = True
+        if self.view:
+            self.cursor = len(self.view) - 1
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def action_choose(self) -> None:
+        if self.selected is not None:
+            self.post_message(self.Selected(self.selected, chosen=True))
+
+    def on_click(self, event: events.Click) -> None:
+        index = self.scroll_offset.y + event.y
+        if 0 <= index < len(self.view):
+            self.follow = False
+            self.cursor = index
+            self.post_message(self.Selected(self.selected, chosen=True))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(event.size.width, len(self.view))
