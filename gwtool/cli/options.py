@@ -32,6 +32,10 @@ CompressOption = Annotated[
     bool, typer.Option("--compress", help="Ask the gateway to zlib-compress its payloads (IDENTIFY compress).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print NDJSON records instead of coloured lines.")]
+ServiceOption = Annotated[
+    Optional[str],
+    typer.Option("--as", metavar="SERVICE", help="Service type to identify as (one of the protocol definition's).", show_default=False),
+]
 
 EXIT_CODES_HELP = "Exit status: 0 ok, 1 invalid input, 2 could not connect, 3 closed by the gateway."
 

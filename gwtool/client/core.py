@@ -20,10 +20,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 from websockets.protocol import State
+from websockets.uri import parse_uri
 
 from gwtool import __version__
 from gwtool.client.backoff import Backoff
@@ -118,6 +120,7 @@ class GatewayClient:
         self.proto = proto or load_protocol()
         if service not in self.proto.services:
             raise GwtoolError(f"unknown service type {service!r} (known: {', '.join(self.proto.services)})")
+        check_url(url)
         self.url, self.service, self.token, self.compress = url, service, token, compress
         self.heartbeat, self.reconnect, self.retry_first = heartbeat, reconnect, retry_first
         self.backoff = backoff or Backoff()
@@ -323,8 +326,6 @@ class GatewayClient:
                 ping_interval=None,  # liveness is the protocol's heartbeats, not websocket pings
                 user_agent_header=f"gwtool/{__version__}",
             )
-        except InvalidURI as exc:
-            raise GwtoolError(f"invalid gateway URL {self.url!r}: {exc}") from None
         except (OSError, TimeoutError, EOFError, WebSocketException) as exc:
             raise ConnectFailed(f"could not connect to {self.url}: {connect_error_text(exc, self.open_timeout)}") from None
 
@@ -568,6 +569,20 @@ class GatewayClient:
         record = Record("out", len(data), payload, False, self.state.conn, self.service, ts=ts)
         self._emit(record)
         return record
+
+
+def check_url(url: str) -> None:
+    """Refuse what cannot be a gateway's websocket URL before trying to connect."""
+    try:
+        parse_uri(url)
+        return
+    except InvalidURI:
+        problem = "expected ws://HOST:PORT or wss://HOST:PORT"
+    except ValueError as exc:  # e.g. a port out of range
+        problem = str(exc).lower()
+    parts = urlsplit(url)
+    hint = f" — did you mean ws://{parts.netloc}?" if parts.scheme in ("http", "https") and parts.netloc else ""
+    raise GwtoolError(f"invalid gateway URL {url!r}: {problem}{hint}")
 
 
 def connect_error_text(exc: BaseException, open_timeout: float) -> str:

@@ -47,9 +47,10 @@ class FakeGateway:
         close_after_identify: list[int | None] | None = None,
         after_identify: AfterIdentify | None = None,
         send_hello: bool = True,
+        echo_events: bool = False,
         proto: Protocol = PROTO,
     ):
-        self.interval, self.ack, self.send_hello = interval, ack, send_hello
+        self.interval, self.ack, self.send_hello, self.echo_events = interval, ack, send_hello, echo_events
         self.close_after_identify = list(close_after_identify or [])
         self.after_identify = after_identify
         self.proto = proto
@@ -103,6 +104,8 @@ class FakeGateway:
         op = payload.get("op")
         if op == OP["HEARTBEAT"] and self.ack:
             await link.send({"op": OP["HEARTBEAT_ACK"], "d": {}})
+        elif op == OP["EVENT"] and self.echo_events:
+            await link.send(payload)
         elif op == OP["IDENTIFY"]:
             self.identifies.append(payload["d"])
             code = self.close_after_identify.pop(0) if self.close_after_identify else None

@@ -1,0 +1,523 @@
+"""``gwtool connect | send | cache``: impersonate any service type of the protocol definition.
+
+Thin over ``gwtool.client.GatewayClient``; the client and websockets are imported inside the
+commands so that ``gwtool --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from gwtool.cli import app
+from gwtool.cli.options import (
+    EXIT_CODES_HELP,
+    CompressOption,
+    JsonOption,
+    ProtocolOption,
+    ServiceOption,
+    TokenOption,
+    UrlOption,
+    load,
+)
+from gwtool.errors import GwtoolError
+
+if TYPE_CHECKING:
+    from gwtool.client import GatewayClient
+    from gwtool.console import Printer
+    from gwtool.protocol.definition import Field, Protocol, TypeExpr
+    from gwtool.records import Notice, Record
+
+DataOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--data", metavar="JSON|@FILE|-", help="The data (d): JSON text, @file.json, or - for stdin. Default: the definition's example."
+    ),
+]
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--set",
+        metavar="PATH=VALUE",
+        help="Change one field of the data, e.g. ids.shard=2 or command=kick (repeatable). VALUE is JSON "
+        "(2, true, null, [..]); text that is not JSON, or any value for a string-typed field, stays a string.",
+    ),
+]
+RepeatOption = Annotated[int, typer.Option("--repeat", min=1, help="Send it N times.")]
+RateOption = Annotated[Optional[float], typer.Option("--rate", min=0.001, metavar="PER_SECOND", help="With --repeat: at most this many per second.")]
+WaitForOption = Annotated[Optional[str], typer.Option("--wait-for", metavar="EVENT", help="Then wait for this event and print it.")]
+TimeoutOption = Annotated[float, typer.Option("--timeout", min=0.0, help="Seconds to wait for identifying and for --wait-for.")]
+NoValidateOption = Annotated[bool, typer.Option("--no-validate", help="Send the data even if it fails the definition's field tables.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Send even if the service type may not (to test the gateway's refusal).")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Print every payload and connection step, not only what is sent.")]
+GuildsOption = Annotated[int, typer.Option("--guilds", min=0, help="guilds a sharder reports in its heartbeats.")]
+
+
+# --- connect ------------------------------------------------------------------------------------
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def connect(
+    url: UrlOption = "ws://127.0.0.1:8765",
+    service: ServiceOption = None,
+    token: TokenOption = "",
+    compress: CompressOption = False,
+    protocol: ProtocolOption = None,
+    json: JsonOption = False,
+    duration: Annotated[Optional[float], typer.Option(min=0.0, metavar="SECONDS", help="Stop after this long.")] = None,
+    count: Annotated[Optional[int], typer.Option(min=1, help="Stop after N payloads received (of those shown).")] = None,
+    no_heartbeat_lines: Annotated[bool, typer.Option("--no-heartbeat-lines", help="Hide heartbeats and their ACKs.")] = False,
+    no_heartbeat: Annotated[bool, typer.Option("--no-heartbeat", help="Send no scheduled heartbeats (requests are still answered).")] = False,
+    guilds: GuildsOption = 0,
+    log: Annotated[Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload and notice to FILE.")] = None,
+) -> None:
+    """Connect as a service, identify, heartbeat, and print every payload both ways as it happens.
+
+    --as defaults to the definition's first service type. Each heartbeat ACK shows its round trip. Reconnects with backoff when the gateway closes with a reconnectable code or the network fails; stops (exit 3) on a code that says not to. Ctrl-C, --duration or --count end it with exit 0.
+
+    --json: one JSON object per line. Payloads: kind "payload", ts, dir, op, t, type, size, compressed, d (an ACK adds latency_ms). Connection steps: kind connecting, connected, identified, closed, reconnecting, … with text.
+    """  # noqa: E501
+    proto = load(protocol)
+    service = check_service(proto, service or next(iter(proto.services)))
+    options = dict(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
+    with open_log(log) as log_file:
+        client = make_client(url, service, token, compress, proto, heartbeat=not no_heartbeat, guilds=guilds, reconnect=True)
+        run_async(_connect(client, make_printer(proto, json), log_file, **options))
+
+
+async def _connect(client: GatewayClient, printer: Printer, log_file: Any, *, duration: float | None, count: int | None, hide_heartbeats: bool) -> None:
+    import asyncio
+
+    from gwtool.console import Printer
+    from gwtool.records import Record
+
+    proto = client.proto
+    heartbeat_ops = {proto.op("HEARTBEAT"), proto.op("HEARTBEAT_ACK")}
+    ack_op = proto.op("HEARTBEAT_ACK")
+    log_printer = Printer(proto, json=True, out=log_file) if log_file is not None else None
+    enough = asyncio.Event()
+    shown = 0
+
+    def on_item(item: Record | Notice) -> None:
+        nonlocal shown
+        if log_printer is not None:
+            log_printer(item)
+        if not isinstance(item, Record):
+            printer(item)
+            return
+        if hide_heartbeats and item.op in heartbeat_ops:
+            return
+        if item.op == ack_op and item.payload is not None:
+            print_ack(printer, item, client.last_ack_ms)
+        else:
+            printer(item)
+        if item.direction == "in":
+            shown += 1
+            if count is not None and shown >= count:
+                enough.set()
+
+    client.subscribe(on_item)
+    await run_until(client, enough, duration)
+    printer.message(f"{client.sent_count} sent · {client.received_count} received · latency {client.latency.summary()}")
+
+
+def print_ack(printer: Printer, record: Record, latency_ms: float | None) -> None:
+    """An ACK line with the heartbeat's round trip (NDJSON: a latency_ms key)."""
+    extra = f"{latency_ms:.2f} ms" if latency_ms is not None else "unsolicited"
+    if not printer.json:
+        printer(record, extra=extra)
+        return
+    import orjson
+
+    line = {**record.to_json(), "latency_ms": None if latency_ms is None else round(latency_ms, 3)}
+    printer.out.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+    printer.out.flush()
+
+
+async def run_until(client: GatewayClient, stop: Any, duration: float | None) -> None:
+    """Run the client until ``stop`` is set, ``duration`` passes or Ctrl-C; raise its give-up."""
+    import asyncio
+
+    install_stop_signals(stop)
+    runner = asyncio.create_task(client.run())
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({runner, stopper}, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if not runner.done():
+        await client.close()
+    await runner  # ConnectFailed / ClosedByGateway surface here
+
+
+# --- send / cache -------------------------------------------------------------------------------
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def send(
+    event: Annotated[str, typer.Argument(metavar="EVENT", help="Event name (t), e.g. one listed by `gwtool protocol`.", show_default=False)],
+    data: DataOption = None,
+    set_: SetOption = None,
+    repeat: RepeatOption = 1,
+    rate: RateOption = None,
+    wait_for: WaitForOption = None,
+    timeout: TimeoutOption = 10.0,
+    no_validate: NoValidateOption = False,
+    force: ForceOption = False,
+    url: UrlOption = "ws://127.0.0.1:8765",
+    service: ServiceOption = None,
+    token: TokenOption = "",
+    compress: CompressOption = False,
+    protocol: ProtocolOption = None,
+    json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Identify, send an event, and exit once the gateway has taken it.
+
+    --as defaults to the first service type the definition lets send EVENT. The data is checked against the event's field table first (--no-validate skips that). After the last send a heartbeat round trip confirms the gateway took it: a gateway that refuses it closes the connection instead, and its close code, name and reason are reported (exit 3).
+    """  # noqa: E501
+    proto = load(protocol)
+    known = proto.events.get(event)
+    if known is None:
+        raise GwtoolError(f"unknown event {event!r}{did_you_mean(event, proto.events)} (known: {', '.join(proto.events)})")
+    if wait_for is not None and wait_for not in proto.events:
+        raise GwtoolError(f"--wait-for: unknown event {wait_for!r} (known: {', '.join(proto.events)})")
+    if service is None:
+        service = proto.first_sender(event)
+        if service is None:
+            raise GwtoolError(f"no service type may send {event} (from: {', '.join(known.sources)}); use --as SERVICE --force to send it anyway")
+    check_service(proto, service)
+    d = build_data(data, set_ or [], known.example if known.example is not None else {}, known.fields, proto)
+    payload = {"op": proto.op("EVENT"), "t": event, "d": d}
+    _send_command(proto, payload, event, url, service, token, compress, json, verbose, not no_validate, force, repeat, rate, wait_for, timeout)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def cache(
+    cache_type: Annotated[str, typer.Argument(metavar="TYPE", help="Cache type, e.g. one listed by `gwtool protocol`.", show_default=False)],
+    data: DataOption = None,
+    set_: SetOption = None,
+    repeat: RepeatOption = 1,
+    rate: RateOption = None,
+    timeout: TimeoutOption = 10.0,
+    no_validate: NoValidateOption = False,
+    force: ForceOption = False,
+    url: UrlOption = "ws://127.0.0.1:8765",
+    service: ServiceOption = None,
+    token: TokenOption = "",
+    compress: CompressOption = False,
+    protocol: ProtocolOption = None,
+    json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Identify, send a cache payload (an entity or an array of them), and exit once the gateway has taken it.
+
+    --as defaults to the first service type the definition lets send CACHE. The data defaults to the cache type's example; --set paths start inside it (id=…, or [0].id=… for an array). Checked and confirmed like `gwtool send`.
+    """  # noqa: E501
+    proto = load(protocol)
+    structure = proto.cache_types.get(cache_type)
+    if structure is None:
+        raise GwtoolError(f"unknown cache type {cache_type!r}{did_you_mean(cache_type, proto.cache_types)} (known: {', '.join(proto.cache_types)})")
+    if service is None:
+        service = proto.first_cacher()
+        if service is None:
+            raise GwtoolError("no service type may send CACHE; use --as SERVICE --force to send it anyway")
+    check_service(proto, service)
+    d = build_data(data, set_ or [], structure.example if structure.example is not None else {}, structure.fields, proto)
+    payload = {"op": proto.op("CACHE"), "type": cache_type, "d": d}
+    _send_command(proto, payload, cache_type, url, service, token, compress, json, verbose, not no_validate, force, repeat, rate, None, timeout)
+
+
+def _send_command(
+    proto: Protocol, payload: dict[str, Any], what: str, url: str, service: str, token: str, compress: bool,
+    json: bool, verbose: bool, validate: bool, force: bool, repeat: int, rate: float | None, wait_for: str | None, timeout: float,
+) -> None:  # fmt: skip
+    from gwtool.client import NotAllowed
+    from gwtool.errors import InvalidPayload
+
+    client = make_client(url, service, token, compress, proto, heartbeat=True, guilds=0, reconnect=False, open_timeout=min(timeout, 5.0) or 5.0)
+    try:
+        client.check_payload(payload, validate=validate, force=force)
+    except InvalidPayload as exc:
+        raise GwtoolError(f"invalid {what} data: {'; '.join(exc.errors)}\n(--no-validate sends it anyway)") from None
+    except NotAllowed as exc:
+        raise GwtoolError(f"{str(exc).partition(';')[0]}\n(--as another service type, or --force to test the gateway's refusal)") from None
+    run_async(_send(client, make_printer(proto, json), payload, what, verbose, repeat, rate, wait_for, timeout))
+
+
+async def _send(
+    client: GatewayClient, printer: Printer, payload: dict[str, Any], what: str, verbose: bool,
+    repeat: int, rate: float | None, wait_for: str | None, timeout: float,
+) -> None:  # fmt: skip
+    import asyncio
+    import time
+
+    from gwtool.console import human_size
+    from gwtool.errors import ConnectFailed
+    from gwtool.records import Record
+
+    op = payload["op"]
+    ack_op = client.proto.op("HEARTBEAT_ACK")
+
+    def on_item(item: Record | Notice) -> None:
+        if verbose:
+            if isinstance(item, Record) and item.op == ack_op and item.payload is not None:
+                print_ack(printer, item, client.last_ack_ms)
+            else:
+                printer(item)
+        elif isinstance(item, Record) and item.direction == "out" and item.op == op:
+            printer(item)
+
+    client.subscribe(on_item)
+    runner = asyncio.create_task(client.run())
+    try:
+        try:
+            await client.wait_identified(timeout=timeout or None)
+        except TimeoutError:
+            raise ConnectFailed(f"{client.url} did not answer IDENTIFY within {timeout:g} s") from None
+        reply = asyncio.create_task(client.wait_for_event(wait_for, timeout=timeout or None)) if wait_for else None
+        await asyncio.sleep(0)  # let the reply waiter subscribe before anything is sent
+        started, size = time.monotonic(), 0
+        for i in range(repeat):
+            if rate and i:
+                await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
+            size += (await client.send_payload(payload, validate=False, force=True)).size
+        await confirm(client, timeout)
+        if reply is not None:
+            try:
+                record = await reply
+            except TimeoutError:
+                raise GwtoolError(f"no {wait_for} within {timeout:g} s (sent {repeat} {what})") from None
+            if not verbose:
+                printer(record)
+        times = f" {repeat}×" if repeat > 1 else ""
+        printer.message(f"sent{times} {what} as {client.service} to {client.url} ({human_size(size)})")
+    finally:
+        if not runner.done():
+            await client.close()
+        await runner
+
+
+async def confirm(client: GatewayClient, timeout: float) -> None:
+    """A heartbeat round trip: the gateway handles payloads in order, so its ACK means it took ours.
+
+    A gateway that refuses the payload closes instead, and that close is raised (ClosedByGateway).
+    """
+    import asyncio
+
+    ack_op = client.proto.op("HEARTBEAT_ACK")
+    acked = asyncio.create_task(client.wait_for_record(lambda r: r.op == ack_op, timeout=timeout or None))
+    await asyncio.sleep(0)
+    await client.heartbeat_now()
+    try:
+        await acked
+    except TimeoutError:
+        raise GwtoolError(f"the gateway did not ACK a heartbeat within {timeout:g} s; the payload was written but not confirmed") from None
+
+
+# --- shared helpers -----------------------------------------------------------------------------
+
+
+def check_service(proto: Protocol, service: str) -> str:
+    if service not in proto.services:
+        raise GwtoolError(f"--as: unknown service type {service!r} (known: {', '.join(proto.services)})")
+    return service
+
+
+def did_you_mean(name: str, known: Any) -> str:
+    match = next((k for k in known if k.lower() == name.lower() or k.lower() == name.lower().replace("-", "_")), None)
+    return f" — did you mean {match}?" if match else ""
+
+
+def make_client(url: str, service: str, token: str, compress: bool, proto: Protocol, **options: Any) -> GatewayClient:
+    from gwtool.client import GatewayClient
+
+    return GatewayClient(url, service=service, token=token, compress=compress, proto=proto, **options)
+
+
+def make_printer(proto: Protocol, json: bool) -> Printer:
+    from gwtool.console import Printer
+
+    return Printer(proto, json=json)
+
+
+class open_log:  # noqa: N801 - used as a context manager
+    """``--log FILE`` opened for appending, or None; closed afterwards."""
+
+    def __init__(self, path: Path | None):
+        self.path, self.file = path, None
+
+    def __enter__(self) -> Any:
+        if self.path is not None:
+            try:
+                self.file = open(self.path, "ab")  # noqa: SIM115
+            except OSError as exc:
+                raise GwtoolError(f"--log: cannot open {self.path}: {exc.strerror or exc}") from None
+        return self.file
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def run_async(coro: Any) -> None:
+    """Run a command's coroutine; a second Ctrl-C during shutdown just exits."""
+    import asyncio
+
+    try:
+        asyncio.run(coro)
+    except KeyboardInterrupt:
+        pass
+
+
+def install_stop_signals(stop: Any) -> None:
+    """Ctrl-C and SIGTERM set ``stop`` (the client then closes with 1000) instead of raising."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not on this platform
+            pass
+
+
+# --- data: --data and --set ---------------------------------------------------------------------
+
+
+def build_data(data: str | None, sets: list[str], example: Any, fields: tuple[Field, ...], proto: Protocol) -> Any:
+    """The payload's d: --data (or the example), then each --set applied in order."""
+    import copy
+
+    d = read_data(data) if data is not None else copy.deepcopy(example)
+    for item in sets:
+        path_text, sep, value_text = item.partition("=")
+        if not sep or not path_text:
+            raise GwtoolError(f"--set {item!r}: expected PATH=VALUE, e.g. ids.shard=2")
+        path = parse_path(path_text)
+        value = parse_value(value_text, field_type(fields, path, proto))
+        d = set_path(d, path, value, item)
+    return d
+
+
+def read_data(data: str) -> Any:
+    import sys
+
+    import orjson
+
+    where = "--data"
+    if data == "-":
+        text, where = sys.stdin.buffer.read(), "--data - (stdin)"
+    elif data.startswith("@"):
+        where = f"--data {data}"
+        try:
+            text = Path(data[1:]).read_bytes()
+        except OSError as exc:
+            raise GwtoolError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    else:
+        text = data.encode()
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise GwtoolError(f"{where}: not valid JSON: {exc.msg} at char {exc.pos}") from None
+
+
+_PATH_TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def parse_path(text: str) -> list[str | int]:
+    """``ids.shard`` → ["ids", "shard"]; ``roles[0]`` / ``[1].id`` → indexes as ints."""
+    parts: list[str | int] = []
+    pos = 0
+    for match in _PATH_TOKEN.finditer(text):
+        gap = text[pos : match.start()]
+        if gap not in ("", "."):
+            raise GwtoolError(f"--set {text!r}: bad path near {gap!r}")
+        pos = match.end()
+        parts.append(int(match.group(1)) if match.group(1) is not None else match.group(2))
+    if text[pos:] not in ("",):
+        raise GwtoolError(f"--set {text!r}: bad path near {text[pos:]!r}")
+    return parts
+
+
+STRING_TYPES = ("string", "snowflake", "timestamp", "discriminator", "service")
+
+
+def parse_value(text: str, expr: TypeExpr | None) -> Any:
+    """JSON when it parses; the text itself otherwise, or when the field is typed as a string."""
+    import orjson
+
+    if expr is not None and _is_string_type(expr) and not text.startswith('"') and text != "null":
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def _is_string_type(expr: TypeExpr) -> bool:
+    if expr.kind == "nullable":
+        return _is_string_type(expr.item)  # type: ignore[arg-type]
+    return expr.kind == "choice" or (expr.kind == "scalar" and expr.name in STRING_TYPES)
+
+
+def field_type(fields: tuple[Field, ...], path: list[str | int], proto: Protocol) -> TypeExpr | None:
+    """The definition's type for ``path`` inside data described by ``fields`` (None if unknown)."""
+    prefix, expr = "", None
+    for part in path:
+        if isinstance(part, int):
+            if expr is not None:
+                if expr.kind == "nullable":
+                    expr = expr.item
+                if expr is None or expr.kind != "array":
+                    return None
+                expr = expr.item
+            continue  # an index at the top: d is an array of the entity
+        if expr is not None and expr.kind == "nullable":
+            expr = expr.item
+        if expr is not None and expr.kind == "ref":
+            fields, prefix = proto.structures[expr.name].fields, ""
+        elif expr is not None and not (expr.kind == "scalar" and expr.name == "object"):
+            return None
+        name = f"{prefix}{part}"
+        found = next((f for f in fields if f.path == name), None)
+        if found is None:
+            return None
+        expr, prefix = found.type, name + "."
+    return expr
+
+
+def set_path(d: Any, path: list[str | int], value: Any, item: str) -> Any:
+    """Set ``value`` at ``path`` in ``d`` (objects are created on the way); returns the new d."""
+    if not path:
+        return value
+    if d is None:
+        d = [] if isinstance(path[0], int) else {}
+    node = d
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(part, int):
+            if not isinstance(node, list):
+                raise GwtoolError(f"--set {item!r}: [{part}] needs an array, found {type(node).__name__}")
+            if part > len(node):
+                raise GwtoolError(f"--set {item!r}: index {part} is past the end (array of {len(node)})")
+            if part == len(node):
+                node.append(None if last else ({} if not isinstance(path[i + 1], int) else []))
+            if last:
+                node[part] = value
+            elif node[part] is None:
+                node[part] = [] if isinstance(path[i + 1], int) else {}
+        else:
+            if not isinstance(node, dict):
+                raise GwtoolError(f"--set {item!r}: {part!r} needs an object, found {type(node).__name__}")
+            if last:
+                node[part] = value
+            elif node.get(part) is None:  # missing: create it; a scalar in the way is an error below
+                node[part] = [] if isinstance(path[i + 1], int) else {}
+        if not last:
+            node = node[part]
+    return d
