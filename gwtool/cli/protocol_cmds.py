@@ -254,6 +254,10 @@ def split_payloads(data: bytes) -> list[tuple[int, bytes]]:
     for every non-blank line (NDJSON)."""
     import orjson
 
+    from gwtool.protocol.codec import is_compressed
+
+    if is_compressed(data):  # one zlib-compressed frame
+        return [(0, data)]
     lines = [(n, line) for n, line in enumerate(data.splitlines(), 1) if line.strip()]
     if len(lines) <= 1:
         return [(0, data)] if data.strip() else []

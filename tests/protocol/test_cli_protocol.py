@@ -1,0 +1,195 @@
+"""``gwtool protocol`` and ``gwtool validate`` through the real entry point (main())."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from gwtool.cli import main
+from gwtool.protocol.docs import EXTENSION_EXAMPLE
+
+SEED = {
+    "op": 2,
+    "t": "EXECUTE_COMMAND",
+    "d": {
+        "command": "ban",
+        "raw": "minemidnight#0001 spamming -t 5h",
+        "ids": {
+            "message": "479455578708639755",
+            "author": "155112606661607425",
+            "channel": "254770965018443776",
+            "guild": "254768930223161344",
+            "shard": 1,
+        },
+    },
+}
+PLAY = {"op": 2, "t": "PLAY_SONG", "d": {"guildID": "1", "channelID": "2", "query": "song"}}
+
+
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = "") -> tuple[int, str, str]:
+    """Run the CLI in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.delenv("GWTOOL_PROTOCOL", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+    with pytest.raises(SystemExit) as caught:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return caught.value.code, out, " ".join(err.split())  # error lines wrap at the terminal width
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    return lambda *args, stdin="": run(capsys, monkeypatch, *args, stdin=stdin)
+
+
+def write(tmp_path: Path, name: str, data: object) -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data), "utf-8")
+    return str(path)
+
+
+def test_protocol_shows_every_table(cli) -> None:  # noqa: ANN001
+    code, out, _ = cli("protocol")
+    assert code == 0
+    for title in ("Opcodes", "Service types", "IDENTIFY d", "HEARTBEAT d", "Events (op EVENT)", "Close codes"):
+        assert title in out
+    for needle in ("HEARTBEAT_ACK", "sharder", "guilds", "EXECUTE_COMMAND", "ids.shard", "voiceState", "overwrite", "4007", "EVENT_NOT_ALLOWED"):
+        assert needle in out
+    assert "CACHE type guild" in out and "structure overwrite" in out
+
+
+def test_protocol_with_a_user_file(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    path = write(tmp_path, "music.toml", EXTENSION_EXAMPLE)
+    code, out, _ = cli("protocol", "--protocol", path)
+    assert code == 0
+    assert "music" in out and "PLAY_SONG" in out and "Play Song" in out and "players" in out
+    assert path in out.replace("\n", "")  # the header names the file
+
+
+def test_protocol_renders_markup_in_a_file_as_plain_text(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    path = write(tmp_path, "m.toml", '[services.x]\ndoc = "[bold red]not markup[/] [/"\n')
+    code, out, _ = cli("protocol", "--protocol", path)
+    assert code == 0 and "[bold red]not markup[/] [/" in out
+
+
+def test_protocol_json_is_a_loadable_definition(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    code, out, _ = cli("protocol", "--json", "--protocol", write(tmp_path, "music.toml", EXTENSION_EXAMPLE))
+    assert code == 0
+    data = json.loads(out)
+    assert data["events"]["PLAY_SONG"]["to"] == ["music"]
+    assert data["close_codes"]["EVENT_NOT_ALLOWED"]["code"] == 4007
+    assert data["cache_types"]["guild"]["fields"]["members?"]["type"] == "member[]"
+    code, out, _ = cli("validate", "--protocol", write(tmp_path, "dump.json", out), "--as", "commands", write(tmp_path, "p.json", PLAY))
+    assert code == 0, out
+
+
+def test_protocol_markdown(cli) -> None:  # noqa: ANN001
+    code, out, _ = cli("protocol", "--markdown")
+    assert code == 0 and out.startswith("# The gateway protocol")
+
+
+def test_protocol_errors_are_clear(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    code, out, err = cli("protocol", "--protocol", str(tmp_path / "missing.toml"))
+    assert code == 1 and "missing.toml: cannot read protocol file" in err and "Traceback" not in err + out
+    code, _, err = cli("protocol", "--protocol", write(tmp_path, "bad.toml", '[events.X]\nfrom = ["dj"]\nto = ["all"]'))
+    assert code == 1 and "bad.toml: events.X.from: unknown service type 'dj'" in err
+    code, _, err = cli("protocol", "--wrong-flag")
+    assert code == 1 and "No such option" in err
+
+
+def test_validate_accepts_the_seed_example(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    path = write(tmp_path, "seed.json", json.dumps(SEED, indent=2))  # pretty-printed: one payload
+    code, out, _ = cli("validate", path)
+    assert (code, out.strip()) == (0, "ok: EVENT EXECUTE_COMMAND as sent by a service")
+    code, out, _ = cli("validate", "--as", "sharder", path)
+    assert code == 0 and "as sent by a sharder" in out
+
+
+def test_validate_rejects_shard_as_a_string(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    bad = copy.deepcopy(SEED)
+    bad["d"]["ids"]["shard"] = "1"
+    code, out, _ = cli("validate", write(tmp_path, "bad.json", bad))
+    assert code == 1
+    assert out.splitlines() == ["d.ids.shard: expected integer, got string", "invalid: EVENT EXECUTE_COMMAND as sent by a service"]
+
+
+def test_validate_as_a_service_checks_permission_and_heartbeat(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    code, out, _ = cli("validate", "--as", "commands", write(tmp_path, "seed.json", SEED))
+    assert code == 1 and "EXECUTE_COMMAND may not be sent by commands (from: sharder)" in out
+    beat = write(tmp_path, "beat.json", {"op": 1, "d": {"heapUsed": 1}})
+    assert cli("validate", "--as", "commands", beat)[0] == 0
+    code, out, _ = cli("validate", "--as", "sharder", beat)
+    assert code == 1 and "d.guilds: missing (required integer)" in out
+
+
+def test_validate_as_gateway(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    hello = write(tmp_path, "hello.json", {"op": 3, "d": {"heartbeatInterval": 30000}})
+    assert cli("validate", "--as", "gateway", hello)[0] == 0
+    assert cli("validate", hello)[0] == 0  # HELLO is only sent by the gateway
+    code, out, _ = cli("validate", "--as", "sharder", hello)
+    assert code == 1 and "op: HELLO is sent by the gateway, not by a service" in out
+    code, out, _ = cli("validate", "--as", "gateway", write(tmp_path, "id.json", {"op": 5, "d": {"type": "sharder", "token": "x"}}))
+    assert code == 1 and "op: IDENTIFY is sent by the service, not by a gateway" in out
+
+
+def test_validate_ndjson_from_stdin_names_lines(cli) -> None:  # noqa: ANN001
+    bad = copy.deepcopy(SEED)
+    bad["d"]["ids"]["shard"] = "1"
+    lines = [json.dumps(SEED), "", json.dumps(bad), "not json", json.dumps({"op": 6, "type": "user", "d": [{"id": "1"}]})]
+    code, out, _ = cli("validate", "-", stdin="\n".join(lines) + "\n")
+    assert code == 1
+    assert "line 3: d.ids.shard: expected integer, got string" in out
+    assert "line 4: not JSON" in out
+    assert "line 5: d[0].username: missing (required string)" in out
+    assert "line 1:" not in out
+    assert out.strip().endswith("3 of 4 payloads invalid")
+    code, out, _ = cli("validate", stdin=json.dumps(SEED) + "\n" + json.dumps(SEED) + "\n")
+    assert code == 0 and "ok: 2 payloads valid" in out
+
+
+def test_validate_with_a_user_protocol(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    music = write(tmp_path, "music.toml", EXTENSION_EXAMPLE)
+    play = write(tmp_path, "play.json", PLAY)
+    assert cli("validate", play)[0] == 1  # unknown event without the file
+    code, out, _ = cli("validate", "--protocol", music, "--as", "commands", play)
+    assert code == 0, out
+    code, out, _ = cli("validate", "--protocol", music, "--as", "sharder", play)
+    assert code == 1 and "PLAY_SONG may not be sent by sharder (from: commands)" in out
+    assert cli("validate", "--protocol", music, "--as", "music", write(tmp_path, "b.json", {"op": 1, "d": {"heapUsed": 1, "players": 2}}))[0] == 0
+
+
+def test_validate_input_errors(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    code, _, err = cli("validate", "--as", "dj", write(tmp_path, "s.json", SEED))
+    assert code == 1 and "--as 'dj': unknown sender (use 'gateway' or a service type: sharder, commands)" in err
+    code, _, err = cli("validate", str(tmp_path / "nope.json"))
+    assert code == 1 and "nope.json: cannot read" in err
+    code, _, err = cli("validate", stdin="  \n")
+    assert code == 1 and "no payload to validate" in err
+    code, out, _ = cli("validate", stdin="[1, 2]")
+    assert code == 1 and "expected a JSON object, got array" in out
+    code, _, err = cli("validate", "--bogus")
+    assert code == 1 and "No such option" in err
+
+
+def test_validate_a_compressed_file(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    import zlib
+
+    path = tmp_path / "frame.bin"
+    path.write_bytes(zlib.compress(orjson.dumps(SEED)))
+    assert cli("validate", str(path))[0] == 0
+
+
+def test_installed_entry_point_runs(tmp_path: Path) -> None:
+    """The real process: python -m gwtool, no traceback on a bad file."""
+    path = tmp_path / "bad.json"
+    path.write_text('{"op": 2, "t": "EXECUTE_COMMAND", "d": {"ids": {"shard": "1"}}}')
+    done = subprocess.run([sys.executable, "-m", "gwtool", "validate", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "d.ids.shard: expected integer, got string" in done.stdout and "Traceback" not in done.stderr
