@@ -642,7 +642,8 @@ class MockGateway:
 
     def _http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
         if self._subscribers:
-            self._notice("info", f"HTTP {method} {path} → {status}", None, http=path, status=status, remote=_remote(ws))
+            text = f"HTTP {method} {path} → {status}"
+            self._emit(Notice("info", text, 0, "http", {"http": path, "status": status, "remote": _remote(ws)}))
 
     def _info(self, c: Connection) -> ConnectionInfo:
         has_shards = c.service is not None and self.proto.services[c.service].shards
