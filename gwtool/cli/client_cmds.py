@@ -245,7 +245,7 @@ def _send_command(
         raise GwtoolError(f"invalid {what} data: {'; '.join(exc.errors)}\n(--no-validate sends it anyway)") from None
     except NotAllowed as exc:
         raise GwtoolError(f"{str(exc).partition(';')[0]}\n(--as another service type, or --force to test the gateway's refusal)") from None
-    run_async(_send(client, make_printer(proto, json), payload, what, verbose, repeat, rate, wait_for, timeout))
+    run_async(_send(client, make_printer(proto, json), payload, what, verbose, repeat, rate, wait_for, timeout), interrupted_status=130)
 
 
 async def _send(
@@ -302,20 +302,11 @@ async def _send(
 
 
 async def confirm(client: GatewayClient, timeout: float) -> None:
-    """A heartbeat round trip: the gateway handles payloads in order, so its ACK means it took ours.
-
-    A gateway that refuses the payload closes instead, and that close is raised (ClosedByGateway).
-    """
-    import asyncio
-
-    ack_op = client.proto.op("HEARTBEAT_ACK")
-    acked = asyncio.create_task(client.wait_for_record(lambda r: r.op == ack_op, timeout=timeout or None))
-    await asyncio.sleep(0)
-    await client.heartbeat_now()
+    """A heartbeat round trip: its ACK means the gateway took what we sent (it keeps order)."""
     try:
-        await acked
+        await client.round_trip(timeout or None)
     except TimeoutError:
-        raise GwtoolError(f"the gateway did not ACK a heartbeat within {timeout:g} s; the payload was written but not confirmed") from None
+        raise GwtoolError(f"the gateway did not ACK a heartbeat within {timeout:g} s: the payload was written, not confirmed") from None
 
 
 # --- shared helpers -----------------------------------------------------------------------------
@@ -363,14 +354,14 @@ class open_log:  # noqa: N801 - used as a context manager
             self.file.close()
 
 
-def run_async(coro: Any) -> None:
-    """Run a command's coroutine; a second Ctrl-C during shutdown just exits."""
+def run_async(coro: Any, *, interrupted_status: int = 0) -> None:
+    """Run a command's coroutine. Ctrl-C that the command did not handle exits quietly."""
     import asyncio
 
     try:
         asyncio.run(coro)
     except KeyboardInterrupt:
-        pass
+        raise SystemExit(interrupted_status) from None
 
 
 def install_stop_signals(stop: Any) -> None:

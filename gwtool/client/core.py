@@ -133,6 +133,7 @@ class GatewayClient:
         self.latency = LatencyStats()
         self.sent_count = self.received_count = 0
         self.unsolicited_acks = 0
+        self._beats_sent = self._beats_settled = 0  # heartbeats sent / ACKed or given up on (FIFO)
         self.last_ack_ms: float | None = None  # latency of the ACK being emitted; None if unsolicited
 
         self._listeners: list[Listener] = []
@@ -305,6 +306,7 @@ class GatewayClient:
         finally:
             self._ws = None
             self.state.connected_at = None
+            self._beats_settled += len(self._pending)
             self._pending.clear()
             if self._heartbeat_task is not None:
                 self._heartbeat_task.cancel()
@@ -496,6 +498,7 @@ class GatewayClient:
 
     async def _close_zombie(self, ws: ClientConnection, interval: float) -> None:
         self.latency.missed += len(self._pending)
+        self._beats_settled += len(self._pending)
         self._pending.clear()
         close = self.proto.close(ZOMBIE_CLOSE)
         self._zombie = True
@@ -512,6 +515,7 @@ class GatewayClient:
             self.unsolicited_acks += 1
             return
         self.last_ack_ms = (time.monotonic() - self._pending.popleft()) * 1000
+        self._beats_settled += 1
         self.latency.add(self.last_ack_ms)
 
     def heartbeat_data(self) -> dict[str, Any]:
@@ -525,13 +529,43 @@ class GatewayClient:
         d.update(self.heartbeat_values)
         return d
 
-    async def _send_heartbeat(self, ws: ClientConnection) -> Record:
+    async def _send_heartbeat(self, ws: ClientConnection, number: list[int] | None = None) -> Record:
+        """Send a heartbeat; ``number`` (if given) receives its position in the ACK queue at once."""
+        payload = {"op": self._op["HEARTBEAT"], "d": self.heartbeat_data()}
         self._pending.append(time.monotonic())
-        return await self._send(ws, {"op": self._op["HEARTBEAT"], "d": self.heartbeat_data()})
+        self._beats_sent += 1
+        if number is not None:
+            number.append(self._beats_sent)
+        try:
+            return await self._send(ws, payload)
+        except BaseException:
+            self._pending.pop()
+            self._beats_sent -= 1
+            raise
 
     async def heartbeat_now(self) -> Record:
         """Send a heartbeat now (its ACK is measured like any other)."""
         return await self._send_heartbeat(self._require_ws())
+
+    async def round_trip(self, timeout: float | None = None) -> float:
+        """Send a heartbeat and wait for its own ACK; the latency in ms.
+
+        The gateway handles payloads in order, so this ACK also means it has taken everything sent
+        before it. A gateway that refuses something closes instead: that error is raised here.
+        """
+        ack_op = self._op["HEARTBEAT_ACK"]
+        mine: list[int] = []  # our heartbeat's number, known once it is queued
+        async with asyncio.timeout(timeout):
+            waiting = asyncio.ensure_future(
+                self.wait_for_record(lambda r: r.op == ack_op and bool(mine) and self._beats_settled >= mine[0])
+            )
+            await asyncio.sleep(0)  # subscribed before the ACK can arrive
+            try:
+                await self._send_heartbeat(self._require_ws(), mine)
+                await waiting
+            finally:
+                waiting.cancel()
+        return self.last_ack_ms if self.last_ack_ms is not None else 0.0
 
     # --- sending ---------------------------------------------------------------------------------
 

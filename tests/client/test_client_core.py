@@ -128,3 +128,20 @@ async def test_no_hello_closes_and_reports(fake_gateway, proto):
                 await client.run()
         assert any(isinstance(i, Notice) and "sent no HELLO" in i.text for i in items)
         await gw.wait_until(lambda: gw.close_codes == [proto.close("UNKNOWN_ERROR").code])
+
+
+async def test_round_trip_waits_for_its_own_ack(fake_gateway, proto):
+    async with fake_gateway(interval=20) as gw:  # scheduled beats interleave with ours
+        async with GatewayClient(gw.url, service="commands", proto=proto) as client:
+            await client.wait_identified(timeout=5)
+            latencies = [await client.round_trip(timeout=5) for _ in range(5)]
+        assert all(ms > 0 for ms in latencies)
+        assert client.latency.count >= 5 and client.latency.missed == 0
+
+
+async def test_round_trip_times_out_without_ack(fake_gateway, proto):
+    async with fake_gateway(interval=60_000, ack=False) as gw:
+        async with GatewayClient(gw.url, service="commands", proto=proto, heartbeat=False) as client:
+            await client.wait_identified(timeout=5)
+            with pytest.raises(TimeoutError):
+                await client.round_trip(timeout=0.1)
