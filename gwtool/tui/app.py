@@ -85,27 +85,37 @@ class GwtoolApp(App[None]):
 
     # --- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        # Kept as attributes: timers must reach them while a dialog screen is on top.
+        self.status = StatusBar(id="status")
+        self.filter_box = Input(placeholder=FILTER_HINT, id="filter")
+        self.stream = Stream(self.proto, limit=self.feed.limit, id="stream")
+        self.panes = TabbedContent(id="panes", initial="detail")
+        self.detail = Detail(self.proto, id="detail-view")
+        self.latency = Latency(id="latency-view")
+        self.cache_tree = CacheTree(self.proto, id="cache-tree")
+        self.composer = Composer(self.proto, self.session.service, id="composer")
+        self.services = Services(id="services-table")
+        yield self.status
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Input(placeholder=FILTER_HINT, id="filter")
-                yield Stream(self.proto, limit=self.feed.limit, id="stream")
-            with TabbedContent(id="panes", initial="detail"):
+                yield self.filter_box
+                yield self.stream
+            with self.panes:
                 with TabPane("Detail", id="detail"):
-                    yield Detail(self.proto, id="detail-view")
+                    yield self.detail
                 with TabPane("Latency", id="latency"):
-                    yield Latency(id="latency-view")
+                    yield self.latency
                 with TabPane("Cache", id="cache"):
-                    yield CacheTree(self.proto, id="cache-tree")
+                    yield self.cache_tree
                 with TabPane("Compose", id="compose"):
-                    yield Composer(self.proto, self.session.service, id="composer")
+                    yield self.composer
                 with TabPane("Services", id="services"):
-                    yield Services(id="services-table")
+                    yield self.services
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(Stream).border_title = "stream"
-        self.query_one(Stream).focus()
+        self.stream.border_title = "stream"
+        self.stream.focus()
         self.set_interval(FLUSH_SECONDS, self.flush)
         self.set_interval(0.25, self.refresh_status)
         self.set_interval(0.5, self.refresh_latency)
@@ -122,7 +132,7 @@ class GwtoolApp(App[None]):
 
     def flush(self) -> None:
         batch = self.feed.drain()
-        stream = self.query_one(Stream)
+        stream = self.stream
         if batch and not self.paused:
             stream.add(batch)
         elif batch:
@@ -130,7 +140,7 @@ class GwtoolApp(App[None]):
         self.update_stream_title()
 
     def update_stream_title(self) -> None:
-        stream = self.query_one(Stream)
+        stream = self.stream
         parts = [f"{len(stream.view):,} shown", f"{len(self.feed.entries):,} kept"]
         if self.feed.dropped:
             parts.append(f"{self.feed.dropped:,} dropped")
@@ -146,8 +156,8 @@ class GwtoolApp(App[None]):
             stream.border_title = title
 
     def refilter(self) -> None:
-        text = self.query_one("#filter", Input).value
-        self.query_one(Stream).rebuild(self.feed.entries, Filter.parse(text, self.side))
+        text = self.filter_box.value
+        self.stream.rebuild(self.feed.entries, Filter.parse(text, self.side))
         self.update_stream_title()
 
     @on(Input.Changed, "#filter")
@@ -156,38 +166,38 @@ class GwtoolApp(App[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_submitted(self) -> None:
-        self.query_one(Stream).focus()
+        self.stream.focus()
 
     @on(Stream.Selected)
     def entry_selected(self, event: Stream.Selected) -> None:
         if event.entry is None:
             return
-        self.query_one(Detail).show(event.entry)
+        self.detail.show(event.entry)
         self.copy_text = entry_json(event.entry)
         if event.chosen:
-            self.query_one(TabbedContent).active = "detail"
+            self.panes.active = "detail"
 
     # --- periodic reads of the session -------------------------------------------------------
     def refresh_status(self) -> None:
-        self.query_one(StatusBar).show(self.session, now=self.clock, monotonic=self.monotonic, paused=self.paused)
+        self.status.show(self.session, now=self.clock, monotonic=self.monotonic, paused=self.paused)
 
     def refresh_latency(self) -> None:
-        if self.query_one(TabbedContent).active == "latency":
-            self.query_one(Latency).show(self.session.latency, embedded=self.session.embedded)
+        if self.panes.active == "latency":
+            self.latency.show(self.session.latency, embedded=self.session.embedded)
 
     @work(exclusive=True, group="panes")
     async def refresh_panes(self) -> None:
         """Read services and cache (over HTTP for a remote gateway) for whichever pane is showing."""
-        active = self.query_one(TabbedContent).active
+        active = self.panes.active
         try:
             if active == "services":
-                table = self.query_one(Services)
+                table = self.services
                 table.show(await self.session.services(), now=self.clock())
                 table.border_subtitle = ""
             elif active == "cache":
-                self.query_one(CacheTree).show(*await self.session.cache_index())
+                self.cache_tree.show(*await self.session.cache_index())
         except (OSError, TimeoutError) as exc:
-            pane = self.query_one(Services) if active == "services" else self.query_one(CacheTree)
+            pane = self.services if active == "services" else self.cache_tree
             pane.border_subtitle = printable(f"cannot read the gateway: {exc or type(exc).__name__}")
 
     @on(TabbedContent.TabActivated)
@@ -202,7 +212,7 @@ class GwtoolApp(App[None]):
         if data is None:
             return
         kind, key, entity = data
-        self.query_one(Detail).show_value(f"{kind} {'/'.join(key)}", entity)
+        self.detail.show_value(f"{kind} {'/'.join(key)}", entity)
         self.copy_text = pretty_json(entity)
         if isinstance(event, Tree.NodeSelected) and not self.session.embedded:
             self.fetch_entity(kind, key)
@@ -217,7 +227,7 @@ class GwtoolApp(App[None]):
             self.notify(f"GET /cache/{path} failed: {exc}", severity="warning", markup=False)
             return
         if status == 200:
-            self.query_one(Detail).show_value(f"GET /cache/{path} → 200", value)
+            self.detail.show_value(f"GET /cache/{path} → 200", value)
             self.copy_text = pretty_json(value)
         else:
             self.notify(f"GET /cache/{path} → {status or 'no answer'} (showing the payload seen)", markup=False)
@@ -227,30 +237,30 @@ class GwtoolApp(App[None]):
         self.push_screen(HelpScreen(available(self)))
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.filter_box.focus()
 
     def action_clear_filter(self) -> None:
-        self.query_one("#filter", Input).value = ""
+        self.filter_box.value = ""
         self.refilter()
 
     def action_escape(self) -> None:
-        filter_box = self.query_one("#filter", Input)
+        filter_box = self.filter_box
         if filter_box.has_focus and filter_box.value:
             self.action_clear_filter()
-        self.query_one(Stream).focus()
+        self.stream.focus()
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
         if not self.paused:
             self.unseen = 0
-            self.query_one(Stream).rebuild(self.feed.entries)
+            self.stream.rebuild(self.feed.entries)
         self.update_stream_title()
         self.refresh_status()
 
     def action_follow(self) -> None:
         if self.paused:
             self.action_toggle_pause()
-        self.query_one(Stream).action_follow()
+        self.stream.action_follow()
         self.update_stream_title()
 
     def action_cycle_side(self) -> None:
@@ -263,8 +273,8 @@ class GwtoolApp(App[None]):
 
     def action_clear_stream(self) -> None:
         self.feed.entries.clear()
-        self.query_one(Stream).rebuild(())
-        self.query_one(Detail).show(None)
+        self.stream.rebuild(())
+        self.detail.show(None)
         self.update_stream_title()
 
     def action_copy(self) -> None:
@@ -275,11 +285,11 @@ class GwtoolApp(App[None]):
         self.notify(f"Copied {len(self.copy_text):,} characters of JSON.", timeout=2)
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        self.panes.active = tab
 
     def action_send(self) -> None:
-        self.query_one(TabbedContent).active = "compose"
-        self.query_one(Composer).action_send()
+        self.panes.active = "compose"
+        self.composer.action_send()
 
     @work(group="actions")
     async def action_heartbeat(self) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from gwtool.gateway.cache import CacheStore
 from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class Session:
         compress: bool = False,
         quiet: bool = False,
         heartbeat_interval: int = EMBEDDED_HEARTBEAT_MS,
+        period: float = SIMULATION_PERIOD,
     ):
         self.proto = proto
         self.embedded = url is None
@@ -49,12 +51,13 @@ class Session:
         self.compress = compress
         self.quiet = quiet
         self.heartbeat_interval = heartbeat_interval
+        self.period = period
         self.gateway: Any = None  # MockGateway when embedded
         self.client: Any = None  # GatewayClient
         self.simulated: Any = None  # the simulated service's GatewayClient
         self.started = time.time()
         self.error: str | None = None  # why the client gave up, for the status bar
-        self.seen_cache: dict[str, dict[tuple, dict]] = {}  # cache payloads seen, by type and key
+        self.seen_cache = CacheStore(proto)  # the cache payloads our client sent, indexed like the gateway's
 
     # --- what widgets read -------------------------------------------------------------------
     @property
@@ -134,8 +137,8 @@ class Session:
         caches = [s for s in self.proto.cache_types.values() if s.example is not None]
         return events, caches if self.proto.services[service].cache else []
 
-    async def simulate(self, period: float = SIMULATION_PERIOD) -> None:
-        """Every ``period`` s, send each sendable event's example and one cache type's example."""
+    async def simulate(self) -> None:
+        """Every ``self.period`` s, send each sendable event's example and one cache type's example."""
         from gwtool.client import GatewayClient
 
         service = self.simulated_service()
@@ -153,7 +156,7 @@ class Session:
                     if caches:
                         cache = caches[tick % len(caches)]
                         await self.simulated.send_cache(cache.name, cache.example)
-                await asyncio.sleep(period)
+                await asyncio.sleep(self.period)
 
     # --- actions -----------------------------------------------------------------------------
     async def heartbeat_now(self) -> None:
@@ -188,24 +191,10 @@ class Session:
         return data
 
     def remember_cache(self, payload: dict[str, Any]) -> None:
-        """Index a CACHE payload's entities (and nested ones) by type and key."""
-        kind = payload.get("type")
-        data = payload.get("d")
-        for entity in data if isinstance(data, list) else [data]:
-            self._remember(kind, entity)
-
-    def _remember(self, kind: Any, entity: Any) -> None:
-        structure = self.proto.cache_types.get(kind) if isinstance(kind, str) else None
-        if structure is None or not isinstance(entity, dict):
-            return
-        key = tuple(str(entity.get(k)) for k in structure.key)
-        self.seen_cache.setdefault(kind, {})[key] = entity
-        for name in structure.nested:
-            field = next((f for f in structure.fields if f.path == name), None)
-            items = entity.get(name)
-            if field is not None and field.type.item is not None and isinstance(items, list):
-                for item in items:
-                    self._remember(field.type.item.name, item)
+        """Index a CACHE payload's entities (nested ones too) the way the gateway does."""
+        kind, data = payload.get("type"), payload.get("d")
+        if isinstance(kind, str) and kind in self.proto.cache_types and isinstance(data, (dict, list)):
+            self.seen_cache.put(kind, data)
 
     async def cache_index(self) -> tuple[str, dict[str, list[dict[str, Any]]], dict[str, int] | None]:
         """(where entities come from, type → entities, type → count at the gateway or None).
@@ -216,7 +205,7 @@ class Session:
         if self.gateway is not None:
             store = self.gateway.cache
             return "the gateway's cache", {kind: list(store.entities(kind)) for kind in self.proto.cache_types}, None
-        seen = {kind: list(self.seen_cache.get(kind, {}).values()) for kind in self.proto.cache_types}
+        seen = {kind: self.seen_cache.entities(kind) for kind in self.proto.cache_types}
         try:
             status, counts = await http_get_json(self.http_url, "/cache/")
         except (OSError, TimeoutError):

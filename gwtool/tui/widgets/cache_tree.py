@@ -44,7 +44,10 @@ class CacheTree(Tree[Any]):
             return
         self.signature = signature
         self.source = source
-        expanded = {node.label.plain.split(" ")[0] for node in self.root.children if node.is_expanded}
+        if self.root.children:
+            expanded = {node.label.plain.split(" ")[0] for node in self.root.children if node.is_expanded}
+        else:  # first fill: open the types that are small enough to read at a glance
+            expanded = {kind for kind, entities in index.items() if 0 < len(entities) <= 5}
         self.clear()
         for kind, entities in index.items():
             structure = self.proto.cache_types[kind]

@@ -106,19 +106,20 @@ class Composer(Vertical):
         self.proto = proto
         self.service = service
         self.choices = {t.key: t for t in templates(proto, service)}
+        sendable = [e.t for e in proto.events_sendable_by(service) if f"event:{e.t}" in self.choices]
+        self.first = f"event:{sendable[0]}" if sendable else next(iter(self.choices))
 
     def compose(self) -> ComposeResult:
         options = [(Text(t.title), t.key) for t in self.choices.values()]
-        first = next(iter(self.choices))
         with Horizontal(id="compose-bar"):
-            yield Select(options, value=first, allow_blank=False, id="compose-kind")
+            yield Select(options, value=self.first, allow_blank=False, id="compose-kind")
             yield Button("Send ^s", id="compose-send", variant="primary")
         yield Static(id="compose-about")
         yield TextArea(id="compose-editor", tab_behavior="indent", show_line_numbers=True)
         yield Static(id="compose-problems")
 
     def on_mount(self) -> None:
-        self.load(next(iter(self.choices)))
+        self.load(self.first)
 
     def load(self, key: str) -> None:
         template = self.choices[key]

@@ -53,11 +53,11 @@ def sizes(record: Record) -> Text:
 def heading(entry: Entry, proto: Protocol) -> Text:
     item = entry.item
     text = Text(no_wrap=False)
-    side = "our client" if entry.side == "you" else "gateway"
+    side = "our client" if entry.side == "you" else "the gateway"
     if isinstance(item, Record):
         way = "received" if item.direction == "in" else "sent"
         text.append(printable(label(item, proto)), "bold")
-        text.append(f"  {way} by the {side}", "dim")
+        text.append(f"  {way} by {side}", "dim")
         if entry.side == "gw":
             text.append(f" ({'from' if item.direction == 'in' else 'to'} #{item.conn} {printable(item.service or '?')})", "dim")
         text.append(f"  at {clock(item.ts)}\n", "dim")

@@ -54,19 +54,21 @@ class StatusBar(Static):
     def show(self, session: Any, *, now: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic, paused: bool = False) -> None:
         state = session.state
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" gwtool ", "bold reverse")
         text.append(" ")
-        text.append(printable(session.url or "starting…"), "bold")
-        if session.embedded:
-            text.append(" (embedded)", "dim")
-        text.append("  as ", "dim")
-        text.append(session.service, "bold cyan")
-        text.append("  ")
         text.append_text(describe_state(state, session.service, session.error, monotonic))
+        latency = session.latency
+        if latency is not None and latency.last is not None:
+            text.append(f"  ♥ {latency.last:.1f} ms", "bold green" if not latency.missed else "bold yellow")
         received, sent = session.counts
-        text.append(f"  ↓{received} ↑{sent}", "")
-        if state is not None and getattr(state, "connected_at", None):
-            text.append(f"  up {duration(now() - state.connected_at)}", "dim")
+        text.append(f"  ↓{received} ↑{sent}")
         if paused:
             text.append("  PAUSED", "bold reverse yellow")
+        text.append("  as ", "dim")
+        text.append(session.service, "bold cyan")
+        text.append(" → ", "dim")
+        text.append(printable(session.url or "starting…"), "bold")
+        if session.embedded:
+            text.append(" (embedded gateway)", "dim")
+        if state is not None and getattr(state, "connected_at", None) and state.phase == "identified":
+            text.append(f"  up {duration(now() - state.connected_at)}", "dim")
         self.update(text)

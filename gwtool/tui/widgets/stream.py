@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
 
 SIDE_STYLES = {"you": "bold cyan", "gw": "bold magenta"}
-SIDE_LABELS = {"you": "you", "gw": "gw "}
+SIDE_LABELS = {"you": "you ", "gw": "gw  "}
 
 
 def render_entry(entry: Entry, proto: Protocol) -> Text:
@@ -35,15 +35,15 @@ def render_entry(entry: Entry, proto: Protocol) -> Text:
     item = entry.item
     line = Text(no_wrap=True, end="")
     line.append(SIDE_LABELS[entry.side], SIDE_STYLES[entry.side])
-    line.append(" " + clock(item.ts), "dim")
+    line.append(clock(item.ts), "dim")
     other = "gateway" if entry.side == "you" else f"#{item.conn} {item.service or '?'}"
     if isinstance(item, Record):
         name = proto.op_name(item.op) if item.payload is not None else ""
         line.append(f" {ARROWS[item.direction]} ", "bold" if item.direction == "in" else "dim")
         line.append(f"{printable(other):<12.12} ", "dim")
-        line.append(f"{printable(label(item, proto)):<24} ", OP_STYLES.get(name, "bold red" if item.payload is None else ""))
+        line.append(f"{printable(label(item, proto)):<22} ", OP_STYLES.get(name, "bold red" if item.payload is None else ""))
         size = human_size(item.size) + (" z" if item.compressed else "  ")
-        line.append(f"{size:>10}  ", "dim")
+        line.append(f"{size:>9} ", "dim")
         line.append(printable(summary(item, 400)), "" if item.payload is not None else "red")
     else:
         style = NOTICE_STYLES.get(item.kind, "")
@@ -58,7 +58,7 @@ class Stream(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES = {"stream--cursor"}
     DEFAULT_CSS = """
-    Stream { background: $surface; }
+    Stream { background: $surface; overflow-x: hidden; }
     Stream > .stream--cursor { background: $accent 40%; }
     Stream:focus > .stream--cursor { background: $accent 70%; }
     """

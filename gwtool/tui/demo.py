@@ -1,0 +1,131 @@
+"""A fixed, deterministic session for snapshot tests and screenshots: no network, fixed clocks.
+
+``DemoSession`` has the surface of ``Session``; the records it feeds are built from the protocol
+definition's examples, with fixed times, sizes and connection ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from gwtool.client import ClientState, LatencyStats
+from gwtool.gateway.cache import CacheStore
+from gwtool.protocol.codec import encode
+from gwtool.records import Notice, Record
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Protocol
+    from gwtool.tui.app import GwtoolApp
+    from gwtool.tui.session import Sink
+
+T0 = 1_767_268_800.0  # 2026-01-01 12:00:00 UTC: every demo time is an offset from it
+NOW = T0 + 95.0  # the clock the demo app reads
+MONOTONIC = 5_000.0
+LATENCIES = (0.91, 0.84, 0.88, 1.32, 0.79, 0.86, 0.95, 2.41, 0.83, 0.87, 0.9, 0.82, 1.05, 0.85, 0.88, 0.8)
+
+
+class DemoSession:
+    """The embedded setup after a minute and a half: our ``commands`` client, a sharder, some cache."""
+
+    embedded = True
+    error: str | None = None
+
+    def __init__(self, proto: Protocol, *, service: str = "commands", state: ClientState | None = None):
+        self.proto = proto
+        self.service = service
+        self.url = "ws://127.0.0.1:8765"
+        self.sharder = next((s.name for s in proto.services.values() if s.shards), service)
+        self.state = state or ClientState(phase="identified", identified={}, connected_at=T0 + 0.012, heartbeat_interval=5000, conn=1)
+        self.latency = LatencyStats()
+        for ms in LATENCIES:
+            self.latency.add(ms)
+        self.cache = CacheStore(proto)
+        self.items = self.script()
+        for side, item in self.items:
+            if side == "gw" and isinstance(item, Record) and item.direction == "in" and item.op == proto.op("CACHE"):
+                self.cache.put(item.cache_type, item.payload["d"])
+        self.sent: list[dict[str, Any]] = []
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        ours = [i for side, i in self.items if side == "you" and isinstance(i, Record)]
+        return sum(r.direction == "in" for r in ours), sum(r.direction == "out" for r in ours)
+
+    def script(self) -> list[tuple[str, Record | Notice]]:
+        """Connect, identify, heartbeats, and the sharder's events and cache payloads."""
+        p = self.proto
+        out: list[tuple[str, Record | Notice]] = []
+        sharder, ours = self.sharder, self.service
+
+        def rec(side: str, direction: str, at: float, payload: dict[str, Any], conn: int, service: str | None) -> None:
+            out.append((side, Record(direction, len(encode(payload)), payload, conn=conn, service=service, ts=T0 + at)))  # type: ignore[arg-type]
+
+        identified = p.event_with_routing("identified")
+        hello = {"op": p.op("HELLO"), "d": {"heartbeatInterval": 5000}}
+        out.append(("you", Notice("connecting", f"connecting to {self.url} as {ours}", ts=T0)))
+        rec("you", "in", 0.004, hello, 1, None)
+        rec("you", "out", 0.005, {"op": p.op("IDENTIFY"), "d": {"type": ours, "token": "", "compress": False}}, 1, ours)
+        if identified is not None:
+            rec("you", "in", 0.011, {"op": p.op("EVENT"), "t": identified.t, "d": {}}, 1, ours)
+        out.append(("you", Notice("identified", f"identified as {ours}", service=ours, ts=T0 + 0.012)))
+        rec("gw", "in", 0.2, {"op": p.op("IDENTIFY"), "d": {"type": sharder, "token": "", "compress": False}}, 2, None)
+        if identified is not None:
+            rec("gw", "out", 0.201, {"op": p.op("EVENT"), "t": identified.t, "d": {"shards": [0, 1, 2], "maxShards": 3}}, 2, sharder)
+        out.append(("gw", Notice("identified", f"identified as {sharder} with shards [0, 1, 2] of 3", conn=2, service=sharder, ts=T0 + 0.202)))
+        events = [e for e in p.events_sendable_by(sharder) if e.routing != "identified" and e.example is not None]
+        caches = [s for s in p.cache_types.values() if s.example is not None]
+        at = 1.0
+        for tick in range(8):
+            rec("you", "out", at, {"op": p.op("HEARTBEAT"), "d": {"heapUsed": 61_203_456 + tick * 4096}}, 1, ours)
+            rec("you", "in", at + 0.001, {"op": p.op("HEARTBEAT_ACK"), "d": {}}, 1, ours)
+            if events:
+                event = {"op": p.op("EVENT"), "t": events[tick % len(events)].t, "d": events[tick % len(events)].example}
+                rec("gw", "in", at + 1.5, event, 2, sharder)
+                rec("gw", "out", at + 1.501, event, 1, ours)
+                rec("you", "in", at + 1.502, event, 1, ours)
+            if caches:
+                cache = caches[tick % len(caches)]
+                rec("gw", "in", at + 2.5, {"op": p.op("CACHE"), "type": cache.name, "d": cache.example}, 2, sharder)
+            at += 5.0
+        return out
+
+    async def run(self, sink: Sink) -> None:
+        for side, item in self.items:
+            sink(side, item)  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+
+    async def heartbeat_now(self) -> None:
+        pass
+
+    async def request_heartbeat(self) -> None:
+        pass
+
+    async def send(self, payload: dict[str, Any], *, force: bool = False) -> None:
+        self.sent.append(payload)
+
+    async def services(self) -> list[dict[str, Any]]:
+        start = int(T0 * 1000)
+        return [
+            {"conn": 1, "type": self.service, "startTime": start + 12, "heapUsed": 61_231_104, "lastHeartbeatAge": 1.4},
+            {"conn": 2, "type": self.sharder, "startTime": start + 200, "heapUsed": 88_604_672, "guilds": 3000,
+             "shards": [0, 1, 2], "maxShards": 3, "lastHeartbeatAge": 3.2},
+        ]  # fmt: skip
+
+    async def cache_index(self) -> tuple[str, dict[str, list[dict[str, Any]]], None]:
+        return "the gateway's cache", {kind: self.cache.entities(kind) for kind in self.proto.cache_types}, None
+
+    async def fetch_entity(self, kind: str, key: tuple[str, ...]) -> tuple[int, Any]:
+        entity = self.cache.get(kind, *key)
+        return (200, entity) if entity is not None else (404, None)
+
+
+def demo_app(proto: Protocol | None = None, *, state: ClientState | None = None) -> GwtoolApp:
+    """The dashboard over ``DemoSession`` with frozen clocks (times print in the local zone: set TZ)."""
+    from gwtool.tui.app import GwtoolApp
+
+    if proto is None:
+        from gwtool.protocol.definition import load_protocol
+
+        proto = load_protocol(use_env=False)
+    return GwtoolApp(DemoSession(proto, state=state), clock=lambda: NOW, monotonic=lambda: MONOTONIC)

@@ -1,0 +1,51 @@
+"""The ring buffer and the stream filter, without a terminal."""
+
+from __future__ import annotations
+
+from gwtool.records import Notice, Record
+from gwtool.tui.feed import Feed, Filter, printable
+
+
+def beat(proto, direction="out") -> Record:
+    return Record(direction, 34, {"op": proto.op("HEARTBEAT"), "d": {"heapUsed": 1}})
+
+
+def event(proto, t="EXECUTE_COMMAND", text="ban") -> Record:
+    return Record("in", 200, {"op": proto.op("EVENT"), "t": t, "d": {"command": text}})
+
+
+def test_ring_buffer_keeps_the_newest_and_counts_the_dropped():
+    feed = Feed(limit=100)
+    for n in range(250):
+        feed.push("you", Notice("info", str(n)))
+    batch = feed.drain()
+    assert len(feed.entries) == 100 and feed.dropped == 150
+    assert [e.item.text for e in batch][-1] == "249" and feed.entries[0].item.text == "150"
+    assert feed.pending == []
+
+
+def test_filter_terms(proto):
+    feed = Feed()
+    feed.push("you", beat(proto))
+    feed.push("gw", event(proto))
+    feed.push("you", event(proto, text="kick"))
+    feed.push("you", Notice("closed", "closed 4009"))
+    entries = feed.drain()
+
+    def shown(text: str, side=None) -> list[int]:
+        f = Filter.parse(text, side)
+        return [e.seq for e in entries if f.matches(e, proto)]
+
+    assert shown("op:heart") == [0]
+    assert shown("t:execute") == [1, 2]
+    assert shown("dir:in") == [1, 2]
+    assert shown("side:gw") == [1]
+    assert shown("", side="you") == [0, 2, 3]
+    assert shown("kick") == [2]
+    assert shown("-op:heartbeat") == [1, 2, 3]  # notices stay when a negated op term hides heartbeats
+    assert shown("t:execute -kick") == [1]
+    assert shown("4009") == [3]
+
+
+def test_printable_removes_terminal_control_sequences():
+    assert printable("a\x1b[31mred\x07\nnext\tx") == "a\ufffd[31mred\ufffd⏎next x"

@@ -1,0 +1,240 @@
+"""Pilot tests of every interaction against the real embedded MockGateway (port 0, real websockets)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import DataTable, Static, TabbedContent
+
+from gwtool.client import GatewayClient
+from gwtool.gateway import MockGateway
+from gwtool.records import Notice, Record
+from gwtool.tui.app import GwtoolApp, make_app
+from gwtool.tui.session import Session
+from gwtool.tui.widgets.cache_tree import CacheTree
+from gwtool.tui.widgets.detail import Detail
+from gwtool.tui.widgets.help import ConfirmScreen, HelpScreen
+from gwtool.tui.widgets.status_bar import StatusBar
+from gwtool.tui.widgets.stream import Stream
+from tests.tui.conftest import wait_for
+
+SIZE = (160, 48)
+
+
+def live_app(proto, **options) -> GwtoolApp:
+    """The embedded setup, with the simulated sharder sending every 0.2 s instead of 3 s."""
+    return GwtoolApp(Session(proto, period=0.2, **options))
+
+
+def records(app: GwtoolApp, side: str = "you"):
+    return [e.item for e in app.feed.entries if e.side == side and isinstance(e.item, Record)]
+
+
+def has_op(app: GwtoolApp, name: str, side: str = "you", t: str | None = None) -> bool:
+    code = app.proto.op(name)
+    return any(r.op == code and (t is None or r.t == t) for r in records(app, side))
+
+
+def status_text(app: GwtoolApp) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+async def test_first_run_shows_hello_identified_and_a_latency(proto):
+    app = make_app(proto)  # the real defaults: embedded gateway, simulated sharder, --as commands
+    async with app.run_test(size=SIZE) as pilot:
+        identified = proto.event_with_routing("identified").t
+        await wait_for(pilot, lambda: has_op(app, "HELLO") and has_op(app, "EVENT", t=identified), what="HELLO, IDENTIFIED")
+        await wait_for(pilot, lambda: app.session.latency.last is not None, what="a heartbeat ACK")
+        await pilot.pause(0.3)
+        status = status_text(app)
+        assert "identified" in status and " ms" in status and "commands" in status
+        assert app.session.gateway is not None and app.session.url == app.session.gateway.url
+        assert any(e.side == "gw" for e in app.feed.entries)  # the gateway's side is shown too
+        stream = app.query_one(Stream)
+        assert len(stream.view) == len(app.feed.entries)
+
+
+async def test_select_a_line_shows_its_json_and_copies_it(proto):
+    app = live_app(proto)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: has_op(app, "EVENT", t="EXECUTE_COMMAND"), what="a simulated event")
+        app.action_toggle_pause()  # hold the view still while selecting
+        stream = app.query_one(Stream)
+        target = max(
+            i for i, e in enumerate(stream.view)
+            if isinstance(e.item, Record) and e.item.t == "EXECUTE_COMMAND" and i < len(stream.view) - 1
+        )  # fmt: skip
+        stream.focus()
+        await pilot.press("end")
+        await pilot.press(*["up"] * (len(stream.view) - 1 - target), "enter")
+        assert stream.cursor == target and stream.follow is False
+        assert app.query_one(TabbedContent).active == "detail"
+        heading = str(app.query_one("#detail-heading", Static).render())
+        assert "EVENT EXECUTE_COMMAND" in heading and "B on the wire" in heading
+        await pilot.press("c")
+        assert '"t": "EXECUTE_COMMAND"' in app.clipboard and '"command"' in app.clipboard
+        await pilot.press("end")
+        assert stream.follow is True
+
+
+async def test_filter_side_and_pause(proto):
+    app = live_app(proto)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: has_op(app, "EVENT", t="EXECUTE_COMMAND"), what="a simulated event")
+        await pilot.press("slash", *"op:heartbeat", "enter")
+        stream = app.query_one(Stream)
+        assert stream.view and all(
+            isinstance(e.item, Record) and proto.op_name(e.item.op).startswith("HEARTBEAT") for e in stream.view
+        )
+        await pilot.press("slash", "escape")  # Esc in the filter box clears it
+        assert app.query_one("#filter").value == ""
+        await pilot.press("g")  # both → our client only
+        assert app.side == "you" and all(e.side == "you" for e in stream.view)
+        await pilot.press("g")
+        assert app.side == "gw" and all(e.side == "gw" for e in stream.view)
+        await pilot.press("g", "p")
+        assert app.paused and app.side is None
+        shown = len(stream.view)
+        await wait_for(pilot, lambda: app.unseen > 0, what="payloads arriving while paused")
+        assert len(stream.view) == shown and "PAUSED" in stream.border_subtitle
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        assert not app.paused and len(stream.view) > shown
+
+
+async def test_heartbeat_keys(proto):
+    app = live_app(proto, quiet=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session.latency and app.session.latency.count >= 1, what="the first ACK")
+        await pilot.press("2")
+        before = app.session.latency.count
+        await pilot.press("h")
+        await wait_for(pilot, lambda: app.session.latency.count > before, what="an ACK for the key's heartbeat")
+        beat = proto.op("HEARTBEAT")
+        asked = lambda: [r for r in records(app, "gw") if r.direction == "out" and r.op == beat]  # noqa: E731
+        await pilot.press("H")
+        await wait_for(pilot, lambda: asked(), what="the gateway's heartbeat request")
+        assert asked()[0].service == "commands"
+        numbers = str(app.query_one("#latency-numbers", Static).render())
+        assert "last" in numbers and "ms" in numbers
+
+
+async def test_cache_and_services_panes_read_the_gateway(proto):
+    app = live_app(proto)
+    async with app.run_test(size=SIZE) as pilot:
+        gw = app.session.gateway
+        await wait_for(pilot, lambda: gw is not None and sum(gw.cache.counts().values()) >= 3, what="cache payloads")
+        await pilot.press("3")
+        tree = app.query_one(CacheTree)
+        await wait_for(pilot, lambda: any(node.children for node in tree.root.children), what="the cache tree")
+        assert {n.label.plain.split(" ")[0] for n in tree.root.children} == set(proto.cache_types)
+        leaf = next(child for node in tree.root.children for child in node.children)
+        tree.focus()
+        tree.select_node(leaf)
+        await pilot.pause(0.1)
+        assert leaf.data[0] in str(app.query_one("#detail-heading", Static).render())
+        await pilot.press("5")
+        table = app.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count >= 2, what="services rows")
+        types = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        assert {"commands", app.session.simulated_service()} <= types
+
+
+async def test_compose_validates_live_and_sends(proto):
+    app = live_app(proto, quiet=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.session.client.wait_identified(timeout=5) if app.session.client else None
+        await wait_for(pilot, lambda: app.session.state and app.session.state.phase == "identified", what="identified")
+        await pilot.press("4")
+        problems = app.query_one("#compose-problems", Static)
+        editor = app.query_one("#compose-editor")
+        app.query_one("#compose-kind").value = "op:HEARTBEAT"
+        await pilot.pause(0.1)
+        assert "valid" in str(problems.render())
+        editor.text = '{"op": 1, "d": {"heapUsed": "lots"}}'
+        await pilot.pause(0.1)
+        assert "d.heapUsed: expected integer" in str(problems.render())
+        editor.text = '{"op": 1,'
+        await pilot.pause(0.1)
+        assert "line 1, column" in str(problems.render())
+        editor.text = '{"op": 1, "d": {"heapUsed": 1234}}'
+        await pilot.pause(0.1)
+        sent = app.session.client.sent_count
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.session.client.sent_count > sent, what="the composed heartbeat")
+        assert any(r.direction == "out" and r.payload == {"op": 1, "d": {"heapUsed": 1234}} for r in records(app))
+
+
+async def test_compose_asks_before_sending_what_the_service_may_not(proto):
+    app = live_app(proto, quiet=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session.state and app.session.state.phase == "identified", what="identified")
+        await pilot.press("4")
+        app.query_one("#compose-kind").value = "event:EXECUTE_COMMAND"  # commands may not send it
+        await pilot.pause(0.1)
+        assert "may not be sent by commands" in str(app.query_one("#compose-problems", Static).render())
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, ConfirmScreen) and not has_op(app, "EVENT", t="EXECUTE_COMMAND")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("y")
+        code = proto.close("EVENT_NOT_ALLOWED").code
+        await wait_for(pilot, lambda: app.session.state.close_code == code, what="the gateway's close")
+        assert any(isinstance(e.item, Notice) and str(code) in e.item.text for e in app.feed.entries)
+
+
+async def test_help_screen_and_command_palette(proto):
+    app = live_app(proto, quiet=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"pause / resume")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.paused, what="the palette's pause")
+
+
+async def test_layout_switches_with_the_terminal_width(proto):
+    app = live_app(proto, quiet=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.1)
+        assert app.screen.has_class("-narrow")
+        stream = app.query_one(Stream)
+        panes = app.query_one(TabbedContent)
+        assert stream.region.y < panes.region.y  # stacked
+    app = live_app(proto, quiet=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        assert app.screen.has_class("-wide")
+        assert app.query_one(Stream).region.x < app.query_one(TabbedContent).region.x  # side by side
+
+
+async def test_a_separate_gateway_over_its_url_and_rest_side(proto):
+    """`gwtool tui --url … --as commands` sees an EXECUTE_COMMAND another client sends; panes use HTTP."""
+    async with MockGateway(proto, port=0) as gw:
+        app = make_app(proto, url=gw.url, service="commands")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.session.state and app.session.state.phase == "identified", what="identified")
+            sender = proto.first_sender("EXECUTE_COMMAND")
+            async with GatewayClient(gw.url, service=sender, proto=proto) as other:
+                await other.wait_identified(timeout=5)
+                await other.send_event("EXECUTE_COMMAND", proto.events["EXECUTE_COMMAND"].example)
+                cache = next(iter(proto.cache_types.values()))
+                await other.send_cache(cache.name, cache.example)
+                await wait_for(pilot, lambda: has_op(app, "EVENT", t="EXECUTE_COMMAND"), what="the routed event")
+                await pilot.press("5")
+                table = app.query_one(DataTable)
+                await wait_for(pilot, lambda: table.row_count >= 2, what="GET /services/ rows")
+                await pilot.press("3")
+                tree = app.query_one(CacheTree)
+                await wait_for(pilot, lambda: "at the gateway" in " ".join(n.label.plain for n in tree.root.children), what="GET /cache/ counts")
+                await pilot.press("g")  # no gateway side to switch to: says so, changes nothing
+                assert app.side is None
+            await asyncio.sleep(0)

@@ -1,0 +1,72 @@
+"""Snapshots of each main view over the deterministic demo session (fixed records, clocks, sizes)."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
+
+from gwtool.client import ClientState
+from gwtool.tui.demo import MONOTONIC, demo_app
+
+WIDE = (160, 48)
+SMALL = (80, 24)
+
+
+async def settle(pilot: Pilot) -> None:
+    for widget in (*pilot.app.query(Input), *pilot.app.query(TextArea)):
+        widget.cursor_blink = False
+    await pilot.pause(0.1)
+    await pilot.wait_for_scheduled_animations()
+
+
+def selected(*keys: str):
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    return run_before
+
+
+def test_stream_with_detail_wide(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=selected("up", "up", "enter"))
+
+
+def test_stream_small_terminal(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=SMALL, run_before=selected("up", "enter"))
+
+
+def test_stream_filtered(snap_compare, proto):
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("slash", *"t:exec side:you", "enter")
+        await settle(pilot)
+
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=run_before)
+
+
+def test_latency(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=selected("2"))
+
+
+def test_cache_tree(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=selected("3", "tab", "down", "down", "down", "enter", "down"))
+
+
+def test_compose(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=selected("4"))
+
+
+def test_services(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=selected("5"))
+
+
+def test_help_screen(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=selected("question_mark"))
+
+
+def test_reconnecting_status(snap_compare, proto):
+    """The status bar names the close code and reason and counts down to the next attempt."""
+    state = ClientState(phase="reconnecting", retry_at=MONOTONIC + 4.2, close_code=4009,
+                        close_name="HEARTBEAT_TIMEOUT", close_reason="no heartbeat for 7.5 s [/]", conn=1)  # fmt: skip
+    assert snap_compare(demo_app(proto, state=state), terminal_size=SMALL, run_before=selected())
