@@ -30,6 +30,15 @@ GATEWAY = "gateway"  # ``--as gateway``: the payload is checked as sent by the g
 
 @app.command("protocol")
 def protocol_command(
+    name: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar="TABLE",
+            help="Show only this: opcodes, services, hello, identify, heartbeat, events, cache, close-codes, "
+            "an event's t or a cache type's name.",
+            show_default=False,
+        ),
+    ] = None,
     protocol: ProtocolOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the definition as JSON (a valid --protocol file).")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the full protocol write-up as Markdown.")] = False,
@@ -48,39 +57,57 @@ def protocol_command(
         return
     from rich.console import Console
 
-    print_protocol(proto, Console(highlight=False))
+    print_protocol(proto, Console(highlight=False), name)
 
 
-def print_protocol(proto: Protocol, console: Console) -> None:
-    """Every table of ``proto``, built from its objects."""
+Section = tuple[tuple[str, ...], list[Any]]  # (names that select it, renderables)
+
+
+def print_protocol(proto: Protocol, console: Console, name: str | None = None) -> None:
+    """Every table of ``proto`` (or those ``name`` selects), built from its objects."""
     from rich.text import Text
 
-    from gwtool.protocol.docs import ROUTING_HELP, TYPE_HELP
+    from gwtool.errors import GwtoolError
+    from gwtool.protocol.docs import TYPE_HELP
 
+    sections = _sections(proto)
+    if name is not None:
+        wanted = name.lower()
+        sections = [(names, items) for names, items in sections if wanted in (names[0].lower(), names[-1].lower())]
+        if not sections:
+            choices = list(dict.fromkeys(n for names, _ in _sections(proto) for n in names))
+            raise GwtoolError(f"no table {name!r} in the protocol (choose from: {', '.join(choices)})")
     console.print(Text.assemble(("Protocol definition: ", "bold"), " + ".join(_source_names(proto))))
     console.print(Text(TYPE_HELP, "dim"))
-    for table in (
-        _opcodes_table(proto),
-        _services_table(proto),
-        _fields_table("HELLO d (gateway → service)", proto.hello_fields),
-        _fields_table("IDENTIFY d (service → gateway)", proto.identify_fields),
-        _heartbeat_table(proto),
-        _events_table(proto),
-    ):
+    for _, items in sections:
         console.print()
-        console.print(table)
-    console.print(Text("\n".join(f"{k}: {v}" for k, v in ROUTING_HELP.items()), "dim"))
+        for item in items:
+            console.print(item)
+
+
+def _sections(proto: Protocol) -> list[Section]:
+    from rich.text import Text
+
+    from gwtool.protocol.docs import ROUTING_HELP
+
+    routing = Text("\n".join(f"{k}: {v}" for k, v in ROUTING_HELP.items()), "dim")
+    out: list[Section] = [
+        (("opcodes",), [_opcodes_table(proto)]),
+        (("services",), [_services_table(proto)]),
+        (("hello",), [_fields_table("HELLO d (gateway → service)", proto.hello_fields)]),
+        (("identify",), [_fields_table("IDENTIFY d (service → gateway)", proto.identify_fields)]),
+        (("heartbeat",), [_heartbeat_table(proto)]),
+        (("events",), [_events_table(proto), routing]),
+    ]
     for event in proto.events.values():
-        console.print()
-        console.print(_fields_table(f"EVENT {event.t} d", event.fields, event.doc))
-    console.print()
-    console.print(_structures_table(proto))
+        out.append((("events", event.t), [_fields_table(f"EVENT {event.t} d", event.fields, event.doc)]))
+    out.append((("cache",), [_structures_table(proto)]))
     for structure in _structures_in_order(proto):
-        console.print()
         kind = "CACHE type" if structure.cacheable else "structure"
-        console.print(_fields_table(f"{kind} {structure.name}", structure.fields, structure.doc))
-    console.print()
-    console.print(_close_codes_table(proto))
+        table = _fields_table(f"{kind} {structure.name}", structure.fields, structure.doc)
+        out.append((("cache", structure.name), [table]))
+    out.append((("close-codes",), [_close_codes_table(proto)]))
+    return out
 
 
 def _source_names(proto: Protocol) -> list[str]:
@@ -199,12 +226,16 @@ def _fields_table(title: str, fields: tuple[Field, ...], doc: str = "") -> Table
 @app.command("validate")
 def validate_command(
     file: Annotated[
-        Optional[str], typer.Argument(help="JSON payload, or NDJSON (one payload per line); - or nothing for stdin.", show_default=False)
+        Optional[str],
+        typer.Argument(
+            metavar="FILE", help="JSON payload, or NDJSON (one payload per line); - or nothing for stdin.", show_default=False
+        ),
     ] = None,
     as_: Annotated[
         Optional[str],
         typer.Option(
             "--as",
+            metavar="SERVICE",
             help="Who sends it: a service type (also checks it may send it) or 'gateway'. "
             "Default: whoever may send its opcode.",
             show_default=False,

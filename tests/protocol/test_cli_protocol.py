@@ -193,3 +193,15 @@ def test_installed_entry_point_runs(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "gwtool", "validate", str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "d.ids.shard: expected integer, got string" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_protocol_shows_one_table_by_name(cli) -> None:  # noqa: ANN001
+    code, out, _ = cli("protocol", "guild")
+    assert code == 0 and "CACHE type guild" in out and "voiceStates?" in out
+    assert "Opcodes" not in out and "CACHE type member" not in out
+    code, out, _ = cli("protocol", "execute_command")  # names match in any case
+    assert code == 0 and "EVENT EXECUTE_COMMAND d" in out and "ids.shard" in out
+    code, out, _ = cli("protocol", "events")
+    assert code == 0 and "Events (op EVENT)" in out and "EVENT IDENTIFIED d" in out and "Close codes" not in out
+    code, _, err = cli("protocol", "emoji")
+    assert code == 1 and "no table 'emoji' in the protocol (choose from: opcodes, services" in err
