@@ -354,14 +354,26 @@ class open_log:  # noqa: N801 - used as a context manager
             self.file.close()
 
 
+CLOSE_HINTS = {  # what a user can do about a close that ends the command
+    "AUTHENTICATION_FAILED": "--token or GWTOOL_TOKEN sets the token gwtool sends",
+    "INVALID_SERVICE": "the gateway does not know this service type: --as picks another, --protocol adds one",
+}
+
+
 def run_async(coro: Any, *, interrupted_status: int = 0) -> None:
     """Run a command's coroutine. Ctrl-C that the command did not handle exits quietly."""
     import asyncio
+
+    from gwtool.errors import ClosedByGateway
 
     try:
         asyncio.run(coro)
     except KeyboardInterrupt:
         raise SystemExit(interrupted_status) from None
+    except ClosedByGateway as exc:
+        if (hint := CLOSE_HINTS.get(exc.name)) is None:
+            raise
+        raise ClosedByGateway(f"{exc}\n({hint})", exc.code, exc.name, exc.reason) from None
 
 
 def install_stop_signals(stop: Any) -> None:

@@ -453,7 +453,7 @@ class GatewayClient:
         final = self._closing or not self.reconnect or (ended.by_gateway and known is not None and not known.reconnect)
         if ended.connect_failed:
             self._notice("error", ended.reason, code=None, final=final)
-            return ConnectFailed(ended.reason)
+            return ConnectFailed(ended.reason) if final else None
         if ended.by_gateway:
             who = "closed by the gateway"
         else:
@@ -615,7 +615,10 @@ def check_url(url: str) -> None:
     except ValueError as exc:  # e.g. a port out of range
         problem = str(exc).lower()
     parts = urlsplit(url)
-    hint = f" — did you mean ws://{parts.netloc}?" if parts.scheme in ("http", "https") and parts.netloc else ""
+    if parts.scheme in ("http", "https") and parts.netloc:
+        hint = f" — did you mean ws://{parts.netloc}?"
+    else:
+        hint = f" — did you mean ws://{url}?" if "://" not in url and url[:1].isalnum() else ""
     raise GwtoolError(f"invalid gateway URL {url!r}: {problem}{hint}")
 
 

@@ -76,10 +76,17 @@ class FakeGateway:
                 await self.changed.wait()
 
     async def __aenter__(self) -> FakeGateway:
-        self._server = await serve(self._handler, "127.0.0.1", 0, compression=None)
+        await self.start()
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+    async def start(self, port: int = 0) -> None:
+        self._server = await serve(self._handler, "127.0.0.1", port, compression=None)
+
+    async def stop(self) -> None:
+        """Go away: close every connection (1001) and stop listening."""
         self._server.close()
         await self._server.wait_closed()
 

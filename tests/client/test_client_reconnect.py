@@ -119,3 +119,26 @@ async def test_compressed_frames_are_decoded_and_flagged(fake_gateway, proto):
         assert event.payload["d"] == example and event.compressed
         assert event.size < len(str(example))  # the size on the wire: compressed bytes
         assert ack.compressed and client.latency.count >= 1
+
+
+async def test_gateway_gone_then_back_keeps_retrying_then_reidentifies(fake_gateway, proto):
+    gw = fake_gateway(interval=10_000)
+    await gw.start()
+    port = int(gw.url.rsplit(":", 1)[1])
+    client = GatewayClient(gw.url, service="sharder", proto=proto, backoff=FAST)
+    items = collect(client)
+    try:
+        async with client:
+            await client.wait_identified(timeout=5)
+            await gw.stop()
+            async with asyncio.timeout(5):  # at least two refused attempts, and still trying
+                while sum(1 for i in items if isinstance(i, Notice) and i.kind == "error") < 2:
+                    await asyncio.sleep(0.01)
+            assert client.state.phase in ("reconnecting", "connecting")
+            await gw.start(port)
+            await client.wait_identified(timeout=5)
+        assert len(gw.identifies) == 2
+        errors = [i.text for i in items if isinstance(i, Notice) and i.kind == "error"]
+        assert "connection refused" in errors[0]
+    finally:
+        await gw.stop()
