@@ -424,6 +424,8 @@ fields are also cached under their own types.
 Field types:
 
 {types}
+- `T?`: a `T` or `null`; `T[]`: an array of `T`; `"a" | "b"`: one of these strings; a cache type's
+  or structure's name: an object with its fields. A field that is not required may be left out.
 
 {array}"""
     ]
