@@ -313,7 +313,7 @@ def _payload_errors(proto: Protocol, frame: bytes, as_: str | None) -> tuple[str
     errors = validate_payload(proto, payload, sender=sender, service=service)
     if service is not None and (denied := permission_error(proto, payload, service)):
         errors.append(denied)
-    who = f"a {service}" if service else f"the {GATEWAY}" if sender == GATEWAY else "a service"
+    who = f"a {service} service" if service else f"the {GATEWAY}" if sender == GATEWAY else "a service"
     return f"{_label(proto, payload)} as sent by {who}", errors
 
 

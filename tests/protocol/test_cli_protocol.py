@@ -109,7 +109,7 @@ def test_validate_accepts_the_seed_example(cli, tmp_path: Path) -> None:  # noqa
     code, out, _ = cli("validate", path)
     assert (code, out.strip()) == (0, "ok: EVENT EXECUTE_COMMAND as sent by a service")
     code, out, _ = cli("validate", "--as", "sharder", path)
-    assert code == 0 and "as sent by a sharder" in out
+    assert code == 0 and "as sent by a sharder service" in out
 
 
 def test_validate_rejects_shard_as_a_string(cli, tmp_path: Path) -> None:  # noqa: ANN001
