@@ -9,7 +9,7 @@ Every run must deliver every event exactly once, with no connection closed by th
 
     python benchmarks/bench_relay.py                  # 4 → 4, 2 rounds, 5 s per run (~1 min)
     python benchmarks/bench_relay.py --quick          # 1 round, 1 s per run
-    python benchmarks/bench_relay.py --profile prof   # also py-spy the mock gateway: prof-*.svg
+    python benchmarks/bench_relay.py --profile prof   # also py-spy the mock gateway: prof-sat.svg, prof-rate.svg
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ async def main() -> int:
     parser.add_argument("--window", type=int, default=64, help="events in flight per sender at saturation")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s runs")
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy the mock gateway into PREFIX-sat.svg / -rate.svg")
+    parser.add_argument("--profile-format", default=".svg", choices=(".svg", ".txt", ".json"), help="flamegraph, collapsed stacks, speedscope")
     parser.add_argument("--tune-malloc", action="store_true", help="servers set glibc's mmap threshold to 1 MiB")
     args = parser.parse_args()
     if args.quick:
@@ -78,7 +79,7 @@ async def main() -> int:
             for kind in ("raw", "mock"):
                 profile = None
                 if args.profile and kind == "mock" and round_ == 0:
-                    profile = f"{args.profile}-{'sat' if rate == 0 else 'rate'}.svg"
+                    profile = f"{args.profile}-{'sat' if rate == 0 else 'rate'}{args.profile_format}"
                 result, cpu_us = await one_run(kind, args, rate, profile)
                 figures.setdefault((phase, kind), []).append(result)
                 cpu.setdefault((phase, kind), []).append(cpu_us)

@@ -39,11 +39,14 @@ async def server(kind: str, *args: str, profile: str | None = None) -> AsyncIter
     """Run ``benchmarks/servers.py KIND ARGS`` in its own process until the block ends."""
     argv = [sys.executable, str(HERE / "servers.py"), kind, *args]
     if profile:  # py-spy samples the server while the block runs
-        argv = ["py-spy", "record", "--rate", "250", "--format", "speedscope" if profile.endswith(".json") else "flamegraph", "-o", profile, "--", *argv]
+        kind_of = {".json": "speedscope", ".txt": "raw"}.get(Path(profile).suffix, "flamegraph")
+        argv = ["py-spy", "record", "--rate", "250", "--format", kind_of, "-o", profile, "--", *argv]
     proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     try:
         async with asyncio.timeout(30):
             line = (await proc.stdout.readline()).decode()
+            while line and not line.startswith("READY "):  # py-spy's banner comes first
+                line = (await proc.stdout.readline()).decode()
         if not line.startswith("READY "):
             raise RuntimeError(f"{kind} server did not start: {line!r}")
         pid = proc.pid if not profile else _child_pid(proc.pid)

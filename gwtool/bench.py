@@ -49,6 +49,7 @@ class BenchConfig:
     drain_timeout: float = 5.0  # s to wait for the last events after sending stops
     connect_concurrency: int = 50
     raw: bool = False
+    counted_elsewhere: bool = False  # receivers are not ours (e.g. a dashboard): send only, count nothing
 
 
 @dataclass
@@ -188,14 +189,15 @@ class Bench:
             for i, service in enumerate(services):
                 await self._open_many(service, len(range(i, self.config.idle, len(services))))
             self.stats.started = time.perf_counter()
-            if not receivers and senders:
+            if not receivers and senders and not self.config.counted_elsewhere:
                 raise GwtoolError("no receivers: nothing would count the events")
             send_loops = [asyncio.create_task(self._send_loop(i, ws)) for i, ws in enumerate(senders)]
             await asyncio.sleep(self.config.duration)
             self._stop.set()
             await asyncio.gather(*send_loops, return_exceptions=True)
             self.stats.send_stopped = time.perf_counter()
-            await self._drain()
+            if not self.config.counted_elsewhere:
+                await self._drain()
         finally:
             await self._close_all()
         return self._result()
