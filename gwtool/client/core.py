@@ -215,6 +215,7 @@ class GatewayClient:
             while not self._closing:
                 ended = await self._connection()
                 if ended is None:
+                    self._notice("closed", "closed while connecting", final=True)
                     break
                 give_up = self._report_end(ended)
                 if self._closing:
@@ -222,6 +223,8 @@ class GatewayClient:
                 if give_up is not None:
                     raise give_up
                 await self._wait_to_reconnect(ended)
+                if self._closing:
+                    self._notice("closed", "closed while waiting to reconnect", final=True)
         except GwtoolError as exc:
             self._error = exc
             raise
@@ -332,17 +335,26 @@ class GatewayClient:
             raise ConnectFailed(f"could not connect to {self.url}: {connect_error_text(exc, self.open_timeout)}") from None
 
     async def _interruptible(self, coro: Awaitable[T]) -> T | None:
-        """Await ``coro`` unless close() comes first (then None)."""
+        """Await ``coro`` unless close() comes first (then None; a connection it opened is closed)."""
         work = asyncio.ensure_future(coro)
         wake = asyncio.ensure_future(self._wake.wait())
         try:
-            await asyncio.wait({work, wake}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({work, wake}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            work.cancel()
+            raise
         finally:
             wake.cancel()
-            if not work.done():
-                work.cancel()
-        if work.cancelled():
-            return None
+        if work not in done:
+            work.cancel()
+            try:
+                await work
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]  # we are cancelled too
+                    raise
+                return None
+            except GwtoolError:
+                return None
         result = work.result()
         if self._closing and isinstance(result, ClientConnection):
             await result.close(NORMAL_CLOSE)
@@ -532,15 +544,17 @@ class GatewayClient:
     async def _send_heartbeat(self, ws: ClientConnection, number: list[int] | None = None) -> Record:
         """Send a heartbeat; ``number`` (if given) receives its position in the ACK queue at once."""
         payload = {"op": self._op["HEARTBEAT"], "d": self.heartbeat_data()}
-        self._pending.append(time.monotonic())
+        sent_at = time.monotonic()
+        self._pending.append(sent_at)
         self._beats_sent += 1
         if number is not None:
             number.append(self._beats_sent)
         try:
             return await self._send(ws, payload)
-        except BaseException:
-            self._pending.pop()
-            self._beats_sent -= 1
+        except BaseException:  # not sent: forget it, unless the connection's end already settled it
+            with contextlib.suppress(ValueError):
+                self._pending.remove(sent_at)
+                self._beats_sent -= 1
             raise
 
     async def heartbeat_now(self) -> Record:

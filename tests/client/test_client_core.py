@@ -145,3 +145,14 @@ async def test_round_trip_times_out_without_ack(fake_gateway, proto):
             await client.wait_identified(timeout=5)
             with pytest.raises(TimeoutError):
                 await client.round_trip(timeout=0.1)
+
+
+async def test_closing_mid_heartbeat_reports_no_error(fake_gateway, proto):
+    async with fake_gateway(interval=2) as gw:  # a heartbeat is nearly always in flight
+        for _ in range(5):
+            client = GatewayClient(gw.url, service="commands", proto=proto)
+            items = collect(client)
+            async with client:
+                await client.wait_identified(timeout=5)
+                await asyncio.sleep(0.02)
+            assert [i.text for i in items if isinstance(i, Notice) and i.kind == "error"] == []

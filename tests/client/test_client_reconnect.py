@@ -142,3 +142,21 @@ async def test_gateway_gone_then_back_keeps_retrying_then_reidentifies(fake_gate
         assert "connection refused" in errors[0]
     finally:
         await gw.stop()
+
+
+async def test_close_during_backoff_returns_at_once(fake_gateway, proto):
+    async with fake_gateway(interval=10_000, close_after_identify=[4000]) as gw:
+        client = GatewayClient(gw.url, service="commands", proto=proto, backoff=Backoff(initial=60, jitter=0))
+        items = collect(client)
+        runner = asyncio.create_task(client.run())
+        async with asyncio.timeout(5):
+            while client.state.phase != "reconnecting":
+                await asyncio.sleep(0.01)
+            assert client.state.retry_at is not None
+            await client.close()
+            await runner  # no error: the user closed it
+        assert client.state.phase == "closed" and gw.connections == 1
+        assert [(i.kind, i.text) for i in items if isinstance(i, Notice)][-2:] == [
+            ("reconnecting", "reconnecting in 60.00 s (attempt 1)"),
+            ("closed", "closed while waiting to reconnect"),
+        ]
