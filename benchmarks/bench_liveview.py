@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import HERE, fmt, verdict
+from harness import HERE, fmt, machine, run_queue_seconds, verdict
 
 from gwtool.bench import Roles
 from gwtool.protocol.definition import load_protocol
@@ -198,7 +198,7 @@ class Dashboard:
 async def step(pipeline: Headless | Dashboard, counter: Counter, rate: float, seconds: float) -> dict[str, Any]:
     """Feed ``rate`` events/s for ``seconds``; count them and time key presses meanwhile."""
     before = counter.n
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    cpu0, wall0, waited0 = time.process_time(), time.perf_counter(), run_queue_seconds()
     feeder = asyncio.create_task(feed(pipeline.session.url, rate, seconds))
     keys: list[float] = []
     while not feeder.done():
@@ -209,13 +209,15 @@ async def step(pipeline: Headless | Dashboard, counter: Counter, rate: float, se
     sent = feeder.result()
     counted_all = await wait_for(lambda: counter.n - before >= sent, 5.0)
     counted = counter.n - before
-    cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    wall = time.perf_counter() - wall0
+    cpu = (time.process_time() - cpu0) / wall
+    waited = (run_queue_seconds() - waited0) / wall
     painted = getattr(pipeline, "painted_ms", [])
     worst = max(keys) if keys else None
     kept_up = sent >= 0.95 * rate * seconds  # the feeder did send at this rate
     ok = kept_up and counted_all and counted == sent and (worst is None or worst <= KEY_LIMIT_MS)
     return {"rate": rate, "sent": sent, "counted": counted, "key_max": worst,
-            "key_p50": statistics.median(keys) if keys else None, "ok": ok, "cpu": cpu,
+            "key_p50": statistics.median(keys) if keys else None, "ok": ok, "cpu": cpu, "waited": waited,
             "painted_p50": statistics.median(painted) if painted else None,
             "painted_max": max(painted) if painted else None}  # fmt: skip
 
@@ -226,6 +228,7 @@ def show(kind: str, r: dict[str, Any]) -> None:
         keys = (f"  key handled p50 {fmt(r['key_p50'], '.0f')} max {fmt(r['key_max'], '.0f')} ms,"
                 f" painted p50 {fmt(r['painted_p50'], '.0f')} max {fmt(r['painted_max'], '.0f')} ms")  # fmt: skip
     print(f"  {kind:<9} {r['rate']:>7,.0f}/s  sent {r['sent']:7d}  counted {r['counted']:7d}  CPU {r['cpu'] * 100:3.0f}%"
+          f" (+{r['waited'] * 100:.0f}% waiting for one)"
           f"{keys}  {verdict(r['ok'])}", flush=True)  # fmt: skip
 
 
@@ -247,12 +250,21 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=4.0, help="per rate step")
     parser.add_argument("--rates", default=",".join(map(str, RATES)), help="comma-separated events/s to try")
+    parser.add_argument("--idle-seconds", type=float, default=3.0, help="to measure idle CPU")
     parser.add_argument("--payloads", type=int, default=1_000_000, help="for the memory measure (0: skip)")
     args = parser.parse_args()
     proto = load_protocol()
     counter = Counter(Roles(proto).event.t)
 
+    print(f"machine: {machine()}")
     print(f"live view: steps of {args.seconds:g} s, alternating no-UI pipeline / dashboard")
+    idle = {}
+    for kind, make in (("no UI", Headless), ("dashboard", Dashboard)):
+        async with make(proto, counter):
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            await asyncio.sleep(args.idle_seconds)
+            idle[kind] = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    print(f"  idle CPU  no UI {idle['no UI'] * 100:.1f}%, dashboard {idle['dashboard'] * 100:.1f}% of a core")
     best = {"no UI": 0.0, "dashboard": 0.0}
     failed: set[str] = set()
     for rate in (float(r) for r in args.rates.split(",")):

@@ -18,7 +18,7 @@ import argparse
 import asyncio
 import sys
 
-from harness import fmt, median, server, verdict
+from harness import machine, fmt, median, server, verdict
 
 from gwtool.bench import Bench, BenchConfig, BenchResult
 from gwtool.protocol.definition import load_protocol
@@ -70,6 +70,7 @@ async def main() -> int:
     if args.quick:
         args.rounds, args.seconds = 1, min(args.seconds, 1.0)
 
+    print(f"machine: {machine()}")
     print(f"relay {args.senders} → {args.receivers}, {args.rounds} round(s) of {args.seconds:g} s, alternating raw/mock")
     figures: dict[tuple[str, str], list[BenchResult]] = {}
     cpu: dict[tuple[str, str], list[float]] = {}

@@ -17,7 +17,7 @@ import asyncio
 import resource
 import sys
 
-from harness import fmt, median, server, verdict
+from harness import machine, fmt, median, server, verdict
 
 from gwtool.bench import Bench, BenchConfig, BenchResult
 from gwtool.protocol.definition import load_protocol
@@ -64,6 +64,7 @@ async def main() -> int:
         return 1
     timeout_code = load_protocol().close("HEARTBEAT_TIMEOUT").code
 
+    print(f"machine: {machine()}")
     print(f"scale: {args.connections} connections heartbeating every {args.interval_ms} ms for {args.seconds:g} s,"
           f" {args.rounds} round(s), alternating raw/mock (open-files limit {limit})")  # fmt: skip
     p99s: dict[str, list[float]] = {"raw": [], "mock": []}

@@ -74,6 +74,8 @@ def main() -> int:
         cache_dir.cleanup()
 
     base = statistics.median(times["import typer"])
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load}")
     print(f"start-up, {args.rounds} alternating rounds, {'environment as is' if args.as_is else 'with .pyc'}")
     for name, samples in times.items():
         ms = [t * 1000 for t in samples]

@@ -76,3 +76,20 @@ def verdict(ok: bool) -> str:
 
 def fmt(value: float | None, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
+
+
+def machine() -> str:
+    """CPUs and load average: other work on the machine skews absolute figures (ratios less so)."""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, load average {load}, Python {sys.version.split()[0]}"
+
+
+def run_queue_seconds(pid: int | str = "self") -> float:
+    """Time this process's threads spent runnable but waiting for a CPU (taken by other work)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / 1e9
