@@ -14,6 +14,7 @@ import typer
 
 from gwtool.cli import app
 from gwtool.cli.options import ProtocolOption, load
+from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -67,7 +68,6 @@ def print_protocol(proto: Protocol, console: Console, name: str | None = None) -
     """Every table of ``proto`` (or those ``name`` selects), built from its objects."""
     from rich.text import Text
 
-    from gwtool.errors import GwtoolError
     from gwtool.protocol.docs import TYPE_HELP
 
     sections = _sections(proto)
@@ -252,21 +252,13 @@ def validate_command(
     console = Console(highlight=False)
     results = [(line, _payload_errors(proto, frame, as_)) for line, frame in split_payloads(data)]
     if not results:
-        raise _input_error("no payload to validate (the input is empty)")
+        raise GwtoolError("no payload to validate (the input is empty)")
     raise typer.Exit(_report(console, results, single=len(results) == 1 and results[0][0] == 0))
 
 
 def _check_sender(proto: Protocol, as_: str | None) -> None:
-    from gwtool.errors import GwtoolError
-
     if as_ is not None and as_ != GATEWAY and as_ not in proto.services:
         raise GwtoolError(f"--as {as_!r}: unknown sender (use {GATEWAY!r} or a service type: {', '.join(proto.services)})")
-
-
-def _input_error(message: str) -> Exception:
-    from gwtool.errors import GwtoolError
-
-    return GwtoolError(message)
 
 
 def _read_input(file: str | None) -> bytes:
@@ -277,7 +269,7 @@ def _read_input(file: str | None) -> bytes:
     try:
         return Path(file).read_bytes()  # type: ignore[arg-type]
     except OSError as exc:
-        raise _input_error(f"{file}: cannot read: {exc.strerror or exc}") from None
+        raise GwtoolError(f"{file}: cannot read: {exc.strerror or exc}") from None
 
 
 def split_payloads(data: bytes) -> list[tuple[int, bytes]]:
