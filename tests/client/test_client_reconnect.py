@@ -146,7 +146,7 @@ async def test_gateway_gone_then_back_keeps_retrying_then_reidentifies(fake_gate
 
 async def test_close_during_backoff_returns_at_once(fake_gateway, proto):
     async with fake_gateway(interval=10_000, close_after_identify=[4000]) as gw:
-        client = GatewayClient(gw.url, service="commands", proto=proto, backoff=Backoff(initial=60, jitter=0))
+        client = GatewayClient(gw.url, service="commands", proto=proto, backoff=Backoff(initial=20, jitter=0))
         items = collect(client)
         runner = asyncio.create_task(client.run())
         async with asyncio.timeout(5):
@@ -157,6 +157,6 @@ async def test_close_during_backoff_returns_at_once(fake_gateway, proto):
             await runner  # no error: the user closed it
         assert client.state.phase == "closed" and gw.connections == 1
         assert [(i.kind, i.text) for i in items if isinstance(i, Notice)][-2:] == [
-            ("reconnecting", "reconnecting in 60.00 s (attempt 1)"),
+            ("reconnecting", "reconnecting in 20.00 s (attempt 1)"),
             ("closed", "closed while waiting to reconnect"),
         ]
