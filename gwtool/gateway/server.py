@@ -79,7 +79,7 @@ class Connection:
     __slots__ = (
         "id", "ws", "remote", "service", "identified", "compress", "shards", "heartbeat", "start_time",
         "opened", "last_heartbeat", "window_start", "window_count", "closing", "close_code", "close_name",
-        "close_reason", "task",
+        "close_reason", "task", "forwarding", "grace",
     )  # fmt: skip
 
     def __init__(self, conn_id: int, ws: ServerConnection, remote: str):
@@ -101,6 +101,8 @@ class Connection:
         self.close_name = ""
         self.close_reason = ""
         self.task: asyncio.Task | None = None
+        self.forwarding = False  # waiting for a receiver to take an event: its heartbeats wait unread
+        self.grace = 0.0  # monotonic time the sweep last saw it waiting; the timeout counts from here
 
 
 class _Closed(Exception):
@@ -489,6 +491,13 @@ class MockGateway:
     # --- routing -----------------------------------------------------------------------------------
 
     async def _route(self, sender: Connection, event: Event, payload: dict[str, Any], frame: str) -> None:
+        sender.forwarding = True  # a receiver that reads slowly must not get its sender timed out
+        try:
+            await self._route_event(sender, event, payload, frame)
+        finally:
+            sender.forwarding = False
+
+    async def _route_event(self, sender: Connection, event: Event, payload: dict[str, Any], frame: str) -> None:
         router = self.router
         if event.routing == "round_robin":
             while (target := router.next_receiver(event)) is not None:
@@ -579,8 +588,11 @@ class MockGateway:
         """Close with the protocol's code called ``name`` and a reason naming the problem."""
         if not self._mark_closing(conn, self.proto.close(name).code, name, reason):
             return
-        try:
-            await conn.ws.close(conn.close_code, conn.close_reason)  # type: ignore[arg-type]
+        try:  # websockets waits for the write buffer to drain first: a peer that does not read never lets it
+            async with asyncio.timeout(CLOSE_TIMEOUT * 1.5):
+                await conn.ws.close(conn.close_code, conn.close_reason)  # type: ignore[arg-type]
+        except TimeoutError:
+            conn.ws.transport.abort()
         except Exception:  # already gone: nothing more to tell it
             pass
 
@@ -609,7 +621,10 @@ class MockGateway:
             await asyncio.sleep(period)
             now = time.monotonic()
             for conn in list(self._conns.values()):
-                since = conn.last_heartbeat or conn.opened
+                if conn.forwarding:  # blocked by a receiver, not silent
+                    conn.grace = now
+                    continue
+                since = max(conn.last_heartbeat or conn.opened, conn.grace)
                 if not conn.closing and now - since > self._timeout:
                     what = "no heartbeat" if conn.last_heartbeat is None else "no heartbeat since the last one"
                     reason = f"{what} for {(now - since) * 1000:.0f} ms (timeout {factor:g} × {interval} ms)"

@@ -144,9 +144,10 @@ async def drive(url: str) -> None:
 
 
 def stop_cli(proc: subprocess.Popen) -> tuple[str, str]:
+    """Ctrl-C, then the rest of the output (read through the same buffered streams as read_url)."""
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0, err
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.wait(timeout=10) == 0, err
     return out, err
 
 
@@ -201,3 +202,19 @@ def test_a_bad_rate_limit_is_invalid_input():
     )
     assert result.returncode == 1
     assert "N/SECONDS" in result.stderr + result.stdout
+
+
+def test_the_command_requests_heartbeats_when_asked():
+    async def first_request(url: str) -> dict:
+        from websockets.asyncio.client import connect
+
+        async with connect(url, compression=None, proxy=None) as ws:
+            await recv(ws)  # HELLO
+            return await recv(ws)
+
+    proc = start_cli("--json", "--request-heartbeats", "0.05")
+    try:
+        url = read_url(proc.stderr)
+        assert asyncio.run(first_request(url)) == {"op": op("HEARTBEAT"), "d": {}}
+    finally:
+        stop_cli(proc)

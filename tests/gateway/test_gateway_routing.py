@@ -201,3 +201,40 @@ async def test_many_services_at_once_each_get_their_answers(count):
         for ws, _ in conns:
             assert (await recv(ws))["op"] == op("HEARTBEAT_ACK")
         assert len(gw.connections) == count
+
+
+async def test_a_receiver_that_stops_reading_is_timed_out_but_its_sender_is_not():
+    from websockets.asyncio.client import connect
+
+    async with MockGateway(PROTO, port=0, heartbeat_interval=200) as gw:
+        items: list = []
+        gw.subscribe(lambda item: items.append(item) if isinstance(item, Notice) else None)
+        stuck = await connect(gw.url, compression=None, proxy=None, max_queue=1)
+        await recv(stuck)
+        await send(stuck, {"op": op("IDENTIFY"), "d": {"type": "commands", "token": "x"}})
+        sharder, _ = await service(gw, "sharder")
+        big = event(d={**EVENT, "raw": "x" * 60_000})
+
+        async def keep_beating(ws, **fields) -> None:  # noqa: ANN001
+            while True:
+                await send(ws, heartbeat(**fields))
+                await asyncio.sleep(0.05)
+
+        async def flood() -> None:
+            while True:
+                await send(sharder, big)
+
+        beats = [asyncio.create_task(keep_beating(stuck)), asyncio.create_task(keep_beating(sharder, guilds=1))]
+        flooder = asyncio.create_task(flood())
+        try:
+            await until(lambda: any(n.kind == "closed" and n.service == "commands" for n in items), timeout=5)
+            flooder.cancel()
+            await until(lambda: gw.held_count > 0)
+            await asyncio.sleep(0.4)  # past the timeout: the sharder must still be there
+        finally:
+            for task in (*beats, flooder):
+                task.cancel()
+        closed = next(n for n in items if n.kind == "closed" and n.service == "commands")
+        assert closed.data["name"] == "HEARTBEAT_TIMEOUT"
+        assert [c.service for c in gw.connections] == ["sharder"]
+        assert not any(n.kind == "closed" and n.service == "sharder" for n in items)
