@@ -141,7 +141,7 @@ class GatewayClient:
         self._ws: ClientConnection | None = None
         self._pending: deque[float] = deque()  # monotonic send times of un-ACKed heartbeats
         self._heartbeat_task: asyncio.Task[None] | None = None
-        self._running = self._closing = self._ever_connected = self._zombie = self._saw_hello = False
+        self._running = self._closing = self._ever_connected = self._saw_hello = False
         self._error: GwtoolError | None = None
         self._wake = asyncio.Event()  # set by close(): interrupts connecting and backoff sleeps
         self._stopped = asyncio.Event()
@@ -207,8 +207,7 @@ class GatewayClient:
         """Connect, identify, heartbeat and reconnect until ``close()``; raise on give-up."""
         if self._running:
             raise RuntimeError("GatewayClient.run() is already running")
-        self._running, self._closing, self._error = True, False, None
-        self._wake.clear()
+        self._running, self._error = True, None  # close() is final: a closed client stays closed
         self._stopped.clear()
         self._run_task = asyncio.current_task()
         try:
@@ -298,7 +297,7 @@ class GatewayClient:
             return _Ended(ABNORMAL_CLOSE, str(exc), by_gateway=False, connect_failed=True)
         if ws is None:
             return None
-        self._ws, self._ever_connected, self._zombie = ws, True, False
+        self._ws, self._ever_connected = ws, True
         self.state.connected_at = time.time()
         self.state.identified, self.state.shards, self.state.max_shards = None, [], None
         self._notice("connected", f"connected to {self.url}", url=self.url)
@@ -513,7 +512,6 @@ class GatewayClient:
         self._beats_settled += len(self._pending)
         self._pending.clear()
         close = self.proto.close(ZOMBIE_CLOSE)
-        self._zombie = True
         self._notice(
             "warning",
             f"no HEARTBEAT_ACK within {interval * 1000:.0f} ms: the connection looks dead, closing it ({close.code} {close.name})",

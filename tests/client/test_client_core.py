@@ -156,3 +156,11 @@ async def test_closing_mid_heartbeat_reports_no_error(fake_gateway, proto):
                 await client.wait_identified(timeout=5)
                 await asyncio.sleep(0.02)
             assert [i.text for i in items if isinstance(i, Notice) and i.kind == "error"] == []
+
+
+async def test_closed_before_it_ran_ends_at_once(fake_gateway, proto):
+    async with fake_gateway() as gw:
+        async with asyncio.timeout(5):
+            async with GatewayClient(gw.url, service="commands", proto=proto) as client:
+                pass
+        assert client.state.phase == "closed" and gw.connections == 0
