@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
         rich_utils.rich_format_error(exc)
         sys.exit(1)
-    except typer._click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
 
