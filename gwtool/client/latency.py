@@ -53,5 +53,5 @@ class LatencyStats:
             return f"no ACK yet · missed {self.missed}"
         return (
             f"last {self.last:.2f} ms · min {self.min:.2f} · mean {self.mean:.2f} · p50 {self.p50:.2f}"
-            f" · p95 {self.p95:.2f} · {self.count} ACKs · missed {self.missed}"
+            f" · p95 {self.p95:.2f} · {self.count} ACK{'' if self.count == 1 else 's'} · missed {self.missed}"
         )
