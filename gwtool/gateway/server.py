@@ -491,26 +491,23 @@ class MockGateway:
     # --- routing -----------------------------------------------------------------------------------
 
     async def _route(self, sender: Connection, event: Event, payload: dict[str, Any], frame: str) -> None:
+        router = self.router
         sender.forwarding = True  # a receiver that reads slowly must not get its sender timed out
         try:
-            await self._route_event(sender, event, payload, frame)
+            if event.routing == "round_robin":
+                while (target := router.next_receiver(event)) is not None:
+                    if await self._forward(target, payload, frame):
+                        return
+                self._hold(Held(event, frame, payload, sender.id), sender)
+            elif event.routing == "broadcast":
+                delivered = False
+                for target in list(router.receivers(event)):
+                    if target is not sender:
+                        delivered = await self._forward(target, payload, frame) or delivered
+                if not delivered:
+                    self._hold(Held(event, frame, payload, sender.id), sender)
         finally:
             sender.forwarding = False
-
-    async def _route_event(self, sender: Connection, event: Event, payload: dict[str, Any], frame: str) -> None:
-        router = self.router
-        if event.routing == "round_robin":
-            while (target := router.next_receiver(event)) is not None:
-                if await self._forward(target, payload, frame):
-                    return
-            self._hold(Held(event, frame, payload, sender.id), sender)
-        elif event.routing == "broadcast":
-            delivered = False
-            for target in list(router.receivers(event)):
-                if target is not sender:
-                    delivered = await self._forward(target, payload, frame) or delivered
-            if not delivered:
-                self._hold(Held(event, frame, payload, sender.id), sender)
 
     async def _forward(self, target: Connection, payload: dict[str, Any], frame: str) -> bool:
         """Send an event as its sender sent it (compressed when asked); False if the target is gone."""
