@@ -105,10 +105,6 @@ class Connection:
         self.grace = 0.0  # monotonic time the sweep last saw it waiting; the timeout counts from here
 
 
-class _Closed(Exception):
-    """Raised inside a handler after the gateway closed the connection: stop reading."""
-
-
 class MockGateway:
     """A strict gateway on ``host:port``. ``async with MockGateway(port=0) as gw: gw.url …``"""
 
@@ -306,7 +302,7 @@ class MockGateway:
         try:
             await self._send_own(conn, self._hello)
             await self._read(conn)
-        except (ConnectionClosed, _Closed):
+        except ConnectionClosed:
             pass
         except Exception as exc:  # a gateway bug must cost one connection, never the gateway
             reason = f"gateway error: {type(exc).__name__}: {exc}"
@@ -606,8 +602,11 @@ class MockGateway:
         else:
             code, reason, by = _peer_close(conn.ws)
             name = self.proto.close_name(code)
-        shown = f"closed {code} {name}".rstrip() + (f": {reason}" if reason else "") + f" (by the {by})"
-        self._notice("closed", shown, conn, code=code, name=name, reason=reason, by=by)
+        known = self.proto.close_by_code.get(code)  # type: ignore[arg-type]
+        final = known is not None and not known.reconnect
+        shown = f"closed {code} {name}".rstrip() + (f": {reason}" if reason else "") + f" (by the {by}"
+        shown += "; the service should not reconnect)" if final else ")"
+        self._notice("closed", shown, conn, code=code, name=name, reason=reason, by=by, reconnect=not final)
 
     async def _sweep_heartbeats(self) -> None:
         """One task for every connection: close those silent for longer than the timeout."""

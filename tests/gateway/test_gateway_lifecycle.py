@@ -218,3 +218,16 @@ def test_the_command_requests_heartbeats_when_asked():
         assert asyncio.run(first_request(url)) == {"op": op("HEARTBEAT"), "d": {}}
     finally:
         stop_cli(proc)
+
+
+async def test_a_final_close_tells_the_service_not_to_reconnect():
+    async with MockGateway(PROTO, port=0, token="right") as gw:
+        items: list = []
+        gw.subscribe(items.append)
+        ws = await hello(gw)
+        await send(ws, {"op": op("IDENTIFY"), "d": {"type": "sharder", "token": "wrong"}})
+        await closed_with(ws)
+        await until(lambda: any(isinstance(i, Notice) and i.kind == "closed" for i in items))
+        closed = next(i for i in items if isinstance(i, Notice) and i.kind == "closed")
+        assert closed.data["reconnect"] is False
+        assert closed.text.endswith("(by the gateway; the service should not reconnect)")
