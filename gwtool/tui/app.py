@@ -93,6 +93,7 @@ class GwtoolApp(App[None]):
         self.detail = Detail(self.proto, id="detail-view")
         self.latency = Latency(id="latency-view")
         self.cache_tree = CacheTree(self.proto, id="cache-tree")
+        self.cache_detail = Detail(self.proto, placeholder="Select an entity to see its JSON.", id="cache-detail")
         self.composer = Composer(self.proto, self.session.service, id="composer")
         self.services = Services(id="services-table")
         yield self.status
@@ -107,6 +108,7 @@ class GwtoolApp(App[None]):
                     yield self.latency
                 with TabPane("Cache", id="cache"):
                     yield self.cache_tree
+                    yield self.cache_detail
                 with TabPane("Compose", id="compose"):
                     yield self.composer
                 with TabPane("Services", id="services"):
@@ -212,7 +214,7 @@ class GwtoolApp(App[None]):
         if data is None:
             return
         kind, key, entity = data
-        self.detail.show_value(f"{kind} {'/'.join(key)}", entity)
+        self.cache_detail.show_value(f"{kind} {'/'.join(key)}", entity)
         self.copy_text = pretty_json(entity)
         if isinstance(event, Tree.NodeSelected) and not self.session.embedded:
             self.fetch_entity(kind, key)
@@ -224,13 +226,13 @@ class GwtoolApp(App[None]):
         try:
             status, value = await self.session.fetch_entity(kind, key)
         except (OSError, TimeoutError) as exc:
-            self.notify(f"GET /cache/{path} failed: {exc}", severity="warning", markup=False)
+            self.notify(printable(f"GET /cache/{path} failed: {exc}"), severity="warning", markup=False)
             return
         if status == 200:
-            self.detail.show_value(f"GET /cache/{path} → 200", value)
+            self.cache_detail.show_value(f"GET /cache/{path} → 200", value)
             self.copy_text = pretty_json(value)
         else:
-            self.notify(f"GET /cache/{path} → {status or 'no answer'} (showing the payload seen)", markup=False)
+            self.notify(printable(f"GET /cache/{path} → {status or 'no answer'} (showing the payload seen)"), markup=False)
 
     # --- actions -----------------------------------------------------------------------------
     def action_help(self) -> None:
@@ -296,7 +298,7 @@ class GwtoolApp(App[None]):
         try:
             await self.session.heartbeat_now()
         except (GwtoolError, OSError, AttributeError) as exc:
-            self.notify(f"No heartbeat sent: {exc or 'not connected'}", severity="warning", markup=False)
+            self.notify(printable(f"No heartbeat sent: {exc or 'not connected'}"), severity="warning", markup=False)
 
     @work(group="actions")
     async def action_request_heartbeat(self) -> None:
@@ -306,7 +308,7 @@ class GwtoolApp(App[None]):
         try:
             await self.session.request_heartbeat()
         except (GwtoolError, OSError, AttributeError) as exc:
-            self.notify(f"The gateway could not ask: {exc}", severity="warning", markup=False)
+            self.notify(printable(f"The gateway could not ask: {exc}"), severity="warning", markup=False)
 
     def action_refresh_panes(self) -> None:
         self.refresh_panes()
@@ -340,9 +342,9 @@ class GwtoolApp(App[None]):
         try:
             await self.session.send(payload, force=force)
         except InvalidPayload as exc:
-            self.notify("Not sent: " + "; ".join(exc.errors), severity="error", markup=False)
+            self.notify(printable("Not sent: " + "; ".join(exc.errors)), severity="error", markup=False)
         except (GwtoolError, OSError, AttributeError) as exc:
-            self.notify(f"Not sent: {exc or 'not connected'}", severity="error", markup=False)
+            self.notify(printable(f"Not sent: {exc or 'not connected'}"), severity="error", markup=False)
         else:
             self.notify("Sent.", timeout=2)
 

@@ -39,3 +39,21 @@ async def wait_for(pilot, condition: Callable[[], object], timeout: float = 5.0,
                 await pilot.pause(0.05)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}") from None
+
+
+def plain(widget) -> str:
+    """The text a Static shows (Text, Syntax, tables … rendered without styles)."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    content = widget.content
+    if isinstance(content, Text):
+        return content.plain
+    if isinstance(content, str):
+        return content
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    with console.capture() as capture:
+        console.print(content)
+    return capture.get()

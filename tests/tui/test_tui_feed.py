@@ -49,3 +49,22 @@ def test_filter_terms(proto):
 
 def test_printable_removes_terminal_control_sequences():
     assert printable("a\x1b[31mred\x07\nnext\tx") == "a\ufffd[31mred\ufffd⏎next x"
+
+
+async def test_a_flood_keeps_the_newest_entries_and_shows_the_dropped_count(proto):
+    from gwtool.tui.demo import DemoSession
+    from gwtool.tui.app import GwtoolApp
+    from gwtool.tui.widgets.stream import Stream
+
+    session = DemoSession(proto)
+    session.items = []
+    app = GwtoolApp(session, limit=10_000)
+    async with app.run_test(size=(120, 30)) as pilot:
+        for n in range(25_000):
+            app.push(Record("in", 34, {"op": proto.op("HEARTBEAT_ACK"), "d": {"n": n}}))
+        await pilot.pause(0.1)
+        stream = app.query_one(Stream)
+        assert len(stream.view) == 10_000 and app.feed.dropped == 15_000
+        assert stream.view[-1].item.payload["d"]["n"] == 24_999
+        assert "15,000 dropped" in stream.border_subtitle
+        assert stream.scroll_offset.y == stream.max_scroll_y  # following the newest

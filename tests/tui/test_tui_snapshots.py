@@ -7,6 +7,7 @@ from textual.widgets import Input, TextArea
 
 from gwtool.client import ClientState
 from gwtool.tui.demo import MONOTONIC, demo_app
+from gwtool.tui.widgets.cache_tree import CacheTree
 
 WIDE = (160, 48)
 SMALL = (80, 24)
@@ -50,7 +51,16 @@ def test_latency(snap_compare, proto):
 
 
 def test_cache_tree(snap_compare, proto):
-    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=selected("3", "tab", "down", "down", "down", "enter", "down"))
+    async def run_before(pilot: Pilot) -> None:
+        await pilot.press("3")
+        await settle(pilot)
+        tree = pilot.app.query_one(CacheTree)
+        tree.focus()
+        guild = next(node for node in tree.root.children if node.label.plain.startswith("guild"))
+        tree.select_node(guild.children[0])
+        await settle(pilot)
+
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=run_before)
 
 
 def test_compose(snap_compare, proto):

@@ -67,34 +67,36 @@ def heading(entry: Entry, proto: Protocol) -> Text:
     else:
         text.append(f"{item.kind}  ", "bold")
         text.append(f"{side} · {clock(item.ts)}\n", "dim")
-        text.append(item.text)
+        text.append(printable(item.text))
     return text
 
 
 class Detail(VerticalScroll):
     """Header (label, sizes) above the highlighted JSON."""
 
-    def __init__(self, proto: Protocol, *, id: str | None = None):
+    def __init__(self, proto: Protocol, *, placeholder: str = PLACEHOLDER, id: str | None = None):
         super().__init__(id=id)
         self.proto = proto
+        self.placeholder = placeholder
         self.entry: Entry | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(PLACEHOLDER, "dim"), id="detail-heading")
-        yield Static("", id="detail-json")
+        self.head = Static(Text(self.placeholder, "dim"), classes="detail-heading")
+        self.body = Static("", classes="detail-json")
+        yield self.head
+        yield self.body
 
     def show(self, entry: Entry | None) -> None:
         self.entry = entry
-        head = self.query_one("#detail-heading", Static)
-        body = self.query_one("#detail-json", Static)
+        head, body = self.head, self.body
         if entry is None:
-            head.update(Text(PLACEHOLDER, "dim"))
+            head.update(Text(self.placeholder, "dim"))
             body.update("")
             return
         head.update(heading(entry, self.proto))
         item = entry.item
         if isinstance(item, Record) and item.payload is None:
-            body.update(Text(item.raw or "", "red"))
+            body.update(Text(printable(item.raw or ""), "red"))
         else:
             body.update(Syntax(entry_json(entry), "json", theme="ansi_dark", word_wrap=True, background_color="default"))
         self.scroll_home(animate=False)
@@ -102,7 +104,7 @@ class Detail(VerticalScroll):
     def show_value(self, title: str, value: object) -> None:
         """Any JSON value (a cache entity, a service) with a plain-text title."""
         self.entry = None
-        self.query_one("#detail-heading", Static).update(Text(printable(title), "bold"))
-        self.query_one("#detail-json", Static).update(
+        self.head.update(Text(printable(title), "bold"))
+        self.body.update(
             Syntax(pretty_json(value), "json", theme="ansi_dark", word_wrap=True, background_color="default")
         )

@@ -58,7 +58,7 @@ class Stream(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES = {"stream--cursor"}
     DEFAULT_CSS = """
-    Stream { background: $surface; overflow-x: hidden; }
+    Stream { background: $surface; overflow-x: hidden; overflow-y: scroll; }
     Stream > .stream--cursor { background: $accent 40%; }
     Stream:focus > .stream--cursor { background: $accent 70%; }
     """
@@ -119,8 +119,8 @@ class Stream(ScrollView, can_focus=True):
 
     def _resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.view))
-        if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        if self.follow:  # after the refresh, when the new size is known
+            self.scroll_end(animate=False, x_axis=False)
         self.refresh()
 
     def index_of(self, seq: int) -> int | None:
@@ -199,7 +199,10 @@ class Stream(ScrollView, can_focus=True):
             self.post_message(self.Selected(self.selected, chosen=True))
 
     def on_click(self, event: events.Click) -> None:
-        index = self.scroll_offset.y + event.y
+        offset = event.get_content_offset(self)
+        if offset is None:  # on the border or a scrollbar
+            return
+        index = self.scroll_offset.y + offset.y
         if 0 <= index < len(self.view):
             self.follow = False
             self.cursor = index
