@@ -88,7 +88,7 @@ def connect(
         run_async(_connect(client, make_printer(proto, json), log_file, **options))
 
 
-async def _connect(client: GatewayClient, printer: Printer, log_file: Any, *, duration: float | None, count: int | None, hide_heartbeats: bool) -> None:
+async def _connect(client: GatewayClient, printer: Output, log_file: Any, *, duration: float | None, count: int | None, hide_heartbeats: bool) -> None:
     import asyncio
 
     from gwtool.console import Printer
@@ -99,6 +99,7 @@ async def _connect(client: GatewayClient, printer: Printer, log_file: Any, *, du
     ack_op = proto.op("HEARTBEAT_ACK")
     log_printer = Printer(proto, json=True, out=log_file) if log_file is not None else None
     enough = asyncio.Event()
+    printer.on_closed = enough.set  # stdout went away (| head): stop like --count would
     shown = 0
 
     def on_item(item: Record | Notice) -> None:
@@ -111,7 +112,7 @@ async def _connect(client: GatewayClient, printer: Printer, log_file: Any, *, du
         if hide_heartbeats and item.op in heartbeat_ops:
             return
         if item.op == ack_op and item.payload is not None:
-            print_ack(printer, item, client.last_ack_ms)
+            printer.ack(item, client.last_ack_ms)
         else:
             printer(item)
         if item.direction == "in":
@@ -249,7 +250,7 @@ def _send_command(
 
 
 async def _send(
-    client: GatewayClient, printer: Printer, payload: dict[str, Any], what: str, verbose: bool,
+    client: GatewayClient, printer: Output, payload: dict[str, Any], what: str, verbose: bool,
     repeat: int, rate: float | None, wait_for: str | None, timeout: float,
 ) -> None:  # fmt: skip
     import asyncio
@@ -265,7 +266,7 @@ async def _send(
     def on_item(item: Record | Notice) -> None:
         if verbose:
             if isinstance(item, Record) and item.op == ack_op and item.payload is not None:
-                print_ack(printer, item, client.last_ack_ms)
+                printer.ack(item, client.last_ack_ms)
             else:
                 printer(item)
         elif isinstance(item, Record) and item.direction == "out" and item.op == op:
@@ -329,10 +330,55 @@ def make_client(url: str, service: str, token: str, compress: bool, proto: Proto
     return GatewayClient(url, service=service, token=token, compress=compress, proto=proto, **options)
 
 
-def make_printer(proto: Protocol, json: bool) -> Printer:
+def make_printer(proto: Protocol, json: bool) -> Output:
     from gwtool.console import Printer
 
-    return Printer(proto, json=json)
+    return Output(Printer(proto, json=json))
+
+
+class Output:
+    """A Printer whose output may go away (``gwtool connect --json | head``): then it goes quiet."""
+
+    def __init__(self, printer: Printer):
+        self.printer = printer
+        self.closed = False
+        self.on_closed: Any = None  # called once when stdout is gone
+
+    @property
+    def json(self) -> bool:
+        return self.printer.json
+
+    def __call__(self, item: Record | Notice, *, extra: str = "") -> None:
+        self._guard(lambda: self.printer(item, extra=extra))
+
+    def ack(self, record: Record, latency_ms: float | None) -> None:
+        self._guard(lambda: print_ack(self.printer, record, latency_ms))
+
+    def message(self, text: str) -> None:
+        self._guard(lambda: self.printer.message(text))
+
+    def _guard(self, write: Any) -> None:
+        if self.closed:
+            return
+        try:
+            write()
+        except (BrokenPipeError, SystemExit):  # Rich reports a broken pipe as SystemExit(1)
+            self.closed = True
+            silence_stdout()
+            if self.on_closed is not None:
+                self.on_closed()
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 class open_log:  # noqa: N801 - used as a context manager

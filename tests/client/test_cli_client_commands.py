@@ -156,3 +156,16 @@ def test_exit_status_of_the_real_command():
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode == 2 and "connection refused" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_connect_stops_quietly_when_stdout_goes_away(proto):
+    """`gwtool connect --json | head -1`: no traceback, exit 0, and it stops (not after --duration)."""
+    async with MockGateway(proto, heartbeat_interval=50) as gw:
+        pipeline = f"set -o pipefail; {sys.executable} -m gwtool connect --json --url {gw.url} --duration 60 | head -1"
+        process = await asyncio.create_subprocess_exec(
+            "bash", "-c", pipeline, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        async with asyncio.timeout(20):
+            out, err = await process.communicate()
+    assert json.loads(out)["kind"] == "connecting"
+    assert process.returncode == 0 and b"Traceback" not in err, err
