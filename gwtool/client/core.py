@@ -373,7 +373,10 @@ class GatewayClient:
                             frame = await ws.recv()
                     except TimeoutError:
                         return await self._no_hello(ws)
-                await self._handle(ws, self._record_in(frame))
+                try:
+                    await self._handle(ws, self._record_in(frame))
+                except NotConnected:  # closed while answering: the next recv() says how
+                    continue
         except ConnectionClosed as exc:
             return self._ended(exc)
 

@@ -164,3 +164,19 @@ async def test_closed_before_it_ran_ends_at_once(fake_gateway, proto):
             async with GatewayClient(gw.url, service="commands", proto=proto) as client:
                 pass
         assert client.state.phase == "closed" and gw.connections == 0
+
+
+async def test_close_while_answering_hello_ends_without_error(fake_gateway, proto):
+    async with fake_gateway() as gw:
+        client = GatewayClient(gw.url, service="commands", proto=proto)
+        closing = []
+
+        def close_on_hello(item):
+            if isinstance(item, Record) and item.op == proto.op("HELLO"):
+                closing.append(asyncio.create_task(client.close()))
+
+        client.subscribe(close_on_hello)
+        async with asyncio.timeout(5):
+            await client.run()  # no NotConnected from the IDENTIFY that could not go out
+            await closing[0]
+        assert client.state.phase == "closed"
