@@ -48,11 +48,13 @@ class FakeGateway:
         after_identify: AfterIdentify | None = None,
         send_hello: bool = True,
         echo_events: bool = False,
+        close_after_hello: int | None = None,
         proto: Protocol = PROTO,
     ):
         self.interval, self.ack, self.send_hello, self.echo_events = interval, ack, send_hello, echo_events
         self.close_after_identify = list(close_after_identify or [])
         self.after_identify = after_identify
+        self.close_after_hello = close_after_hello
         self.proto = proto
         self.received: list[tuple[int, dict[str, Any]]] = []  # (connection number, payload)
         self.identifies: list[dict[str, Any]] = []
@@ -96,6 +98,8 @@ class FakeGateway:
         try:
             if self.send_hello:
                 await link.send({"op": OP["HELLO"], "d": {"heartbeatInterval": self.interval}})
+            if self.close_after_hello is not None:
+                await ws.close(self.close_after_hello, "scripted close after HELLO")
             async for message in ws:
                 payload = orjson.loads(message)
                 self.received.append((link.number, payload))

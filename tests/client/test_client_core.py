@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from gwtool.client import Backoff, GatewayClient, NotAllowed
-from gwtool.errors import ConnectFailed, InvalidPayload
+from gwtool.errors import ClosedByGateway, ConnectFailed, InvalidPayload
 from gwtool.records import Notice, Record
 
 FAST = Backoff(initial=0.01, maximum=0.05)
@@ -166,17 +166,9 @@ async def test_closed_before_it_ran_ends_at_once(fake_gateway, proto):
         assert client.state.phase == "closed" and gw.connections == 0
 
 
-async def test_close_while_answering_hello_ends_without_error(fake_gateway, proto):
-    async with fake_gateway() as gw:
-        client = GatewayClient(gw.url, service="commands", proto=proto)
-        closing = []
-
-        def close_on_hello(item):
-            if isinstance(item, Record) and item.op == proto.op("HELLO"):
-                closing.append(asyncio.create_task(client.close()))
-
-        client.subscribe(close_on_hello)
-        async with asyncio.timeout(5):
-            await client.run()  # no NotConnected from the IDENTIFY that could not go out
-            await closing[0]
-        assert client.state.phase == "closed"
+async def test_gateway_closing_right_after_hello_is_reported_as_its_close(fake_gateway, proto):
+    async with fake_gateway(close_after_hello=4000) as gw:
+        client = GatewayClient(gw.url, service="commands", proto=proto, reconnect=False)
+        with pytest.raises(ClosedByGateway, match="4000 UNKNOWN_ERROR — scripted close after HELLO"):
+            async with asyncio.timeout(5):
+                await client.run()  # not NotConnected from the IDENTIFY that could not go out
