@@ -239,7 +239,7 @@ def _send_command(
     from gwtool.client import NotAllowed
     from gwtool.errors import InvalidPayload
 
-    client = make_client(url, service, token, compress, proto, heartbeat=True, guilds=0, reconnect=False, open_timeout=min(timeout, 5.0) or 5.0)
+    client = make_client(url, service, token, compress, proto, heartbeat=True, guilds=0, reconnect=False, open_timeout=min(timeout or 5.0, 5.0))
     try:
         client.check_payload(payload, validate=validate, force=force)
     except InvalidPayload as exc:
@@ -256,6 +256,7 @@ async def _send(
     import asyncio
     import time
 
+    from gwtool.client import NotConnected
     from gwtool.console import human_size
     from gwtool.errors import ConnectFailed
     from gwtool.records import Record
@@ -274,6 +275,7 @@ async def _send(
 
     client.subscribe(on_item)
     runner = asyncio.create_task(client.run())
+    reply = None
     try:
         try:
             await client.wait_identified(timeout=timeout or None)
@@ -285,7 +287,11 @@ async def _send(
         for i in range(repeat):
             if rate and i:
                 await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
-            size += (await client.send_payload(payload, validate=False, force=True)).size
+            try:
+                size += (await client.send_payload(payload, validate=False, force=True)).size
+            except NotConnected:
+                await asyncio.wait({runner}, timeout=client.close_timeout)  # the gateway closed: say how
+                raise
         await confirm(client, timeout)
         if reply is not None:
             try:
@@ -296,7 +302,13 @@ async def _send(
                 printer(record)
         times = f" {repeat}×" if repeat > 1 else ""
         printer.message(f"sent{times} {what} as {client.service} to {client.url} ({human_size(size)})")
+    except NotConnected:
+        if runner.done() and runner.exception() is not None:
+            raise runner.exception() from None  # ClosedByGateway: code, name and reason
+        raise
     finally:
+        if reply is not None:
+            reply.cancel()
         if not runner.done():
             await client.close()
         await runner

@@ -169,3 +169,9 @@ async def test_connect_stops_quietly_when_stdout_goes_away(proto):
             out, err = await process.communicate()
     assert json.loads(out)["kind"] == "connecting"
     assert process.returncode == 0 and b"Traceback" not in err, err
+
+
+async def test_close_in_the_middle_of_a_repeat_names_the_close(capsys):
+    async with MockGateway(rate_limit=(5, 1.0)) as gw:
+        code, out, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--repeat", "20")
+    assert code == 3 and "4008 RATE_LIMITED" in " ".join(err.split())
