@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 
 from harness import machine, fmt, median, server, verdict
 
@@ -27,30 +28,31 @@ THROUGHPUT_TARGET = 0.7  # mock ≥ 0.7 × raw msg/s
 P99_TARGET = 1.5  # mock p99 ≤ 1.5 × raw p99 at the fixed rate
 
 
-async def one_run(kind: str, args: argparse.Namespace, rate: float, profile: str | None) -> tuple[BenchResult, float]:
-    """One load run against a fresh server: the result and the server's CPU µs per message."""
+async def one_run(kind: str, args: argparse.Namespace, rate: float, profile: str | None) -> tuple[BenchResult, float, float]:
+    """One load run against a fresh server: the result, the server's and the load's CPU µs per message."""
     extra = ["--tune-malloc"] if args.tune_malloc else []
     async with server(kind, *extra, profile=profile) as srv:
         config = BenchConfig(
             url=srv.url, senders=args.senders, receivers=args.receivers, rate=rate,
             duration=args.seconds, window=args.window, raw=kind == "raw",
         )  # fmt: skip
-        cpu_before = srv.cpu_seconds()
+        cpu_before, load_before = srv.cpu_seconds(), time.process_time()
         result = await Bench(config, load_protocol()).run()
-        cpu = srv.cpu_seconds() - cpu_before
-    return result, cpu * 1e6 / max(result.received, 1)
+        cpu, load = srv.cpu_seconds() - cpu_before, time.process_time() - load_before
+    messages = max(result.received, 1)
+    return result, cpu * 1e6 / messages, load * 1e6 / messages
 
 
 def clean(result: BenchResult) -> bool:
     return result.lost == 0 and result.duplicates == 0 and not result.closes
 
 
-def line(kind: str, phase: str, r: BenchResult, cpu_us: float) -> str:
+def line(kind: str, phase: str, r: BenchResult, cpu_us: float, load_us: float) -> str:
     lat = r.latency_ms
     closes = f" closes={r.closes[:3]}" if r.closes else ""
     return (
         f"  {phase:<10} {kind:<4} {r.rate:9.0f} msg/s  sent {r.sent:7d}  lost {r.lost}  dup {r.duplicates}"
-        f"  p50 {fmt(lat['p50'])} ms  p99 {fmt(lat['p99'])} ms  server {cpu_us:5.1f} µs/msg{closes}"
+        f"  p50 {fmt(lat['p50'])} ms  p99 {fmt(lat['p99'])} ms  CPU µs/msg server {cpu_us:5.1f} load {load_us:5.1f}{closes}"
     )
 
 
@@ -81,11 +83,11 @@ async def main() -> int:
                 profile = None
                 if args.profile and kind == "mock" and round_ == 0:
                     profile = f"{args.profile}-{'sat' if rate == 0 else 'rate'}{args.profile_format}"
-                result, cpu_us = await one_run(kind, args, rate, profile)
+                result, cpu_us, load_us = await one_run(kind, args, rate, profile)
                 figures.setdefault((phase, kind), []).append(result)
                 cpu.setdefault((phase, kind), []).append(cpu_us)
                 all_clean &= clean(result)
-                print(line(kind, phase, result, cpu_us), flush=True)
+                print(line(kind, phase, result, cpu_us, load_us), flush=True)
 
     sat, fixed = "saturation", f"{args.rate:g}/s"
     raw_rate = median([r.rate for r in figures[(sat, "raw")]])
@@ -99,6 +101,9 @@ async def main() -> int:
           f"  mock {mock_rate:.0f} msg/s ({median(cpu[(sat, 'mock')]):.1f} µs/msg)")  # fmt: skip
     print(f"  {fixed:<10}  raw p50 {raw_p50:.2f} p99 {raw_p99:.2f} ms  mock p50 {mock_p50:.2f} p99 {mock_p99:.2f} ms")
     throughput = mock_rate / raw_rate
+    capacity = median(cpu[(sat, "raw")]) / median(cpu[(sat, "mock")])
+    print(f"capacity (raw/mock server CPU per message at saturation) = {capacity:.2f}x: what one core would"
+          " give if the load generator were not a bound too")  # fmt: skip
     p99 = mock_p99 / raw_p99 if raw_p99 else float("inf")
     print(f"ZERO LOSS (every event delivered once, no server closes): {verdict(all_clean)}")
     print(f"RATIO throughput mock/raw = {throughput:.2f}x (target >= {THROUGHPUT_TARGET}x) {verdict(throughput >= THROUGHPUT_TARGET)}")

@@ -35,7 +35,11 @@ def raise_fd_limit(needed: int) -> int:
 
 async def one_run(kind: str, args: argparse.Namespace) -> tuple[BenchResult, float, float]:
     """(result, server CPU share of one core, server RSS MB) for one run against a fresh server."""
-    async with server(kind, "--heartbeat-interval", str(args.interval_ms)) as srv:
+    profile = f"{args.profile}{args.profile_format}" if args.profile and kind == "mock" else None
+    extra = ["--gc-stats"] if args.gc_stats else []
+    if args.gc_threshold:
+        extra += ["--gc-threshold", str(args.gc_threshold)]
+    async with server(kind, "--heartbeat-interval", str(args.interval_ms), *extra, profile=profile) as srv:
         config = BenchConfig(
             url=srv.url, senders=0, receivers=0, idle=args.connections, duration=args.seconds,
             heartbeat_interval=args.interval_ms / 1000 if kind == "raw" else None, raw=kind == "raw",
@@ -57,6 +61,10 @@ async def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="of heartbeating once all are connected")
     parser.add_argument("--interval-ms", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--profile", metavar="PREFIX", help="py-spy the mock gateway into PREFIX.svg (needs py-spy)")
+    parser.add_argument("--gc-threshold", type=int, default=0, help="servers call gc.set_threshold(N, 50, 100)")
+    parser.add_argument("--gc-stats", action="store_true", help="servers print their GC pauses (stderr)")
+    parser.add_argument("--profile-format", default=".svg", choices=(".svg", ".txt", ".json"))
     args = parser.parse_args()
     limit = raise_fd_limit(2 * args.connections + 100)
     if limit < args.connections + 50:
@@ -78,17 +86,17 @@ async def main() -> int:
             expected = int(args.connections * args.seconds * 1000 / args.interval_ms * 0.8)
             run_ok = not result.closes and beats >= expected
             if kind == "mock":
-                ok &= run_ok and (ack["p99"] or 1e9) < ACK_P99_TARGET_MS
+                ok &= run_ok
             p99s[kind].append(ack["p99"] or float("nan"))
             print(f"  {kind:<4} acks {beats:6d} (≥{expected})  ack p50 {fmt(ack['p50'])} p99 {fmt(ack['p99'])}"
                   f" max {fmt(ack['max'])} ms  closes {len(result.closes)} ({timeouts} HEARTBEAT_TIMEOUT)"
                   f"  server CPU {cpu * 100:.0f}%  RSS {rss:.0f} MB", flush=True)  # fmt: skip
     raw_p99, mock_p99 = median(p99s["raw"]), median(p99s["mock"])
     print(f"medians: ack p99 raw {raw_p99:.2f} ms, mock {mock_p99:.2f} ms")
-    print(f"NO FALSE TIMEOUTS, EVERY BEAT ACKED (mock): {verdict(ok)}")
+    print(f"NO CLOSES (so no false HEARTBEAT_TIMEOUT), EVERY BEAT ACKED (mock): {verdict(ok)}")
     print(f"RATIO ack p99 mock/raw = {mock_p99 / raw_p99:.2f}x; mock p99 {mock_p99:.2f} ms (target < {ACK_P99_TARGET_MS:g} ms) "
           f"{verdict(ok and mock_p99 < ACK_P99_TARGET_MS)}")  # fmt: skip
-    return 0 if ok else 1
+    return 0 if ok and mock_p99 < ACK_P99_TARGET_MS else 1
 
 
 if __name__ == "__main__":

@@ -72,6 +72,30 @@ async def serve_mock(proto: Protocol, port: int, stopped: asyncio.Event, interva
         await stopped.wait()
 
 
+def watch_gc() -> None:
+    """Time every garbage collection; print a summary on stderr at exit (--gc-stats)."""
+    import atexit
+    import gc
+    import time
+
+    pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    started = [0.0]
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses[info["generation"]].append((time.perf_counter() - started[0]) * 1000)
+
+    def report() -> None:
+        for gen, ms in pauses.items():
+            if ms:
+                print(f"gc gen{gen}: {len(ms)} collections, max {max(ms):.2f} ms, total {sum(ms):.1f} ms", file=sys.stderr)
+
+    gc.callbacks.append(callback)
+    atexit.register(report)
+
+
 def tune_malloc() -> None:
     """Keep glibc from mmap/munmap-ing asyncio's 256 KiB read buffer on every read (cpython#85451)."""
     libc = ctypes.CDLL("libc.so.6")
@@ -87,7 +111,15 @@ async def main() -> None:
     parser.add_argument("--hold", type=int, default=1000)
     parser.add_argument("--max-seconds", type=float, default=900)
     parser.add_argument("--tune-malloc", action="store_true")
+    parser.add_argument("--gc-stats", action="store_true", help="print garbage-collection pauses at exit")
+    parser.add_argument("--gc-threshold", type=int, default=0, help="gc.set_threshold(N, 50, 100) (experiments)")
     args = parser.parse_args()
+    if args.gc_stats:
+        watch_gc()
+    if args.gc_threshold:
+        import gc
+
+        gc.set_threshold(args.gc_threshold, 50, 100)
     if args.tune_malloc:
         tune_malloc()
     proto = load_protocol()
