@@ -53,7 +53,7 @@ TimeoutOption = Annotated[float, typer.Option("--timeout", min=0.0, help="Second
 NoValidateOption = Annotated[bool, typer.Option("--no-validate", help="Send the data even if it fails the definition's field tables.")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Send even if the service type may not (to test the gateway's refusal).")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Print every payload and connection step, not only what is sent.")]
-GuildsOption = Annotated[int, typer.Option("--guilds", min=0, help="guilds a sharder reports in its heartbeats.")]
+GuildsOption = Annotated[int, typer.Option("--guilds", min=0, help="Value of the guilds heartbeat field, for service types whose heartbeats carry one.")]
 
 
 # --- connect ------------------------------------------------------------------------------------
