@@ -45,6 +45,7 @@ class GwtoolApp(App[None]):
     TITLE = "gwtool"
     COMMANDS = App.COMMANDS | {GwtoolCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, #status"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark,f1", "help", "Help"),
@@ -53,7 +54,8 @@ class GwtoolApp(App[None]):
         Binding("end", "follow", "Follow", show=False),
         Binding("g", "cycle_side", "Side"),
         Binding("c", "copy", "Copy"),
-        Binding("h", "heartbeat", "Heartbeat"),
+        Binding("z", "zoom", "Zoom"),
+        Binding("h", "heartbeat", "Beat"),
         Binding("H", "request_heartbeat", "GW heartbeat", show=False),
         Binding("ctrl+s", "send", "Send", show=False),
         Binding("r", "refresh_panes", "Refresh", show=False),
@@ -246,6 +248,9 @@ class GwtoolApp(App[None]):
         self.refilter()
 
     def action_escape(self) -> None:
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
         filter_box = self.filter_box
         if filter_box.has_focus and filter_box.value:
             self.action_clear_filter()
@@ -285,6 +290,16 @@ class GwtoolApp(App[None]):
             return
         self.copy_to_clipboard(self.copy_text)
         self.notify(f"Copied {len(self.copy_text):,} characters of JSON.", timeout=2)
+
+    def action_zoom(self) -> None:
+        """Give the whole screen to the stream or to the panes (whichever has focus); again to restore."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+            return
+        focused = self.focused
+        in_panes = focused is not None and (focused is self.panes or self.panes in focused.ancestors)
+        screen.maximized = self.panes if in_panes else self.query_one("#left")
 
     def action_show_tab(self, tab: str) -> None:
         self.panes.active = tab

@@ -112,8 +112,8 @@ class Composer(Vertical):
     def compose(self) -> ComposeResult:
         options = [(Text(t.title), t.key) for t in self.choices.values()]
         with Horizontal(id="compose-bar"):
-            yield Select(options, value=self.first, allow_blank=False, id="compose-kind")
-            yield Button("Send ^s", id="compose-send", variant="primary")
+            yield Select(options, value=self.first, allow_blank=False, compact=True, id="compose-kind")
+            yield Button("Send ^s", id="compose-send", variant="primary", compact=True)
         yield Static(id="compose-about")
         yield TextArea(id="compose-editor", tab_behavior="indent", show_line_numbers=True)
         yield Static(id="compose-problems")
@@ -143,7 +143,7 @@ class Composer(Vertical):
         problems = Text()
         if not errors and not denied:
             problems.append("✓ valid", "bold green")
-            problems.append(f" — a {self.service} may send this", "dim")
+            problems.append(f" — {self.service} may send it", "dim")
         for error in errors:
             problems.append("✗ " + printable(error) + "\n", "red")
         if denied:

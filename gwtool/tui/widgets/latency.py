@@ -18,8 +18,8 @@ def ms(value: float | None) -> str:
 class Latency(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(Text("no heartbeat yet", "dim"), id="latency-numbers")
-        yield Sparkline([], id="latency-graph")
         yield Static(id="latency-help")
+        yield Sparkline([], id="latency-graph")
 
     def show(self, stats: Any, *, embedded: bool) -> None:
         numbers = self.query_one("#latency-numbers", Static)
