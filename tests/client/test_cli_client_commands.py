@@ -175,3 +175,15 @@ async def test_close_in_the_middle_of_a_repeat_names_the_close(capsys):
     async with MockGateway(rate_limit=(5, 1.0)) as gw:
         code, out, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--repeat", "20")
     assert code == 3 and "4008 RATE_LIMITED" in " ".join(err.split())
+
+
+async def test_connect_log_keeps_what_the_screen_hides(capsys, tmp_path, proto):
+    log = tmp_path / "wire.ndjson"
+    async with MockGateway(proto, heartbeat_interval=50) as gw:
+        code, out, err = await gwtool(
+            capsys, "connect", "--as", "commands", "--url", gw.url, "--duration", "0.3", "--no-heartbeat-lines", "--log", str(log)
+        )
+    assert code == 0, err
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(line.get("op") == proto.op("HEARTBEAT") for line in lines) and "HEARTBEAT" not in out
+    assert lines[0]["kind"] == "connecting" and lines[-1]["kind"] == "closed"

@@ -172,3 +172,18 @@ async def test_gateway_closing_right_after_hello_is_reported_as_its_close(fake_g
         with pytest.raises(ClosedByGateway, match="4000 UNKNOWN_ERROR — scripted close after HELLO"):
             async with asyncio.timeout(5):
                 await client.run()  # not NotConnected from the IDENTIFY that could not go out
+
+
+async def test_invalid_gateway_payload_is_kept_and_warned_about(fake_gateway, proto):
+    async def bad_event(gw, link):
+        await link.send({"op": proto.op("EVENT"), "t": "EXECUTE_COMMAND", "d": {"command": 1}})
+
+    async with fake_gateway(interval=60_000, after_identify=bad_event) as gw:
+        client = GatewayClient(gw.url, service="commands", proto=proto, heartbeat=False)
+        items = collect(client)
+        async with client:
+            event = await client.wait_for_event("EXECUTE_COMMAND", timeout=5)
+        assert event.payload["d"] == {"command": 1}  # delivered as received
+        warning = next(i for i in items if isinstance(i, Notice) and i.kind == "warning")
+        assert warning.text.startswith("the gateway sent an invalid payload: d.command: expected string, got integer")
+        assert items.index(warning) == items.index(event) + 1
