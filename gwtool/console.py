@@ -144,10 +144,14 @@ class Printer:
             return
         who = connection_name(item.conn, item.service) if self.show_conn else None
         if isinstance(item, Record):
-            text = format_record(item, self.proto, who=who, extra=extra, width=max(20, self.console.width - 60))
+            text = format_record(item, self.proto, who=who, extra=extra, width=self._summary_width())
         else:
             text = format_notice(item, who=who)
         self.console.print(text, soft_wrap=isinstance(item, Record))
+
+    def _summary_width(self) -> int:
+        # A terminal gets one line per payload; a pipe or file gets the whole payload (up to 4 KiB).
+        return max(20, self.console.width - 60) if self.console.is_terminal else 4096
 
     def message(self, text: str, style: str = "dim") -> None:
         """A line of gwtool's own (not a record): on stderr in --json mode so stdout stays NDJSON."""
