@@ -21,13 +21,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# Each module adds its commands to ``app``.
-for _optional in ("protocol_cmds", "gateway_cmds", "client_cmds", "tui_cmd", "bench_cmd"):
-    try:
-        __import__(f"gwtool.cli.{_optional}")
-    except ModuleNotFoundError as exc:  # a command module not written yet
-        if exc.name != f"gwtool.cli.{_optional}":
-            raise
+# Each module adds its commands to ``app``; none imports websockets or textual at module level.
+from gwtool.cli import protocol_cmds, gateway_cmds, client_cmds, tui_cmd, bench_cmd  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
