@@ -155,7 +155,7 @@ class GwtoolApp(App[None]):
         subtitle = " · ".join(parts)
         if stream.border_subtitle != subtitle:
             stream.border_subtitle = subtitle
-        title = f"stream · {SIDE_NAMES[self.side]}"
+        title = f"stream · {SIDE_NAMES[self.side]}" if self.session.embedded else "stream"
         if stream.border_title != title:
             stream.border_title = title
 

@@ -94,8 +94,8 @@ class Session:
                 await stack.enter_async_context(self.gateway)
                 stack.callback(self.gateway.subscribe(lambda item: sink("gw", item)))
                 self.url = self.gateway.url
-            self.client = GatewayClient(
-                self.url, service=self.service, token=self.token, compress=self.compress, proto=self.proto
+            self.client = GatewayClient(  # retry_first: a dashboard may be opened before its gateway
+                self.url, service=self.service, token=self.token, compress=self.compress, proto=self.proto, retry_first=True
             )
             stack.callback(self.client.subscribe(lambda item: self._seen(sink, item)))
             tasks = [asyncio.create_task(self._first_heartbeat())]

@@ -66,7 +66,7 @@ async def test_close_reason_with_markup_in_the_status_bar(proto):
             app.refresh_status()
             await pilot.pause(0)
             text = plain(app.query_one(StatusBar))
-            assert f"unknown event {nasty.replace(chr(27), chr(0xFFFD))}" in text and "in 2 s" in text
+            assert f"unknown event {nasty.replace(chr(27), chr(0xFFFD))}" in text and "in 2.0 s" in text
         assert app.is_running
 
 

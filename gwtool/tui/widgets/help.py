@@ -17,6 +17,12 @@ INTRO = (
     "its heartbeats, the gateway's cache and services, and a composer for sending payloads. Without "
     "--url it runs a mock gateway in-process, with a simulated service sending events and cache data."
 )
+LEGEND = (
+    "Reading the stream: 'you' lines are our client's view of the wire, 'gw' lines the embedded gateway's. "
+    "← received, → sent, ● something happened to a connection. Then the other side (#conn and service "
+    "type for the gateway), the op with its event name or cache type, the size on the wire (z: "
+    "zlib-compressed) and the data. The border shows how many lines are kept and dropped."
+)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -41,7 +47,8 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-box"):
             yield Static(Text("gwtool tui — keys and actions", "bold"), id="help-title")
             with VerticalScroll():
-                yield Static(Text(INTRO), id="help-intro")
+                yield Static(Text(INTRO), classes="help-text")
+                yield Static(Text(LEGEND), classes="help-text")
                 yield Static(table)
             yield Static(Text("Esc closes", "dim"), id="help-foot")
 

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from gwtool.tui.feed import printable
 
+REASON_WIDTH = 48  # the stream's notice has the whole close reason
 PHASE_STYLES = {
     "connecting": "bold yellow",
     "identifying": "bold yellow",
@@ -37,14 +38,17 @@ def describe_state(state: Any, service: str, error: str | None, monotonic: Calla
         span = f"{shards[0]}-{shards[-1]}" if shards == list(range(shards[0], shards[-1] + 1)) and len(shards) > 1 else ",".join(map(str, shards))
         text.append(f" · shards {span} of {state.max_shards}", "green")
     if phase == "reconnecting" and state.retry_at is not None:
-        text.append(f" in {max(0.0, state.retry_at - monotonic()):.0f} s", "yellow")
+        wait = max(0.0, state.retry_at - monotonic())
+        text.append(f" in {wait:.0f} s" if wait >= 10 else f" in {wait:.1f} s", "yellow")
     if phase in ("reconnecting", "closed") and state.close_code is not None:
         text.append(f" ({state.close_code} {state.close_name or ''}", "red")
         if state.close_reason:
-            text.append(": " + printable(state.close_reason), "red")  # untrusted: plain text only
+            reason = printable(state.close_reason)  # untrusted: plain text only
+            text.append(": " + (reason if len(reason) <= REASON_WIDTH else reason[: REASON_WIDTH - 1] + "…"), "red")
         text.append(")", "red")
     if phase == "closed" and error and state.close_code is None:
-        text.append(" · " + printable(error), "red")
+        reason = printable(error)
+        text.append(" · " + (reason if len(reason) <= REASON_WIDTH else reason[: REASON_WIDTH - 1] + "…"), "red")
     return text
 
 
