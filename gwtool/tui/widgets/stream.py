@@ -10,9 +10,11 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -88,6 +90,8 @@ class Stream(ScrollView, can_focus=True):
         self.proto = proto
         self.view: deque[Entry] = deque(maxlen=limit)
         self.filter = Filter()
+        self._strips: LRUCache[tuple[int, bool], Strip] = LRUCache(1024)
+        self._styles: tuple[Style, Style] | None = None
 
     # --- content -----------------------------------------------------------------------------
     def add(self, entries: Iterable[Entry]) -> int:
@@ -140,18 +144,34 @@ class Stream(ScrollView, can_focus=True):
         return self.view[self.cursor] if self.cursor is not None and self.cursor < len(self.view) else None
 
     # --- rendering ---------------------------------------------------------------------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self._styles = None
+
+    def _line_styles(self) -> tuple[Style, Style]:
+        """(normal, cursor) styles, computed once per style change rather than once per line."""
+        if self._styles is None:
+            base = self.rich_style
+            self._styles = (base, base + self.get_component_rich_style("stream--cursor"))
+        return self._styles
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.size.width
-        base = self.rich_style
+        base, cursor = self._line_styles()
         if index >= len(self.view):
             return Strip.blank(width, base)
-        style = base + self.get_component_rich_style("stream--cursor") if index == self.cursor else base
-        text = render_entry(self.view[index], self.proto)
-        strip = Strip(list(text.render(self.app.console)), text.cell_len).apply_style(style)
-        strip = strip.crop_extend(scroll_x, scroll_x + width, style)
-        return strip.apply_offsets(scroll_x, index)
+        entry = self.view[index]
+        style = cursor if index == self.cursor else base
+        key = (entry.seq, style is cursor)
+        strip = self._strips.get(key)
+        if strip is None:  # rendering Text is the expensive part: once per entry while it is visible
+            text = render_entry(entry, self.proto)
+            strip = Strip(list(text.render(self.app.console)), text.cell_len).apply_style(style)
+            self._strips[key] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, index)
 
     # --- cursor ------------------------------------------------------------------------------
     def watch_cursor(self, cursor: int | None) -> None:
