@@ -7,7 +7,7 @@ load generator (gwtool.bench) drives both. Two measures:
   fixed rate  --rate msg/s in all: end-to-end latency p50/p99 (send timestamp carried in the event)
 Every run must deliver every event exactly once, with no connection closed by the server.
 
-    python benchmarks/bench_relay.py                  # 4 → 4, 2 rounds, 5 s per run (~1 min)
+    python benchmarks/bench_relay.py                  # 4 → 4, 3 rounds, 5 s per run (~1 min)
     python benchmarks/bench_relay.py --quick          # 1 round, 1 s per run
     python benchmarks/bench_relay.py --profile prof   # also py-spy the mock gateway: prof-sat.svg, prof-rate.svg
 """
@@ -62,7 +62,7 @@ async def main() -> int:
     parser.add_argument("--receivers", type=int, default=4)
     parser.add_argument("--rate", type=float, default=2000, help="msg/s in all, for the latency runs")
     parser.add_argument("--seconds", type=float, default=5.0, help="of sending, per run")
-    parser.add_argument("--rounds", type=int, default=2, help="raw/mock pairs per measure")
+    parser.add_argument("--rounds", type=int, default=3, help="raw/mock pairs per measure")
     parser.add_argument("--window", type=int, default=64, help="events in flight per sender at saturation")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s runs")
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy the mock gateway into PREFIX-sat.svg / -rate.svg")
