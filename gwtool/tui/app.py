@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -382,5 +381,3 @@ def make_app(
     session = Session(proto, url=url, service=service, token=token, compress=compress, quiet=quiet)
     return GwtoolApp(session, limit=limit)
 
-
-TCSS = Path(__file__).with_name("app.tcss")

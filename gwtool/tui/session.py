@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -83,8 +84,16 @@ class Session:
     # --- running -----------------------------------------------------------------------------
     async def run(self, sink: Sink) -> None:
         """Start the embedded gateway (if any), then run the client until it gives up or is cancelled."""
-        from gwtool.client import GatewayClient
         from gwtool.errors import GwtoolError
+
+        try:
+            await self._run(sink)
+        except (GwtoolError, OSError) as exc:  # the gateway could not start, the client gave up
+            self.error = str(exc) or type(exc).__name__
+            sink("you", Notice("error", f"gave up: {self.error}", service=self.service))
+
+    async def _run(self, sink: Sink) -> None:
+        from gwtool.client import GatewayClient
 
         async with contextlib.AsyncExitStack() as stack:
             if self.embedded:
@@ -103,9 +112,6 @@ class Session:
                 tasks.append(asyncio.create_task(self.simulate()))
             try:
                 await self.client.run()
-            except GwtoolError as exc:
-                self.error = str(exc)
-                sink("you", Notice("error", f"gave up: {exc}", service=self.service))
             finally:
                 for task in tasks:
                     task.cancel()
@@ -140,16 +146,23 @@ class Session:
     async def simulate(self) -> None:
         """Every ``self.period`` s, send each sendable event's example and one cache type's example."""
         from gwtool.client import GatewayClient
+        from gwtool.errors import GwtoolError
 
         service = self.simulated_service()
         if service is None:
             return
         events, caches = self.simulated_payloads(service)
         self.simulated = GatewayClient(self.url, service=service, proto=self.proto, guilds=3)
+        with contextlib.suppress(GwtoolError, TimeoutError):  # it gave up: the dashboard goes on without it
+            await self._simulate(events, caches)
+
+    async def _simulate(self, events: list[Event], caches: list[Structure]) -> None:
+        from gwtool.errors import GwtoolError
+
         async with self.simulated:
             await self.simulated.wait_identified(timeout=10)
-            for tick in range(1 << 62):
-                with contextlib.suppress(Exception):  # a closed or reconnecting client: try next time
+            for tick in itertools.count():
+                with contextlib.suppress(GwtoolError):  # not connected right now: try next time
                     if events:
                         event = events[tick % len(events)]
                         await self.simulated.send_event(event.t, event.example)

@@ -12,7 +12,6 @@ from gwtool.records import Notice, Record
 from gwtool.tui.app import GwtoolApp, make_app
 from gwtool.tui.session import Session
 from gwtool.tui.widgets.cache_tree import CacheTree
-from gwtool.tui.widgets.detail import Detail
 from gwtool.tui.widgets.help import ConfirmScreen, HelpScreen
 from gwtool.tui.widgets.status_bar import StatusBar
 from gwtool.tui.widgets.stream import Stream
@@ -145,7 +144,6 @@ async def test_cache_and_services_panes_read_the_gateway(proto):
 async def test_compose_validates_live_and_sends(proto):
     app = live_app(proto, quiet=True)
     async with app.run_test(size=SIZE) as pilot:
-        await app.session.client.wait_identified(timeout=5) if app.session.client else None
         await wait_for(pilot, lambda: app.session.state and app.session.state.phase == "identified", what="identified")
         await pilot.press("4")
         problems = app.query_one("#compose-problems", Static)

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from gwtool.console import clock, human_size, label
-from gwtool.records import Notice, Record
+from gwtool.records import Record
 from gwtool.tui.feed import Entry, printable
 
 if TYPE_CHECKING:

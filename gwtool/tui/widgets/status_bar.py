@@ -30,6 +30,8 @@ def duration(seconds: float) -> str:
 def describe_state(state: Any, service: str, error: str | None, monotonic: Callable[[], float]) -> Text:
     """``identified · shards 0-2 of 3`` / ``reconnecting in 3 s (4009 HEARTBEAT_TIMEOUT: reason)`` …"""
     if state is None:
+        if error:
+            return Text("failed · " + printable(error)[:REASON_WIDTH * 2], "bold red")
         return Text("starting", "bold yellow")
     phase = state.phase
     text = Text(phase, PHASE_STYLES.get(phase, "bold"))
