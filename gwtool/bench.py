@@ -193,14 +193,24 @@ class Bench:
                 raise GwtoolError("no receivers: nothing would count the events")
             send_loops = [asyncio.create_task(self._send_loop(i, ws)) for i, ws in enumerate(senders)]
             await asyncio.sleep(self.config.duration)
-            self._stop.set()
-            await asyncio.gather(*send_loops, return_exceptions=True)
+            await self._stop_sending(send_loops)
             self.stats.send_stopped = time.perf_counter()
             if not self.config.counted_elsewhere:
                 await self._drain()
         finally:
             await self._close_all()
         return self._result()
+
+    async def _stop_sending(self, send_loops: list[asyncio.Task[None]]) -> None:
+        """Stop the senders, waking those waiting for window room; cut off any stuck in a send."""
+        self._stop.set()
+        for window in self._windows:
+            for _ in range(self.config.window):
+                window.release()
+        _, stuck = await asyncio.wait(send_loops, timeout=self.config.drain_timeout) if send_loops else ((), ())
+        for task in stuck:  # the gateway stopped reading: its backpressure holds the send
+            task.cancel()
+        await asyncio.gather(*send_loops, return_exceptions=True)
 
     async def _drain(self) -> None:
         if self.stats.received - self.stats.duplicates >= self.stats.sent:
@@ -313,6 +323,8 @@ class Bench:
                         continue
                 else:
                     await window.acquire()
+                    if stop.is_set():
+                        break
                     burst = 1
                 if seq + burst > len(seen):
                     seen.extend(bytes(65536 + burst))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 from typer.testing import CliRunner
@@ -85,3 +87,19 @@ def test_nothing_listening_exits_2() -> None:
     result = CliRunner().invoke(app, ["bench", "--url", "ws://127.0.0.1:9", "--duration", "0.2"])
     assert isinstance(result.exception, ConnectFailed)
     assert result.exception.exit_code == 2
+
+
+async def test_a_gateway_that_closes_the_receivers_does_not_hang_the_run() -> None:
+    async with MockGateway(PROTO) as gw:
+        config = BenchConfig(url=gw.url, senders=1, receivers=1, rate=0, duration=0.5, window=4, drain_timeout=0.3)
+        bench = Bench(config, PROTO)
+        run = asyncio.create_task(bench.run())
+        while not bench.stats.sent:
+            await asyncio.sleep(0.01)
+        for conn in gw.connections:  # the gateway sends the receiver away mid-run
+            if conn.service == Roles(PROTO).receiver:
+                await gw._conns[conn.conn].ws.close(4000, "test")  # noqa: SLF001
+        async with asyncio.timeout(10):
+            result = await run
+    assert result.closes and result.closes[0][1] == 4000
+    assert result.lost == result.sent - result.received

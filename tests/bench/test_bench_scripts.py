@@ -41,3 +41,18 @@ def test_startup_prints_both_ratios() -> None:
     assert lines[-2].startswith("RATIO gwtool --help / import typer = ")
     assert lines[-1].startswith("RATIO gwtool send --help / import typer = ")
     assert "heavy modules imported by `import gwtool.cli`: none" in out
+
+
+def test_liveview_quick_mode_counts_every_payload() -> None:
+    out = run_script(
+        "bench_liveview.py", "--rates", "300", "--seconds", "1", "--idle-seconds", "0.2",
+        "--payloads", "3000", "--memory-rate", "1500", timeout=120,
+    )  # fmt: skip
+    lines = out.strip().splitlines()
+    steps = [line.split()[0] for line in lines if "/s  sent " in line]
+    assert steps == ["no", "dashboard"]
+    no_ui = next(line for line in lines if line.strip().startswith("no UI"))
+    sent, counted = (int(no_ui.split(word)[1].split()[0]) for word in (" sent ", " counted "))
+    assert sent == counted > 0
+    assert any(line.startswith("ALL ") and line.endswith("RECEIVED BY THE DASHBOARD: PASS") for line in lines)
+    assert lines[-1].startswith("RATIO dashboard/no-UI sustained rate = ")
