@@ -31,6 +31,7 @@ P99_TARGET = 1.5  # mock p99 ≤ 1.5 × raw p99 at the fixed rate
 async def one_run(kind: str, args: argparse.Namespace, rate: float, profile: str | None) -> tuple[BenchResult, float, float]:
     """One load run against a fresh server: the result, the server's and the load's CPU µs per message."""
     extra = ["--tune-malloc"] if args.tune_malloc else []
+    extra += ["--gc-stats"] if args.gc_stats else []
     async with server(kind, *extra, profile=profile) as srv:
         config = BenchConfig(
             url=srv.url, senders=args.senders, receivers=args.receivers, rate=rate,
@@ -67,6 +68,7 @@ async def main() -> int:
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s runs")
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy the mock gateway into PREFIX-sat.svg / -rate.svg")
     parser.add_argument("--profile-format", default=".svg", choices=(".svg", ".txt", ".json"), help="flamegraph, collapsed stacks, speedscope")
+    parser.add_argument("--gc-stats", action="store_true", help="servers print their GC pauses (stderr)")
     parser.add_argument("--tune-malloc", action="store_true", help="servers set glibc's mmap threshold to 1 MiB")
     args = parser.parse_args()
     if args.quick:
