@@ -65,7 +65,7 @@ async def test_select_a_line_shows_its_json_and_copies_it(proto):
         )  # fmt: skip
         stream.focus()
         await pilot.press("end")
-        await pilot.press(*["up"] * (len(stream.view) - 1 - target), "enter")
+        await pilot.press(*["up"] * (len(stream.view) - target), "enter")  # the first up selects the newest
         assert stream.cursor == target and stream.follow is False
         assert app.query_one(TabbedContent).active == "detail"
         heading = plain(app.query_one("#detail-view .detail-heading", Static))
@@ -73,7 +73,8 @@ async def test_select_a_line_shows_its_json_and_copies_it(proto):
         await pilot.press("c")
         assert '"t": "EXECUTE_COMMAND"' in app.clipboard and '"command"' in app.clipboard
         await pilot.press("end")
-        assert stream.follow is True
+        assert stream.follow is True and stream.cursor is None
+        assert "EVENT EXECUTE_COMMAND" in plain(app.query_one("#detail-view .detail-heading", Static))  # kept
 
 
 async def test_filter_side_and_pause(proto):

@@ -28,11 +28,12 @@ def heap(value: Any) -> Text:
     return cell(value)
 
 
-def age(ms_epoch: Any, now: float) -> Text:
+def age(ms_epoch: Any, now: float, suffix: str = "") -> Text:
     if not isinstance(ms_epoch, (int, float)) or isinstance(ms_epoch, bool):
         return cell(None)
     seconds = max(0, int(now - ms_epoch / 1000))
-    return Text(f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s", justify="right")
+    text = f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+    return Text(text + suffix, justify="right")
 
 
 def seconds(value: Any) -> Text:
@@ -61,7 +62,7 @@ class Services(DataTable):
                 cell(svc.get("guilds")),
                 heap(svc.get("heapUsed")),
                 age(svc.get("startTime"), now),
-                seconds(svc.get("lastHeartbeatAge")),
+                seconds(svc["lastHeartbeatAge"]) if "lastHeartbeatAge" in svc else age(svc.get("lastHeartbeat"), now, " ago"),
             )
         if not services:
             self.add_row(Text(""), Text("no service identified", "dim"), *(Text("") for _ in COLUMNS[2:]))

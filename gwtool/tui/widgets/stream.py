@@ -191,10 +191,9 @@ class Stream(ScrollView, can_focus=True):
     def action_cursor(self, delta: int) -> None:
         if not self.view:
             return
-        if self.cursor is None:
-            start = len(self.view) - 1 if delta < 0 else max(0, len(self.view) - 1)
+        if self.cursor is None:  # the first move selects the newest line
             self.follow = False
-            self.cursor = start
+            self.cursor = len(self.view) - 1
             return
         new = min(max(0, self.cursor + delta), len(self.view) - 1)
         if delta > 0 and new == len(self.view) - 1 and self.cursor == new:
@@ -208,11 +207,21 @@ class Stream(ScrollView, can_focus=True):
             self.cursor = 0
 
     def action_follow(self) -> None:
-        """Jump to the newest entry and keep following new ones."""
+        """Jump to the newest entry and keep following new ones (Detail keeps what it showed)."""
         self.follow = True
-        if self.view:
-            self.cursor = len(self.view) - 1
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.set_reactive(Stream.cursor, None)
+        self.scroll_end(animate=False, x_axis=False)
+        self.refresh()
+
+    def on_mouse_scroll_up(self) -> None:
+        self.follow = False  # reading back: stop jumping to the newest line
+
+    def on_mouse_scroll_down(self) -> None:
+        def at_end() -> None:
+            if self.cursor is None and self.scroll_y >= self.max_scroll_y:
+                self.follow = True
+
+        self.call_after_refresh(at_end)
 
     def action_choose(self) -> None:
         if self.selected is not None:
