@@ -2,7 +2,8 @@
 baseline server that answers every heartbeat with a constant ACK without parsing it.
 
 Alternates raw, mock, raw, mock. A pass: no connection closed by the gateway (in particular no
-HEARTBEAT_TIMEOUT for a service that did beat on time), every heartbeat ACKed, ACK p99 < 50 ms.
+HEARTBEAT_TIMEOUT for a service that did beat on time), every heartbeat ACKed (but the few still on
+the wire when the run stops, at most 1 %), ACK p99 < 50 ms.
 The script raises its soft open-files limit to the hard limit (each connection is a descriptor
 on both sides).
 
@@ -82,13 +83,14 @@ async def main() -> int:
             result, cpu, rss = await one_run(kind, args)
             ack = result.ack_ms
             timeouts = sum(1 for _, code, _ in result.closes if code == timeout_code)
-            beats = ack["count"] or 0
-            expected = int(args.connections * args.seconds * 1000 / args.interval_ms * 0.8)
-            run_ok = not result.closes and beats >= expected
+            acked, beats = ack["count"] or 0, result.heartbeats
+            expected = int(args.connections * args.seconds * 1000 / args.interval_ms * 0.9)
+            # every beat ACKed but those still on the wire when the run stopped (≤ 1 %)
+            run_ok = not result.closes and beats >= expected and beats - acked <= max(5, beats // 100)
             if kind == "mock":
                 ok &= run_ok
             p99s[kind].append(ack["p99"] or float("nan"))
-            print(f"  {kind:<4} acks {beats:6d} (≥{expected})  ack p50 {fmt(ack['p50'])} p99 {fmt(ack['p99'])}"
+            print(f"  {kind:<4} beats {beats:6d} (≥{expected}) acked {acked:6d}  ack p50 {fmt(ack['p50'])} p99 {fmt(ack['p99'])}"
                   f" max {fmt(ack['max'])} ms  closes {len(result.closes)} ({timeouts} HEARTBEAT_TIMEOUT)"
                   f"  server CPU {cpu * 100:.0f}%  RSS {rss:.0f} MB", flush=True)  # fmt: skip
     raw_p99, mock_p99 = median(p99s["raw"]), median(p99s["mock"])

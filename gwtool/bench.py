@@ -62,6 +62,7 @@ class Stats:
     foreign: int = 0  # events without a readable bench field
     latencies_ms: list[float] = field(default_factory=list)
     acks_ms: list[float] = field(default_factory=list)
+    beats: int = 0  # heartbeats sent once every connection was up (each should get an ACK)
     closes: list[tuple[str, int | None, str]] = field(default_factory=list)  # (service, code, reason)
     recent: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=20000))  # (t, ms)
     started: float = 0.0
@@ -95,6 +96,7 @@ class BenchResult:
     latency_ms: dict[str, float | None]
     ack_ms: dict[str, float | None]
     closes: list[tuple[str, int | None, str]]
+    heartbeats: int = 0  # sent while measuring; ack_ms["count"] of them were ACKed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +112,7 @@ class BenchResult:
             "seconds": round(self.seconds, 3),
             "rate": round(self.rate, 1),
             "latency_ms": self.latency_ms,
+            "heartbeats": self.heartbeats,
             "heartbeat_ack_ms": self.ack_ms,
             "closes": [{"service": s, "code": c, "reason": r} for s, c, r in self.closes],
         }
@@ -235,6 +238,7 @@ class Bench:
             latency_ms=summarize(s.latencies_ms),
             ack_ms=summarize(s.acks_ms),
             closes=list(s.closes),
+            heartbeats=s.beats,
         )
 
     async def _close_all(self) -> None:
@@ -401,6 +405,8 @@ class Bench:
         else:
             data = sample_data(self.proto.heartbeat_fields_for(service))
         self._beat_sent[ws] = time.perf_counter()
+        if self.stats.started:
+            self.stats.beats += 1
         await ws.send(codec.encode({"op": self._ops["HEARTBEAT"], "d": data}), text=True)
 
     def _acked(self, ws: ClientConnection) -> None:

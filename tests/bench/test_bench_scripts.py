@@ -31,7 +31,7 @@ def test_scale_quick_mode_closes_nothing() -> None:
     out = run_script("bench_scale.py", "--connections", "20", "--seconds", "1.2", "--interval-ms", "200", "--rounds", "1")
     lines = out.strip().splitlines()
     assert "NO CLOSES (so no false HEARTBEAT_TIMEOUT), EVERY BEAT ACKED (mock): PASS" in out
-    assert "(0 HEARTBEAT_TIMEOUT)" in lines[2]
+    assert "(0 HEARTBEAT_TIMEOUT)" in lines[3]
     assert lines[-1].startswith("RATIO ack p99 mock/raw = ")
 
 
