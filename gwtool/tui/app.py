@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, TabbedContent, TabPane, Tree
 
+from gwtool.console import label
 from gwtool.errors import GwtoolError, InvalidPayload
 from gwtool.protocol.definition import Protocol
 from gwtool.records import Notice, Record
@@ -339,7 +340,8 @@ class GwtoolApp(App[None]):
             question.append(f"The gateway will close the connection with {close.code} {close.name}.\n")
         if event.errors:
             close = self.proto.close("INVALID_PAYLOAD")
-            question.append(f"The payload has {len(event.errors)} problem(s):\n", "bold")
+            count = len(event.errors)
+            question.append(f"The payload has {count} problem{'s' if count > 1 else ''}:\n", "bold")
             for error in event.errors[:6]:
                 question.append(f"  {printable(error)}\n")
             question.append(f"The gateway will likely close with {close.code} {close.name}.\n")
@@ -354,13 +356,13 @@ class GwtoolApp(App[None]):
     @work(group="actions")
     async def send_payload(self, payload: dict[str, Any], *, force: bool) -> None:
         try:
-            await self.session.send(payload, force=force)
+            record = await self.session.send(payload, force=force)
         except InvalidPayload as exc:
             self.notify(printable("Not sent: " + "; ".join(exc.errors)), severity="error", markup=False)
         except (GwtoolError, OSError, AttributeError) as exc:
             self.notify(printable(f"Not sent: {exc or 'not connected'}"), severity="error", markup=False)
         else:
-            self.notify("Sent.", timeout=2)
+            self.notify(printable(f"Sent {label(record, self.proto)} ({record.size} B)."), timeout=3, markup=False)
 
 
 def make_app(

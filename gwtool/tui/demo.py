@@ -101,8 +101,9 @@ class DemoSession:
     async def request_heartbeat(self) -> None:
         pass
 
-    async def send(self, payload: dict[str, Any], *, force: bool = False) -> None:
+    async def send(self, payload: dict[str, Any], *, force: bool = False) -> Record:
         self.sent.append(payload)
+        return Record("out", len(encode(payload)), payload, conn=1, service=self.service, ts=NOW)
 
     async def services(self) -> list[dict[str, Any]]:
         start = int(T0 * 1000)

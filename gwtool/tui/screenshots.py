@@ -69,6 +69,13 @@ async def compose(pilot: Pilot) -> None:
     editor.text = editor.text.replace('"shard": 1', BROKEN_SHARD)
 
 
+async def confirm(pilot: Pilot) -> None:
+    """Sending what the service may not send asks first."""
+    await compose(pilot)
+    await _settle(pilot)
+    await pilot.press("ctrl+s")
+
+
 async def services(pilot: Pilot) -> None:
     await pilot.press("5")
 
@@ -84,6 +91,7 @@ VIEWS: dict[str, tuple[tuple[int, int], Callable[[Pilot], Awaitable[None]]]] = {
     "latency": (WIDE, latency),
     "cache": (WIDE, cache),
     "compose": (WIDE, compose),
+    "confirm": (WIDE, confirm),
     "services": (WIDE, services),
     "help": (WIDE, help_screen),
 }

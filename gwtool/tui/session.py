@@ -186,8 +186,8 @@ class Session:
         ours = [c.conn for c in self.gateway.connections if c.service == self.service]
         return ours[:1] if simulated == self.service and len(ours) > 1 else ours
 
-    async def send(self, payload: dict[str, Any], *, force: bool = False) -> None:
-        await self.client.send_payload(payload, validate=not force, force=force)
+    async def send(self, payload: dict[str, Any], *, force: bool = False) -> Record:
+        return await self.client.send_payload(payload, validate=not force, force=force)
 
     # --- reads for the Services and Cache panes ------------------------------------------------
     async def services(self) -> list[dict[str, Any]]:

@@ -63,8 +63,16 @@ def test_cache_tree(snap_compare, proto):
     assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=run_before)
 
 
-def test_compose(snap_compare, proto):
-    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=selected("4"))
+def test_compose_with_problems_and_confirmation(snap_compare, proto):
+    """The screenshot script's steps: an event commands may not send, with a mistyped field."""
+    from gwtool.tui.screenshots import confirm
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await confirm(pilot)
+        await settle(pilot)
+
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=run_before)
 
 
 def test_services(snap_compare, proto):
