@@ -239,3 +239,36 @@ async def test_a_separate_gateway_over_its_url_and_rest_side(proto):
                 await pilot.press("g")  # no gateway side to switch to: says so, changes nothing
                 assert app.side is None
             await asyncio.sleep(0)
+
+
+async def test_compressed_payloads_are_marked_and_sized(proto):
+    app = live_app(proto, quiet=True, compress=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: any(r.compressed for r in records(app)), what="a compressed frame")
+        stream = app.query_one(Stream)
+        index = max(i for i, e in enumerate(stream.view) if e.side == "you" and getattr(e.item, "compressed", False))
+        stream.cursor = index
+        await pilot.pause(0.1)
+        line = "".join(segment.text for segment in stream.render_line(index - stream.scroll_offset.y))
+        assert " z " in line
+        assert "zlib" in plain(app.query_one("#detail-view .detail-heading", Static))
+
+
+async def test_remote_cache_entity_is_fetched_over_http(proto):
+    """As a cacher on a separate gateway: the tree holds what we sent; selecting GETs the gateway's copy."""
+    cacher = proto.first_cacher()
+    kind, structure = next(iter(proto.cache_types.items()))
+    async with MockGateway(proto, port=0) as gw:
+        app = make_app(proto, url=gw.url, service=cacher)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.session.state and app.session.state.phase == "identified", what="identified")
+            await app.session.send({"op": proto.op("CACHE"), "type": kind, "d": structure.example})
+            await pilot.press("3")
+            tree = app.query_one(CacheTree)
+            await wait_for(pilot, lambda: any(n.children for n in tree.root.children), what="the tree")
+            leaf = next(child for node in tree.root.children for child in node.children if child.data[0] == kind)
+            tree.focus()
+            tree.select_node(leaf)
+            heading = lambda: plain(app.query_one("#cache-detail .detail-heading", Static))  # noqa: E731
+            await wait_for(pilot, lambda: "→ 200" in heading(), what="GET /cache/… answered")
+            assert heading().startswith(f"GET /cache/{kind}/")
