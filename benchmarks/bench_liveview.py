@@ -223,10 +223,10 @@ async def step(pipeline: Headless | Dashboard, counter: Counter, rate: float, se
     waited = (run_queue_seconds() - waited0) / wall
     painted = getattr(pipeline, "painted_ms", [])
     worst = max(keys) if keys else None
-    kept_up = sent >= 0.95 * rate * seconds  # the feeder did send at this rate
+    kept_up = sent >= 0.95 * rate * seconds  # the feeder did send at this rate (it may not, at the top)
     ok = kept_up and counted_all and counted == sent and (worst is None or worst <= KEY_LIMIT_MS)
     return {"rate": rate, "sent": sent, "counted": counted, "key_max": worst,
-            "key_p50": statistics.median(keys) if keys else None, "ok": ok, "cpu": cpu, "waited": waited,
+            "key_p50": statistics.median(keys) if keys else None, "ok": ok, "cpu": cpu, "waited": waited, "kept_up": kept_up,
             "painted_p50": statistics.median(painted) if painted else None,
             "painted_max": max(painted) if painted else None}  # fmt: skip
 
@@ -238,7 +238,7 @@ def show(kind: str, r: dict[str, Any]) -> None:
                 f" painted p50 {fmt(r['painted_p50'], '.0f')} max {fmt(r['painted_max'], '.0f')} ms")  # fmt: skip
     print(f"  {kind:<9} {r['rate']:>7,.0f}/s  sent {r['sent']:7d}  counted {r['counted']:7d}  CPU {r['cpu'] * 100:3.0f}%"
           f" (+{r['waited'] * 100:.0f}% waiting for one)"
-          f"{keys}  {verdict(r['ok'])}", flush=True)  # fmt: skip
+          f"{keys}  {verdict(r['ok'])}{'' if r['kept_up'] else ' (the feeder fell short of the rate)'}", flush=True)  # fmt: skip
 
 
 async def memory(proto, counter: Counter, payloads: int, rate: float) -> tuple[float, float, float, int, int]:  # noqa: ANN001
@@ -250,7 +250,7 @@ async def memory(proto, counter: Counter, payloads: int, rate: float) -> tuple[f
         await wait_for(lambda: counter.n >= sent, 5.0)
         filled = rss_mb()
         sent += await feed(dash.session.url, rate, (payloads - warm) / rate)
-        await wait_for(lambda: counter.pushed >= sent, 10.0)
+        await wait_for(lambda: counter.pushed >= sent, 30.0)
         await asyncio.sleep(0.2)  # a last drain
         end = rss_mb()
     return start, filled, end, sent, counter.n

@@ -246,8 +246,15 @@ class Bench:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        async with asyncio.timeout(5):
-            await asyncio.gather(*(ws.close() for ws in self._conns), return_exceptions=True)
+        closing = [asyncio.create_task(ws.close()) for ws in self._conns]
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=5)
+            for task in late:  # a gateway too busy to finish the closing handshake
+                task.cancel()
+            if late:
+                for ws in self._conns:
+                    ws.transport.abort()
+            await asyncio.gather(*closing, return_exceptions=True)
 
     # --- connections ------------------------------------------------------------------------------
 
