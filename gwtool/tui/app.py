@@ -197,7 +197,7 @@ class GwtoolApp(App[None]):
             if active == "services":
                 table = self.services
                 table.show(await self.session.services(), now=self.clock())
-                table.border_subtitle = ""
+                table.border_subtitle = "GET /services/" if not self.session.embedded else "the gateway's connections"
             elif active == "cache":
                 self.cache_tree.show(*await self.session.cache_index())
         except (OSError, TimeoutError) as exc:

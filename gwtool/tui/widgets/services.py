@@ -9,8 +9,9 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from gwtool.tui.feed import printable
+from gwtool.tui.widgets.status_bar import shard_span
 
-COLUMNS = ("conn", "type", "shards", "guilds", "heapUsed", "up", "last heartbeat")
+COLUMNS = ("conn", "type", "shards", "guilds", "heap", "up", "♥ last")
 
 
 def cell(value: Any) -> Text:
@@ -39,7 +40,7 @@ def age(ms_epoch: Any, now: float, suffix: str = "") -> Text:
 def seconds(value: Any) -> Text:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return cell(None)
-    return Text(f"{value:.1f}s ago", justify="right")
+    return Text(f"{value:.0f}s ago", justify="right")
 
 
 class Services(DataTable):
@@ -53,8 +54,8 @@ class Services(DataTable):
         self.clear()
         for svc in services:
             shards = svc.get("shards")
-            if shards is not None and svc.get("maxShards") is not None:
-                shards = f"{','.join(map(str, shards)) or 'none'} of {svc['maxShards']}"
+            if isinstance(shards, list) and all(isinstance(n, int) for n in shards):
+                shards = shard_span(shards) + (f" of {svc['maxShards']}" if svc.get("maxShards") is not None else "")
             self.add_row(
                 Text(f"#{svc['conn']}" if "conn" in svc else "", "dim"),
                 Text(printable(str(svc.get("type"))), "bold cyan"),

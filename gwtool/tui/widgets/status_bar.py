@@ -27,6 +27,13 @@ def duration(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def shard_span(shards: list[int]) -> str:
+    """``0-2`` for a contiguous block, else ``0,4,7``."""
+    if len(shards) > 1 and shards == list(range(shards[0], shards[-1] + 1)):
+        return f"{shards[0]}-{shards[-1]}"
+    return ",".join(map(str, shards)) or "none"
+
+
 def describe_state(state: Any, service: str, error: str | None, monotonic: Callable[[], float]) -> Text:
     """``identified · shards 0-2 of 3`` / ``reconnecting in 3 s (4009 HEARTBEAT_TIMEOUT: reason)`` …"""
     if state is None:
@@ -36,9 +43,7 @@ def describe_state(state: Any, service: str, error: str | None, monotonic: Calla
     phase = state.phase
     text = Text(phase, PHASE_STYLES.get(phase, "bold"))
     if phase == "identified" and state.shards:
-        shards = list(state.shards)
-        span = f"{shards[0]}-{shards[-1]}" if shards == list(range(shards[0], shards[-1] + 1)) and len(shards) > 1 else ",".join(map(str, shards))
-        text.append(f" · shards {span} of {state.max_shards}", "green")
+        text.append(f" · shards {shard_span(list(state.shards))} of {state.max_shards}", "green")
     if phase == "reconnecting" and state.retry_at is not None:
         wait = max(0.0, state.retry_at - monotonic())
         text.append(f" in {wait:.0f} s" if wait >= 10 else f" in {wait:.1f} s", "yellow")
