@@ -35,7 +35,7 @@ from gwtool.records import Record
 RATE_TARGET = 10_000
 KEY_LIMIT_MS = 100.0
 RSS_LIMIT_MB = 50.0
-RATES = (2_000, 5_000, 10_000, 15_000, 20_000, 30_000)
+RATES = (2_000, 3_000, 5_000, 10_000, 15_000, 20_000, 30_000)
 
 
 def rss_mb() -> float:
