@@ -272,3 +272,18 @@ async def test_remote_cache_entity_is_fetched_over_http(proto):
             heading = lambda: plain(app.query_one("#cache-detail .detail-heading", Static))  # noqa: E731
             await wait_for(pilot, lambda: "→ 200" in heading(), what="GET /cache/… answered")
             assert heading().startswith(f"GET /cache/{kind}/")
+
+
+async def test_an_event_added_by_a_protocol_file_is_simulated_and_composable(tmp_path):
+    from gwtool.protocol.definition import load_protocol
+
+    extra = tmp_path / "extra.toml"
+    extra.write_text(
+        '[events.PING]\nfrom = ["sharder"]\nto = ["commands"]\nrouting = "round_robin"\n'
+        'example = \'{"n": 1}\'\n[events.PING.fields]\nn = { type = "integer" }\n'
+    )
+    proto = load_protocol(extra, use_env=False)
+    app = live_app(proto)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: has_op(app, "EVENT", t="PING"), what="the new event, routed to us")
+        assert "event:PING" in app.composer.choices

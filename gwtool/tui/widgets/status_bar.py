@@ -71,7 +71,7 @@ class StatusBar(Static):
         if latency is not None and latency.last is not None:
             text.append(f"  ♥ {latency.last:.1f} ms", "bold green" if not latency.missed else "bold yellow")
         received, sent = session.counts
-        text.append(f"  ↓{received} ↑{sent}")
+        text.append(f"  ↓{received:,} ↑{sent:,}")
         if paused:
             text.append("  PAUSED", "bold reverse yellow")
         text.append("  as ", "dim")
