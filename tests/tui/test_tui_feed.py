@@ -68,3 +68,26 @@ async def test_a_flood_keeps_the_newest_entries_and_shows_the_dropped_count(prot
         assert stream.view[-1].item.payload["d"]["n"] == 24_999
         assert "15,000 dropped" in stream.border_subtitle
         assert stream.scroll_offset.y == stream.max_scroll_y  # following the newest
+
+
+async def test_the_selected_line_survives_the_oldest_lines_leaving(proto):
+    from gwtool.tui.app import GwtoolApp
+    from gwtool.tui.demo import DemoSession
+    from gwtool.tui.widgets.stream import Stream
+
+    session = DemoSession(proto)
+    session.items = []
+    app = GwtoolApp(session, limit=100)
+    async with app.run_test(size=(120, 30)) as pilot:
+        for n in range(100):
+            app.push(Notice("info", f"line {n}"))
+        await pilot.pause(0.1)
+        stream = app.query_one(Stream)
+        await pilot.press("up", *["up"] * 9)  # the 10th newest: line 90
+        assert stream.selected.item.text == "line 90" and not stream.follow
+        top = stream.scroll_offset.y
+        for n in range(100, 130):
+            app.push(Notice("info", f"line {n}"))
+        await pilot.pause(0.1)
+        assert stream.selected.item.text == "line 90" and stream.cursor == 60
+        assert stream.scroll_offset.y == top - 30  # the same lines stay on screen

@@ -103,6 +103,8 @@ class Stream(ScrollView, can_focus=True):
         self.view.extend(shown)
         if overflow > 0 and self.cursor is not None:
             self.set_reactive(Stream.cursor, self.cursor - overflow if self.cursor >= overflow else None)
+        if overflow > 0 and not self.follow:  # the oldest lines left: keep what the reader looks at in place
+            self.scroll_to(y=max(0, self.scroll_y - overflow), animate=False, immediate=True)
         self._resize()
         return len(shown)
 
