@@ -15,7 +15,7 @@ from gwtool.tui.widgets.cache_tree import CacheTree
 from gwtool.tui.widgets.help import ConfirmScreen, HelpScreen
 from gwtool.tui.widgets.status_bar import StatusBar
 from gwtool.tui.widgets.stream import Stream
-from tests.tui.conftest import plain, wait_for
+from tui_testkit import plain, wait_for
 
 SIZE = (160, 48)
 

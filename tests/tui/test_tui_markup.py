@@ -12,7 +12,7 @@ from gwtool.tui.session import Session
 from gwtool.tui.widgets.cache_tree import CacheTree
 from gwtool.tui.widgets.status_bar import StatusBar
 from gwtool.tui.widgets.stream import Stream
-from tests.tui.conftest import plain, wait_for
+from tui_testkit import plain, wait_for
 
 NASTY = ["[bold]", "[/]", "[/", "[@click=app.quit]", "[@click=app.quit]click me[/]", "\x1b[31m"]
 
