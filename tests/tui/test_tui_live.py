@@ -187,9 +187,23 @@ async def test_compose_asks_before_sending_what_the_service_may_not(proto):
         assert any(isinstance(e.item, Notice) and str(code) in e.item.text for e in app.feed.entries)
 
 
-async def test_help_screen_and_command_palette(proto):
+async def test_help_screen_palette_theme_and_zoom(proto):
+    from textual.command import CommandPalette
+
     app = live_app(proto, quiet=True)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("z")
+        assert app.screen.maximized is app.query_one("#left")
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+        await pilot.press("4", "tab", "z")  # focus inside the panes: they get the screen
+        assert app.screen.maximized is app.query_one(TabbedContent)
+        await pilot.press("z")
+        assert app.screen.maximized is None
+        app.query_one(Stream).focus()
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="the theme picker")
+        await pilot.press("escape")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
