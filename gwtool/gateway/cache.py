@@ -7,6 +7,7 @@ under their own type too (a guild's roles, members, channels, voice states).
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,11 +68,18 @@ class CacheStore:
     def get(self, cache_type: str, *key: Any) -> dict[str, Any] | None:
         return self._store.get(cache_type, {}).get(tuple(str(k) for k in key))
 
+    def count(self, cache_type: str) -> int:
+        return len(self._store.get(cache_type, {}))
+
     def counts(self) -> dict[str, int]:
         return {name: len(entities) for name, entities in self._store.items()}
 
     def entities(self, cache_type: str) -> list[dict[str, Any]]:
         return list(self._store.get(cache_type, {}).values())
+
+    def first(self, cache_type: str, limit: int) -> list[dict[str, Any]]:
+        """At most ``limit`` entities of a type, oldest key first, without copying the whole type."""
+        return list(islice(self._store.get(cache_type, {}).values(), limit))
 
     def clear(self) -> None:
         for entities in self._store.values():

@@ -69,8 +69,9 @@ class ConnectionInfo:
     start_time: int  # ms since the epoch
     last_heartbeat: float | None  # time.monotonic() of the last heartbeat, None before the first
     compress: bool
-    remote: str
+    remote: str  # the service's address and port, "127.0.0.1:54321" (its client's local address)
     heartbeat: dict[str, Any] = field(default_factory=dict)  # the last heartbeat's data
+    last_heartbeat_at: int | None = None  # ms since the epoch of the last heartbeat, None before the first
 
 
 class Connection:
@@ -78,7 +79,7 @@ class Connection:
 
     __slots__ = (
         "id", "ws", "remote", "service", "identified", "compress", "shards", "heartbeat", "start_time",
-        "opened", "last_heartbeat", "window_start", "window_count", "closing", "close_code", "close_name",
+        "opened", "last_heartbeat", "last_heartbeat_at", "window_start", "window_count", "closing", "close_code", "close_name",
         "close_reason", "task", "forwarding", "grace",
     )  # fmt: skip
 
@@ -94,6 +95,7 @@ class Connection:
         self.start_time = int(time.time() * 1000)
         self.opened = time.monotonic()
         self.last_heartbeat: float | None = None
+        self.last_heartbeat_at: int | None = None  # ms since the epoch, for GET /services/
         self.window_start = self.opened
         self.window_count = 0
         self.closing = False  # the gateway decided to close it (or it is closing)
@@ -263,15 +265,21 @@ class MockGateway:
         return unsubscribe
 
     def services_json(self) -> list[dict[str, Any]]:
-        """What GET /services/ returns: every identified connection."""
+        """What GET /services/ returns: every identified connection.
+
+        The gateway's own fields come first and win over a heartbeat field of the same name.
+        """
         out = []
         for conn in self._conns.values():
             if not conn.identified:
                 continue
-            entry: dict[str, Any] = {"conn": conn.id, "type": conn.service, "startTime": conn.start_time}
+            entry: dict[str, Any] = {
+                "conn": conn.id, "type": conn.service, "startTime": conn.start_time, "lastHeartbeat": conn.last_heartbeat_at,
+            }  # fmt: skip
             for f in self.proto.heartbeat_fields_for(conn.service):
-                entry[f.name] = conn.heartbeat.get(f.name)
-            entry.update(conn.heartbeat)
+                entry.setdefault(f.name, conn.heartbeat.get(f.name))
+            for name, value in conn.heartbeat.items():
+                entry.setdefault(name, value)
             if self.proto.services[conn.service].shards:  # type: ignore[index]
                 entry[IDENTIFIED_SHARDS] = conn.shards
                 entry[IDENTIFIED_MAX_SHARDS] = self.max_shards
@@ -293,7 +301,7 @@ class MockGateway:
     # --- one connection --------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
-        conn = Connection(self._next_id, ws, _remote(ws))
+        conn = Connection(self._next_id, ws, address_text(ws.remote_address))
         self._next_id += 1
         conn.task = asyncio.current_task()
         self._conns[conn.id] = conn
@@ -384,6 +392,7 @@ class MockGateway:
             await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
             return
         conn.last_heartbeat = time.monotonic()
+        conn.last_heartbeat_at = int(time.time() * 1000)
         conn.heartbeat = d
         await self._send_own(conn, self._ack)
 
@@ -654,7 +663,7 @@ class MockGateway:
     def _http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
         if self._subscribers:
             text = f"HTTP {method} {path} → {status}"
-            self._emit(Notice("info", text, 0, "http", {"http": path, "status": status, "remote": _remote(ws)}))
+            self._emit(Notice("info", text, 0, "http", {"http": path, "status": status, "remote": address_text(ws.remote_address)}))
 
     def _info(self, c: Connection) -> ConnectionInfo:
         has_shards = c.service is not None and self.proto.services[c.service].shards
@@ -662,7 +671,7 @@ class MockGateway:
             conn=c.id, service=c.service, identified=c.identified, shards=list(c.shards),
             max_shards=self.max_shards if has_shards else None, heap_used=c.heartbeat.get("heapUsed"),
             guilds=c.heartbeat.get("guilds"), start_time=c.start_time, last_heartbeat=c.last_heartbeat,
-            compress=c.compress, remote=c.remote, heartbeat=dict(c.heartbeat),
+            compress=c.compress, remote=c.remote, heartbeat=dict(c.heartbeat), last_heartbeat_at=c.last_heartbeat_at,
         )  # fmt: skip
 
 
@@ -705,10 +714,13 @@ def _size(frame: str | bytes) -> int:
     return len(frame) if type(frame) is bytes or frame.isascii() else len(frame.encode())  # type: ignore[union-attr]
 
 
-def _remote(ws: ServerConnection) -> str:
-    address = ws.remote_address
+def address_text(address: Any) -> str:
+    """A socket address as "host:port" ("[::1]:port" for IPv6): how ``ConnectionInfo.remote`` reads.
+
+    A client's ``local_address`` formatted with this equals the gateway's ``remote`` for its connection.
+    """
     if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
+        return f"{_host_for_url(str(address[0]))}:{address[1]}"
     return str(address)
 
 

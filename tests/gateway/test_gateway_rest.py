@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from gateway_testkit import PROTO, GUILD_ID, heartbeat, http, op, recv, send, service, until
 
@@ -90,3 +92,82 @@ async def test_the_root_lists_the_routes(gw):
     status, _, body = await http(gw, "/")
     assert status == 200 and body["websocket"] == gw.url
     assert "/cache/member/{guildID}/{id}" in body["routes"]
+    assert "/cache/{type}/?limit=N" in body["routes"]
+
+
+async def test_a_type_lists_its_cached_entities(gw):
+    await cache(gw, "guild", GUILD)
+    status, headers, body = await http(gw, "/cache/member/")
+    assert (status, headers["content-type"]) == (200, "application/json")
+    assert body == {"type": "member", "count": 1, "limit": 100, "truncated": False, "entities": [MEMBER]}
+    assert (await http(gw, "/cache/voiceState"))[2]["entities"] == [VOICE]  # the trailing slash is optional
+    assert (await http(gw, "/cache/user/"))[2] == {"type": "user", "count": 0, "limit": 100, "truncated": False, "entities": []}
+
+
+async def test_a_listing_is_bounded_and_says_when_it_is_cut(gw):
+    await cache(gw, "user", [{**USER, "id": str(n)} for n in range(101)])
+    body = (await http(gw, "/cache/user/"))[2]
+    assert (body["count"], body["limit"], body["truncated"], len(body["entities"])) == (101, 100, True, 100)
+    assert [u["id"] for u in body["entities"][:3]] == ["0", "1", "2"]  # in the order first cached
+    body = (await http(gw, "/cache/user/?limit=2"))[2]
+    assert (body["count"], body["truncated"], [u["id"] for u in body["entities"]]) == (101, True, ["0", "1"])
+    body = (await http(gw, "/cache/user/?limit=1000"))[2]
+    assert (body["truncated"], len(body["entities"])) == (False, 101)
+    body = (await http(gw, "/cache/user/?limit=0"))[2]
+    assert (body["count"], body["truncated"], body["entities"]) == (101, True, [])
+
+
+async def test_a_listing_rejects_bad_queries_and_unknown_types_with_json(gw):
+    for query, expected in [("limit=1001", "limit: expected an integer 0…1000, got '1001'"),
+                            ("limit=ten", "limit: expected an integer 0…1000, got 'ten'"),
+                            ("limit=-1", "got '-1'"), ("limt=5", "unknown query parameter 'limt'")]:  # fmt: skip
+        status, headers, body = await http(gw, f"/cache/user/?{query}")
+        assert (status, headers["content-type"]) == (400, "application/json"), query
+        assert expected in body["error"], body
+    status, _, body = await http(gw, "/cache/planet/")
+    assert status == 404 and body["types"] == list(PROTO.cache_types)
+    assert body["error"] == f"unknown cache type 'planet' (known: {', '.join(PROTO.cache_types)})"
+
+
+async def test_services_say_when_the_last_heartbeat_came(gw):
+    ws, _ = await service(gw, "commands")
+    assert (await http(gw, "/services/"))[2][0]["lastHeartbeat"] is None
+    before = int(time.time() * 1000)
+    await send(ws, heartbeat())
+    await recv(ws)
+    after = int(time.time() * 1000)
+    entry = (await http(gw, "/services/"))[2][0]
+    assert before <= entry["lastHeartbeat"] <= after
+    assert gw.connections[0].last_heartbeat_at == entry["lastHeartbeat"]
+    assert list(entry)[:4] == ["conn", "type", "startTime", "lastHeartbeat"]
+
+
+async def test_a_heartbeat_field_cannot_overwrite_the_gateways_own_fields(gw):
+    ws, _ = await service(gw, "commands")
+    await send(ws, heartbeat(type="sharder", conn=99, lastHeartbeat=1, extra="kept"))
+    await recv(ws)
+    entry = (await http(gw, "/services/"))[2][0]
+    assert (entry["type"], entry["conn"], entry["extra"]) == ("commands", gw.connections[0].conn, "kept")
+    assert entry["lastHeartbeat"] > 1
+
+
+async def test_a_connections_remote_is_its_clients_local_address(gw):
+    """What lets a front end tell two connections of one service type apart."""
+    from gwtool.client import GatewayClient
+    from gwtool.gateway import address_text
+
+    async with GatewayClient(gw.url, service="sharder", proto=PROTO) as first, GatewayClient(gw.url, service="sharder", proto=PROTO) as second:
+        await first.wait_identified(timeout=3)
+        await second.wait_identified(timeout=3)
+        by_remote = {c.remote: c for c in gw.connections}
+        assert len(by_remote) == 2
+        mine = by_remote[address_text(second.local_address)]
+        assert mine.shards == second.state.shards and mine.conn != by_remote[address_text(first.local_address)].conn
+    assert first.local_address is None  # closed: no connection, no address
+
+
+def test_address_text_brackets_ipv6_hosts():
+    from gwtool.gateway import address_text
+
+    assert address_text(("127.0.0.1", 5)) == "127.0.0.1:5"
+    assert address_text(("::1", 5, 0, 0)) == "[::1]:5"
