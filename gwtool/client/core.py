@@ -244,6 +244,16 @@ class GatewayClient:
                 async with asyncio.timeout(self.close_timeout + 1.0):
                     await self._stopped.wait()
 
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        """(host, port) of our end of the current connection, None while not connected.
+
+        The gateway sees it as the connection's remote address: it tells our connection from
+        another of the same service type.
+        """
+        address = self._ws.local_address if self._ws is not None else None
+        return (str(address[0]), int(address[1])) if isinstance(address, tuple) and len(address) >= 2 else None
+
     async def wait_identified(self, timeout: float | None = None) -> dict[str, Any]:
         """The IDENTIFIED data once the current connection is identified; raises on give-up."""
         async with asyncio.timeout(timeout):

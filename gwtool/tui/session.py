@@ -13,7 +13,7 @@ import itertools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 Sink = Callable[["Side", Record | Notice], None]
 EMBEDDED_HEARTBEAT_MS = 5000  # a lively latency graph on the embedded gateway
 SIMULATION_PERIOD = 3.0  # seconds between the simulated service's payloads
+REMOTE_LISTING_LIMIT = 500  # entities per type read from a remote gateway's GET /cache/{type}/
 
 
 class Session:
@@ -59,6 +60,7 @@ class Session:
         self.started = time.time()
         self.error: str | None = None  # why the client gave up, for the status bar
         self.seen_cache = CacheStore(proto)  # the cache payloads our client sent, indexed like the gateway's
+        self._listed: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}  # last GET /cache/{type}/, by key
 
     # --- what widgets read -------------------------------------------------------------------
     @property
@@ -177,14 +179,25 @@ class Session:
 
     async def request_heartbeat(self) -> None:
         """Make the embedded gateway ask our connection for a heartbeat (op HEARTBEAT from the gateway)."""
-        for conn in self.our_connections():
-            await self.gateway.request_heartbeat(conn)
+        from gwtool.errors import GwtoolError
 
-    def our_connections(self) -> list[int]:
-        """The gateway's ids for connections of our service type (the simulated one may share it)."""
-        simulated = self.simulated.service if self.simulated is not None else None
-        ours = [c.conn for c in self.gateway.connections if c.service == self.service]
-        return ours[:1] if simulated == self.service and len(ours) > 1 else ours
+        conn = self.our_connection()
+        if conn is None:
+            raise GwtoolError("our client has no connection to the gateway right now")
+        await self.gateway.request_heartbeat(conn)
+
+    def our_connection(self) -> int | None:
+        """The embedded gateway's id for our client's connection, or None.
+
+        Matched by address, not by service type: the simulated service may be of our type too.
+        """
+        from gwtool.gateway import address_text
+
+        address = self.client.local_address if self.client is not None else None
+        if address is None or self.gateway is None:
+            return None
+        ours = address_text(address)
+        return next((c.conn for c in self.gateway.connections if c.remote == ours), None)
 
     async def send(self, payload: dict[str, Any], *, force: bool = False) -> Record:
         return await self.client.send_payload(payload, validate=not force, force=force)
@@ -209,28 +222,74 @@ class Session:
         if isinstance(kind, str) and kind in self.proto.cache_types and isinstance(data, (dict, list)):
             self.seen_cache.put(kind, data)
 
-    async def cache_index(self) -> tuple[str, dict[str, list[dict[str, Any]]], dict[str, int] | None]:
-        """(where entities come from, type → entities, type → count at the gateway or None).
+    async def cache_index(
+        self,
+    ) -> tuple[str, dict[str, list[dict[str, Any]]], dict[str, int] | None, frozenset[str]]:
+        """(where entities come from, type → entities, type → count at the gateway or None,
+        the types whose entities are the gateway's own).
 
-        The embedded gateway's store is read directly. A remote gateway's GET /cache/ gives counts
-        only (entities are fetched by key), so its entities are the cache payloads seen this session.
+        The embedded gateway's store is read directly. A remote gateway is asked for its counts
+        (GET /cache/), then for the entities of each non-empty type (GET /cache/{type}/, bounded);
+        a type it cannot list shows the cache payloads seen this session instead.
         """
         if self.gateway is not None:
             store = self.gateway.cache
-            return "the gateway's cache", {kind: list(store.entities(kind)) for kind in self.proto.cache_types}, None
+            index = {kind: list(store.entities(kind)) for kind in self.proto.cache_types}
+            return "the gateway's cache", index, None, frozenset(index)
         seen = {kind: self.seen_cache.entities(kind) for kind in self.proto.cache_types}
         try:
             status, counts = await http_get_json(self.http_url, "/cache/")
         except (OSError, TimeoutError):
             status, counts = 0, None
-        counts = counts if status == 200 and isinstance(counts, dict) else None
-        return "cache payloads seen (select: GET /cache/…)", seen, counts
+        if status != 200 or not isinstance(counts, dict):
+            return "cache payloads seen (the gateway's GET /cache/ did not answer)", seen, None, frozenset()
+        wanted = [kind for kind in self.proto.cache_types if counts.get(kind) != 0]
+        listings = await asyncio.gather(*(self._list_remote(kind) for kind in wanted))
+        listed = {}
+        for kind, listing in zip(wanted, listings):
+            if listing is not None:
+                listed[kind], counts[kind] = listing  # the listing's own count goes with its entities
+        listed |= {kind: [] for kind in self.proto.cache_types if counts.get(kind) == 0}
+        index = {kind: listed.get(kind, seen[kind]) for kind in self.proto.cache_types}
+        if len(listed) == len(index):
+            source = "GET /cache/{type}/"
+        elif listed:
+            source = "GET /cache/{type}/; the other types: cache payloads seen"
+        else:
+            source = "cache payloads seen (select: GET /cache/…)"
+        return source, index, counts, frozenset(listed)
+
+    async def _list_remote(self, kind: str) -> tuple[list[dict[str, Any]], int] | None:
+        """(the entities GET /cache/{kind}/ lists, how many the gateway holds), or None when it
+        has no such listing.
+
+        An entity equal to the one listed last time is kept as the same object, so the tree
+        rebuilds only when something changed.
+        """
+        try:
+            status, body = await http_get_json(self.http_url, f"/cache/{quote(kind, safe='')}/?limit={REMOTE_LISTING_LIMIT}")
+        except (OSError, TimeoutError):
+            return None
+        if status != 200 or not isinstance(body, dict):
+            return None
+        entities, count = body.get("entities"), body.get("count")
+        if not isinstance(entities, list) or not isinstance(count, int):
+            return None
+        before, now = self._listed.get(kind, {}), {}
+        for entity in entities:
+            if not isinstance(entity, dict):
+                continue
+            key = self.seen_cache.key_of(kind, entity) or (None, len(now))  # keyless: by position
+            old = before.get(key)
+            now[key] = old if old == entity else entity
+        self._listed[kind] = now
+        return list(now.values()), count
 
     async def fetch_entity(self, kind: str, key: tuple[str, ...]) -> tuple[int, Any]:
         """GET /cache/{type}/{key…} from the gateway: (status, JSON or None)."""
         if self.http_url is None:
             return 0, None
-        return await http_get_json(self.http_url, "/cache/" + "/".join((kind, *key)))
+        return await http_get_json(self.http_url, "/cache/" + "/".join(quote(part, safe="") for part in (kind, *key)))
 
 
 async def http_get_json(http_url: str | None, path: str, timeout: float = 3.0) -> tuple[int, Any]:

@@ -24,6 +24,15 @@ def entity_label(structure: Structure, entity: dict[str, Any]) -> Text:
     return text
 
 
+def count_text(shown: int, at_gateway: Any, listed: bool) -> str:
+    """The count beside a type: ``(3)`` on the embedded gateway; on a remote one, what it holds too."""
+    if not isinstance(at_gateway, int) or isinstance(at_gateway, bool):
+        return f" ({shown:,})"
+    if listed:
+        return f" ({shown:,} at the gateway)" if shown >= at_gateway else f" ({shown:,} of {at_gateway:,} at the gateway)"
+    return f" ({shown:,} seen) · {at_gateway:,} at the gateway"
+
+
 class CacheTree(Tree[Any]):
     """Node data: ``(type, key tuple, entity)`` for entities, None for type nodes."""
 
@@ -34,12 +43,26 @@ class CacheTree(Tree[Any]):
         self.source = ""
         self.signature: tuple = ()
 
-    def show(self, source: str, index: dict[str, list[dict[str, Any]]], counts: dict[str, int] | None = None) -> None:
+    def show(
+        self,
+        source: str,
+        index: dict[str, list[dict[str, Any]]],
+        counts: dict[str, int] | None = None,
+        listed: frozenset[str] | None = None,
+    ) -> None:
         """Rebuild when the content changed, keeping which types are expanded.
 
         ``counts``: how many entities of each type a remote gateway holds (its GET /cache/).
+        ``listed``: the types whose entities are the gateway's own (GET /cache/{type}/), not the
+        cache payloads seen this session.
         """
-        signature = (source, tuple((k, len(v), tuple(map(id, v))) for k, v in index.items()), tuple((counts or {}).items()))
+        listed = frozenset() if listed is None else listed
+        signature = (
+            source,
+            tuple((k, len(v), tuple(map(id, v))) for k, v in index.items()),
+            tuple((counts or {}).items()),
+            listed,
+        )
         if signature == self.signature:
             return
         self.signature = signature
@@ -52,9 +75,7 @@ class CacheTree(Tree[Any]):
         for kind, entities in index.items():
             structure = self.proto.cache_types[kind]
             label = Text(kind, "bold")
-            label.append(f" ({len(entities)})", "dim")
-            if counts is not None and isinstance(counts.get(kind), int):
-                label.append(f" · {counts[kind]} at the gateway", "dim")
+            label.append(count_text(len(entities), counts.get(kind) if counts else None, kind in listed), "dim")
             node = self.root.add(label, expand=kind in expanded)
             for entity in entities:
                 key = tuple(str(entity.get(k)) for k in structure.key)
