@@ -561,11 +561,16 @@ come straight from gwtool's validator and codec):
 
 
 def _rest(proto: Protocol) -> str:
-    routes = [("`GET /services/`", "every identified connection"), ("`GET /cache/`", "how many entities of each cache type are cached")]
+    routes = [
+        ("`GET /services/`", "every identified connection"),
+        ("`GET /cache/`", "how many entities of each cache type are cached"),
+        ("`GET /cache/{type}/?limit=N`", "the cached entities of one type, at most `limit`"),
+    ]
     routes += [(f"`GET {_rest_path(s)}`", f"one cached `{s.name}`") for s in proto.cache_types.values()]
     services = []
     for conn, name in enumerate(proto.services, 1):
-        entry = {"conn": conn, "type": name, "startTime": 1764320000000 + conn}
+        start = 1764320000000 + conn * 1000
+        entry = {"conn": conn, "type": name, "startTime": start, "lastHeartbeat": start + 20000}
         entry |= ex.heartbeat_payload(proto, name)["d"]
         if proto.services[name].shards and (identified := ex.identified_payload(proto, name)):
             entry |= identified["d"]
@@ -577,13 +582,15 @@ def _rest(proto: Protocol) -> str:
 
 The gateway serves plain HTTP GET on the same host and port as the websocket. Answers are JSON
 (`Content-Type: application/json`); errors are JSON too, `{{"error": "…"}}`, with 404 for an
-unknown route, cache type or entity, 400 for a wrong number of key parts and 405 for anything but GET.
+unknown route, cache type or entity, 400 for a wrong number of key parts or a bad query, and 405 for
+anything but GET.
 
 {_table(["Route", "Answer"], routes)}
 
 `GET /services/` lists every identified connection with its service type, when it connected
-(`startTime`, ms since the epoch), the fields of its last heartbeat, and the shard ids of a service
-type that gets them:
+(`startTime`) and when its last heartbeat came (`lastHeartbeat`, `null` before the first), both in
+ms since the epoch, the fields of its last heartbeat, and the shard ids of a service type that gets
+them. A heartbeat field never replaces one of the gateway's own:
 
 {_json(services)}
 
@@ -596,6 +603,23 @@ Caching a guild with nested arrays also makes each nested entity readable under 
     example = next(iter(proto.cache_types.values()), None)
     if example is not None:
         entity = ex.cache_payload(proto, example.name)["d"]
+        listing = {"type": example.name, "count": 1, "limit": 100, "truncated": False, "entities": [entity]}
+        nowhere = next(n for n in ("planet", "planet2", "planet3") if n not in proto.cache_types)
+        known = list(proto.cache_types)
+        unknown = {"error": f"unknown cache type {nowhere!r} (known: {', '.join(known)})", "types": known}
+        parts.append(
+            f"""\
+`GET /cache/{{type}}/` (`?limit=N`, 0 to 1000, default 100) lists the cached entities of one type:
+`count` is how many are cached, `entities` the first `limit` of them in the order they were first
+cached, and `truncated` says whether some were left out. `GET /cache/{example.name}/` after caching the
+[{example.name} example](#{_anchor(example.name)}) once:
+
+{_json(listing)}
+
+An unknown cache type answers 404 and names the known ones (`GET /cache/{nowhere}/`):
+
+{_json(unknown)}"""
+        )
         path = "/cache/" + example.name + "/" + "/".join(str(entity.get(k, "")) for k in example.key)
         missing = "/cache/" + example.name + "/" + "/".join("1" for _ in example.key)
         named = ", ".join(f"{k}=1" for k in example.key)
