@@ -79,8 +79,8 @@ class Connection:
 
     __slots__ = (
         "id", "ws", "remote", "service", "identified", "compress", "shards", "heartbeat", "start_time",
-        "opened", "last_heartbeat", "last_heartbeat_at", "window_start", "window_count", "closing", "close_code", "close_name",
-        "close_reason", "task", "forwarding", "grace",
+        "opened", "last_heartbeat", "last_heartbeat_at", "window_start", "window_count", "closing", "close_code",
+        "close_name", "close_reason", "task", "forwarding", "grace",
     )  # fmt: skip
 
     def __init__(self, conn_id: int, ws: ServerConnection, remote: str):
@@ -663,7 +663,8 @@ class MockGateway:
     def _http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
         if self._subscribers:
             text = f"HTTP {method} {path} → {status}"
-            self._emit(Notice("info", text, 0, "http", {"http": path, "status": status, "remote": address_text(ws.remote_address)}))
+            data = {"http": path, "status": status, "remote": address_text(ws.remote_address)}
+            self._emit(Notice("info", text, 0, "http", data))
 
     def _info(self, c: Connection) -> ConnectionInfo:
         has_shards = c.service is not None and self.proto.services[c.service].shards

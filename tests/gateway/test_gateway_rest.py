@@ -156,7 +156,9 @@ async def test_a_connections_remote_is_its_clients_local_address(gw):
     from gwtool.client import GatewayClient
     from gwtool.gateway import address_text
 
-    async with GatewayClient(gw.url, service="sharder", proto=PROTO) as first, GatewayClient(gw.url, service="sharder", proto=PROTO) as second:
+    first = GatewayClient(gw.url, service="sharder", proto=PROTO)
+    second = GatewayClient(gw.url, service="sharder", proto=PROTO)
+    async with first, second:
         await first.wait_identified(timeout=3)
         await second.wait_identified(timeout=3)
         by_remote = {c.remote: c for c in gw.connections}

@@ -96,13 +96,16 @@ async def test_H_asks_for_a_heartbeat_from_our_connection_not_the_simulated_one_
         await wait_for(pilot, lambda: identified(app) and session.simulated is not None, what="our client")
         await session.simulated.wait_identified(timeout=5)
         gw = session.gateway
-        await wait_for(pilot, lambda: sum(c.service == sharder and c.identified for c in gw.connections) == 2, what="two sharders")
-        ours = {c.remote: c.conn for c in gw.connections}[address_text(session.client.local_address)]
-        theirs = {c.remote: c.conn for c in gw.connections}[address_text(session.simulated.local_address)]
+        sharders = lambda: [c for c in gw.connections if c.service == sharder and c.identified]  # noqa: E731
+        await wait_for(pilot, lambda: len(sharders()) == 2, what="two sharders")
+        by_remote = {c.remote: c.conn for c in sharders()}
+        ours = by_remote[address_text(session.client.local_address)]
+        theirs = by_remote[address_text(session.simulated.local_address)]
         assert ours != theirs and session.our_connection() == ours
         requests: list[int] = []
         beat = proto.op("HEARTBEAT")
-        unsubscribe = gw.subscribe(lambda i: isinstance(i, Record) and i.direction == "out" and i.op == beat and requests.append(i.conn))
+        asked = lambda i: isinstance(i, Record) and i.direction == "out" and i.op == beat  # noqa: E731
+        unsubscribe = gw.subscribe(lambda i: asked(i) and requests.append(i.conn))
         try:
             await pilot.press("H")
             await wait_for(pilot, lambda: requests, what="the gateway's HEARTBEAT")
