@@ -60,7 +60,13 @@ def describe_state(state: Any, service: str, error: str | None, monotonic: Calla
 
 
 class StatusBar(Static):
-    """Refreshed by the app's timer from the session; never parses markup."""
+    """Refreshed by the app's timer from the session; never parses markup.
+
+    One line of fixed height (see app.tcss): a new text only repaints this line; a layout of the
+    whole screen 4 times a second would cost a large part of a frame budget under load.
+    """
+
+    shown: Text | None = None
 
     def show(self, session: Any, *, now: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic, paused: bool = False) -> None:
         state = session.state
@@ -82,4 +88,6 @@ class StatusBar(Static):
             text.append(" (embedded gateway)", "dim")
         if state is not None and getattr(state, "connected_at", None) and state.phase == "identified":
             text.append(f"  up {duration(now() - state.connected_at)}", "dim")
-        self.update(text)
+        if text != self.shown:
+            self.shown = text
+            self.update(text, layout=False)
