@@ -10,6 +10,8 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -32,27 +34,32 @@ SIDE_STYLES = {"you": "bold cyan", "gw": "bold magenta"}
 SIDE_LABELS = {"you": "you ", "gw": "gw  "}
 
 
-def render_entry(entry: Entry, proto: Protocol) -> Text:
-    """One stream line as Text (never markup): side, time, direction, other party, label, size, data."""
+def entry_parts(entry: Entry, proto: Protocol) -> list[tuple[str, str]]:
+    """One stream line as (text, style name) parts, never markup: side, time, direction, other party,
+    label, size, data."""
     item = entry.item
-    line = Text(no_wrap=True, end="")
-    line.append(SIDE_LABELS[entry.side], SIDE_STYLES[entry.side])
-    line.append(clock(item.ts), "dim")
-    other = "gateway" if entry.side == "you" else f"#{item.conn} {item.service or '?'}"
+    side = entry.side
+    other = "gateway" if side == "you" else f"#{item.conn} {item.service or '?'}"
+    parts = [(SIDE_LABELS[side], SIDE_STYLES[side]), (clock(item.ts), "dim")]
     if isinstance(item, Record):
         name = proto.op_name(item.op) if item.payload is not None else ""
-        line.append(f" {ARROWS[item.direction]} ", "bold" if item.direction == "in" else "dim")
-        line.append(f"{printable(other):<12.12} ", "dim")
-        line.append(f"{printable(label(item, proto)):<22} ", OP_STYLES.get(name, "bold red" if item.payload is None else ""))
         size = human_size(item.size) + (" z" if item.compressed else "  ")
-        line.append(f"{size:>9} ", "dim")
-        line.append(printable(summary(item, 400)), "" if item.payload is not None else "red")
+        parts += (
+            (f" {ARROWS[item.direction]} ", "bold" if item.direction == "in" else "dim"),
+            (f"{printable(other):<12.12} ", "dim"),
+            (f"{printable(label(item, proto)):<22} ", OP_STYLES.get(name, "bold red" if item.payload is None else "")),
+            (f"{size:>9} ", "dim"),
+            (printable(summary(item, 400)), "" if item.payload is not None else "red"),
+        )
     else:
         style = NOTICE_STYLES.get(item.kind, "")
-        line.append(" ● ", style)
-        line.append(f"{printable(other):<12.12} ", "dim")
-        line.append(printable(item.text), style)
-    return line
+        parts += ((" ● ", style), (f"{printable(other):<12.12} ", "dim"), (printable(item.text), style))
+    return parts
+
+
+def render_entry(entry: Entry, proto: Protocol) -> Text:
+    """One stream line as Text (what the stream draws, as Segments, in ``Stream.render_line``)."""
+    return Text.assemble(*entry_parts(entry, proto), no_wrap=True, end="")
 
 
 class Stream(ScrollView, can_focus=True):
@@ -90,8 +97,9 @@ class Stream(ScrollView, can_focus=True):
         self.proto = proto
         self.view: deque[Entry] = deque(maxlen=limit)
         self.filter = Filter()
-        self._strips: LRUCache[tuple[int, bool], Strip] = LRUCache(1024)
+        self._strips: LRUCache[tuple[int, bool, int], Strip] = LRUCache(1024)  # (seq, cursor, width)
         self._styles: tuple[Style, Style] | None = None
+        self._part_styles: dict[tuple[str, bool], Style] = {}  # (style name, cursor) → base + that style
 
     # --- content -----------------------------------------------------------------------------
     def add(self, entries: Iterable[Entry]) -> int:
@@ -124,9 +132,14 @@ class Stream(ScrollView, can_focus=True):
         self.refresh()
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.view))
-        if self.follow:  # after the refresh, when the new size is known
-            self.scroll_end(animate=False, x_axis=False)
+        """Follow the view's length. The stream's own size does not change, so no layout of the screen:
+        assigning ``virtual_size`` would relayout everything on each flush while the ring fills."""
+        size = Size(self.size.width, len(self.view))
+        if size != self.virtual_size:
+            self.set_reactive(Stream.virtual_size, size)
+            self._scroll_update(size)
+        if self.follow:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
         self.refresh()
 
     def index_of(self, seq: int) -> int | None:
@@ -150,6 +163,7 @@ class Stream(ScrollView, can_focus=True):
         super().notify_style_update()
         self._strips.clear()
         self._styles = None
+        self._part_styles.clear()
 
     def _line_styles(self) -> tuple[Style, Style]:
         """(normal, cursor) styles, computed once per style change rather than once per line."""
@@ -159,21 +173,40 @@ class Stream(ScrollView, can_focus=True):
         return self._styles
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
+        # No apply_offsets(): its per-line style meta only serves text selection, which the stream
+        # does not offer (it has a cursor), and it cost a tenth of each frame under load.
+        index = self.scroll_offset.y + y
         width = self.size.width
-        base, cursor = self._line_styles()
         if index >= len(self.view):
-            return Strip.blank(width, base)
+            return Strip.blank(width, self._line_styles()[0])
         entry = self.view[index]
-        style = cursor if index == self.cursor else base
-        key = (entry.seq, style is cursor)
+        key = (entry.seq, index == self.cursor, width)
         strip = self._strips.get(key)
-        if strip is None:  # rendering Text is the expensive part: once per entry while it is visible
-            text = render_entry(entry, self.proto)
-            strip = Strip(list(text.render(self.app.console)), text.cell_len).apply_style(style)
-            self._strips[key] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, index)
+        if strip is None:  # once per entry while it is visible
+            strip = self._strips[key] = self._render_strip(entry, index == self.cursor, width)
+        return strip
+
+    def _render_strip(self, entry: Entry, on_cursor: bool, width: int) -> Strip:
+        """The entry's line as Segments cut or padded to ``width`` (not through Text and crop: each
+        new entry on screen costs this once, and under load every line on screen is new each frame)."""
+        styles = self._part_styles
+        segments = []
+        room = width
+        for text, name in entry_parts(entry, self.proto):
+            if room <= 0:
+                break
+            style = styles.get((name, on_cursor))
+            if style is None:
+                style = self._line_styles()[on_cursor] + self.app.console.get_style(name, default=Style.null())
+                styles[(name, on_cursor)] = style
+            cells = cell_len(text)
+            if cells > room:
+                text, cells = set_cell_size(text, room), room
+            segments.append(Segment(text, style))
+            room -= cells
+        if room > 0:
+            segments.append(Segment(" " * room, self._line_styles()[on_cursor]))
+        return Strip(segments, width)
 
     # --- cursor ------------------------------------------------------------------------------
     def watch_cursor(self, cursor: int | None) -> None:
@@ -215,6 +248,19 @@ class Stream(ScrollView, can_focus=True):
         self.scroll_end(animate=False, x_axis=False)
         self.refresh()
 
+    async def _on_key(self, event: events.Key) -> None:
+        """Run the key's binding here instead of after the key bubbled up to the App.
+
+        Each hop of a message waits for a turn of the event loop, which under load is spent on the
+        wire: bubbling Stream → containers → Screen → App took four turns. The bindings checked are
+        the same (this widget's, then its ancestors', then the App's), in the same order.
+        """
+        if await self.app._check_bindings(event.key):  # noqa: SLF001 (Textual's own key path)
+            event.stop()
+            event.prevent_default()
+            return
+        await super()._on_key(event)
+
     def on_mouse_scroll_up(self) -> None:
         self.follow = False  # reading back: stop jumping to the newest line
 
@@ -241,3 +287,4 @@ class Stream(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self.view))
+        self._resize()
