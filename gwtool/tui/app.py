@@ -34,7 +34,8 @@ from gwtool.tui.widgets.services import Services
 from gwtool.tui.widgets.status_bar import StatusBar
 from gwtool.tui.widgets.stream import Stream
 
-FLUSH_SECONDS = 0.04  # one drain of the feed per frame
+FLUSH_SECONDS = 0.1  # drain the feed 10×/s: under load each drain repaints the whole stream
+STATUS_EVERY = 2  # flushes between status bar updates (repainted in the same frame as the stream)
 SIDES: tuple[Side | None, ...] = (None, "you", "gw")
 SIDE_NAMES = {None: "both sides", "you": "our client's side", "gw": "the gateway's side"}
 FILTER_HINT = "filter: op:HEARTBEAT  t:EXECUTE  dir:in  side:gw  -op:heartbeat  free text"
@@ -84,6 +85,7 @@ class GwtoolApp(App[None]):
         self.unseen = 0  # entries recorded while paused
         self.side: Side | None = None
         self.copy_text: str | None = None  # what 'copy' copies: the payload or entity shown in Detail
+        self.flushes = 0
 
     # --- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -121,7 +123,6 @@ class GwtoolApp(App[None]):
         self.stream.border_title = "stream"
         self.stream.focus()
         self.set_interval(FLUSH_SECONDS, self.flush)
-        self.set_interval(0.25, self.refresh_status)
         self.set_interval(0.5, self.refresh_latency)
         self.set_interval(2.0, self.refresh_panes)
         self.refresh_status()
@@ -135,6 +136,9 @@ class GwtoolApp(App[None]):
         self.feed.push(side, item)
 
     def flush(self) -> None:
+        self.flushes += 1
+        if self.flushes % STATUS_EVERY == 0:
+            self.refresh_status()
         batch = self.feed.drain()
         stream = self.stream
         if batch and not self.paused:

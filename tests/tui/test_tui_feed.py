@@ -62,7 +62,8 @@ async def test_a_flood_keeps_the_newest_entries_and_shows_the_dropped_count(prot
     async with app.run_test(size=(120, 30)) as pilot:
         for n in range(25_000):
             app.push(Record("in", 34, {"op": proto.op("HEARTBEAT_ACK"), "d": {"n": n}}))
-        await pilot.pause(0.1)
+        app.flush()  # what the flush timer does, now rather than within 0.1 s
+        await pilot.pause()
         stream = app.query_one(Stream)
         assert len(stream.view) == 10_000 and app.feed.dropped == 15_000
         assert stream.view[-1].item.payload["d"]["n"] == 24_999
@@ -81,13 +82,15 @@ async def test_the_selected_line_survives_the_oldest_lines_leaving(proto):
     async with app.run_test(size=(120, 30)) as pilot:
         for n in range(100):
             app.push(Notice("info", f"line {n}"))
-        await pilot.pause(0.1)
+        app.flush()  # what the flush timer does, now rather than within 0.1 s
+        await pilot.pause()
         stream = app.query_one(Stream)
         await pilot.press("up", *["up"] * 9)  # the 10th newest: line 90
         assert stream.selected.item.text == "line 90" and not stream.follow
         top = stream.scroll_offset.y
         for n in range(100, 130):
             app.push(Notice("info", f"line {n}"))
-        await pilot.pause(0.1)
+        app.flush()  # what the flush timer does, now rather than within 0.1 s
+        await pilot.pause()
         assert stream.selected.item.text == "line 90" and stream.cursor == 60
         assert stream.scroll_offset.y == top - 30  # the same lines stay on screen

@@ -163,7 +163,8 @@ async def test_compose_validates_live_and_sends(proto):
         sent = app.session.client.sent_count
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.session.client.sent_count > sent, what="the composed heartbeat")
-        assert any(r.direction == "out" and r.payload == {"op": 1, "d": {"heapUsed": 1234}} for r in records(app))
+        composed = {"op": 1, "d": {"heapUsed": 1234}}
+        await wait_for(pilot, lambda: any(r.direction == "out" and r.payload == composed for r in records(app)), what="its record")
 
 
 async def test_compose_asks_before_sending_what_the_service_may_not(proto):

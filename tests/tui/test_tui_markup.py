@@ -31,7 +31,8 @@ async def test_markup_in_payloads_shows_literally_and_clicks_do_nothing(proto):
             app.push(Record("in", 9, None, error=f"not JSON {nasty}", raw=nasty))
             app.push(Notice("closed", f"closed 4010 INVALID_PAYLOAD: t: unknown event {nasty}"))
             app.push(Record("in", 60, {"op": proto.op("CACHE"), "type": "user", "d": {"id": "1", "username": nasty}}), side="gw")
-        await pilot.pause(0.1)
+        app.flush()  # what the flush timer does, now rather than within 0.1 s
+        await pilot.pause()
         stream = app.query_one(Stream)
         assert len(stream.view) == 4 * len(NASTY)
         for y, entry in enumerate(stream.view):
