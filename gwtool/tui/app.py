@@ -7,6 +7,7 @@ state. Every network call runs in a worker, so the UI never waits on the wire.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from typing import Any
@@ -129,6 +130,20 @@ class GwtoolApp(App[None]):
         self.refresh_latency()
         self.run_worker(self.session.run(self.feed.push), name="session", group="network", exit_on_error=False)
         self.refresh_panes()
+        self.call_after_refresh(self.freeze_startup_objects)
+
+    def freeze_startup_objects(self) -> None:
+        """Keep the garbage collector's full passes off the objects that live as long as the app.
+
+        Under load the ring buffer's churn triggers a full collection every second or so, and it
+        scanned Textual's and the app's own objects too: pauses of up to ~100 ms, which delayed
+        keys and drains. Frozen (after one collection), those objects are skipped; see on_unmount.
+        """
+        gc.collect()
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # several apps in one process (tests): frozen cycles are collectable again
 
     # --- the feed → the stream ---------------------------------------------------------------
     def push(self, item: Record | Notice, side: Side = "you") -> None:
