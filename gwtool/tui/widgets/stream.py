@@ -142,6 +142,12 @@ class Stream(ScrollView, can_focus=True):
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
         self.refresh()
 
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # Every layout passes a line-API widget its viewport as virtual_size, which never equals
+        # ours, so ScrollView re-rendered the scrollbar on each layout of the screen (~2.5 ms).
+        # _resize() keeps the scrollbar up to date; here only a change of size matters.
+        return super()._size_updated(size, self.virtual_size, container_size, layout)
+
     def index_of(self, seq: int) -> int | None:
         if not self.view or seq < self.view[0].seq:
             return None
