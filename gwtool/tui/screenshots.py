@@ -39,6 +39,7 @@ async def small(pilot: Pilot) -> None:
 
 async def filtered(pilot: Pilot) -> None:
     pilot.app.filter_box.value = "t:exec side:you"
+    await pilot.pause()  # the filter applies (Input.Changed) before the key moves the cursor
     await pilot.press("up")
 
 
