@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import time
@@ -120,12 +121,15 @@ class Headless:
     async def __aenter__(self) -> Headless:
         self.tasks = [asyncio.create_task(self.session.run(self.feed.push)), asyncio.create_task(self._drainer())]
         await wait_for(lambda: self.session.state is not None and self.session.state.phase == "identified", 10)
+        gc.collect()
+        gc.freeze()  # as the dashboard does after its first frame: a like-for-like baseline
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        gc.unfreeze()
 
     async def _drainer(self) -> None:
         while True:
