@@ -304,14 +304,14 @@ async def main() -> int:
         growth = end - filled
         print(f"  memory    {sent:,} payloads at {rate:,.0f}/s: received by the dashboard {counter.pushed:,},"
               f" drained into the stream {counted:,} (the rest dropped from over-full batches);"
-              f" RSS start {start:.0f} MB, ring filled {filled:.0f} MB, end {end:.0f} MB (+{growth:.1f} MB)")  # fmt: skip
+              f" RSS start {start:.0f} MB, ring filled {filled:.0f} MB, end {end:.0f} MB ({growth:+.1f} MB)")  # fmt: skip
     ui, base = best["dashboard"], best["no UI"]
     print(f"highest sustained rate: dashboard {ui:,.0f}/s, no UI {base:,.0f}/s (steps: {args.rates})")
     ok = ui >= RATE_TARGET
     if args.payloads:
         ok_mem = growth <= RSS_LIMIT_MB and counter.pushed == sent
         print(f"ALL {sent:,} RECEIVED BY THE DASHBOARD: {verdict(counter.pushed == sent)}")
-        print(f"RSS growth after {sent:,} payloads: +{growth:.1f} MB (target <= +{RSS_LIMIT_MB:g} MB) {verdict(growth <= RSS_LIMIT_MB)}")
+        print(f"RSS growth after {sent:,} payloads: {growth:+.1f} MB (target <= +{RSS_LIMIT_MB:g} MB) {verdict(growth <= RSS_LIMIT_MB)}")
         ok &= ok_mem
     ratio = ui / base if base else float("nan")
     print(f"RATIO dashboard/no-UI sustained rate = {ratio:.2f}x; dashboard {ui:,.0f}/s (target >= {RATE_TARGET:,}/s) "
