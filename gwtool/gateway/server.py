@@ -30,6 +30,7 @@ from gwtool.gateway.rest import make_process_request
 from gwtool.gateway.router import Held, Router
 from gwtool.gateway.shards import ShardPool
 from gwtool.protocol.codec import decode_text, encode
+from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, preview
 
 if TYPE_CHECKING:
@@ -381,13 +382,8 @@ class MockGateway:
     async def _on_heartbeat(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
         if await self._reject_t(conn, payload):
             return
-        d = payload.get("d", _MISSING)
-        errors: list[str] = []
-        if d is _MISSING:
-            errors.append("d: missing (required object)")
-        else:
-            checks = self._checks.heartbeat
-            checks.get(conn.service, checks[None])(d, "d", errors)
+        checks = self._checks.heartbeat
+        d, errors = _check_data(checks.get(conn.service, checks[None]), payload)
         if errors:
             await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
             return
@@ -402,12 +398,7 @@ class MockGateway:
             return
         if await self._reject_t(conn, payload):
             return
-        d = payload.get("d", _MISSING)
-        errors: list[str] = []
-        if d is _MISSING:
-            errors.append("d: missing (required object)")
-        else:
-            self._checks.identify(d, "d", errors)
+        d, errors = _check_data(self._checks.identify, payload)
         service = d.get(IDENTIFY_TYPE) if type(d) is dict else None
         unknown_service = type(service) is str and service not in self.proto.services
         if unknown_service:  # its own close code, once the rest is well-formed and the token matches
@@ -455,23 +446,15 @@ class MockGateway:
             await self._close(conn, "INVALID_PAYLOAD", f"t: {what} (known: {known})")
             return
         if not event.may_be_sent_by(conn.service):  # type: ignore[arg-type]
-            allowed = ", ".join(event.sources)
-            await self._close(conn, "EVENT_NOT_ALLOWED", f"{event.t} may not be sent by {conn.service} (from: {allowed})")
+            await self._close(conn, "EVENT_NOT_ALLOWED", permission_error(self.proto, payload, conn.service))  # type: ignore[arg-type]
             return
-        d = payload.get("d", _MISSING)
-        errors: list[str] = []
-        if d is _MISSING:
-            errors.append("d: missing (required object)")
-        else:
-            self._checks.events[event.t](d, "d", errors)
+        _, errors = _check_data(self._checks.events[event.t], payload)
         if errors:
             await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
             return
         await self._route(conn, event, payload, frame)
 
     async def _on_cache(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
-        from gwtool.protocol.validate import permission_error, validate_payload
-
         if denied := permission_error(self.proto, payload, conn.service):  # type: ignore[arg-type]
             await self._close(conn, "EVENT_NOT_ALLOWED", denied)
             return
@@ -482,8 +465,6 @@ class MockGateway:
 
     async def _on_other(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
         """An opcode a user's protocol adds for services: checked, otherwise accepted as is."""
-        from gwtool.protocol.validate import validate_payload
-
         if errors := validate_payload(self.proto, payload, service=conn.service):
             await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
 
@@ -696,6 +677,16 @@ class _NoticeHandler(logging.Handler):
             exc = record.exc_info[1]
             text += f": {type(exc).__name__}: {exc}"
         self.gw._notice("warning", text, None)
+
+
+def _check_data(check: Callable[[Any, str, list[str]], None], payload: dict[str, Any]) -> tuple[Any, list[str]]:
+    """A payload's ``d`` and the errors ``check`` finds in it (a missing ``d`` is one)."""
+    d = payload.get("d", _MISSING)
+    if d is _MISSING:
+        return d, ["d: missing (required object)"]
+    errors: list[str] = []
+    check(d, "d", errors)
+    return d, errors
 
 
 def _loads(frame: str | bytes) -> dict[str, Any] | None:
