@@ -14,22 +14,8 @@ import pytest
 
 from gwtool.cli import main
 from gwtool.protocol.docs import EXTENSION_EXAMPLE
+from seed_payloads import SEED_EXECUTE_COMMAND as SEED
 
-SEED = {
-    "op": 2,
-    "t": "EXECUTE_COMMAND",
-    "d": {
-        "command": "ban",
-        "raw": "minemidnight#0001 spamming -t 5h",
-        "ids": {
-            "message": "479455578708639755",
-            "author": "155112606661607425",
-            "channel": "254770965018443776",
-            "guild": "254768930223161344",
-            "shard": 1,
-        },
-    },
-}
 PLAY = {"op": 2, "t": "PLAY_SONG", "d": {"guildID": "1", "channelID": "2", "query": "song"}}
 
 

@@ -10,24 +10,10 @@ import pytest
 from gwtool.protocol import examples
 from gwtool.protocol.definition import Protocol, load_protocol
 from gwtool.protocol.validate import permission_error, validate_payload
+from seed_payloads import SEED_EXECUTE_COMMAND
 
 PROTO = load_protocol(use_env=False)
 
-SEED_EXECUTE_COMMAND = {
-    "op": 2,
-    "t": "EXECUTE_COMMAND",
-    "d": {
-        "command": "ban",
-        "raw": "minemidnight#0001 spamming -t 5h",
-        "ids": {
-            "message": "479455578708639755",
-            "author": "155112606661607425",
-            "channel": "254770965018443776",
-            "guild": "254768930223161344",
-            "shard": 1,
-        },
-    },
-}
 
 
 def cache(kind: str, d: Any) -> dict[str, Any]:
