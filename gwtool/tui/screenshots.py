@@ -22,7 +22,8 @@ WIDE, SMALL = (160, 48), (80, 24)
 BROKEN_SHARD = '"shard": "1"'
 
 
-async def _settle(pilot: Pilot) -> None:
+async def settle(pilot: Pilot) -> None:
+    """Let the screen come to rest, with no blinking cursor to make two runs differ."""
     for widget in (*pilot.app.query(Input), *pilot.app.query(TextArea)):
         widget.cursor_blink = False
     await pilot.pause(0.1)
@@ -51,7 +52,7 @@ async def cache(pilot: Pilot) -> None:
     from gwtool.tui.widgets.cache_tree import CacheTree
 
     await pilot.press("3")
-    await _settle(pilot)
+    await settle(pilot)
     tree = pilot.app.query_one(CacheTree)
     tree.focus()
     guild = next(node for node in tree.root.children if node.label.plain.startswith("guild"))
@@ -61,11 +62,11 @@ async def cache(pilot: Pilot) -> None:
 async def compose(pilot: Pilot) -> None:
     """An event this service may not send, with a field of the wrong type: both problems show."""
     await pilot.press("4")
-    await _settle(pilot)
+    await settle(pilot)
     proto = pilot.app.proto
     event = next(e for e in proto.events.values() if e.example and not e.may_be_sent_by(pilot.app.session.service))
     pilot.app.query_one("#compose-kind").value = f"event:{event.t}"
-    await _settle(pilot)
+    await settle(pilot)
     editor = pilot.app.query_one("#compose-editor", TextArea)
     editor.text = editor.text.replace('"shard": 1', BROKEN_SHARD)
 
@@ -73,7 +74,7 @@ async def compose(pilot: Pilot) -> None:
 async def confirm(pilot: Pilot) -> None:
     """Sending what the service may not send asks first."""
     await compose(pilot)
-    await _settle(pilot)
+    await settle(pilot)
     await pilot.press("ctrl+s")
 
 
@@ -104,9 +105,9 @@ async def shoot(name: str, out: Path) -> Path:
     size, steps = VIEWS[name]
     app = demo_app()
     async with app.run_test(size=size) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await steps(pilot)
-        await _settle(pilot)
+        await settle(pilot)
         svg = app.export_screenshot(title=f"gwtool tui — {name}")
     path = out / f"tui-{name}.svg"
     path.write_text(svg, encoding="utf-8")

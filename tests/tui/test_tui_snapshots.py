@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from textual.pilot import Pilot
-from textual.widgets import Input, TextArea
 
 from gwtool.client import ClientState
 from gwtool.tui.demo import MONOTONIC, demo_app
-from gwtool.tui.widgets.cache_tree import CacheTree
+from gwtool.tui.screenshots import cache, confirm, settle
 
 WIDE = (160, 48)
 SMALL = (80, 24)
-
-
-async def settle(pilot: Pilot) -> None:
-    for widget in (*pilot.app.query(Input), *pilot.app.query(TextArea)):
-        widget.cursor_blink = False
-    await pilot.pause(0.1)
-    await pilot.wait_for_scheduled_animations()
 
 
 def selected(*keys: str):
@@ -51,13 +43,10 @@ def test_latency(snap_compare, proto):
 
 
 def test_cache_tree(snap_compare, proto):
+    """The screenshot script's steps: the first guild's first entity selected."""
+
     async def run_before(pilot: Pilot) -> None:
-        await pilot.press("3")
-        await settle(pilot)
-        tree = pilot.app.query_one(CacheTree)
-        tree.focus()
-        guild = next(node for node in tree.root.children if node.label.plain.startswith("guild"))
-        tree.select_node(guild.children[0])
+        await cache(pilot)
         await settle(pilot)
 
     assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=run_before)
@@ -65,7 +54,6 @@ def test_cache_tree(snap_compare, proto):
 
 def test_compose_with_problems_and_confirmation(snap_compare, proto):
     """The screenshot script's steps: an event commands may not send, with a mistyped field."""
-    from gwtool.tui.screenshots import confirm
 
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
