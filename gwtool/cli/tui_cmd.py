@@ -21,7 +21,14 @@ def tui(
             help="Gateway websocket URL. Without it, a mock gateway runs in-process and is shown too.",
         ),
     ] = None,
-    service: Annotated[str, typer.Option("--as", help="Service type to connect as.")] = "commands",
+    service: Annotated[
+        Optional[str],
+        typer.Option(
+            "--as",
+            help="Service type to connect as (default: the first one routed events go to, e.g. commands).",
+            show_default=False,
+        ),
+    ] = None,
     token: TokenOption = "",
     compress: CompressOption = False,
     quiet: Annotated[
@@ -35,7 +42,7 @@ def tui(
     Exit status: 0 on quit, 1 invalid input.
     """
     proto = load(protocol)
-    if service not in proto.services:
+    if service is not None and service not in proto.services:
         raise typer.BadParameter(f"unknown service type {service!r} (known: {', '.join(proto.services)})", param_hint="--as")
     if url is not None and not url.startswith(("ws://", "wss://")):
         raise typer.BadParameter(f"{url!r}: expected a ws:// or wss:// URL", param_hint="--url")

@@ -218,6 +218,12 @@ class Protocol:
         """The first service type allowed to send event ``t`` (the CLI's default ``--as``)."""
         return next((s for s in self.services if self.events[t].may_be_sent_by(s)), None)
 
+    def first_receiver(self) -> str:
+        """The first service type that routed events go to: the dashboard's default ``--as``."""
+        routed = (e for e in self.events.values() if e.routing != "identified")
+        targets = (t for e in routed for t in e.targets if t in self.services)
+        return next(targets, next(iter(self.services)))
+
     def first_cacher(self) -> str | None:
         return next((s.name for s in self.services.values() if s.cache), None)
 

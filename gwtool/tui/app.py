@@ -388,7 +388,7 @@ def make_app(
     proto: Protocol | None = None,
     *,
     url: str | None = None,
-    service: str = "commands",
+    service: str | None = None,
     token: str = "",
     compress: bool = False,
     quiet: bool = False,

@@ -31,9 +31,9 @@ class DemoSession:
     embedded = True
     error: str | None = None
 
-    def __init__(self, proto: Protocol, *, service: str = "commands", state: ClientState | None = None):
+    def __init__(self, proto: Protocol, *, service: str | None = None, state: ClientState | None = None):
         self.proto = proto
-        self.service = service
+        self.service = service or proto.first_receiver()
         self.url = "ws://127.0.0.1:8765"
         self.sharder = next((s.name for s in proto.services.values() if s.shards), service)
         self.state = state or ClientState(phase="identified", identified={}, connected_at=T0 + 0.012, heartbeat_interval=5000, conn=1)

@@ -38,7 +38,7 @@ class Session:
         proto: Protocol,
         *,
         url: str | None = None,
-        service: str = "commands",
+        service: str | None = None,  # None: proto.first_receiver()
         token: str = "",
         compress: bool = False,
         quiet: bool = False,
@@ -48,7 +48,7 @@ class Session:
         self.proto = proto
         self.embedded = url is None
         self.url = url or ""
-        self.service = service
+        self.service = service or proto.first_receiver()
         self.token = token
         self.compress = compress
         self.quiet = quiet
