@@ -30,6 +30,7 @@ from gwtool.gateway.rest import make_process_request
 from gwtool.gateway.router import Held, Router
 from gwtool.gateway.shards import ShardPool
 from gwtool.protocol.codec import decode_text, encode
+from gwtool.protocol.validate import check_data as _check_data
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, preview
 
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 Subscriber = Callable[[Record | Notice], None]
 OPEN = State.OPEN
-_MISSING = object()
 _DATA_TYPES = (dict, list)
 CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the TCP connection is dropped
 STOP_TIMEOUT = 2.0  # seconds stop() waits for connections to close before aborting them
@@ -677,16 +677,6 @@ class _NoticeHandler(logging.Handler):
             exc = record.exc_info[1]
             text += f": {type(exc).__name__}: {exc}"
         self.gw._notice("warning", text, None)
-
-
-def _check_data(check: Callable[[Any, str, list[str]], None], payload: dict[str, Any]) -> tuple[Any, list[str]]:
-    """A payload's ``d`` and the errors ``check`` finds in it (a missing ``d`` is one)."""
-    d = payload.get("d", _MISSING)
-    if d is _MISSING:
-        return d, ["d: missing (required object)"]
-    errors: list[str] = []
-    check(d, "d", errors)
-    return d, errors
 
 
 def _loads(frame: str | bytes) -> dict[str, Any] | None:
