@@ -1,6 +1,6 @@
 """The servers the benchmarks measure, each run in its own process so it has a core to itself.
 
-    python benchmarks/servers.py raw  [--port 0]                     # the unparsed baseline relay
+    python benchmarks/servers.py raw  [--port 0] [--greet]           # the unparsed baseline relay
     python benchmarks/servers.py mock [--port 0] [--heartbeat-interval MS] [--hold N]
 
 Each prints ``READY <url>`` once listening, and exits when its stdin closes, on SIGTERM, or after
@@ -29,13 +29,18 @@ from gwtool.protocol import codec  # noqa: E402
 from gwtool.protocol.definition import Protocol, load_protocol  # noqa: E402
 
 
-async def serve_raw(proto: Protocol, port: int, stopped: asyncio.Event) -> None:
+async def serve_raw(proto: Protocol, port: int, stopped: asyncio.Event, greet: bool = False) -> None:
+    """``greet``: also send HELLO first and answer IDENTIFY with IDENTIFIED (by its first bytes), so
+    that a real client (``gwtool connect``) can be measured as a receiver of the same relay."""
     from websockets.asyncio.server import serve
     from websockets.exceptions import ConnectionClosed
 
     roles = Roles(proto)
     beat_prefix = b'{"op":%d,' % proto.op("HEARTBEAT")
+    identify_prefix = b'{"op":%d,' % proto.op("IDENTIFY")
     ack = codec.encode({"op": proto.op("HEARTBEAT_ACK"), "d": {}})
+    hello = codec.encode({"op": proto.op("HELLO"), "d": {"heartbeatInterval": 30000}})
+    identified = codec.encode({"op": proto.op("EVENT"), "t": roles.identified_t, "d": {}})
     receivers: list = []
     turn = 0
 
@@ -46,10 +51,14 @@ async def serve_raw(proto: Protocol, port: int, stopped: asyncio.Event) -> None:
         if role == roles.receiver:
             receivers.append(ws)
         try:
+            if greet:
+                await ws.send(hello, text=True)
             while True:
                 data = await ws.recv(decode=False)
                 if data.startswith(beat_prefix):
                     await ws.send(ack, text=True)
+                elif greet and data.startswith(identify_prefix):
+                    await ws.send(identified, text=True)
                 elif forward and receivers:
                     turn = (turn + 1) % len(receivers)
                     await receivers[turn].send(data, text=True)
@@ -109,6 +118,7 @@ async def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--heartbeat-interval", type=int, default=30000, help="ms, in HELLO (mock)")
     parser.add_argument("--hold", type=int, default=1000)
+    parser.add_argument("--greet", action="store_true", help="raw: HELLO first, IDENTIFIED for IDENTIFY")
     parser.add_argument("--max-seconds", type=float, default=900)
     parser.add_argument("--tune-malloc", action="store_true")
     parser.add_argument("--gc-stats", action="store_true", help="print garbage-collection pauses at exit")
@@ -131,7 +141,7 @@ async def main() -> None:
     loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.buffer.read1(4096) or stopped.set())
     loop.call_later(args.max_seconds, stopped.set)
     if args.kind == "raw":
-        server = serve_raw(proto, args.port, stopped)
+        server = serve_raw(proto, args.port, stopped, args.greet)
     else:
         server = serve_mock(proto, args.port, stopped, args.heartbeat_interval, args.hold)
     with contextlib.suppress(TimeoutError):

@@ -1,14 +1,13 @@
 """How Records and Notices look in a terminal (Rich ``Text``, never markup) and as NDJSON.
 
-Every command that prints the wire uses this: the gateway's console, ``connect``, ``--json``
-and ``--log``. Payload text is untrusted, so it only ever enters ``Text`` objects as plain text.
+Every command that prints the wire uses this, through ``gwtool.output``: the gateway's console,
+``connect``, ``send``, ``--json`` and ``--log``; the dashboard uses the same pieces. Payload text is untrusted, so it only ever enters ``Text`` objects as plain text.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 from rich.text import Text
@@ -16,8 +15,6 @@ from rich.text import Text
 from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from gwtool.protocol.definition import Protocol
 
 OP_STYLES = {
@@ -43,9 +40,15 @@ NOTICE_STYLES = {
 ARROWS = {"in": "←", "out": "→"}
 
 
+_second: list = [None, ""]  # the last whole second clock() formatted, and its text
+
+
 def clock(ts: float) -> str:
-    """``HH:MM:SS.mmm`` in local time."""
-    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+    """``HH:MM:SS.mmm`` in local time (strftime once per second: a flood formats many per second)."""
+    whole = int(ts)
+    if _second[0] != whole:
+        _second[0], _second[1] = whole, time.strftime("%H:%M:%S", time.localtime(whole))
+    return f"{_second[1]}.{int(ts * 1000) % 1000:03d}"
 
 
 def human_size(size: int) -> str:
@@ -67,37 +70,109 @@ def summary(record: Record, width: int = 160) -> str:
         text = f"{record.error}: {record.raw or ''}"
     else:
         d = record.payload.get("d")
-        text = "" if d is None else orjson.dumps(d).decode()
+        try:
+            text = "" if d is None else orjson.dumps(d).decode()  # JSON: no raw line breaks
+        except orjson.JSONEncodeError as exc:  # nested past orjson's depth limit, say
+            text = f"<data not shown: {exc}>"
+        return text if len(text) <= width else text[: width - 1] + "…"
     text = text.replace("\n", "\\n").replace("\r", "\\r")
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def record_texts(record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", width: int = 160) -> tuple[str, ...]:
+    """One console line's columns as text: styled for a terminal, joined plain for a pipe."""
+    size = size_text(record)
+    return (
+        clock(record.ts),
+        f" {ARROWS[record.direction]} ",
+        f"{who:<14.14} " if who is not None else "",
+        f"{label(record, proto):<24} ",
+        f"{size:>9}  ",
+        extra + "  " if extra else "",
+        summary(record, width),
+    )
+
+
+def record_styles(record: Record, proto: Protocol) -> tuple[str, ...]:
+    """The styles of ``record_texts``'s columns, in order."""
+    if record.payload is None:
+        return ("dim", "bold" if record.direction == "in" else "dim", "dim", "bold red", "dim", "bold green", "red")
+    style = OP_STYLES.get(proto.op_name(record.op), "white")
+    return ("dim", "bold" if record.direction == "in" else "dim", "dim", style, "dim", "bold green", "default")
+
+
 def format_record(record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", width: int = 160) -> Text:
     """One console line. ``who`` names the other side (the gateway's console shows the service)."""
-    name = proto.op_name(record.op) if record.payload is not None else ""
-    style = OP_STYLES.get(name, "bold red" if record.payload is None else "white")
     line = Text(no_wrap=True, overflow="ellipsis")
-    line.append(clock(record.ts), "dim")
-    line.append(f" {ARROWS[record.direction]} ", "bold" if record.direction == "in" else "dim")
-    if who is not None:
-        line.append(f"{who:<14.14} ", "dim")
-    line.append(f"{label(record, proto):<24} ", style)
-    size = human_size(record.size) + (" z" if record.compressed else "")
-    line.append(f"{size:>9}  ", "dim")
-    if extra:
-        line.append(extra + "  ", "bold green")
-    line.append(summary(record, width), "default" if record.payload is not None else "red")
+    for text, style in zip(record_texts(record, proto, who=who, extra=extra, width=width), record_styles(record, proto)):
+        line.append(text, style)
     return line
+
+
+def size_text(record: Record) -> str:
+    return human_size(record.size) + (" z" if record.compressed else "")
+
+
+def plain_record(record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", width: int = 4096) -> str:
+    """The same line as plain text, for a pipe or a file."""
+    return "".join(record_texts(record, proto, who=who, extra=extra, width=width))
+
+
+class PlainLines:
+    """``plain_record`` for a flood into a pipe: the columns that repeat for one connection and
+    kind of payload (arrow, who, label) are kept, so a line costs its time, size and data only."""
+
+    MAX_KEPT = 10_000
+
+    def __init__(self, proto: Protocol, *, show_conn: bool):
+        self.proto, self.show_conn = proto, show_conn
+        self._kept: dict[tuple, str] = {}
+        self._last_payload: object = None
+        self._last_summary = ""
+
+    def __call__(self, record: Record, extra: str = "") -> str:
+        payload = record.payload
+        if payload is None or extra:
+            return plain_record(record, self.proto, who=self._who(record), extra=extra)
+        try:
+            key = (record.direction, record.conn, record.service, payload.get("op"), payload.get("t"), payload.get("type"))
+            middle = self._kept.get(key)
+        except TypeError:  # an unhashable t or type (a hostile payload): no shortcut
+            return plain_record(record, self.proto, who=self._who(record))
+        if middle is None:
+            who = self._who(record)
+            if len(self._kept) >= self.MAX_KEPT:
+                self._kept.clear()
+            _, arrow, who_text, label_text, *_ = record_texts(record, self.proto, who=who)
+            middle = self._kept[key] = arrow + who_text + label_text
+        if payload is not self._last_payload:  # the gateway's forward shares its payload with the read
+            self._last_payload, self._last_summary = payload, summary(record, 4096)
+        # the columns of record_texts, in its order
+        return f"{clock(record.ts)}{middle}{size_text(record):>9}  {self._last_summary}"
+
+    def _who(self, record: Record) -> str | None:
+        return connection_name(record.conn, record.service) if self.show_conn else None
+
+
+def ack_extra(record: Record) -> str:
+    """What an ACK line adds: the heartbeat's round trip, as the client measured it."""
+    return f"{record.latency_ms:.2f} ms" if record.latency_ms is not None else "unsolicited"
+
+
+def notice_columns(notice: Notice, *, who: str | None = None) -> list[tuple[str, str]]:
+    style = NOTICE_STYLES.get(notice.kind, "white")
+    return [(clock(notice.ts), "dim"), (" ● ", style), (f"{who:<14.14} " if who is not None else "", "dim"), (notice.text, style)]
 
 
 def format_notice(notice: Notice, *, who: str | None = None) -> Text:
     line = Text(no_wrap=False)
-    line.append(clock(notice.ts), "dim")
-    line.append(" ● ", NOTICE_STYLES.get(notice.kind, "white"))
-    if who is not None:
-        line.append(f"{who:<14.14} ", "dim")
-    line.append(notice.text, NOTICE_STYLES.get(notice.kind, "white"))
+    for text, style in notice_columns(notice, who=who):
+        line.append(text, style)
     return line
+
+
+def plain_notice(notice: Notice, *, who: str | None = None) -> str:
+    return "".join(text for text, _ in notice_columns(notice, who=who))
 
 
 def connection_name(conn: int, service: str | None) -> str:
@@ -106,56 +181,12 @@ def connection_name(conn: int, service: str | None) -> str:
 
 def ndjson(item: Record | Notice) -> bytes:
     """One NDJSON line (with its newline). Non-JSON keys or values degrade to strings, never raise."""
-    return orjson.dumps(item.to_json(), option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS, default=str)
+    data = item.to_json()
+    try:
+        return orjson.dumps(data, option=NDJSON_OPTIONS, default=str)
+    except orjson.JSONEncodeError as exc:  # nested past orjson's depth limit: keep the line, say why
+        data["d"], data["error"] = None, f"data not written: {exc}"
+        return orjson.dumps(data, option=NDJSON_OPTIONS, default=str)
 
 
-class Printer:
-    """Writes records and notices to the terminal (Rich lines or NDJSON) and to a ``--log`` file."""
-
-    def __init__(
-        self,
-        proto: Protocol,
-        *,
-        console: Console | None = None,
-        json: bool = False,
-        log: IO[bytes] | None = None,
-        show_conn: bool = False,
-        out: IO[bytes] | None = None,
-    ):
-        self.proto = proto
-        self.json = json
-        self.log = log
-        self.show_conn = show_conn
-        self.out = out or sys.stdout.buffer
-        if console is None and not json:
-            from rich.console import Console
-
-            console = Console(highlight=False)
-        self.console = console
-
-    def __call__(self, item: Record | Notice, *, extra: str = "") -> None:
-        line = None
-        if self.log is not None:
-            line = ndjson(item)
-            self.log.write(line)
-        if self.json:
-            self.out.write(line or ndjson(item))
-            self.out.flush()
-            return
-        who = connection_name(item.conn, item.service) if self.show_conn else None
-        if isinstance(item, Record):
-            text = format_record(item, self.proto, who=who, extra=extra, width=self._summary_width())
-        else:
-            text = format_notice(item, who=who)
-        self.console.print(text, soft_wrap=isinstance(item, Record))
-
-    def _summary_width(self) -> int:
-        # A terminal gets one line per payload; a pipe or file gets the whole payload (up to 4 KiB).
-        return max(20, self.console.width - 60) if self.console.is_terminal else 4096
-
-    def message(self, text: str, style: str = "dim") -> None:
-        """A line of gwtool's own (not a record): on stderr in --json mode so stdout stays NDJSON."""
-        if self.json:
-            sys.stderr.write(text + "\n")
-        else:
-            self.console.print(Text(text, style))
+NDJSON_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS

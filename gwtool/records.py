@@ -29,6 +29,7 @@ class Record:
     error: str | None = None
     raw: str | None = None  # a preview of an undecodable frame
     ts: float = field(default_factory=time.time)
+    latency_ms: float | None = None  # an ACK the client received: its heartbeat's round trip
 
     @property
     def op(self) -> Any:
@@ -60,6 +61,8 @@ class Record:
         if self.error is not None:
             out["error"] = self.error
             out["raw"] = self.raw
+        if self.latency_ms is not None:
+            out["latency_ms"] = round(self.latency_ms, 3)
         return out
 
 

@@ -16,8 +16,10 @@ from gwtool.cli import app
 from gwtool.cli.options import (
     EXIT_CODES_HELP,
     CompressOption,
+    EveryOption,
     JsonOption,
     ProtocolOption,
+    QuietOption,
     ServiceOption,
     TokenOption,
     UrlOption,
@@ -27,7 +29,6 @@ from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
     from gwtool.client import GatewayClient
-    from gwtool.console import Printer
     from gwtool.protocol.definition import Field, Protocol, TypeExpr
     from gwtool.records import Notice, Record
 
@@ -73,6 +74,8 @@ def connect(
     no_heartbeat: Annotated[bool, typer.Option("--no-heartbeat", help="Send no scheduled heartbeats (requests are still answered).")] = False,
     guilds: GuildsOption = 0,
     log: Annotated[Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload and notice to FILE.")] = None,
+    every: EveryOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Connect as a service, identify, heartbeat, and print every payload both ways as it happens.
 
@@ -85,57 +88,48 @@ def connect(
     options = dict(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
     with open_log(log) as log_file:
         client = make_client(url, service, token, compress, proto, heartbeat=not no_heartbeat, guilds=guilds, reconnect=True)
-        run_async(_connect(client, make_printer(proto, json), log_file, **options))
+        run_async(_connect(client, dict(json=json, every=every, quiet=quiet, log=log_file), **options))
 
 
-async def _connect(client: GatewayClient, printer: Output, log_file: Any, *, duration: float | None, count: int | None, hide_heartbeats: bool) -> None:
+async def _connect(client: GatewayClient, output_options: dict[str, Any], *, duration: float | None, count: int | None, hide_heartbeats: bool) -> None:
     import asyncio
 
-    from gwtool.console import Printer
+    from gwtool.output import WireOutput
     from gwtool.records import Record
 
-    proto = client.proto
-    heartbeat_ops = {proto.op("HEARTBEAT"), proto.op("HEARTBEAT_ACK")}
-    ack_op = proto.op("HEARTBEAT_ACK")
-    log_printer = Printer(proto, json=True, out=log_file) if log_file is not None else None
+    heartbeat_ops = {client.proto.op("HEARTBEAT"), client.proto.op("HEARTBEAT_ACK")}
     enough = asyncio.Event()
-    printer.on_closed = enough.set  # stdout went away (| head): stop like --count would
-    shown = 0
 
-    def on_item(item: Record | Notice) -> None:
-        nonlocal shown
-        if log_printer is not None:
-            log_printer(item)
-        if not isinstance(item, Record):
-            printer(item)
-            return
-        if hide_heartbeats and item.op in heartbeat_ops:
-            return
-        if item.op == ack_op and item.payload is not None:
-            printer.ack(item, client.last_ack_ms)
-        else:
-            printer(item)
-        if item.direction == "in":
-            shown += 1
-            if count is not None and shown >= count:
-                enough.set()
+    def hidden(item: Record | Notice) -> bool:
+        return hide_heartbeats and isinstance(item, Record) and item.op in heartbeat_ops
 
-    client.subscribe(on_item)
-    await run_until(client, enough, duration)
-    printer.message(f"{client.sent_count} sent · {client.received_count} received · latency {client.latency.summary()}")
+    # stdout going away (| head) stops it like --count would
+    output = WireOutput(client.proto, hide=hidden, figures=lambda: latency_figures(client), on_closed=enough.set, **output_options)
+    client.subscribe(output)
+    if count is not None:
+        shown = 0
+
+        def count_received(item: Record | Notice) -> None:
+            nonlocal shown
+            if isinstance(item, Record) and item.direction == "in" and not hidden(item):
+                shown += 1
+                if shown >= count:
+                    enough.set()
+
+        client.subscribe(count_received)
+    try:
+        await run_until(client, enough, duration)
+        output.message(f"{client.sent_count} sent · {client.received_count} received · latency {client.latency.summary()}")
+    finally:
+        await output.aclose()
 
 
-def print_ack(printer: Printer, record: Record, latency_ms: float | None) -> None:
-    """An ACK line with the heartbeat's round trip (NDJSON: a latency_ms key)."""
-    extra = f"{latency_ms:.2f} ms" if latency_ms is not None else "unsolicited"
-    if not printer.json:
-        printer(record, extra=extra)
-        return
-    import orjson
-
-    line = {**record.to_json(), "latency_ms": None if latency_ms is None else round(latency_ms, 3)}
-    printer.out.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
-    printer.out.flush()
+def latency_figures(client: GatewayClient) -> str:
+    """The client's heartbeat round trip, for the console's summary lines."""
+    stats = client.latency
+    if stats.last is None:
+        return "♥ no ACK yet"
+    return f"♥ p50 {stats.p50:.2f} ms · p99 {stats.percentile(99):.2f} ms"
 
 
 async def run_until(client: GatewayClient, stop: Any, duration: float | None) -> None:
@@ -175,6 +169,8 @@ def send(
     protocol: ProtocolOption = None,
     json: JsonOption = False,
     verbose: VerboseOption = False,
+    every: EveryOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Identify, send an event, and exit once the gateway has taken it.
 
@@ -193,7 +189,8 @@ def send(
     check_service(proto, service)
     d = build_data(data, set_ or [], known.example if known.example is not None else {}, known.fields, proto)
     payload = {"op": proto.op("EVENT"), "t": event, "d": d}
-    _send_command(proto, payload, event, url, service, token, compress, json, verbose, not no_validate, force, repeat, rate, wait_for, timeout)
+    output = dict(json=json, every=every, quiet=quiet)
+    _send_command(proto, payload, event, url, service, token, compress, output, verbose, not no_validate, force, repeat, rate, wait_for, timeout)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -213,6 +210,8 @@ def cache(
     protocol: ProtocolOption = None,
     json: JsonOption = False,
     verbose: VerboseOption = False,
+    every: EveryOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Identify, send a cache payload (an entity or an array of them), and exit once the gateway has taken it.
 
@@ -229,12 +228,13 @@ def cache(
     check_service(proto, service)
     d = build_data(data, set_ or [], structure.example if structure.example is not None else {}, structure.fields, proto)
     payload = {"op": proto.op("CACHE"), "type": cache_type, "d": d}
-    _send_command(proto, payload, cache_type, url, service, token, compress, json, verbose, not no_validate, force, repeat, rate, None, timeout)
+    output = dict(json=json, every=every, quiet=quiet)
+    _send_command(proto, payload, cache_type, url, service, token, compress, output, verbose, not no_validate, force, repeat, rate, None, timeout)
 
 
 def _send_command(
     proto: Protocol, payload: dict[str, Any], what: str, url: str, service: str, token: str, compress: bool,
-    json: bool, verbose: bool, validate: bool, force: bool, repeat: int, rate: float | None, wait_for: str | None, timeout: float,
+    output_options: dict[str, Any], verbose: bool, validate: bool, force: bool, repeat: int, rate: float | None, wait_for: str | None, timeout: float,
 ) -> None:  # fmt: skip
     from gwtool.client import NotAllowed
     from gwtool.errors import InvalidPayload
@@ -246,11 +246,11 @@ def _send_command(
         raise GwtoolError(f"invalid {what} data: {'; '.join(exc.errors)}\n(--no-validate sends it anyway)") from None
     except NotAllowed as exc:
         raise GwtoolError(f"{str(exc).partition(';')[0]}\n(--as another service type, or --force to test the gateway's refusal)") from None
-    run_async(_send(client, make_printer(proto, json), payload, what, verbose, repeat, rate, wait_for, timeout), interrupted_status=130)
+    run_async(_send(client, output_options, payload, what, verbose, repeat, rate, wait_for, timeout), interrupted_status=130)
 
 
 async def _send(
-    client: GatewayClient, printer: Output, payload: dict[str, Any], what: str, verbose: bool,
+    client: GatewayClient, output_options: dict[str, Any], payload: dict[str, Any], what: str, verbose: bool,
     repeat: int, rate: float | None, wait_for: str | None, timeout: float,
 ) -> None:  # fmt: skip
     import asyncio
@@ -259,21 +259,27 @@ async def _send(
     from gwtool.client import NotConnected
     from gwtool.console import human_size
     from gwtool.errors import ConnectFailed
+    from gwtool.output import WireOutput
     from gwtool.records import Record
 
     op = payload["op"]
-    ack_op = client.proto.op("HEARTBEAT_ACK")
 
-    def on_item(item: Record | Notice) -> None:
+    replied = False
+
+    def hidden(item: Record | Notice) -> bool:
+        """Without --verbose: only what is sent, and the --wait-for reply (the first match)."""
+        nonlocal replied
         if verbose:
-            if isinstance(item, Record) and item.op == ack_op and item.payload is not None:
-                printer.ack(item, client.last_ack_ms)
-            else:
-                printer(item)
-        elif isinstance(item, Record) and item.direction == "out" and item.op == op:
-            printer(item)
+            return False
+        if not isinstance(item, Record):
+            return True
+        if item.direction == "in" and wait_for is not None and item.t == wait_for and not replied:
+            replied = True
+            return False
+        return not (item.direction == "out" and item.op == op)
 
-    client.subscribe(on_item)
+    output = WireOutput(client.proto, hide=hidden, figures=lambda: latency_figures(client), **output_options)
+    client.subscribe(output)
     runner = asyncio.create_task(client.run())
     reply = None
     try:
@@ -295,13 +301,11 @@ async def _send(
         await confirm(client, timeout)
         if reply is not None:
             try:
-                record = await reply
+                await reply
             except TimeoutError:
                 raise GwtoolError(f"no {wait_for} within {timeout:g} s (sent {repeat} {what})") from None
-            if not verbose:
-                printer(record)
         times = f" {repeat}×" if repeat > 1 else ""
-        printer.message(f"sent{times} {what} as {client.service} to {client.url} ({human_size(size)})")
+        output.message(f"sent{times} {what} as {client.service} to {client.url} ({human_size(size)})")
     except NotConnected:
         if runner.done() and runner.exception() is not None:
             raise runner.exception() from None  # ClosedByGateway: code, name and reason
@@ -311,7 +315,10 @@ async def _send(
             reply.cancel()
         if not runner.done():
             await client.close()
-        await runner
+        try:
+            await runner
+        finally:
+            await output.aclose()
 
 
 async def confirm(client: GatewayClient, timeout: float) -> None:
@@ -340,57 +347,6 @@ def make_client(url: str, service: str, token: str, compress: bool, proto: Proto
     from gwtool.client import GatewayClient
 
     return GatewayClient(url, service=service, token=token, compress=compress, proto=proto, **options)
-
-
-def make_printer(proto: Protocol, json: bool) -> Output:
-    from gwtool.console import Printer
-
-    return Output(Printer(proto, json=json))
-
-
-class Output:
-    """A Printer whose output may go away (``gwtool connect --json | head``): then it goes quiet."""
-
-    def __init__(self, printer: Printer):
-        self.printer = printer
-        self.closed = False
-        self.on_closed: Any = None  # called once when stdout is gone
-
-    @property
-    def json(self) -> bool:
-        return self.printer.json
-
-    def __call__(self, item: Record | Notice, *, extra: str = "") -> None:
-        self._guard(lambda: self.printer(item, extra=extra))
-
-    def ack(self, record: Record, latency_ms: float | None) -> None:
-        self._guard(lambda: print_ack(self.printer, record, latency_ms))
-
-    def message(self, text: str) -> None:
-        self._guard(lambda: self.printer.message(text))
-
-    def _guard(self, write: Any) -> None:
-        if self.closed:
-            return
-        try:
-            write()
-        except (BrokenPipeError, SystemExit):  # Rich reports a broken pipe as SystemExit(1)
-            self.closed = True
-            silence_stdout()
-            if self.on_closed is not None:
-                self.on_closed()
-
-
-def silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
-    import os
-    import sys
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 class open_log:  # noqa: N801 - used as a context manager

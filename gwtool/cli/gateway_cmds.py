@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from gwtool.cli import app
-from gwtool.cli.options import JsonOption, ProtocolOption, load
+from gwtool.cli.options import EveryOption, JsonOption, ProtocolOption, QuietOption, load
 
 DEFAULT_PORT = 8765
 
@@ -51,6 +51,8 @@ def mock_gateway(
         Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload in and out to FILE.")
     ] = None,
     json: JsonOption = False,
+    every: EveryOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Run a strict mock gateway: services connect to it and it tells them exactly what they got wrong.
 
@@ -75,21 +77,18 @@ def mock_gateway(
         except OSError as exc:
             raise typer.BadParameter(f"cannot open {log}: {exc.strerror or exc}", param_hint="--log") from None
     try:
-        _run(proto, settings, json=json, log_file=log_file, request_every=request_heartbeats)
+        _run(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file), request_heartbeats)
     finally:
         if log_file is not None:
             log_file.close()
 
 
-def _run(proto, settings: dict, *, json: bool, log_file, request_every: float | None) -> None:  # noqa: ANN001
+def _run(proto, settings: dict, output_options: dict, request_every: float | None) -> None:  # noqa: ANN001
     import asyncio
 
-    from gwtool.console import Printer
-
-    printer = Printer(proto, json=json, log=log_file, show_conn=True)
     runner = asyncio.Runner(loop_factory=_loop_factory())
     try:
-        runner.run(_serve(proto, settings, printer, log_file, request_every))
+        runner.run(_serve(proto, settings, output_options, request_every))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         pass
     finally:
@@ -105,14 +104,17 @@ def _loop_factory():  # noqa: ANN202
     return uvloop.new_event_loop
 
 
-async def _serve(proto, settings: dict, printer, log_file, request_every: float | None) -> None:  # noqa: ANN001
+async def _serve(proto, settings: dict, output_options: dict, request_every: float | None) -> None:  # noqa: ANN001
     import asyncio
+    import gc
     import signal
 
     from gwtool.gateway import MockGateway
+    from gwtool.output import WireOutput
 
     gw = MockGateway(proto, **settings)
     await gw.start()  # ListenFailed (exit 2) surfaces through main()
+    output = WireOutput(proto, show_conn=True, figures=lambda: _figures(gw), **output_options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,33 +122,28 @@ async def _serve(proto, settings: dict, printer, log_file, request_every: float 
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not on this platform
             pass
-    gw.subscribe(printer)
-    _say(printer, f"mock gateway listening on {gw.url}  ·  REST {gw.http_url}/services/  {gw.http_url}/cache/", "bold")
-    _say(printer, f"connect a service to {gw.url}  (e.g. python -m websockets {gw.url})  ·  Ctrl-C stops")
+    gw.subscribe(output)
+    gc.freeze()  # what start-up made (typer, rich, the definition) lives on: keep it out of collections
+    output.message(f"mock gateway listening on {gw.url}  ·  REST {gw.http_url}/services/  {gw.http_url}/cache/", "bold")
+    output.message(f"connect a service to {gw.url}  (e.g. python -m websockets {gw.url})  ·  Ctrl-C stops")
     if gw.token is None:
-        _say(printer, "no token configured (--token / GWTOOL_TOKEN): any token is accepted", "yellow")
-    extra = []
-    if request_every:
-        extra.append(asyncio.create_task(_request_heartbeats(gw, request_every)))
-    if log_file is not None:
-        extra.append(asyncio.create_task(_flush_every(log_file, 0.5)))
+        output.message("no token configured (--token / GWTOOL_TOKEN): any token is accepted", "yellow")
+    requests = asyncio.create_task(_request_heartbeats(gw, request_every)) if request_every else None
     try:
         await stop.wait()
     finally:
-        for task in extra:
-            task.cancel()
-        _say(printer, "stopping: closing every connection with 1001 GOING_AWAY")
-        await gw.stop()
+        if requests is not None:
+            requests.cancel()
+        output.message("stopping: closing every connection with 1001 GOING_AWAY")
+        try:
+            await gw.stop()
+        finally:
+            await output.aclose()
 
 
-def _say(printer, text: str, style: str = "dim") -> None:  # noqa: ANN001
-    """A line of the gateway's own: unwrapped on the console, on stderr in --json mode."""
-    if printer.json:
-        printer.message(text)
-        return
-    from rich.text import Text
-
-    printer.console.print(Text(text, style), soft_wrap=True)
+def _figures(gw) -> str:  # noqa: ANN001
+    """The gateway's own figures for the console's summary lines."""
+    return f"{gw.connection_count} connections · {gw.held_count:,} held"
 
 
 async def _request_heartbeats(gw, seconds: float) -> None:  # noqa: ANN001
@@ -155,11 +152,3 @@ async def _request_heartbeats(gw, seconds: float) -> None:  # noqa: ANN001
     while True:
         await asyncio.sleep(seconds)
         await gw.request_heartbeat()
-
-
-async def _flush_every(file, seconds: float) -> None:  # noqa: ANN001
-    import asyncio
-
-    while True:
-        await asyncio.sleep(seconds)
-        file.flush()

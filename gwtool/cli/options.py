@@ -32,6 +32,10 @@ CompressOption = Annotated[
     bool, typer.Option("--compress", help="Ask the gateway to zlib-compress its payloads (IDENTIFY compress).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print NDJSON records instead of coloured lines.")]
+EveryOption = Annotated[
+    bool, typer.Option("--every", help=f"In a terminal, a line for every payload (default: above a rate a person can read, a summary line a second).")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print connection steps (notices) only, no payloads.")]
 ServiceOption = Annotated[
     Optional[str],
     typer.Option("--as", metavar="SERVICE", help="Service type to identify as (one of the protocol definition's).", show_default=False),

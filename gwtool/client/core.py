@@ -414,6 +414,7 @@ class GatewayClient:
             return
         if op == self._op["HEARTBEAT_ACK"]:
             self._on_ack()
+            record.latency_ms = self.last_ack_ms
         self._emit(record)
         if errors := validate_payload(self.proto, payload, sender="gateway"):
             self._notice("warning", f"the gateway sent an invalid payload: {'; '.join(errors)}", errors=errors)

@@ -248,6 +248,10 @@ class MockGateway:
         return [self._info(c) for c in self._conns.values()]
 
     @property
+    def connection_count(self) -> int:
+        return len(self._conns)
+
+    @property
     def held_count(self) -> int:
         return len(self.router.held)
 

@@ -1,0 +1,255 @@
+"""The commands as users run them: the installed ``gwtool mock-gateway`` and ``gwtool connect`` as
+subprocesses, console at its defaults, stdout a pseudo-terminal (drained by this script) and a pipe,
+against the unparsed websockets relay (``servers.py raw``) in the same run, alternating.
+
+Gateway (raw websockets clients as load, ``gwtool.bench``: 4 sharders → 4 commands):
+  saturation   closed loop: msg/s delivered, zero lost
+  fixed rate   2,000 msg/s: end-to-end p99, and the heartbeat ACK p99 seen by the services
+               (every connection heartbeats every 50 ms while the events flow)
+Consumer: ``gwtool connect --as commands`` vs a bare websockets consumer, each the only receiver of
+  the same raw relay (``--greet``: HELLO and IDENTIFIED so the real client can identify); one sender
+  blasts N events; the consumer's rate is N / (first send → the consumer has them all and exited).
+
+    python benchmarks/bench_cli.py            # 3 rounds (~3 min)
+    python benchmarks/bench_cli.py --quick    # 1 round of short runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import os
+import re
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+from harness import fmt, machine, median, verdict
+
+from gwtool.bench import Bench, BenchConfig, BenchResult, Roles
+from gwtool.protocol import codec
+from gwtool.protocol.definition import load_protocol
+
+HERE = Path(__file__).resolve().parent
+GWTOOL = Path(sys.executable).with_name("gwtool")  # the installed command, as a user runs it
+URL = re.compile(rb"(ws://127\.0\.0\.1:\d+)")
+TARGETS = {"throughput": 0.8, "p99": 1.5, "ack_p99": 1.5, "consumer": 0.6}
+OUTPUTS = ("tty", "pipe")
+
+
+class Drain:
+    """Reads a process's stdout (a pty master or a pipe) until EOF, so it never blocks; finds the URL."""
+
+    def __init__(self, fd: int):
+        self.fd, self.bytes, self.url = fd, 0, None
+        self.ready = threading.Event()
+        self._head = b""
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except OSError:  # a pty's master reads EIO once the slave side is closed
+                chunk = b""
+            if not chunk:
+                self.ready.set()
+                return
+            self.bytes += len(chunk)
+            if self.url is None:
+                self._head += chunk
+                if match := URL.search(self._head):
+                    self.url = match.group(1).decode()
+                    self.ready.set()
+
+
+def spawn(argv: list[str], output: str) -> tuple[subprocess.Popen, Drain]:
+    """Start ``argv`` with stdout a pty (160×48) or a pipe; stderr to ours."""
+    if output == "tty":
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
+        proc = subprocess.Popen(argv, stdout=slave, stdin=subprocess.PIPE, env={**os.environ, "TERM": "xterm-256color"})
+        os.close(slave)
+        return proc, Drain(master)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    return proc, Drain(proc.stdout.fileno())
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Server:
+    """The raw relay or ``gwtool mock-gateway``, in its own process, for one run."""
+
+    def __init__(self, kind: str, greet: bool = False):
+        self.kind = kind
+        if kind == "raw":
+            argv = [sys.executable, str(HERE / "servers.py"), "raw", "--max-seconds", "300"] + (["--greet"] if greet else [])
+            output = "pipe"
+        else:
+            argv = [str(GWTOOL), "mock-gateway", "--port", "0"]
+            output = kind.removeprefix("gwtool-")
+        self.proc, self.drain = spawn(argv, output)
+        if not self.drain.ready.wait(30) or self.drain.url is None:
+            stop(self.proc)
+            raise RuntimeError(f"{kind} did not start")
+        self.url = self.drain.url
+
+    def close(self) -> None:
+        stop(self.proc)
+
+
+async def load(server: Server, args: argparse.Namespace, rate: float) -> BenchResult:
+    config = BenchConfig(
+        url=server.url, senders=args.senders, receivers=args.receivers, rate=rate, duration=args.seconds,
+        raw=server.kind == "raw", heartbeat_interval=0.05 if rate else None,
+    )  # fmt: skip
+    return await Bench(config, load_protocol()).run()
+
+
+async def gateway_rounds(args: argparse.Namespace) -> dict[tuple[str, str], list[BenchResult]]:
+    figures: dict[tuple[str, str], list[BenchResult]] = {}
+    for phase, rate in (("saturation", 0.0), (f"{args.rate:g}/s", args.rate)):
+        for _ in range(args.rounds):
+            for kind in ("raw", "gwtool-tty", "raw", "gwtool-pipe"):
+                server = Server(kind)
+                try:
+                    result = await load(server, args, rate)
+                finally:
+                    server.close()
+                figures.setdefault((phase, kind), []).append(result)
+                lat, ack = result.latency_ms, result.ack_ms
+                print(
+                    f"  {phase:<10} {kind:<12} {result.rate:8.0f} msg/s  lost {result.lost}  closes {len(result.closes)}"
+                    f"  p99 {fmt(lat['p99'])} ms  ACK p99 {fmt(ack['p99'])} ms  stdout {server.drain.bytes / 1e6:.1f} MB",
+                    flush=True,
+                )
+    return figures
+
+
+# --- the consumer ---------------------------------------------------------------------------------
+
+BARE_CONSUMER = """
+import asyncio, sys
+from websockets.asyncio.client import connect
+async def main(url, n):
+    async with connect(url, compression=None, proxy=None, max_size=None) as ws:
+        print("ready", flush=True)
+        got = 0
+        while got < n:
+            await ws.recv(decode=False)
+            got += 1
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+async def consumer_run(kind: str, output: str, events: int) -> float:
+    """One consumer against a fresh greeting raw relay: events/s from the first send to its exit."""
+    from websockets.asyncio.client import connect
+
+    proto = load_protocol()
+    roles = Roles(proto)
+    relay = Server("raw", greet=True)
+    try:
+        url = f"{relay.url}/{roles.receiver}"
+        if kind == "bare":
+            argv = [sys.executable, "-c", BARE_CONSUMER, url, str(events + 1)]  # + the HELLO
+        else:
+            argv = [str(GWTOOL), "connect", "--as", roles.receiver, "--url", url, "--count", str(events + 2), "--no-heartbeat"]  # + HELLO, IDENTIFIED
+        proc, drain = spawn(argv, output)
+        frame = codec.encode({"op": proto.op("EVENT"), "t": roles.event.t, "d": roles.event.example})
+        async with connect(f"{relay.url}/{roles.sender}", compression=None, proxy=None) as sender:
+            await wait_for_receiver(drain, kind)
+            started = time.perf_counter()
+            for _ in range(events):
+                await sender.send(frame, text=True)
+            await asyncio.to_thread(proc.wait, 120)
+            elapsed = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise RuntimeError(f"{kind} consumer exited {proc.returncode}")
+        return events / elapsed
+    finally:
+        relay.close()
+
+
+async def wait_for_receiver(drain: Drain, kind: str) -> None:
+    """The consumer is connected (and identified) once it printed its first lines."""
+    deadline = time.monotonic() + 20
+    while drain.bytes == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # connect prints "connecting" before the relay has registered it
+
+
+async def consumer_rounds(args: argparse.Namespace) -> dict[tuple[str, str], list[float]]:
+    rates: dict[tuple[str, str], list[float]] = {}
+    for _ in range(args.rounds):
+        for output in OUTPUTS:
+            for kind in ("bare", "gwtool"):
+                rate = await consumer_run(kind, output, args.events)
+                rates.setdefault((kind, output), []).append(rate)
+                print(f"  consumer {kind:<7} stdout {output:<4} {rate:8.0f} msg/s", flush=True)
+    return rates
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--receivers", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=2000)
+    parser.add_argument("--seconds", type=float, default=5.0, help="of sending, per gateway run")
+    parser.add_argument("--events", type=int, default=100_000, help="per consumer run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1 round, 2 s runs, 30,000 events")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds, args.events = 1, 2.0, 30_000
+    if not GWTOOL.exists():
+        sys.exit(f"{GWTOOL} not found: pip install the project into this interpreter's environment first")
+
+    print(f"machine: {machine()}")
+    print(f"command: {GWTOOL}, console at its defaults; {args.rounds} round(s)")
+    figures = await gateway_rounds(args)
+    rates = await consumer_rounds(args)
+
+    sat, fixed = "saturation", f"{args.rate:g}/s"
+    ok = all(r.lost == 0 and not r.closes for results in figures.values() for r in results)
+    print(f"ZERO LOSS (every event delivered once, no closes): {verdict(ok)}")
+    for output in OUTPUTS:
+        kind = f"gwtool-{output}"
+        ratios = {
+            "throughput": median([r.rate for r in figures[(sat, kind)]]) / median([r.rate for r in figures[(sat, "raw")]]),
+            "p99": median([r.latency_ms["p99"] or 0 for r in figures[(fixed, kind)]])
+            / median([r.latency_ms["p99"] or 0 for r in figures[(fixed, "raw")]]),
+            "ack_p99": median([r.ack_ms["p99"] or 0 for r in figures[(fixed, kind)]])
+            / median([r.ack_ms["p99"] or 0 for r in figures[(fixed, "raw")]]),
+            "consumer": median(rates[("gwtool", output)]) / median(rates[("bare", output)]),
+        }
+        for name, ratio in ratios.items():
+            target = TARGETS[name]
+            passed = ratio >= target if name in ("throughput", "consumer") else ratio <= target
+            sign = ">=" if name in ("throughput", "consumer") else "<="
+            what = {
+                "throughput": "mock-gateway relay throughput / raw",
+                "p99": f"mock-gateway end-to-end p99 at {fixed} / raw",
+                "ack_p99": f"heartbeat ACK p99 under {fixed} / raw",
+                "consumer": "connect receive rate / bare consumer",
+            }[name]
+            print(f"RATIO stdout {output:<4} {what} = {ratio:.2f}x (target {sign} {target}x) {verdict(passed)}")
+            ok &= passed
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

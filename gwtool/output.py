@@ -1,0 +1,450 @@
+"""The hand-off between the wire and whoever watches it: a terminal, a pipe, NDJSON, ``--log``.
+
+The gateway and the client call their subscribers inside the handler that read the frame, so the
+subscriber here only appends the item to a list. A drain, scheduled on the event loop at most
+every ``DRAIN_SECONDS``, turns the whole batch into text or NDJSON at once, and one writer thread
+per stream does the blocking writes in large chunks. A slow stdout (a terminal scrolled back,
+``| less``) therefore never stalls the wire: its writer falls behind, drops whole chunks past
+``STDOUT_BACKLOG`` bytes, and the records it dropped are counted and reported. ``--log`` never
+drops. What each kind of output shows is in docs/cli.md, "What the console prints".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
+
+from rich.text import Text
+
+from gwtool.console import (
+    PlainLines,
+    ack_extra,
+    clock,
+    connection_name,
+    format_notice,
+    format_record,
+    label,
+    ndjson,
+    plain_notice,
+)
+from gwtool.records import Notice, Record
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gwtool.protocol.definition import Protocol
+
+DRAIN_SECONDS = 0.05  # a record reaches its output at most this late (plus the write itself)
+DRAIN_SLICE = 256  # items rendered per turn of the event loop: frames wait at most that long
+MAX_PENDING = 100_000  # past this many undrained items the subscriber drains at once (a bound)
+LINES_PER_SECOND = 50  # a terminal shows a line per payload up to this rate, then a summary a second
+STDOUT_BACKLOG = 8 << 20  # bytes stdout may be behind before whole chunks are dropped
+STDOUT_CLOSE_SECONDS = 2.0  # at exit, how long a stuck stdout may take to take what is queued
+SUMMARY_KINDS = 4  # payload kinds listed per direction in a summary line
+CLOSING_KINDS = ("closed", "warning", "error", "dropped")  # notices that show the payload behind them
+
+
+@dataclass(slots=True)
+class Message:
+    """A line of gwtool's own (not from the wire), kept in order with the records."""
+
+    text: str
+    style: str = "dim"
+
+
+class StreamWriter:
+    """A thread that writes queued chunks to a binary stream: the event loop never blocks on it.
+
+    ``limit`` bounds the bytes queued and being written; a chunk past it is dropped whole and its
+    records are counted in ``dropped``. ``limit=None`` never drops (``--log``).
+    """
+
+    def __init__(self, stream: IO[bytes], *, limit: int | None, name: str, on_broken: Callable[[], None] | None = None):
+        self.stream, self.limit, self.on_broken = stream, limit, on_broken
+        self.dropped = 0  # records in chunks that were dropped
+        self.broken = False  # the reader went away (``| head``) or the stream failed
+        self._chunks: list[bytes] = []
+        self._queued = 0  # bytes queued or being written
+        self._closing = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=f"gwtool-{name}-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, chunk: bytes, records: int = 0) -> None:
+        with self._cond:
+            if self.broken or (self.limit is not None and self._queued + len(chunk) > self.limit):
+                self.dropped += records
+                return
+            self._chunks.append(chunk)
+            self._queued += len(chunk)
+            self._cond.notify()
+
+    def close(self, timeout: float | None) -> bool:
+        """Write what is queued, then stop; False when that took longer than ``timeout``."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._chunks and not self._closing:
+                    self._cond.wait()
+                if not self._chunks:
+                    return
+                data = b"".join(self._chunks)  # one write for everything queued meanwhile
+                self._chunks.clear()
+            try:
+                self.stream.write(data)
+                self.stream.flush()
+            except (OSError, ValueError):  # BrokenPipeError, a closed stream, a full disk
+                with self._cond:
+                    self.broken = True
+                    self._chunks.clear()
+                if self.on_broken is not None:
+                    self.on_broken()
+                return
+            finally:
+                with self._cond:
+                    self._queued -= len(data)
+
+
+class Summary:
+    """What a terminal in summary mode was not shown during one second."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[tuple, int] = {}  # (direction, op, t or cache type) → payloads
+        self.bytes = {"in": 0, "out": 0}
+        self.count = 0  # payloads in the second
+        self.hidden = 0  # of them, not printed
+
+    def add(self, record: Record) -> None:
+        payload, direction = record.payload, record.direction
+        key = (direction, payload.get("op"), payload.get("t") or payload.get("type")) if payload else (direction, None, None)
+        kinds = self.kinds
+        kinds[key] = kinds.get(key, 0) + 1
+        self.bytes[direction] += record.size
+
+    def line(self, proto: Protocol, seconds: float, figures: str, dropped: int) -> Text:
+        """``12:00:01.000 ▸ 31,204/s  ← 15,602 · 4.9 MB/s: EVENT EXECUTE_COMMAND 15,600 …``"""
+        text = Text(no_wrap=False)
+        text.append(clock(time.time()), "dim")
+        text.append(f" ▸ {self.count / seconds:,.0f} payloads/s ", "bold")
+        for direction, arrow in (("in", "←"), ("out", "→")):
+            ranked = sorted(((n, op, what) for (way, op, what), n in self.kinds.items() if way == direction), key=_first, reverse=True)
+            if not ranked:
+                continue
+            total = sum(n for n, _, _ in ranked)
+            text.append(f" {arrow} {total:,} · {self.bytes[direction] / seconds / 1e6:.1f} MB/s: ", "bold")
+            names = [f"{_kind_name(proto, op, what)} {n:,}" for n, op, what in ranked[:SUMMARY_KINDS]]
+            if len(ranked) > SUMMARY_KINDS:
+                names.append(f"+{len(ranked) - SUMMARY_KINDS} more")
+            text.append(" · ".join(names))
+        if figures:
+            text.append(f"  │ {figures}", "cyan")
+        text.append(f"  │ {self.hidden:,} not printed (--every prints each)", "yellow")
+        if dropped:
+            text.append(f" · {dropped:,} lost by a slow terminal", "bold red")
+        return text
+
+
+def _kind_name(proto: Protocol, op: object, what: object) -> str:
+    if op is None:
+        return "UNDECODABLE"
+    name = proto.op_name(op)
+    return f"{name} {what}" if isinstance(what, str) else name
+
+
+class WireOutput:
+    """Subscribe it to a gateway or client: ``gw.subscribe(output)``; ``await output.aclose()`` at the end.
+
+    ``figures`` gives the command's own figures for summary lines (connections, heartbeat latency);
+    ``hide`` keeps records or notices off stdout (not off ``--log``).
+    """
+
+    def __init__(
+        self,
+        proto: Protocol,
+        *,
+        json: bool = False,
+        every: bool = False,
+        quiet: bool = False,
+        log: IO[bytes] | None = None,
+        show_conn: bool = False,
+        hide: Callable[[Record | Notice], bool] | None = None,
+        figures: Callable[[], str] | None = None,
+        stdout: IO[bytes] | None = None,
+        terminal: bool | None = None,
+        on_closed: Callable[[], None] | None = None,
+    ):
+        self.proto, self.json, self.every, self.quiet = proto, json, every, quiet
+        self.show_conn, self.hide, self.figures, self.on_closed = show_conn, hide, figures, on_closed
+        self._pending: deque[Record | Notice | Message] = deque()
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        out = stdout if stdout is not None else sys.stdout.buffer
+        self.terminal = out.isatty() if terminal is None else terminal
+        self._stdout = StreamWriter(out, limit=STDOUT_BACKLOG, name="stdout", on_broken=self._stdout_gone)
+        self._log = StreamWriter(log, limit=None, name="log") if log is not None else None
+        self._plain = PlainLines(proto, show_conn=show_conn)
+        self._screen: Console | None = None  # Rich console rendering a terminal's lines to text
+        self._buffer = io.StringIO()
+        # summary mode (a terminal, text, not --every): see _text
+        self.summarizing = False
+        self._second = Summary()
+        self._second_started = time.monotonic()
+        self._ticker: asyncio.TimerHandle | None = None
+        self._unshown: dict[int, Record] = {}  # per connection, its last payload not printed
+        self._reported_drops, self._reported_at = 0, 0.0
+        self._columns = 80  # the terminal's width, read once per drain
+        self._ack_op = proto.op("HEARTBEAT_ACK")
+        self.failures = 0  # items that could not be shown (a bug, reported once)
+
+    # --- the subscriber: called inside frame handlers, so it only appends ---------------------------
+
+    def __call__(self, item: Record | Notice | Message) -> None:
+        pending = self._pending
+        pending.append(item)
+        if not self._scheduled:
+            self._scheduled = True
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._loop.call_later(DRAIN_SECONDS, self._drain)
+        elif len(pending) >= MAX_PENDING:
+            self._drain(everything=True)
+
+    def message(self, text: str, style: str = "dim") -> None:
+        """A line of gwtool's own: in order with the records, on stderr in --json mode."""
+        if self.json:
+            self._drain(everything=True)
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+        elif self._loop is None and not self._scheduled:
+            self._pending.append(Message(text, style))
+            self._drain(everything=True)
+        else:
+            self(Message(text, style))
+
+    @property
+    def dropped(self) -> int:
+        """Records stdout could not take (it fell behind or went away)."""
+        return self._stdout.dropped
+
+    async def aclose(self) -> None:
+        """Drain, end a summary, and wait for the writers (a stuck stdout only so long)."""
+        self._finish()
+        await asyncio.to_thread(self._close_writers)
+
+    def close(self) -> None:
+        """``aclose`` outside a running loop."""
+        self._finish()
+        self._close_writers()
+
+    def _finish(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        self._drain(everything=True)
+        if self.summarizing:
+            self._end_second(force=True)
+
+    def _close_writers(self) -> None:
+        stuck = not self._stdout.close(STDOUT_CLOSE_SECONDS)
+        if self._log is not None:
+            self._log.close(None)
+        if self._stdout.dropped and not self._stdout.broken:
+            why = "was still blocked at exit" if stuck else "could not keep up"
+            _stderr(f"gwtool: stdout {why}: {self._stdout.dropped:,} records not written" + self._log_hint())
+
+    # --- the drain: runs on the loop, off the frame handlers --------------------------------------
+
+    def _drain(self, everything: bool = False) -> None:
+        """Render what is pending, ``DRAIN_SLICE`` items a turn of the loop so frames interleave."""
+        pending = self._pending
+        if everything or len(pending) <= DRAIN_SLICE:
+            batch = list(pending)
+            pending.clear()
+            self._scheduled = False
+        else:
+            batch = [pending.popleft() for _ in range(DRAIN_SLICE)]
+            (self._loop or asyncio.get_running_loop()).call_soon(self._drain)  # still scheduled
+        if not batch:
+            return
+        lines: list[bytes] | None = None
+        if self._log is not None:
+            lines = [ndjson(item) for item in batch if not isinstance(item, Message)]
+            self._log.put(b"".join(lines))
+        if self.json:
+            shown = [item for item in batch if self._shown(item)]
+            reuse = lines is not None and len(shown) == len(lines)  # the same items: the log's lines
+            self._stdout.put(b"".join(lines if reuse else map(ndjson, shown)), len(shown))  # type: ignore[arg-type]
+        else:
+            self._text(batch)
+        self._report_drops()
+
+    def _shown(self, item: Record | Notice | Message) -> bool:
+        if isinstance(item, Message):
+            return False
+        if self.hide is not None and self.hide(item):
+            return False
+        return isinstance(item, Notice) or not self.quiet
+
+    def _text(self, batch: list[Record | Notice | Message]) -> None:
+        self._columns = self._width() if self.terminal else 0
+        if not self.summarizing and time.monotonic() - self._second_started >= 1.0:
+            self._second, self._second_started = Summary(), time.monotonic()
+        out: list[str] = []
+        records = 0
+        for item in batch:
+            try:
+                if isinstance(item, Record):
+                    if self.quiet or (self.hide is not None and self.hide(item)):
+                        continue
+                    if self.terminal and not self.every and self._counted(item):
+                        continue
+                    out.append(self._record_line(item))
+                    records += 1
+                elif isinstance(item, Notice):
+                    if self.hide is not None and self.hide(item):
+                        continue
+                    if self.summarizing and item.kind in CLOSING_KINDS and (behind := self._unshown.pop(item.conn, None)):
+                        out.append(self._record_line(behind))  # the payload that led to it, in full
+                    if item.kind == "closed":
+                        self._unshown.pop(item.conn, None)
+                    out.append(self._notice_line(item))
+                else:
+                    out.append(self._render(Text(item.text, item.style)) if self.terminal else item.text)
+            except Exception as exc:  # a bug in rendering must cost one line, never the wire
+                self.failures += 1
+                out.append(f"gwtool: could not show a {type(item).__name__}: {type(exc).__name__}: {exc}")
+        if out:
+            self._stdout.put(("\n".join(out) + "\n").encode("utf-8", "replace"), records)
+
+    def _counted(self, record: Record) -> bool:
+        """Summary mode's bookkeeping; True when the record is summarized rather than printed."""
+        second = self._second
+        second.count += 1
+        if not self.summarizing:
+            if second.count <= LINES_PER_SECOND:
+                return False
+            self.summarizing = True
+            self._schedule_tick()
+        if record.payload is None:  # undecodable: always shown in full
+            return False
+        second.add(record)
+        second.hidden += 1
+        self._unshown[record.conn] = record
+        return True
+
+    def _schedule_tick(self) -> None:
+        delay = max(0.0, self._second_started + 1.0 - time.monotonic())
+        loop = self._loop or asyncio.get_running_loop()
+        self._ticker = loop.call_later(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._ticker = None
+        self._drain(everything=True)
+        self._end_second()
+
+    def _end_second(self, force: bool = False) -> None:
+        """Print the second's summary; stay in summary mode while the rate stays above the limit."""
+        now = time.monotonic()
+        second, seconds = self._second, max(now - self._second_started, 1e-3)
+        figures = ""
+        if self.figures is not None:
+            try:
+                figures = self.figures()
+            except Exception as exc:  # a figure that fails must not end the summary
+                figures = f"figures failed: {type(exc).__name__}"
+        if second.hidden:
+            line = second.line(self.proto, seconds, figures, self._stdout.dropped)
+            self._stdout.put((self._render(line) + "\n").encode("utf-8", "replace"))
+        self._second, self._second_started = Summary(), now
+        if force or second.count < LINES_PER_SECOND:
+            self.summarizing = False
+            self._unshown.clear()
+        else:
+            self._schedule_tick()
+
+    def _record_line(self, record: Record) -> str:
+        extra = ack_extra(record) if record.direction == "in" and record.op == self._ack_op and record.payload is not None else ""
+        if not self.terminal:
+            return self._plain(record, extra)
+        who = connection_name(record.conn, record.service) if self.show_conn else None
+        width = max(20, self._columns - 60)
+        return self._render(format_record(record, self.proto, who=who, extra=extra, width=width))
+
+    def _notice_line(self, notice: Notice) -> str:
+        who = connection_name(notice.conn, notice.service) if self.show_conn else None
+        return self._render(format_notice(notice, who=who)) if self.terminal else plain_notice(notice, who=who)
+
+    def _width(self) -> int:
+        try:
+            return os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+        except (OSError, ValueError):
+            return 80
+
+    def _render(self, text: Text) -> str:
+        """A terminal's line with its colours, rendered by Rich to text (written by the thread)."""
+        if not self.terminal:
+            return text.plain
+        if self._screen is None:
+            from rich.console import Console
+
+            self._screen = Console(file=self._buffer, force_terminal=True, highlight=False, soft_wrap=True)
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._screen.width = self._columns or self._width()
+        self._screen.print(text, end="")
+        return self._buffer.getvalue()
+
+    # --- stdout going away or falling behind --------------------------------------------------------
+
+    def _stdout_gone(self) -> None:
+        """Called by the writer thread when the reader went away (``gwtool connect | head``)."""
+        silence_stdout()
+        if self.on_closed is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.on_closed)
+
+    def _report_drops(self) -> None:
+        """In a pipe, say on stderr (at most once a second) that stdout lost records."""
+        dropped, now = self._stdout.dropped, time.monotonic()
+        if dropped == self._reported_drops or self._stdout.broken or (self.terminal and not self.json):
+            return
+        if now - self._reported_at < 1.0:
+            return
+        self._reported_drops, self._reported_at = dropped, now
+        _stderr(f"gwtool: stdout fell behind: {dropped:,} records not written so far" + self._log_hint())
+
+    def _log_hint(self) -> str:
+        return " (--log keeps every record)" if self._log is None else " (the --log file has every one)"
+
+
+def _stderr(text: str) -> None:
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _first(item: tuple) -> int:
+    return item[0]
