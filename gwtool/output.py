@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import shutil
 import sys
 import threading
 import time
@@ -49,7 +50,6 @@ LINES_PER_SECOND = 50  # a terminal shows a line per payload up to this rate, th
 STDOUT_BACKLOG = 8 << 20  # bytes stdout may be behind before whole chunks are dropped
 STDOUT_CLOSE_SECONDS = 2.0  # at exit, how long a stuck stdout may take to take what is queued
 SUMMARY_KINDS = 4  # payload kinds listed per direction in a summary line
-CLOSING_KINDS = ("closed", "warning", "error", "dropped")  # notices that show the payload behind them
 
 
 @dataclass(slots=True)
@@ -80,7 +80,8 @@ class StreamWriter:
 
     def put(self, chunk: bytes, records: int = 0) -> None:
         with self._cond:
-            if self.broken or (self.limit is not None and self._queued + len(chunk) > self.limit):
+            over = self.limit is not None and self._queued and self._queued + len(chunk) > self.limit
+            if self.broken or over:  # (a chunk larger than the limit still goes when nothing waits)
                 self.dropped += records
                 return
             self._chunks.append(chunk)
@@ -186,6 +187,9 @@ class WireOutput:
         stdout: IO[bytes] | None = None,
         terminal: bool | None = None,
         on_closed: Callable[[], None] | None = None,
+        backlog: int = STDOUT_BACKLOG,
+        lines_per_second: int = LINES_PER_SECOND,
+        window: float = 1.0,
     ):
         self.proto, self.json, self.every, self.quiet = proto, json, every, quiet
         self.show_conn, self.hide, self.figures, self.on_closed = show_conn, hide, figures, on_closed
@@ -194,13 +198,15 @@ class WireOutput:
         self._loop: asyncio.AbstractEventLoop | None = None
         out = stdout if stdout is not None else sys.stdout.buffer
         self.terminal = out.isatty() if terminal is None else terminal
-        self._stdout = StreamWriter(out, limit=STDOUT_BACKLOG, name="stdout", on_broken=self._stdout_gone)
+        self._stdout = StreamWriter(out, limit=backlog, name="stdout", on_broken=self._stdout_gone)
+        self.lines_per_second, self.window = lines_per_second, window  # summary mode: a line a window
         self._log = StreamWriter(log, limit=None, name="log") if log is not None else None
         self._plain = PlainLines(proto, show_conn=show_conn)
         self._screen: Console | None = None  # Rich console rendering a terminal's lines to text
         self._buffer = io.StringIO()
         # summary mode (a terminal, text, not --every): see _text
         self.summarizing = False
+        self.mode_changed = asyncio.Event()  # set at each switch between lines and summaries (tests wait on it)
         self._second = Summary()
         self._second_started = time.monotonic()
         self._ticker: asyncio.TimerHandle | None = None
@@ -300,7 +306,7 @@ class WireOutput:
 
     def _text(self, batch: list[Record | Notice | Message]) -> None:
         self._columns = self._width() if self.terminal else 0
-        if not self.summarizing and time.monotonic() - self._second_started >= 1.0:
+        if not self.summarizing and time.monotonic() - self._second_started >= self.window:
             self._second, self._second_started = Summary(), time.monotonic()
         out: list[str] = []
         records = 0
@@ -316,13 +322,14 @@ class WireOutput:
                 elif isinstance(item, Notice):
                     if self.hide is not None and self.hide(item):
                         continue
-                    if self.summarizing and item.kind in CLOSING_KINDS and (behind := self._unshown.pop(item.conn, None)):
+                    if self.summarizing and _refusal(item) and (behind := self._unshown.pop(item.conn, None)):
                         out.append(self._record_line(behind))  # the payload that led to it, in full
+                        self._second.hidden -= 1
                     if item.kind == "closed":
                         self._unshown.pop(item.conn, None)
                     out.append(self._notice_line(item))
                 else:
-                    out.append(self._render(Text(item.text, item.style)) if self.terminal else item.text)
+                    out.append(self._render(Text(item.text, item.style), soft_wrap=True) if self.terminal else item.text)
             except Exception as exc:  # a bug in rendering must cost one line, never the wire
                 self.failures += 1
                 out.append(f"gwtool: could not show a {type(item).__name__}: {type(exc).__name__}: {exc}")
@@ -334,9 +341,9 @@ class WireOutput:
         second = self._second
         second.count += 1
         if not self.summarizing:
-            if second.count <= LINES_PER_SECOND:
+            if second.count <= self.lines_per_second * self.window:
                 return False
-            self.summarizing = True
+            self._switch(True)
             self._schedule_tick()
         if record.payload is None:  # undecodable: always shown in full
             return False
@@ -346,7 +353,7 @@ class WireOutput:
         return True
 
     def _schedule_tick(self) -> None:
-        delay = max(0.0, self._second_started + 1.0 - time.monotonic())
+        delay = max(0.0, self._second_started + self.window - time.monotonic())
         loop = self._loop or asyncio.get_running_loop()
         self._ticker = loop.call_later(delay, self._tick)
 
@@ -369,11 +376,15 @@ class WireOutput:
             line = second.line(self.proto, seconds, figures, self._stdout.dropped)
             self._stdout.put((self._render(line) + "\n").encode("utf-8", "replace"))
         self._second, self._second_started = Summary(), now
-        if force or second.count < LINES_PER_SECOND:
-            self.summarizing = False
+        if force or second.count < self.lines_per_second * self.window:
+            self._switch(False)
             self._unshown.clear()
         else:
             self._schedule_tick()
+
+    def _switch(self, summarizing: bool) -> None:
+        self.summarizing = summarizing
+        self.mode_changed.set()
 
     def _record_line(self, record: Record) -> str:
         extra = ack_extra(record) if record.direction == "in" and record.op == self._ack_op and record.payload is not None else ""
@@ -381,30 +392,30 @@ class WireOutput:
             return self._plain(record, extra)
         who = connection_name(record.conn, record.service) if self.show_conn else None
         width = max(20, self._columns - 60)
-        return self._render(format_record(record, self.proto, who=who, extra=extra, width=width))
+        return self._render(format_record(record, self.proto, who=who, extra=extra, width=width), one_line=True)
 
     def _notice_line(self, notice: Notice) -> str:
         who = connection_name(notice.conn, notice.service) if self.show_conn else None
         return self._render(format_notice(notice, who=who)) if self.terminal else plain_notice(notice, who=who)
 
     def _width(self) -> int:
-        try:
-            return os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
-        except (OSError, ValueError):
-            return 80
+        return shutil.get_terminal_size().columns  # $COLUMNS, else the terminal's, else 80
 
-    def _render(self, text: Text) -> str:
+    def _render(self, text: Text, soft_wrap: bool = False, one_line: bool = False) -> str:
         """A terminal's line with its colours, rendered by Rich to text (written by the thread)."""
         if not self.terminal:
             return text.plain
         if self._screen is None:
             from rich.console import Console
 
-            self._screen = Console(file=self._buffer, force_terminal=True, highlight=False, soft_wrap=True)
+            self._screen = Console(file=self._buffer, force_terminal=True, highlight=False)
         self._buffer.seek(0)
         self._buffer.truncate()
         self._screen.width = self._columns or self._width()
-        self._screen.print(text, end="")
+        if one_line:  # cut at the terminal's edge with an ellipsis
+            self._screen.print(text, end="", no_wrap=True, overflow="ellipsis", crop=True)
+        else:
+            self._screen.print(text, end="", soft_wrap=soft_wrap)
         return self._buffer.getvalue()
 
     # --- stdout going away or falling behind --------------------------------------------------------
@@ -444,6 +455,13 @@ def silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def _refusal(notice: Notice) -> bool:
+    """A notice that the payload before it may explain: a close by the gateway, a warning, a drop."""
+    if notice.kind == "closed":
+        return notice.data.get("by") == "gateway" or bool(notice.data.get("by_gateway"))
+    return notice.kind in ("warning", "error", "dropped")
 
 
 def _first(item: tuple) -> int:

@@ -1,0 +1,196 @@
+"""The console off the wire's path (gwtool.output), with a real gateway and real sockets.
+
+A blocked stdout must not stall relaying; --json and --log keep every record of a flood; a terminal
+summarizes a flood but still shows a refusal in full, and goes back to lines when the rate falls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from types import SimpleNamespace
+
+import orjson
+from websockets.exceptions import ConnectionClosed
+from gateway_testkit import EVENT, closed_with, event, recv, send, service, until
+
+from gwtool.gateway import MockGateway
+from gwtool.output import WireOutput
+
+TIMEOUT = 30
+
+
+class BlockedStream(io.RawIOBase):
+    """A stdout whose reader stopped reading (a terminal scrolled back): writes wait for ``release``."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # noqa: ANN001
+        self.release.wait()
+        self.written += len(data)
+        return len(data)
+
+
+class Captured(io.RawIOBase):
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # noqa: ANN001
+        with self.lock:
+            self.data += data
+        return len(data)
+
+    def text(self) -> str:
+        with self.lock:
+            return self.data.decode()
+
+
+async def flood(gw: MockGateway, count: int) -> int:
+    """``count`` events from a sharder; how many a commands service received."""
+    receiver, _ = await service(gw, "commands")
+    sender, _ = await service(gw, "sharder")
+    frame = orjson.dumps(event()).decode()
+
+    async def receive() -> int:
+        got = 0
+        while got < count:
+            payload = await recv(receiver)
+            got += payload.get("t") == "EXECUTE_COMMAND"
+        return got
+
+    async with asyncio.timeout(TIMEOUT):
+        receiving = asyncio.create_task(receive())  # read while sending, as a real service does
+        for _ in range(count):
+            await sender.send(frame)
+        got = await receiving
+    await sender.close()
+    await receiver.close()
+    return got
+
+
+async def test_a_blocked_stdout_does_not_stall_relaying():
+    stream = BlockedStream()
+    async with MockGateway(heartbeat_interval=30_000) as gw:
+        output = WireOutput(gw.proto, stdout=stream, terminal=False, show_conn=True, backlog=64 << 10)
+        gw.subscribe(output)
+        assert await flood(gw, 3000) == 3000  # every event through while stdout took nothing
+        stream.release.set()
+        await output.aclose()
+    assert output.dropped > 0  # what did not fit the backlog was counted, not waited for
+    assert stream.written > 0
+
+
+async def test_a_subscriber_that_raises_does_not_stop_the_gateway():
+    def broken(item) -> None:  # noqa: ANN001
+        raise RuntimeError("boom")
+
+    async with MockGateway() as gw:
+        gw.subscribe(broken)
+        assert await flood(gw, 100) == 100
+
+
+def start_gateway(*args: str, stdout=subprocess.PIPE) -> subprocess.Popen:  # noqa: ANN001
+    env = {k: v for k, v in os.environ.items() if k != "GWTOOL_TOKEN"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gwtool", "mock-gateway", "--port", "0", *args],
+        stdout=stdout, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+
+
+def url_from(stream) -> str:  # noqa: ANN001
+    for _ in range(20):
+        if match := re.search(rb"ws://127\.0\.0\.1:\d+", stream.readline()):
+            return match.group(0).decode()
+    raise AssertionError("no start-up line with the URL")
+
+
+def test_json_and_log_keep_every_record_of_a_50000_event_flood(tmp_path):
+    log = tmp_path / "gw.ndjson"
+    proc = start_gateway("--json", "--log", str(log))
+    out = bytearray()
+    try:
+        url = url_from(proc.stderr)  # --json keeps stdout NDJSON only
+        reader = threading.Thread(target=lambda: out.extend(proc.stdout.read()))
+        reader.start()
+
+        assert asyncio.run(flood(SimpleNamespace(url=url), 50_000)) == 50_000  # type: ignore[arg-type]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=TIMEOUT) == 0
+        reader.join(TIMEOUT)
+    for name, data in (("stdout", bytes(out)), ("--log", log.read_bytes())):
+        records = [orjson.loads(line) for line in data.splitlines()]
+        events = [r for r in records if r.get("t") == "EXECUTE_COMMAND"]
+        assert sum(r["dir"] == "in" for r in events) == 50_000, name
+        assert sum(r["dir"] == "out" for r in events) == 50_000, name
+        assert records[-1]["kind"] == "closed", name  # the shutdown's closes made it out too
+
+
+async def test_a_terminal_summarizes_a_flood_but_shows_a_refusal_in_full_and_lines_come_back(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    captured = Captured()
+    async with MockGateway() as gw:
+        output = WireOutput(gw.proto, stdout=captured, terminal=True, show_conn=True, lines_per_second=50, window=0.5)
+        gw.subscribe(output)
+        receiver, _ = await service(gw, "commands")
+        reading = asyncio.create_task(read_all(receiver))
+        sender, _ = await service(gw, "sharder")
+        frame = orjson.dumps(event()).decode()
+        for _ in range(500):
+            await sender.send(frame)
+        await asyncio.wait_for(output.mode_changed.wait(), TIMEOUT)  # summarizing now
+        output.mode_changed.clear()
+        bad, _ = await service(gw, "sharder")
+        await send(bad, event(d={**EVENT, "command": "refused-one", "ids": {**EVENT["ids"], "shard": "x"}}))
+        code, _ = await closed_with(bad)
+        for _ in range(500):
+            await sender.send(frame)
+        await asyncio.wait_for(output.mode_changed.wait(), TIMEOUT)  # the rate fell: lines again
+        assert not output.summarizing
+        await send(sender, event(d={**EVENT, "command": "after-the-flood"}))
+        await until(lambda: "after-the-flood" in captured.text(), TIMEOUT)  # written by the output's thread
+        reading.cancel()
+        await output.aclose()
+    text = re.sub(r"\x1b\[[0-9;]*m", "", captured.text())
+    assert code == 4010
+    assert "not printed (--every prints each)" in " ".join(text.split())  # the summary line (it may wrap)
+    assert text.count("EVENT EXECUTE_COMMAND") < 300  # the flood itself was summarized, not printed
+    assert re.search(r"← #\d+ sharder\s+EVENT EXECUTE_COMMAND .*refused-one", text)  # the refused payload in full
+    assert "closed 4010 INVALID_PAYLOAD: d.ids.shard: expected integer, got string" in text
+    assert re.search(r"← #\d+ sharder\s+EVENT EXECUTE_COMMAND .*after-the-flood", text)
+
+
+async def read_all(ws) -> None:  # noqa: ANN001
+    """Keep a receiver reading, as a real service does."""
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await ws.recv()
+
+
+async def test_a_pipe_gets_every_payload_as_a_plain_line():
+    captured = Captured()
+    async with MockGateway() as gw:
+        output = WireOutput(gw.proto, stdout=captured, terminal=False, show_conn=True)
+        gw.subscribe(output)
+        assert await flood(gw, 1000) == 1000
+        await output.aclose()
+    lines = captured.text().splitlines()
+    assert sum(bool(re.search(r"← #\d+ sharder\s+EVENT EXECUTE_COMMAND", line)) for line in lines) == 1000
+    assert sum(bool(re.search(r"→ #\d+ commands\s+EVENT EXECUTE_COMMAND", line)) for line in lines) == 1000
+    assert "\x1b" not in captured.text() and "not printed" not in captured.text()
