@@ -13,6 +13,7 @@ import orjson
 from rich.text import Text
 
 from gwtool.records import Notice, Record
+from gwtool.text import printable
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
@@ -61,21 +62,20 @@ def label(record: Record, proto: Protocol) -> str:
         return "UNDECODABLE"
     name = proto.op_name(record.op)
     detail = record.t if record.t is not None else record.cache_type
-    return f"{name} {detail}" if isinstance(detail, str) else name
+    return printable(f"{name} {detail}") if isinstance(detail, str) else name
 
 
 def summary(record: Record, width: int = 160) -> str:
     """The payload's data (or the decode error) as compact one-line JSON, cut to ``width``."""
     if record.payload is None:
-        text = f"{record.error}: {record.raw or ''}"
+        text = f"{record.error}: {record.raw or ''}"  # line breaks become ⏎ below
     else:
         d = record.payload.get("d")
         try:
             text = "" if d is None else orjson.dumps(d).decode()  # JSON: no raw line breaks
         except orjson.JSONEncodeError as exc:  # nested past orjson's depth limit, say
             text = f"<data not shown: {exc}>"
-        return text if len(text) <= width else text[: width - 1] + "…"
-    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    text = printable(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -161,7 +161,7 @@ def ack_extra(record: Record) -> str:
 
 def notice_columns(notice: Notice, *, who: str | None = None) -> list[tuple[str, str]]:
     style = NOTICE_STYLES.get(notice.kind, "white")
-    return [(clock(notice.ts), "dim"), (" ● ", style), (f"{who:<14.14} " if who is not None else "", "dim"), (notice.text, style)]
+    return [(clock(notice.ts), "dim"), (" ● ", style), (f"{who:<14.14} " if who is not None else "", "dim"), (printable(notice.text), style)]
 
 
 def format_notice(notice: Notice, *, who: str | None = None) -> Text:
@@ -176,7 +176,7 @@ def plain_notice(notice: Notice, *, who: str | None = None) -> str:
 
 
 def connection_name(conn: int, service: str | None) -> str:
-    return f"#{conn} {service or '?'}"
+    return f"#{conn} {printable(service or '?')}"
 
 
 def ndjson(item: Record | Notice) -> bytes:

@@ -37,6 +37,7 @@ from gwtool.console import (
     plain_notice,
 )
 from gwtool.records import Notice, Record
+from gwtool.text import printable_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -233,8 +234,7 @@ class WireOutput:
         """A line of gwtool's own: in order with the records, on stderr in --json mode."""
         if self.json:
             self._drain(everything=True)
-            sys.stderr.write(text + "\n")
-            sys.stderr.flush()
+            _stderr(printable_lines(text))
         elif self._loop is None and not self._scheduled:
             self._pending.append(Message(text, style))
             self._drain(everything=True)
@@ -329,7 +329,8 @@ class WireOutput:
                         self._unshown.pop(item.conn, None)
                     out.append(self._notice_line(item))
                 else:
-                    out.append(self._render(Text(item.text, item.style), soft_wrap=True) if self.terminal else item.text)
+                    line = printable_lines(item.text)
+                    out.append(self._render(Text(line, item.style), soft_wrap=True) if self.terminal else line)
             except Exception as exc:  # a bug in rendering must cost one line, never the wire
                 self.failures += 1
                 out.append(f"gwtool: could not show a {type(item).__name__}: {type(exc).__name__}: {exc}")

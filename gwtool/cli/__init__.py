@@ -48,5 +48,7 @@ def _fail(message: str, code: int) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    Console(stderr=True, highlight=False).print(Text("error: ", "bold red") + Text(message))
+    from gwtool.text import printable_lines
+
+    Console(stderr=True, highlight=False).print(Text("error: ", "bold red") + Text(printable_lines(message)))
     sys.exit(code)

@@ -24,7 +24,8 @@ from gwtool.errors import GwtoolError, InvalidPayload
 from gwtool.protocol.definition import Protocol
 from gwtool.records import Notice, Record
 from gwtool.tui.commands import GwtoolCommands, available
-from gwtool.tui.feed import DEFAULT_LIMIT, Feed, Filter, Side, printable
+from gwtool.text import printable
+from gwtool.tui.feed import DEFAULT_LIMIT, Feed, Filter, Side
 from gwtool.tui.session import Session
 from gwtool.tui.widgets.cache_tree import CacheTree
 from gwtool.tui.widgets.compose import Composer

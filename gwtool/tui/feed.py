@@ -6,7 +6,6 @@ Nothing here imports textual, so the buffer and the filter are testable on their
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -118,11 +117,3 @@ class Feed:
         self.entries.extend(batch)
         self.total += len(batch)
         return batch
-
-
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f]")
-
-
-def printable(text: str) -> str:
-    """One terminal line: control characters (escape sequences!) become visible symbols."""
-    return _CONTROL.sub("\ufffd", text.replace("\t", " ").replace("\n", "⏎").replace("\r", "⏎"))

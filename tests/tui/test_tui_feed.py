@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gwtool.records import Notice, Record
-from gwtool.tui.feed import Feed, Filter, printable
+from gwtool.text import printable
+from gwtool.tui.feed import Feed, Filter
 
 
 def beat(proto, direction="out") -> Record:

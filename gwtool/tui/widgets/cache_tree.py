@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Tree
 
-from gwtool.tui.feed import printable
+from gwtool.text import printable
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol, Structure

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Button, Select, Static, TextArea
 
 from gwtool.protocol.validate import permission_error, validate_payload
-from gwtool.tui.feed import printable
+from gwtool.text import printable
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Field, Protocol

@@ -14,7 +14,8 @@ from textual.widgets import Static
 
 from gwtool.console import clock, human_size, label
 from gwtool.records import Record
-from gwtool.tui.feed import Entry, printable
+from gwtool.text import printable
+from gwtool.tui.feed import Entry
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol

@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from gwtool.tui.feed import printable
+from gwtool.text import printable
 from gwtool.tui.widgets.status_bar import shard_span
 
 COLUMNS = ("conn", "type", "shards", "guilds", "heap", "up", "♥ last")

@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from gwtool.tui.feed import printable
+from gwtool.text import printable
 
 REASON_WIDTH = 48  # the stream's notice has the whole close reason
 PHASE_STYLES = {

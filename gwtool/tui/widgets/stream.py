@@ -25,7 +25,8 @@ from textual.strip import Strip
 
 from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, label, summary
 from gwtool.records import Record
-from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Filter, printable
+from gwtool.text import printable
+from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Filter
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
