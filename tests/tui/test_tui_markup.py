@@ -112,3 +112,26 @@ async def test_a_markup_event_name_sent_for_real_closes_with_a_literal_reason(pr
         stream.cursor = stream.index_of(closed[0].seq)
         await pilot.pause(0.1)
         assert "[@click=app.quit]" in plain(app.query_one("#detail-view .detail-heading"))
+
+
+ESCAPES = ["\x1b]0;owned\x07", "\x1b]52;c;ZXZpbA==\x07", "\x1b]8;;http://evil\x1b\\x", "\x9b31m", "\u202eevil\u202c", "\u2066x\u2069", "a\x7fb"]
+
+
+async def test_terminal_escapes_and_bidi_overrides_show_as_visible_text(proto):
+    import re
+
+    session = DemoSession(proto)
+    session.items = []
+    app = GwtoolApp(session)
+    async with app.run_test(size=(240, 40)) as pilot:
+        for vector in ESCAPES:
+            app.push(Record("in", 60, {"op": proto.op("EVENT"), "t": vector, "d": {"command": vector}}))
+            app.push(Notice("closed", f"closed 4010 INVALID_PAYLOAD: {vector}"))
+        app.flush()
+        await pilot.pause()
+        stream = app.query_one(Stream)
+        lines = [strip_text(stream, y) for y in range(len(stream.view))]
+    assert len(lines) == 2 * len(ESCAPES)
+    for line in lines:
+        assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", line), repr(line)
+    assert any("<U+202E>evil" in line for line in lines)

@@ -1,0 +1,76 @@
+"""What a hostile gateway sends reaches `gwtool connect`/`send` output and the final error: line as
+visible text, never as a terminal escape."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_cli_client_commands import gwtool
+
+HOSTILE = "\x1b]0;owned\x07\x1b]52;c;ZXZpbA==\x07\x9b31m\u202eevil\x7f"
+
+
+def assert_safe(text: str) -> None:
+    rest = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    assert "\x1b" not in rest and "\x07" not in rest, repr(rest)
+    assert not re.search("[\x80-\x9f\u202a-\u202e\u2066-\u2069\x7f]", rest), repr(rest)
+
+
+@pytest.mark.parametrize("json", [False, True])
+async def test_a_hostile_close_reason_is_shown_as_text_on_stderr(capsys, fake_gateway, json):
+    async def close_hostile(gw, link) -> None:  # noqa: ANN001
+        await link.ws.close(4010, HOSTILE)
+
+    async with fake_gateway(interval=10_000, after_identify=close_hostile) as gw:
+        args = ["send", "EXECUTE_COMMAND", "--url", gw.url, "--verbose"] + (["--json"] if json else [])
+        code, out, err = await gwtool(capsys, *args)
+    assert code == 3
+    assert "<U+202E>evil" in err
+    assert_safe(err)
+    if not json:
+        assert_safe(out)
+
+
+async def test_hostile_event_names_and_data_from_the_gateway_are_shown_as_text(capsys, fake_gateway):
+    async def send_hostile(gw, link) -> None:  # noqa: ANN001
+        await link.send({"op": 0, "t": HOSTILE, "d": {"x": HOSTILE}})
+
+    async with fake_gateway(interval=10_000, after_identify=send_hostile) as gw:
+        code, out, err = await gwtool(capsys, "connect", "--as", "commands", "--url", gw.url, "--count", "3", "--every")
+    assert code == 0, err
+    assert "<U+202E>evil" in out
+    assert_safe(out)
+    assert_safe(err)
+
+
+@pytest.mark.parametrize("json", [False, True])
+async def test_a_deeply_nested_payload_from_the_gateway_is_shown_not_fatal(capsys, fake_gateway, json):
+    async def send_deep(gw, link) -> None:  # noqa: ANN001
+        await link.ws.send('{"op":0,"t":"EXECUTE_COMMAND","d":{"x":' + "[" * 300 + "]" * 300 + "}}")
+
+    async with fake_gateway(interval=10_000, after_identify=send_deep) as gw:
+        args = ["connect", "--as", "commands", "--url", gw.url, "--count", "3"] + (["--json"] if json else [])
+        code, out, err = await gwtool(capsys, *args)
+    assert code == 0, err
+    assert "nested deeper than 64 levels" in out and "Traceback" not in out + err
+
+
+async def test_a_listener_that_raises_leaves_one_line_and_the_client_carries_on(fake_gateway, proto):
+    from gwtool.client import GatewayClient
+
+    seen = []
+
+    def broken(item) -> None:  # noqa: ANN001
+        raise RuntimeError("boom")
+
+    async with fake_gateway(interval=50) as gw:
+        async with GatewayClient(gw.url, service="commands", proto=proto) as client:
+            client.subscribe(broken)
+            client.subscribe(seen.append)
+            await client.wait_identified(timeout=5)
+            await client.round_trip(timeout=5)
+            await client.round_trip(timeout=5)
+    errors = [item for item in seen if getattr(item, "kind", None) == "error"]
+    assert len(errors) == 1 and "RuntimeError: boom" in errors[0].text
+    assert client.latency.count >= 2  # heartbeats went on
