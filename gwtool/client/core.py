@@ -137,6 +137,7 @@ class GatewayClient:
         self.last_ack_ms: float | None = None  # latency of the ACK being emitted; None if unsolicited
 
         self._listeners: list[Listener] = []
+        self._failed_listeners: set[Listener] = set()
         self._waiters: list[asyncio.Future[None]] = []
         self._ws: ClientConnection | None = None
         self._pending: deque[float] = deque()  # monotonic send times of un-ACKed heartbeats
@@ -165,7 +166,22 @@ class GatewayClient:
 
     def _emit(self, item: Item) -> None:
         for fn in tuple(self._listeners):
-            fn(item)
+            try:
+                fn(item)
+            except Exception as exc:  # a broken listener costs its own view, never the connection
+                self._listener_failed(fn, exc)
+
+    def _listener_failed(self, fn: Listener, exc: Exception) -> None:
+        """Say once per listener that it failed; the others (and the wire) carry on."""
+        if fn in self._failed_listeners:
+            return
+        self._failed_listeners.add(fn)
+        text = f"a subscriber failed and missed a record: {type(exc).__name__}: {exc}"
+        notice = Notice("error", text, conn=self.state.conn, service=self.service)
+        for other in tuple(self._listeners):
+            if other is not fn:
+                with contextlib.suppress(Exception):
+                    other(notice)
 
     def _notice(self, kind: str, text: str, **data: Any) -> None:
         self._emit(Notice(kind, text, conn=self.state.conn, service=self.service, data=data))  # type: ignore[arg-type]

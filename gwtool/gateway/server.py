@@ -29,7 +29,7 @@ from gwtool.gateway.cache import CacheStore
 from gwtool.gateway.rest import make_process_request
 from gwtool.gateway.router import Held, Router
 from gwtool.gateway.shards import ShardPool
-from gwtool.protocol.codec import decode_text, encode
+from gwtool.protocol.codec import decode_text, encode, too_deep
 from gwtool.protocol.validate import check_data as _check_data
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, preview
@@ -691,7 +691,7 @@ def _loads(frame: str | bytes) -> dict[str, Any] | None:
         payload = orjson.loads(frame)
     except orjson.JSONDecodeError:
         return None
-    if type(payload) is not dict or type(payload.get("d", payload)) not in _DATA_TYPES:
+    if type(payload) is not dict or type(payload.get("d", payload)) not in _DATA_TYPES or too_deep(frame, payload):
         return None
     return payload
 

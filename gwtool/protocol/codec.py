@@ -15,6 +15,10 @@ import orjson
 from gwtool.errors import DecodeError, EncodeError
 
 ZLIB_HEADER = 0x78  # first byte of every zlib stream with the default window
+# Deepest nesting of objects and arrays accepted in a payload (the payload itself is level 1).
+# orjson reads up to 1024 levels but writes only 254: anything deeper could be received and then
+# not be shown, logged or forwarded. No payload of the protocol needs more than a handful.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +55,29 @@ def decode(frame: str | bytes, *, max_size: int | None = None) -> Decoded:
         raise DecodeError(f"not JSON: {exc.msg} at char {exc.pos}") from None
     if type(payload) is not dict:
         raise DecodeError(f"expected a JSON object, got {_json_type(payload)}")
+    if too_deep(frame, payload):
+        raise DecodeError(f"nested deeper than {MAX_DEPTH} levels")
     d = payload.get("d", ...)
     if d is not ... and type(d) not in (dict, list):
         raise DecodeError(f"d: expected object or array, got {_json_type(d)}")
     return Decoded(payload, compressed)
+
+
+def too_deep(frame: str | bytes, payload: Any) -> bool:
+    """Whether ``payload`` (decoded from ``frame``) nests deeper than MAX_DEPTH.
+
+    Only a frame with that many brackets can, so most frames are cleared by one count in C."""
+    opening = (b"{", b"[") if isinstance(frame, bytes) else ("{", "[")
+    if frame.count(opening[0]) + frame.count(opening[1]) < MAX_DEPTH:  # type: ignore[arg-type]
+        return False
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = value.values() if type(value) is dict else value
+        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return False
 
 
 def decode_text(frame: str | bytes, *, max_size: int | None = None) -> Decoded:
