@@ -49,7 +49,6 @@ SHARDS_FIELD, MAX_SHARDS_FIELD = "shards", "maxShards"
 # gateway can tell it from a clean exit.
 ZOMBIE_CLOSE = "UNKNOWN_ERROR"
 NORMAL_CLOSE, ABNORMAL_CLOSE = 1000, 1006  # RFC 6455: a clean close / no close frame at all
-RFC_NAMES = {1000: "NORMAL", 1001: "GOING_AWAY", 1006: "ABNORMAL", 1009: "MESSAGE_TOO_BIG", 1011: "INTERNAL_ERROR"}
 
 
 class NotConnected(GwtoolError):
@@ -483,8 +482,7 @@ class GatewayClient:
     # --- after a connection ended ----------------------------------------------------------------
 
     def close_name(self, code: int) -> str:
-        known = self.proto.close_by_code.get(code)
-        return known.name if known else RFC_NAMES.get(code, "")
+        return self.proto.close_name(code)
 
     def _report_end(self, ended: _Ended) -> GwtoolError | None:
         """Tell subscribers how the connection ended; the error to give up with, if it is final."""

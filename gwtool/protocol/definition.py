@@ -166,6 +166,15 @@ class CloseCode:
     doc: str = ""
 
 
+# RFC 6455 §7.4.1 (and the IANA registry's 1012–1014): the websocket's own close codes, by name.
+RFC6455_CLOSE_NAMES = {
+    1000: "NORMAL", 1001: "GOING_AWAY", 1002: "PROTOCOL_ERROR", 1003: "UNSUPPORTED_DATA",
+    1005: "NO_STATUS", 1006: "ABNORMAL", 1007: "INVALID_DATA", 1008: "POLICY_VIOLATION",
+    1009: "MESSAGE_TOO_BIG", 1010: "MANDATORY_EXTENSION", 1011: "INTERNAL_ERROR",
+    1012: "SERVICE_RESTART", 1013: "TRY_AGAIN_LATER", 1014: "BAD_GATEWAY", 1015: "TLS_HANDSHAKE",
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Protocol:
     """The active protocol: default.toml merged with any user file. Immutable."""
@@ -208,7 +217,7 @@ class Protocol:
 
     def close_name(self, code: int | None) -> str:
         known = self.close_by_code.get(code) if code is not None else None
-        return known.name if known else {1000: "NORMAL", 1001: "GOING_AWAY", 1006: "ABNORMAL"}.get(code, "")
+        return known.name if known else RFC6455_CLOSE_NAMES.get(code, "")  # type: ignore[arg-type]
 
     # who may do what
     def events_sendable_by(self, service: str) -> list[Event]:

@@ -74,3 +74,10 @@ async def test_a_listener_that_raises_leaves_one_line_and_the_client_carries_on(
     errors = [item for item in seen if getattr(item, "kind", None) == "error"]
     assert len(errors) == 1 and "RuntimeError: boom" in errors[0].text
     assert client.latency.count >= 2  # heartbeats went on
+
+
+@pytest.mark.parametrize("code, name", [(1007, "INVALID_DATA"), (1008, "POLICY_VIOLATION"), (1002, "PROTOCOL_ERROR"), (1013, "TRY_AGAIN_LATER")])
+async def test_every_rfc_6455_close_code_is_named(capsys, fake_gateway, code, name):
+    async with fake_gateway(interval=10_000, close_after_identify=[code]) as gw:
+        _, out, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--verbose")
+    assert f"{code} {name}" in " ".join((out + err).split())
