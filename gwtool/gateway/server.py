@@ -43,6 +43,11 @@ _DATA_TYPES = (dict, list)
 CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the TCP connection is dropped
 STOP_TIMEOUT = 2.0  # seconds stop() waits for connections to close before aborting them
 GOING_AWAY = 1001  # RFC 6455: the gateway is shutting down
+# A receiver with more than this many bytes written to it and not yet read is "backed up": events
+# go to the next receiver (or are held) instead of waiting for it, and past SLOW_RECEIVER_SECONDS
+# backed up it is closed with UNKNOWN_ERROR. Its sender never waits on it.
+BACKED_UP_BYTES = 1 << 20
+SLOW_RECEIVER_SECONDS = 5.0
 
 # Field names of the protocol's fixed payloads (HELLO, IDENTIFY, IDENTIFIED), see protocol-gaps.md.
 HELLO_INTERVAL = "heartbeatInterval"
@@ -81,7 +86,7 @@ class Connection:
     __slots__ = (
         "id", "ws", "remote", "service", "identified", "compress", "shards", "heartbeat", "start_time",
         "opened", "last_heartbeat", "last_heartbeat_at", "window_start", "window_count", "closing", "close_code",
-        "close_name", "close_reason", "task", "forwarding", "grace",
+        "close_name", "close_reason", "task", "forwarding", "grace", "backed_up_since",
     )  # fmt: skip
 
     def __init__(self, conn_id: int, ws: ServerConnection, remote: str):
@@ -106,6 +111,13 @@ class Connection:
         self.task: asyncio.Task | None = None
         self.forwarding = False  # waiting for a receiver to take an event: its heartbeats wait unread
         self.grace = 0.0  # monotonic time the sweep last saw it waiting; the timeout counts from here
+        self.backed_up_since: float | None = None  # monotonic time it was first found not reading
+
+    def unread(self) -> int:
+        """Bytes written to this connection that its peer has not read yet (ours and the kernel's
+        send buffer aside)."""
+        transport = self.ws.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
 
 
 class MockGateway:
@@ -124,6 +136,7 @@ class MockGateway:
         max_size: int = 1 << 20,
         rate_limit: tuple[int, float] | None = None,
         hold: int = 1000,
+        slow_receiver_seconds: float = SLOW_RECEIVER_SECONDS,
     ):
         if proto is None:
             from gwtool.protocol.definition import load_protocol
@@ -137,6 +150,7 @@ class MockGateway:
         self.max_shards = max_shards
         self.max_size = max_size
         self.rate_limit = rate_limit
+        self.slow_receiver_seconds = slow_receiver_seconds
         self.cache = CacheStore(proto)
         self.shard_pool = ShardPool(max_shards, shards_per_sharder)
         self.router = Router(proto, hold)
@@ -196,6 +210,8 @@ class MockGateway:
                 max_size=self.max_size,
                 ping_interval=None,  # the protocol has its own heartbeats
                 close_timeout=CLOSE_TIMEOUT,
+                # room for one more frame above the backed-up bound: a send never waits to drain
+                write_limit=BACKED_UP_BYTES + self.max_size,
                 process_request=make_process_request(self),
                 logger=_NoticeLogger(self),
             )
@@ -485,7 +501,10 @@ class MockGateway:
         sender.forwarding = True  # a receiver that reads slowly must not get its sender timed out
         try:
             if event.routing == "round_robin":
-                while (target := router.next_receiver(event)) is not None:
+                for _ in range(len(router.receivers(event))):  # each receiver once at most: all may be backed up
+                    target = router.next_receiver(event)
+                    if target is None:
+                        break
                     if await self._forward(target, payload, frame):
                         return
                 self._hold(Held(event, frame, payload, sender.id), sender)
@@ -500,11 +519,18 @@ class MockGateway:
             sender.forwarding = False
 
     async def _forward(self, target: Connection, payload: dict[str, Any], frame: str) -> bool:
-        """Send an event as its sender sent it (compressed when asked); False if the target is gone."""
+        """Send an event as its sender sent it (compressed when asked); False if the target is gone
+        or backed up (then the event goes to another receiver or is held)."""
         ws = target.ws
         if target.closing or ws.protocol.state is not OPEN:
             self.router.remove(target)
             return False
+        if target.unread() > BACKED_UP_BYTES:
+            self._backed_up(target)
+            return False
+        if target.backed_up_since is not None:
+            target.backed_up_since = None
+            self._notice("info", "reading again: events go to it again", target)
         try:
             if target.compress:
                 data = zlib.compress(frame.encode() if type(frame) is str else frame)
@@ -518,6 +544,15 @@ class MockGateway:
         if self._subscribers:
             self._emit(Record("out", _size(data), payload, target.compress, target.id, target.service))
         return True
+
+    def _backed_up(self, conn: Connection) -> None:
+        if conn.backed_up_since is None:
+            conn.backed_up_since = time.monotonic()
+            kib = conn.unread() // 1024
+            self._notice(
+                "warning", f"not reading: {kib:,} KiB unread; events go to other receivers or are held"
+                f" (closed if it stays so for {self.slow_receiver_seconds:g} s)", conn, unread=kib * 1024,
+            )  # fmt: skip
 
     def _hold(self, item: Held, sender: Connection) -> None:
         dropped = self.router.hold(item)
@@ -611,6 +646,13 @@ class MockGateway:
             await asyncio.sleep(period)
             now = time.monotonic()
             for conn in list(self._conns.values()):
+                stuck = conn.backed_up_since
+                if stuck is not None and not conn.closing and now - stuck > self.slow_receiver_seconds:
+                    if conn.unread() > BACKED_UP_BYTES:
+                        reason = f"not reading: {conn.unread() // 1024:,} KiB unread for {now - stuck:.0f} s"
+                        self._spawn(self._close(conn, "UNKNOWN_ERROR", reason))
+                    else:
+                        conn.backed_up_since = None
                 if conn.forwarding:  # blocked by a receiver, not silent
                     conn.grace = now
                     continue

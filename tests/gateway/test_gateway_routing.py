@@ -203,10 +203,10 @@ async def test_many_services_at_once_each_get_their_answers(count):
         assert len(gw.connections) == count
 
 
-async def test_a_receiver_that_stops_reading_is_timed_out_but_its_sender_is_not():
+async def test_a_receiver_that_stops_reading_is_closed_but_its_sender_is_not():
     from websockets.asyncio.client import connect
 
-    async with MockGateway(PROTO, port=0, heartbeat_interval=200) as gw:
+    async with MockGateway(PROTO, port=0, heartbeat_interval=200, slow_receiver_seconds=0.5) as gw:
         items: list = []
         gw.subscribe(lambda item: items.append(item) if isinstance(item, Notice) else None)
         stuck = await connect(gw.url, compression=None, proxy=None, max_queue=1)
@@ -235,6 +235,7 @@ async def test_a_receiver_that_stops_reading_is_timed_out_but_its_sender_is_not(
             for task in (*beats, flooder):
                 task.cancel()
         closed = next(n for n in items if n.kind == "closed" and n.service == "commands")
-        assert closed.data["name"] == "HEARTBEAT_TIMEOUT"
+        assert closed.data["name"] == "UNKNOWN_ERROR" and closed.data["reason"].startswith("not reading: ")
+        assert any(n.kind == "warning" and n.text.startswith("not reading: ") for n in items)  # said first
         assert [c.service for c in gw.connections] == ["sharder"]
         assert not any(n.kind == "closed" and n.service == "sharder" for n in items)
