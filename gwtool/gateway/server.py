@@ -26,7 +26,7 @@ from websockets.protocol import State
 
 from gwtool.errors import DecodeError, GwtoolError, clip_reason
 from gwtool.gateway.cache import CacheStore
-from gwtool.gateway.rest import make_process_request
+from gwtool.gateway.rest import make_connection_class, make_process_request
 from gwtool.gateway.router import Held, Router
 from gwtool.gateway.shards import ShardPool
 from gwtool.protocol.codec import decode_text, encode, too_deep
@@ -213,6 +213,7 @@ class MockGateway:
                 # room for one more frame above the backed-up bound: a send never waits to drain
                 write_limit=BACKED_UP_BYTES + self.max_size,
                 process_request=make_process_request(self),
+                create_connection=make_connection_class(self),
                 logger=_NoticeLogger(self),
             )
         except OSError as exc:
@@ -689,6 +690,7 @@ class MockGateway:
 
     def _http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
         if self._subscribers:
+            path = path if len(path) <= 200 else path[:200] + "…"
             text = f"HTTP {method} {path} → {status}"
             data = {"http": path, "status": status, "remote": address_text(ws.remote_address)}
             self._emit(Notice("info", text, 0, "http", data))
