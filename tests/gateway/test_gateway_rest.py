@@ -68,7 +68,7 @@ async def test_rest_errors_are_json_too(gw):
     status, _, body = await http(gw, "/nowhere")
     assert status == 404 and "/services/" in body["error"]
     status, headers, body = await http(gw, "/cache/", method="DELETE")
-    assert (status, headers["allow"]) == (405, "GET")
+    assert (status, headers["allow"]) == (405, "GET, HEAD")
 
 
 async def test_services_lists_identified_connections_with_their_last_heartbeat(gw):
