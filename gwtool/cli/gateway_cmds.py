@@ -43,6 +43,10 @@ def mock_gateway(
         Optional[str], typer.Option(metavar="N/SECONDS", help="Close a connection sending more than N payloads in SECONDS.")
     ] = None,
     hold: Annotated[int, typer.Option(help="Events held while no receiver is connected (oldest dropped past it).")] = 1000,
+    hold_bytes: Annotated[int, typer.Option(metavar="BYTES", help="Bytes of held events at most (oldest dropped past it).")] = 64 << 20,
+    identify_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Close a connection that has not identified this long after connecting (4003).")
+    ] = 30.0,
     request_heartbeats: Annotated[
         Optional[float], typer.Option(metavar="SECONDS", help="Ask every service for a heartbeat every SECONDS.")
     ] = None,
@@ -60,7 +64,8 @@ def mock_gateway(
     """
     limit = parse_rate_limit(rate_limit)
     for name, value, low in (("--max-shards", max_shards, 0), ("--shards-per-sharder", shards_per_sharder, 1),
-                             ("--heartbeat-interval", heartbeat_interval, 1), ("--max-size", max_size, 1), ("--hold", hold, 0)):  # fmt: skip
+                             ("--heartbeat-interval", heartbeat_interval, 1), ("--max-size", max_size, 1), ("--hold", hold, 0),
+                             ("--hold-bytes", hold_bytes, 0), ("--identify-timeout", identify_timeout, 0.001)):  # fmt: skip
         if value < low:
             raise typer.BadParameter(f"must be ≥ {low}, got {value}", param_hint=name)
     if request_heartbeats is not None and request_heartbeats <= 0:
@@ -68,7 +73,8 @@ def mock_gateway(
     proto = load(protocol)
     settings = dict(
         host=host, port=port, heartbeat_interval=heartbeat_interval, token=token, max_shards=max_shards,
-        shards_per_sharder=shards_per_sharder, max_size=max_size, rate_limit=limit, hold=hold,
+        shards_per_sharder=shards_per_sharder, max_size=max_size, rate_limit=limit, hold=hold, hold_bytes=hold_bytes,
+        identify_timeout=identify_timeout,
     )  # fmt: skip
     log_file = None
     if log is not None:

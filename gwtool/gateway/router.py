@@ -24,18 +24,19 @@ class Receiver(TypingProtocol):
 
 @dataclass(slots=True, eq=False)
 class Held:
-    """An event waiting for a receiver: the frame exactly as its sender sent it."""
+    """An event waiting for a receiver: only the frame exactly as its sender sent it (the decoded
+    payload would cost about as much memory again)."""
 
     event: Event
     frame: str
-    payload: dict[str, Any]
     sender: int
     ts: float = field(default_factory=time.time)
 
 
 class Router:
-    def __init__(self, proto: Protocol, hold_limit: int):
-        self.hold_limit = hold_limit
+    def __init__(self, proto: Protocol, hold_limit: int, hold_bytes: int = 64 << 20):
+        self.hold_limit, self.hold_bytes = hold_limit, hold_bytes
+        self.held_size = 0  # bytes of the held frames
         self.by_service: dict[str, list[Any]] = {name: [] for name in proto.services}
         self._services: dict[str, tuple[str, ...]] = {
             t: tuple(proto.services) if EVERYONE in e.targets else tuple(s for s in e.targets if s in proto.services)
@@ -74,16 +75,21 @@ class Router:
         return candidates[turn]
 
     # the hold
-    def hold(self, item: Held) -> Held | None:
-        """Keep ``item`` for the next receiver; returns the event dropped to make room, if any."""
-        if self.hold_limit <= 0:
+    def hold(self, item: Held) -> list[Held]:
+        """Keep ``item`` for the next receiver; returns the events dropped to stay within the count
+        and the bytes (the oldest first, ``item`` itself when it alone is over the bytes)."""
+        size = len(item.frame)
+        if self.hold_limit <= 0 or size > self.hold_bytes:
             self.dropped += 1
-            return item
-        dropped = None
-        if len(self.held) >= self.hold_limit:
-            dropped = self.held.popleft()
-            self.dropped += 1
+            return [item]
+        dropped = []
+        while self.held and (len(self.held) >= self.hold_limit or self.held_size + size > self.hold_bytes):
+            old = self.held.popleft()
+            self.held_size -= len(old.frame)
+            dropped.append(old)
+        self.dropped += len(dropped)
         self.held.append(item)
+        self.held_size += size
         return dropped
 
     def take_held(self, service: str) -> Held | None:
@@ -91,5 +97,6 @@ class Router:
         for item in self.held:
             if item.event.is_received_by(service):
                 self.held.remove(item)
+                self.held_size -= len(item.frame)
                 return item
         return None

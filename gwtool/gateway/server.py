@@ -48,6 +48,8 @@ GOING_AWAY = 1001  # RFC 6455: the gateway is shutting down
 # backed up it is closed with UNKNOWN_ERROR. Its sender never waits on it.
 BACKED_UP_BYTES = 1 << 20
 SLOW_RECEIVER_SECONDS = 5.0
+HOLD_BYTES = 64 << 20  # bytes of held frames at most (besides the count, --hold)
+IDENTIFY_TIMEOUT = 30.0  # seconds a connection may stay without IDENTIFY (heartbeating or not)
 
 # Field names of the protocol's fixed payloads (HELLO, IDENTIFY, IDENTIFIED), see protocol-gaps.md.
 HELLO_INTERVAL = "heartbeatInterval"
@@ -137,6 +139,8 @@ class MockGateway:
         rate_limit: tuple[int, float] | None = None,
         hold: int = 1000,
         slow_receiver_seconds: float = SLOW_RECEIVER_SECONDS,
+        hold_bytes: int = HOLD_BYTES,
+        identify_timeout: float = IDENTIFY_TIMEOUT,
     ):
         if proto is None:
             from gwtool.protocol.definition import load_protocol
@@ -151,9 +155,10 @@ class MockGateway:
         self.max_size = max_size
         self.rate_limit = rate_limit
         self.slow_receiver_seconds = slow_receiver_seconds
+        self.identify_timeout = identify_timeout
         self.cache = CacheStore(proto)
         self.shard_pool = ShardPool(max_shards, shards_per_sharder)
-        self.router = Router(proto, hold)
+        self.router = Router(proto, hold, hold_bytes)
         self._conns: dict[int, Connection] = {}
         self._next_id = 1
         self._subscribers: list[Subscriber] = []
@@ -162,6 +167,10 @@ class MockGateway:
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
         self._checks = proto.checks
+        self._heartbeat_names = {
+            service: frozenset(f.name for f in proto.heartbeat_fields_for(service) if "." not in f.path)
+            for service in (None, *proto.services)
+        }
         self._timeout = heartbeat_interval * proto.heartbeat_timeout_factor / 1000  # seconds
         self._op = {name: proto.op(name) for name in proto.opcodes}
         self._handlers = self._opcode_handlers()
@@ -300,8 +309,6 @@ class MockGateway:
             }  # fmt: skip
             for f in self.proto.heartbeat_fields_for(conn.service):
                 entry.setdefault(f.name, conn.heartbeat.get(f.name))
-            for name, value in conn.heartbeat.items():
-                entry.setdefault(name, value)
             if self.proto.services[conn.service].shards:  # type: ignore[index]
                 entry[IDENTIFIED_SHARDS] = conn.shards
                 entry[IDENTIFIED_MAX_SHARDS] = self.max_shards
@@ -410,7 +417,8 @@ class MockGateway:
             return
         conn.last_heartbeat = time.monotonic()
         conn.last_heartbeat_at = int(time.time() * 1000)
-        conn.heartbeat = d
+        kept = self._heartbeat_names.get(conn.service, self._heartbeat_names[None])
+        conn.heartbeat = {k: v for k, v in d.items() if k in kept}  # the definition's fields only
         await self._send_own(conn, self._ack)
 
     async def _on_identify(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
@@ -508,18 +516,18 @@ class MockGateway:
                         break
                     if await self._forward(target, payload, frame):
                         return
-                self._hold(Held(event, frame, payload, sender.id), sender)
+                self._hold(Held(event, frame, sender.id), sender)
             elif event.routing == "broadcast":
                 delivered = False
                 for target in list(router.receivers(event)):
                     if target is not sender:
                         delivered = await self._forward(target, payload, frame) or delivered
                 if not delivered:
-                    self._hold(Held(event, frame, payload, sender.id), sender)
+                    self._hold(Held(event, frame, sender.id), sender)
         finally:
             sender.forwarding = False
 
-    async def _forward(self, target: Connection, payload: dict[str, Any], frame: str) -> bool:
+    async def _forward(self, target: Connection, payload: dict[str, Any] | None, frame: str) -> bool:
         """Send an event as its sender sent it (compressed when asked); False if the target is gone
         or backed up (then the event goes to another receiver or is held)."""
         ws = target.ws
@@ -543,6 +551,8 @@ class MockGateway:
             self.router.remove(target)
             return False
         if self._subscribers:
+            if payload is None:  # a held event: only its frame was kept
+                payload = orjson.loads(frame)
             self._emit(Record("out", _size(data), payload, target.compress, target.id, target.service))
         return True
 
@@ -559,26 +569,28 @@ class MockGateway:
         dropped = self.router.hold(item)
         if not self._subscribers:
             return
-        if dropped is not item:
+        if item not in dropped:
             targets = " or ".join(item.event.targets)
             self._notice(
                 "held", f"held {item.event.t}: no {targets} service connected ({self.held_count} held)", sender,
                 t=item.event.t, held=self.held_count,
             )  # fmt: skip
-        if dropped is not None:
-            since = time.strftime("%H:%M:%S", time.localtime(dropped.ts))
+        router = self.router
+        for old in dropped:
+            since = time.strftime("%H:%M:%S", time.localtime(old.ts))
+            why = "it alone is over --hold-bytes" if old is item else "the hold is full"
             self._notice(
                 "dropped",
-                f"dropped {dropped.event.t} held since {since}: the hold is full ({self.router.hold_limit}); "
-                f"{self.dropped_count} dropped so far",
-                sender, t=dropped.event.t, dropped=self.dropped_count,
+                f"dropped {old.event.t} held since {since}: {why} ({router.hold_limit} events, "
+                f"{router.hold_bytes:,} bytes); {self.dropped_count} dropped so far",
+                sender, t=old.event.t, dropped=self.dropped_count,
             )  # fmt: skip
 
     async def _deliver_held(self, conn: Connection) -> None:
         """Hand a newly identified receiver the events held for its type, oldest first."""
         delivered = 0
         while not conn.closing and (item := self.router.take_held(conn.service)) is not None:  # type: ignore[arg-type]
-            if not await self._forward(conn, item.payload, item.frame):
+            if not await self._forward(conn, None, item.frame):
                 self.router.held.appendleft(item)  # it left already: keep the event for the next one
                 break
             delivered += 1
@@ -647,6 +659,10 @@ class MockGateway:
             await asyncio.sleep(period)
             now = time.monotonic()
             for conn in list(self._conns.values()):
+                if not conn.identified and not conn.closing and now - conn.opened > self.identify_timeout:
+                    reason = f"no IDENTIFY within {self.identify_timeout:g} s of connecting"
+                    self._spawn(self._close(conn, "NOT_IDENTIFIED", reason))
+                    continue
                 stuck = conn.backed_up_since
                 if stuck is not None and not conn.closing and now - stuck > self.slow_receiver_seconds:
                     if conn.unread() > BACKED_UP_BYTES:
