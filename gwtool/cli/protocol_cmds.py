@@ -202,6 +202,10 @@ def _close_codes_table(proto: Protocol) -> Table:
     table = _table("Close codes", "code", "name", "reconnect", "when")
     for close in proto.close_codes.values():
         _row(table, close.code, close.name, _yes(close.reconnect), close.doc)
+    from gwtool.protocol.definition import RFC6455_CLOSE_NAMES, WEBSOCKET_CLOSES
+
+    for code, when in WEBSOCKET_CLOSES:  # the websocket layer's own
+        _row(table, code, RFC6455_CLOSE_NAMES[code], "—", f"(websocket) {when}")
     return table
 
 

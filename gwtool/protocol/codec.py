@@ -52,6 +52,8 @@ def decode(frame: str | bytes, *, max_size: int | None = None) -> Decoded:
     try:
         payload = orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
+        if "infinity" in exc.msg:  # orjson reads numbers as 64-bit integers or doubles
+            raise DecodeError(f"not JSON: a number too large for a 64-bit double at char {exc.pos}") from None
         raise DecodeError(f"not JSON: {exc.msg} at char {exc.pos}") from None
     if type(payload) is not dict:
         raise DecodeError(f"expected a JSON object, got {_json_type(payload)}")

@@ -173,6 +173,13 @@ RFC6455_CLOSE_NAMES = {
     1009: "MESSAGE_TOO_BIG", 1010: "MANDATORY_EXTENSION", 1011: "INTERNAL_ERROR",
     1012: "SERVICE_RESTART", 1013: "TRY_AGAIN_LATER", 1014: "BAD_GATEWAY", 1015: "TLS_HANDSHAKE",
 }  # fmt: skip
+# Closes that come from the websocket layer (websockets, RFC 6455) rather than the protocol's table.
+WEBSOCKET_CLOSES = (
+    (1002, "a frame that breaks RFC 6455 (bad opcode, bad masking, a control frame over 125 bytes …)"),
+    (1007, "a text frame that is not valid UTF-8"),
+    (1009, "a payload over the gateway's size limit (--max-size), or a message sent in more fragments than"
+           " websockets accepts (reason: too many fragments)"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from gwtool.protocol import examples as ex
+from gwtool.protocol.definition import RFC6455_CLOSE_NAMES, WEBSOCKET_CLOSES
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Event, Field, Protocol, Structure
@@ -557,7 +558,15 @@ Services reconnect with exponential backoff and jitter, reset after a successful
 the table says no. Examples, as gwtool's mock gateway gives them (validation and decoding reasons
 come straight from gwtool's validator and codec):
 
-{_table(["Code", "Name", "Example trigger", "Example reason"], example_rows)}"""
+{_table(["Code", "Name", "Example trigger", "Example reason"], example_rows)}
+
+The websocket layer (RFC 6455) closes on its own for what never reaches the protocol:
+
+{_table(["Code", "Name", "When"], [(code, f"`{RFC6455_CLOSE_NAMES[code]}`", when) for code, when in WEBSOCKET_CLOSES])}
+
+Numbers are JSON numbers as 64-bit integers or doubles: an integer outside −2^63 … 2^64−1 is read as a
+double (so an `integer` field refuses it: `expected integer, got a number outside the 64-bit integer
+range`), and a number too large for a double is `not JSON` (4002)."""
 
 
 def _rest(proto: Protocol) -> str:

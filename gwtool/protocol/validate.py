@@ -33,8 +33,13 @@ def json_type(value: Any) -> str:
     return {int: "integer", float: "number", str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
+INT64_RANGE = "-2^63 … 2^64-1"  # what orjson reads as an integer; beyond, a double
+
+
 def _got(value: Any, label: str = "") -> str:
     """``got string`` for a wrong type; the value itself for a string of the wrong form."""
+    if type(value) is float and label.startswith("integer") and value.is_integer() and abs(value) >= 2**63:
+        return f"got a number outside the 64-bit integer range ({INT64_RANGE})"
     if isinstance(value, str) and label not in _JSON_TYPES:
         shown = value if len(value) <= 24 else value[:21] + "…"
         return f"got {shown!r}"
