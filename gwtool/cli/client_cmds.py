@@ -76,6 +76,7 @@ def connect(
     log: Annotated[Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload and notice to FILE.")] = None,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.001, metavar="SECONDS", help="Seconds the gateway has for HELLO, and for IDENTIFIED after IDENTIFY.")] = 5.0,
 ) -> None:
     """Connect as a service, identify, heartbeat, and print every payload both ways as it happens.
 
@@ -87,7 +88,7 @@ def connect(
     service = check_service(proto, service or next(iter(proto.services)))
     options = dict(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
     with open_log(log) as log_file:
-        client = make_client(url, service, token, compress, proto, heartbeat=not no_heartbeat, guilds=guilds, reconnect=True)
+        client = make_client(url, service, token, compress, proto, heartbeat=not no_heartbeat, guilds=guilds, reconnect=True, open_timeout=timeout)
         run_async(_connect(client, dict(json=json, every=every, quiet=quiet, log=log_file), **options))
 
 
@@ -286,7 +287,8 @@ async def _send(
         try:
             await client.wait_identified(timeout=timeout or None)
         except TimeoutError:
-            raise ConnectFailed(f"{client.url} did not answer IDENTIFY within {timeout:g} s") from None
+            step = "IDENTIFIED (the answer to IDENTIFY)" if client.saw_hello else "HELLO"
+            raise ConnectFailed(f"{client.url} sent no {step} within {timeout:g} s") from None
         reply = asyncio.create_task(client.wait_for_event(wait_for, timeout=timeout or None)) if wait_for else None
         await asyncio.sleep(0)  # let the reply waiter subscribe before anything is sent
         started, size = time.monotonic(), 0

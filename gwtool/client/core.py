@@ -87,6 +87,7 @@ class _Ended:
     reason: str
     by_gateway: bool
     connect_failed: bool = False
+    stalled: str | None = None  # the handshake step the gateway never answered ("no HELLO …")
 
 
 class GatewayClient:
@@ -142,6 +143,8 @@ class GatewayClient:
         self._pending: deque[float] = deque()  # monotonic send times of un-ACKed heartbeats
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._running = self._closing = self._ever_connected = self._saw_hello = False
+        self._ever_identified = False
+        self._identify_by: float | None = None  # monotonic deadline for IDENTIFIED, once IDENTIFY went
         self._error: GwtoolError | None = None
         self._wake = asyncio.Event()  # set by close(): interrupts connecting and backoff sleeps
         self._stopped = asyncio.Event()
@@ -236,6 +239,8 @@ class GatewayClient:
                     break
                 if give_up is not None:
                     raise give_up
+                if ended.stalled and not self._ever_identified and not self.retry_first:
+                    raise ConnectFailed(f"{self.url}: {ended.stalled}")  # the first connection never got going
                 await self._wait_to_reconnect(ended)
                 if self._closing:
                     self._notice("closed", "closed while waiting to reconnect", final=True)
@@ -299,6 +304,11 @@ class GatewayClient:
     async def wait_for_event(self, t: str, timeout: float | None = None) -> Record:
         event_op = self._op["EVENT"]
         return await self.wait_for_record(lambda r: r.op == event_op and r.t == t, timeout)
+
+    @property
+    def saw_hello(self) -> bool:
+        """Whether the current connection has had its HELLO."""
+        return self._saw_hello
 
     def _raise_if_stopped(self) -> None:
         if self._error is not None:
@@ -386,18 +396,21 @@ class GatewayClient:
         return result
 
     async def _serve(self, ws: ClientConnection) -> _Ended:
-        """Read frames until the connection ends; HELLO must come within open_timeout."""
+        """Read frames until the connection ends; HELLO must come within open_timeout, and
+        IDENTIFIED within open_timeout of IDENTIFY."""
         hello_by = time.monotonic() + self.open_timeout
+        self._identify_by = None
         try:
             while True:
-                if self._saw_hello:
+                deadline = hello_by if not self._saw_hello else self._identify_by
+                if deadline is None or self.state.phase == "identified":
                     frame = await ws.recv()
                 else:
                     try:
-                        async with asyncio.timeout(max(0.0, hello_by - time.monotonic())):
+                        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                             frame = await ws.recv()
                     except TimeoutError:
-                        return await self._no_hello(ws)
+                        return await self._stalled(ws, "HELLO" if not self._saw_hello else "IDENTIFIED")
                 try:
                     await self._handle(ws, self._record_in(frame))
                 except NotConnected:  # closed while answering: the next recv() says how
@@ -405,12 +418,14 @@ class GatewayClient:
         except ConnectionClosed as exc:
             return self._ended(exc)
 
-    async def _no_hello(self, ws: ClientConnection) -> _Ended:
+    async def _stalled(self, ws: ClientConnection, step: str) -> _Ended:
+        """The gateway never sent HELLO, or never answered IDENTIFY: close, naming the step."""
         close = self.proto.close(ZOMBIE_CLOSE)
-        reason = f"no {self.proto.op_name(self._op['HELLO'])} within {self.open_timeout:g} s"
-        self._notice("warning", f"the gateway sent no HELLO within {self.open_timeout:g} s: closing ({close.code} {close.name})")
+        after = "of connecting" if step == "HELLO" else "of IDENTIFY"
+        reason = f"no {step} within {self.open_timeout:g} s {after}"
+        self._notice("warning", f"the gateway sent {reason}: closing ({close.code} {close.name})")
         await ws.close(close.code, reason)
-        return _Ended(close.code, reason, by_gateway=False)
+        return _Ended(close.code, reason, by_gateway=False, stalled=f"the gateway sent {reason}")
 
     def _record_in(self, frame: str | bytes) -> Record:
         size = len(frame) if isinstance(frame, bytes) or frame.isascii() else len(frame.encode())
@@ -452,6 +467,7 @@ class GatewayClient:
             self._notice("warning", f"HELLO has no usable {INTERVAL_FIELD}: using {interval} ms")
         self.state.heartbeat_interval = interval
         identify = {"type": self.service, "token": self.token, "compress": self.compress}
+        self._identify_by = time.monotonic() + self.open_timeout
         await self._send(ws, {"op": self._op["IDENTIFY"], "d": identify})
         if self.heartbeat:
             self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(ws, interval / 1000))
@@ -465,6 +481,7 @@ class GatewayClient:
         self.state.shards = [s for s in shards if type(s) is int] if isinstance(shards, list) else []
         self.state.max_shards = d.get(MAX_SHARDS_FIELD) if type(d.get(MAX_SHARDS_FIELD)) is int else None
         self.state.attempt = 0
+        self._ever_identified = True
         self.backoff.reset()
         text = f"identified as {self.service}"
         if self.proto.services[self.service].shards:

@@ -49,12 +49,14 @@ class FakeGateway:
         send_hello: bool = True,
         echo_events: bool = False,
         close_after_hello: int | None = None,
+        answer_identify: bool = True,
         proto: Protocol = PROTO,
     ):
         self.interval, self.ack, self.send_hello, self.echo_events = interval, ack, send_hello, echo_events
         self.close_after_identify = list(close_after_identify or [])
         self.after_identify = after_identify
         self.close_after_hello = close_after_hello
+        self.answer_identify = answer_identify
         self.proto = proto
         self.received: list[tuple[int, dict[str, Any]]] = []  # (connection number, payload)
         self.identifies: list[dict[str, Any]] = []
@@ -119,6 +121,8 @@ class FakeGateway:
             await link.send(payload)
         elif op == OP["IDENTIFY"]:
             self.identifies.append(payload["d"])
+            if not self.answer_identify:
+                return
             code = self.close_after_identify.pop(0) if self.close_after_identify else None
             if code is not None:
                 await link.ws.close(code, f"scripted close {code}")

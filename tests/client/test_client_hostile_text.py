@@ -81,3 +81,22 @@ async def test_every_rfc_6455_close_code_is_named(capsys, fake_gateway, code, na
     async with fake_gateway(interval=10_000, close_after_identify=[code]) as gw:
         _, out, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--verbose")
     assert f"{code} {name}" in " ".join((out + err).split())
+
+
+@pytest.mark.parametrize(
+    ("options", "step"),
+    [({"send_hello": False}, "no HELLO within 0.5 s of connecting"), ({"answer_identify": False}, "no IDENTIFIED within 0.5 s of IDENTIFY")],
+)
+async def test_connect_exits_2_naming_the_step_the_gateway_never_answered(capsys, fake_gateway, options, step):
+    async with fake_gateway(interval=10_000, **options) as gw:
+        code, out, err = await gwtool(capsys, "connect", "--url", gw.url, "--timeout", "0.5", "--duration", "20")
+    assert code == 2, out + err
+    assert step in " ".join(err.split()) and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("options", "step"), [({"send_hello": False}, "sent no HELLO"), ({"answer_identify": False}, "sent no IDENTIFIED")])
+async def test_send_names_the_step_the_gateway_never_answered(capsys, fake_gateway, options, step):
+    async with fake_gateway(interval=10_000, **options) as gw:
+        code, out, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--timeout", "0.5")
+    assert code == 2
+    assert step in " ".join(err.split()) and "did not answer IDENTIFY" not in err
