@@ -6,7 +6,7 @@ from __future__ import annotations
 class GwtoolError(Exception):
     """Base of every error that carries a message meant for the user."""
 
-    exit_code = 1  # the CLI's exit status: 1 invalid input, 2 could not connect, 3 closed by the gateway
+    exit_code = 1  # the CLI's exit status: 1 invalid input, 2 could not connect, 3 closed by the gateway, 4 lost midway
 
 
 class ProtocolDefinitionError(GwtoolError):
@@ -61,3 +61,9 @@ class ClosedByGateway(GwtoolError):
     def __init__(self, message: str, code: int | None = None, name: str = "", reason: str = ""):
         super().__init__(message)
         self.code, self.name, self.reason = code, name, reason
+
+
+class LostMidway(GwtoolError):
+    """The connection was lost part way through a run of sends: some were written, some not."""
+
+    exit_code = 4

@@ -283,6 +283,7 @@ async def _send(
     client.subscribe(output)
     runner = asyncio.create_task(client.run())
     reply = None
+    failed = False
     try:
         try:
             await client.wait_identified(timeout=timeout or None)
@@ -291,7 +292,7 @@ async def _send(
             raise ConnectFailed(f"{client.url} sent no {step} within {timeout:g} s") from None
         reply = asyncio.create_task(client.wait_for_event(wait_for, timeout=timeout or None)) if wait_for else None
         await asyncio.sleep(0)  # let the reply waiter subscribe before anything is sent
-        started, size = time.monotonic(), 0
+        started, size, base = time.monotonic(), 0, client.data_sent
         for i in range(repeat):
             if rate and i:
                 await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
@@ -299,6 +300,8 @@ async def _send(
                 size += (await client.send_payload(payload, validate=False, force=True)).size
             except NotConnected:
                 await asyncio.wait({runner}, timeout=client.close_timeout)  # the gateway closed: say how
+                if repeat > 1:
+                    raise lost_midway(client, runner, what, i, repeat, base) from None
                 raise
         await confirm(client, timeout)
         if reply is not None:
@@ -309,8 +312,12 @@ async def _send(
         times = f" {repeat}×" if repeat > 1 else ""
         output.message(f"sent{times} {what} as {client.service} to {client.url} ({human_size(size)})")
     except NotConnected:
+        failed = True
         if runner.done() and runner.exception() is not None:
             raise runner.exception() from None  # ClosedByGateway: code, name and reason
+        raise
+    except BaseException:
+        failed = True
         raise
     finally:
         if reply is not None:
@@ -318,9 +325,27 @@ async def _send(
         if not runner.done():
             await client.close()
         try:
-            await runner
+            if not failed:
+                await runner  # the client's own give-up (connection refused …), if any
+            else:  # the error in flight says what happened
+                await asyncio.wait({runner})
+                if not runner.cancelled():
+                    runner.exception()  # retrieved: no "never retrieved" warning
         finally:
             await output.aclose()
+
+
+def lost_midway(client: GatewayClient, runner: Any, what: str, written: int, repeat: int, base: int) -> GwtoolError:
+    """The error for a run of sends cut short: how many were written and how many confirmed."""
+    from gwtool.errors import ClosedByGateway, LostMidway
+
+    confirmed = max(0, min(written, client.data_confirmed - base))
+    counts = f"{written} of {repeat} {what} written, {confirmed} confirmed by a heartbeat ACK"
+    cause = runner.exception() if runner.done() and not runner.cancelled() else None
+    if isinstance(cause, ClosedByGateway):  # a refusal: exit 3 as ever, with the counts
+        return ClosedByGateway(f"{cause} ({counts})", cause.code, cause.name, cause.reason)
+    why = f": {cause}" if cause is not None else ""
+    return LostMidway(f"connection lost midway{why} ({counts}; the rest were not sent)")
 
 
 async def confirm(client: GatewayClient, timeout: float) -> None:

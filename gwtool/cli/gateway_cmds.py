@@ -129,6 +129,7 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
         except (NotImplementedError, RuntimeError):  # not on this platform
             pass
     gw.subscribe(output)
+    loop.set_exception_handler(_loop_errors(output))
     gc.freeze()  # what start-up made (typer, rich, the definition) lives on: keep it out of collections
     output.message(f"mock gateway listening on {gw.url}  ·  REST {gw.http_url}/services/  {gw.http_url}/cache/", "bold")
     output.message(f"connect a service to {gw.url}  (e.g. python -m websockets {gw.url})  ·  Ctrl-C stops")
@@ -145,6 +146,30 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
             await gw.stop()
         finally:
             await output.aclose()
+
+
+def _loop_errors(output):  # noqa: ANN001, ANN202
+    """The event loop's error handler: running out of file descriptors is one line every 5 s (with
+    how many accepts failed meanwhile), not a traceback per refused connection."""
+    import errno
+    import time
+
+    last, failed = [0.0], [0]
+
+    def handle(loop, context: dict) -> None:  # noqa: ANN001
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+            failed[0] += 1
+            if time.monotonic() - last[0] >= 5.0:
+                last[0] = time.monotonic()
+                output.message(
+                    f"cannot accept connections: too many open files (the process's limit, ulimit -n); "
+                    f"{failed[0]} refused so far, retrying as connections close", "bold red",
+                )  # fmt: skip
+            return
+        loop.default_exception_handler(context)
+
+    return handle
 
 
 def _figures(gw) -> str:  # noqa: ANN001

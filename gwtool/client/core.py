@@ -132,6 +132,10 @@ class GatewayClient:
         self.state = ClientState()
         self.latency = LatencyStats()
         self.sent_count = self.received_count = 0
+        # payloads other than heartbeats: written, and known taken (sent before an ACKed heartbeat;
+        # the gateway handles a connection's payloads in order)
+        self.data_sent = self.data_confirmed = 0
+        self._confirms: deque[int] = deque()  # data_sent when each un-ACKed heartbeat went
         self.unsolicited_acks = 0
         self._beats_sent = self._beats_settled = 0  # heartbeats sent / ACKed or given up on (FIFO)
         self.last_ack_ms: float | None = None  # latency of the ACK being emitted; None if unsolicited
@@ -345,6 +349,7 @@ class GatewayClient:
             self.state.connected_at = None
             self._beats_settled += len(self._pending)
             self._pending.clear()
+            self._confirms.clear()
             if self._heartbeat_task is not None:
                 self._heartbeat_task.cancel()
                 self._heartbeat_task = None
@@ -570,6 +575,8 @@ class GatewayClient:
             self.unsolicited_acks += 1
             return
         self.last_ack_ms = (time.monotonic() - self._pending.popleft()) * 1000
+        if self._confirms:
+            self.data_confirmed = self._confirms.popleft()
         self._beats_settled += 1
         self.latency.add(self.last_ack_ms)
 
@@ -589,6 +596,7 @@ class GatewayClient:
         payload = {"op": self._op["HEARTBEAT"], "d": self.heartbeat_data()}
         sent_at = time.monotonic()
         self._pending.append(sent_at)
+        self._confirms.append(self.data_sent)
         self._beats_sent += 1
         if number is not None:
             number.append(self._beats_sent)
@@ -598,6 +606,7 @@ class GatewayClient:
             with contextlib.suppress(ValueError):
                 self._pending.remove(sent_at)
                 self._beats_sent -= 1
+                self._confirms.pop()
             raise
 
     async def heartbeat_now(self) -> Record:
@@ -657,6 +666,8 @@ class GatewayClient:
         except ConnectionClosed:
             raise NotConnected(f"the connection to {self.url} closed before the payload was sent") from None
         self.sent_count += 1
+        if payload.get("op") != self._op["HEARTBEAT"]:
+            self.data_sent += 1
         record = Record("out", len(data), payload, False, self.state.conn, self.service, ts=ts)
         self._emit(record)
         return record

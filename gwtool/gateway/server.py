@@ -240,6 +240,8 @@ class MockGateway:
         self._stopping = True
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if held := self.held_count:  # at-most-once: nothing keeps them past the process
+            self._notice("warning", f"shutting down: {held} held event(s) discarded (no receiver took them)", None, discarded=held)
         for conn in list(self._conns.values()):
             self._mark_closing(conn, GOING_AWAY, "GOING_AWAY", "gateway shutting down")
         server.close(close_connections=True, code=GOING_AWAY, reason="gateway shutting down")

@@ -58,3 +58,62 @@ async def test_the_hold_is_bounded_in_bytes_and_keeps_only_frames():
         got = [await recv(receiver) for _ in range(held)]
         assert all(p["d"]["raw"] == "x" * 3000 for p in got)  # the newest held, delivered as sent
         await until(lambda: gw.held_count == 0)
+
+
+async def test_held_events_discarded_at_shutdown_are_said():
+    notices: list[Notice] = []
+    async with MockGateway() as gw:
+        gw.subscribe(lambda item: notices.append(item) if isinstance(item, Notice) else None)
+        sharder, _ = await service(gw, "sharder")
+        for _ in range(3):
+            await send(sharder, event())
+        await send(sharder, heartbeat(guilds=1))
+        await recv(sharder)
+    assert any(n.text == "shutting down: 3 held event(s) discarded (no receiver took them)" for n in notices)
+
+
+def test_running_out_of_file_descriptors_is_one_line_not_a_traceback_each():
+    import re
+    import resource
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def low_fd_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gwtool", "mock-gateway", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=low_fd_limit,
+    )  # fmt: skip
+    try:
+        url = None
+        for _ in range(20):
+            if match := re.search(r"ws://127\.0\.0\.1:\d+", proc.stdout.readline()):
+                url = match.group(0)
+                break
+        assert url
+
+        async def open_many() -> None:
+            from websockets.asyncio.client import connect
+
+            held = []
+            for _ in range(50):  # past the limit: the later accepts fail
+                try:
+                    held.append(await asyncio.wait_for(connect(url, open_timeout=0.2, proxy=None), 0.3))
+                except Exception:  # refused or timed out: expected past the limit
+                    pass
+            await asyncio.sleep(1.5)  # the loop retries accepting about once a second meanwhile
+            for ws in held:
+                await ws.close()
+
+        started = time.monotonic()
+        asyncio.run(open_many())
+        elapsed = time.monotonic() - started
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert "Traceback" not in out + err
+    said = (out + err).count("too many open files")
+    assert 1 <= said <= 1 + elapsed / 5, out[-2000:] + err[-2000:]  # one line at most every 5 s
