@@ -88,6 +88,24 @@ class Notice:
         }
 
 
+TOKEN_FIELD = "token"  # IDENTIFY's secret (protocol-gaps.md): masked in records unless asked
+
+
+def mask_token(token: str) -> str:
+    """``s3c… (6 chars)``: recognisable, not usable. Records show this unless --show-token."""
+    if not token:
+        return token
+    return f"{token[:3] if len(token) > 6 else ''}… ({len(token)} chars)"
+
+
+def masked_identify(payload: dict[str, Any]) -> dict[str, Any]:
+    """An IDENTIFY payload with its token masked (a copy; the wire keeps the real one)."""
+    d = payload.get("d")
+    if not isinstance(d, dict) or type(d.get(TOKEN_FIELD)) is not str or not d[TOKEN_FIELD]:
+        return payload
+    return {**payload, "d": {**d, TOKEN_FIELD: mask_token(d[TOKEN_FIELD])}}
+
+
 def preview(frame: str | bytes, limit: int = 200) -> str:
     """A short, printable view of a frame that did not decode."""
     if isinstance(frame, bytes):

@@ -21,6 +21,7 @@ from gwtool.cli.options import (
     ProtocolOption,
     QuietOption,
     ServiceOption,
+    ShowTokenOption,
     TokenOption,
     UrlOption,
     load,
@@ -76,6 +77,7 @@ def connect(
     log: Annotated[Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload and notice to FILE.")] = None,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    show_token: ShowTokenOption = False,
     timeout: Annotated[float, typer.Option("--timeout", min=0.001, metavar="SECONDS", help="Seconds the gateway has for HELLO, and for IDENTIFIED after IDENTIFY.")] = 5.0,
 ) -> None:
     """Connect as a service, identify, heartbeat, and print every payload both ways as it happens.
@@ -88,7 +90,7 @@ def connect(
     service = check_service(proto, service or next(iter(proto.services)))
     options = dict(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
     with open_log(log) as log_file:
-        client = make_client(url, service, token, compress, proto, heartbeat=not no_heartbeat, guilds=guilds, reconnect=True, open_timeout=timeout)
+        client = make_client(url, service, token, compress, proto, heartbeat=not no_heartbeat, guilds=guilds, reconnect=True, open_timeout=timeout, show_token=show_token)
         run_async(_connect(client, dict(json=json, every=every, quiet=quiet, log=log_file), **options))
 
 
@@ -172,6 +174,7 @@ def send(
     verbose: VerboseOption = False,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    show_token: ShowTokenOption = False,
 ) -> None:
     """Identify, send an event, and exit once the gateway has taken it.
 
@@ -191,7 +194,7 @@ def send(
     d = build_data(data, set_ or [], known.example if known.example is not None else {}, known.fields, proto)
     payload = {"op": proto.op("EVENT"), "t": event, "d": d}
     output = dict(json=json, every=every, quiet=quiet)
-    _send_command(proto, payload, event, url, service, token, compress, output, verbose, not no_validate, force, repeat, rate, wait_for, timeout)
+    _send_command(proto, payload, event, url, service, token, compress, output, verbose, not no_validate, force, repeat, rate, wait_for, timeout, show_token)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -213,6 +216,7 @@ def cache(
     verbose: VerboseOption = False,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    show_token: ShowTokenOption = False,
 ) -> None:
     """Identify, send a cache payload (an entity or an array of them), and exit once the gateway has taken it.
 
@@ -230,17 +234,18 @@ def cache(
     d = build_data(data, set_ or [], structure.example if structure.example is not None else {}, structure.fields, proto)
     payload = {"op": proto.op("CACHE"), "type": cache_type, "d": d}
     output = dict(json=json, every=every, quiet=quiet)
-    _send_command(proto, payload, cache_type, url, service, token, compress, output, verbose, not no_validate, force, repeat, rate, None, timeout)
+    _send_command(proto, payload, cache_type, url, service, token, compress, output, verbose, not no_validate, force, repeat, rate, None, timeout, show_token)
 
 
 def _send_command(
     proto: Protocol, payload: dict[str, Any], what: str, url: str, service: str, token: str, compress: bool,
     output_options: dict[str, Any], verbose: bool, validate: bool, force: bool, repeat: int, rate: float | None, wait_for: str | None, timeout: float,
+    show_token: bool = False,
 ) -> None:  # fmt: skip
     from gwtool.client import NotAllowed
     from gwtool.errors import InvalidPayload
 
-    client = make_client(url, service, token, compress, proto, heartbeat=True, guilds=0, reconnect=False, open_timeout=min(timeout or 5.0, 5.0))
+    client = make_client(url, service, token, compress, proto, heartbeat=True, guilds=0, reconnect=False, open_timeout=min(timeout or 5.0, 5.0), show_token=show_token)
     try:
         client.check_payload(payload, validate=validate, force=force)
     except InvalidPayload as exc:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from gwtool.cli import app
-from gwtool.cli.options import EveryOption, JsonOption, ProtocolOption, QuietOption, load
+from gwtool.cli.options import EveryOption, JsonOption, ProtocolOption, QuietOption, ShowTokenOption, load
 
 DEFAULT_PORT = 8765
 
@@ -50,6 +50,14 @@ def mock_gateway(
     request_heartbeats: Annotated[
         Optional[float], typer.Option(metavar="SECONDS", help="Ask every service for a heartbeat every SECONDS.")
     ] = None,
+    allow_origin: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--allow-origin", metavar="ORIGIN",
+            help="A browser origin allowed to connect or read REST, e.g. http://localhost:3000 (repeatable; * any). "
+            "Requests with no Origin header (services, CLIs) are always allowed.",
+        ),
+    ] = None,
     protocol: ProtocolOption = None,
     log: Annotated[
         Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload in and out to FILE.")
@@ -57,6 +65,7 @@ def mock_gateway(
     json: JsonOption = False,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    show_token: ShowTokenOption = False,
 ) -> None:
     """Run a strict mock gateway: services connect to it and it tells them exactly what they got wrong.
 
@@ -74,7 +83,7 @@ def mock_gateway(
     settings = dict(
         host=host, port=port, heartbeat_interval=heartbeat_interval, token=token, max_shards=max_shards,
         shards_per_sharder=shards_per_sharder, max_size=max_size, rate_limit=limit, hold=hold, hold_bytes=hold_bytes,
-        identify_timeout=identify_timeout,
+        identify_timeout=identify_timeout, allow_origins=tuple(allow_origin or ()), show_token=show_token,
     )  # fmt: skip
     log_file = None
     if log is not None:

@@ -36,6 +36,7 @@ EveryOption = Annotated[
     bool, typer.Option("--every", help=f"In a terminal, a line for every payload (default: above a rate a person can read, a summary line a second).")
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print connection steps (notices) only, no payloads.")]
+ShowTokenOption = Annotated[bool, typer.Option("--show-token", help="Show IDENTIFY tokens in full (default: masked, e.g. s3c… (6 chars)).")]
 ServiceOption = Annotated[
     Optional[str],
     typer.Option("--as", metavar="SERVICE", help="Service type to identify as (one of the protocol definition's).", show_default=False),

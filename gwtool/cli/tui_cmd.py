@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from gwtool.cli import app
-from gwtool.cli.options import CompressOption, ProtocolOption, TokenOption, load
+from gwtool.cli.options import CompressOption, ProtocolOption, ShowTokenOption, TokenOption, load
 
 
 @app.command("tui")
@@ -36,6 +36,7 @@ def tui(
     ] = False,
     keep: Annotated[int, typer.Option("--keep", min=100, help="Payloads kept for the stream and detail view.")] = 10_000,
     protocol: ProtocolOption = None,
+    show_token: ShowTokenOption = False,
 ) -> None:
     """Live dashboard: payload stream, detail, latency, cache, services and a composer.
 
@@ -48,4 +49,4 @@ def tui(
         raise typer.BadParameter(f"{url!r}: expected a ws:// or wss:// URL", param_hint="--url")
     from gwtool.tui.app import make_app
 
-    make_app(proto, url=url, service=service, token=token, compress=compress, quiet=quiet, limit=keep).run()
+    make_app(proto, url=url, service=service, token=token, compress=compress, quiet=quiet, limit=keep, show_token=show_token).run()

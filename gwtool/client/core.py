@@ -35,7 +35,7 @@ from gwtool.errors import ClosedByGateway, ConnectFailed, DecodeError, GwtoolErr
 from gwtool.protocol import codec
 from gwtool.protocol.definition import Protocol, TypeExpr, load_protocol
 from gwtool.protocol.validate import permission_error, validate_payload
-from gwtool.records import Notice, Record, preview
+from gwtool.records import Notice, Record, masked_identify, preview
 
 Item = Record | Notice
 Listener = Callable[[Item], None]
@@ -116,6 +116,7 @@ class GatewayClient:
         open_timeout: float = 5.0,
         close_timeout: float = 2.0,
         max_size: int = 1 << 24,
+        show_token: bool = False,
     ):
         self.proto = proto or load_protocol()
         if service not in self.proto.services:
@@ -125,6 +126,7 @@ class GatewayClient:
         self.heartbeat, self.reconnect, self.retry_first = heartbeat, reconnect, retry_first
         self.backoff = backoff or Backoff()
         self.open_timeout, self.close_timeout, self.max_size = open_timeout, close_timeout, max_size
+        self.show_token = show_token  # records show our IDENTIFY token masked unless this is set
         known = {f.name for f in self.proto.heartbeat_fields_for(service)}
         self.heartbeat_values = {k: v for k, v in {"guilds": guilds}.items() if k in known}
         self.heartbeat_values.update(heartbeat_values or {})
@@ -666,8 +668,11 @@ class GatewayClient:
         except ConnectionClosed:
             raise NotConnected(f"the connection to {self.url} closed before the payload was sent") from None
         self.sent_count += 1
-        if payload.get("op") != self._op["HEARTBEAT"]:
+        op = payload.get("op")
+        if op != self._op["HEARTBEAT"]:
             self.data_sent += 1
+        if op == self._op["IDENTIFY"] and not self.show_token:
+            payload = masked_identify(payload)
         record = Record("out", len(data), payload, False, self.state.conn, self.service, ts=ts)
         self._emit(record)
         return record

@@ -112,6 +112,13 @@ def make_process_request(gw: MockGateway):  # noqa: ANN201 - websockets' callbac
     """websockets calls this for every request: websocket upgrades go on, the rest is REST."""
 
     def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in gw.allow_origins and "*" not in gw.allow_origins:
+            # a web page the developer has open: it must not drive or read a local gateway
+            shown = origin if len(origin) <= 100 else origin[:100] + "…"
+            gw._notice("warning", f"refused a request from origin {shown!r} ({request.path[:100]}): "
+                       "browsers' pages may not use this gateway (--allow-origin adds one)", None, origin=shown)  # fmt: skip
+            return json_response(403, {"error": f"origin {shown!r} is not allowed (the gateway's --allow-origin lists those that are)"})
         if is_websocket_upgrade(request):
             return None
         try:

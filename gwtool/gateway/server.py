@@ -32,7 +32,7 @@ from gwtool.gateway.shards import ShardPool
 from gwtool.protocol.codec import decode_text, encode, too_deep
 from gwtool.protocol.validate import check_data as _check_data
 from gwtool.protocol.validate import permission_error, validate_payload
-from gwtool.records import Notice, Record, preview
+from gwtool.records import Notice, Record, masked_identify, preview
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Event, Protocol
@@ -141,6 +141,8 @@ class MockGateway:
         slow_receiver_seconds: float = SLOW_RECEIVER_SECONDS,
         hold_bytes: int = HOLD_BYTES,
         identify_timeout: float = IDENTIFY_TIMEOUT,
+        allow_origins: tuple[str, ...] = (),
+        show_token: bool = False,
     ):
         if proto is None:
             from gwtool.protocol.definition import load_protocol
@@ -156,6 +158,8 @@ class MockGateway:
         self.rate_limit = rate_limit
         self.slow_receiver_seconds = slow_receiver_seconds
         self.identify_timeout = identify_timeout
+        self.show_token = show_token  # records show IDENTIFY tokens masked unless this is set
+        self.allow_origins = tuple(allow_origins)  # browser origins allowed; clients without one always are
         self.cache = CacheStore(proto)
         self.shard_pool = ShardPool(max_shards, shards_per_sharder)
         self.router = Router(proto, hold, hold_bytes)
@@ -704,6 +708,8 @@ class MockGateway:
         if not self._subscribers:
             return
         raw = preview(frame) if payload is None else None
+        if payload is not None and not self.show_token and payload.get("op") == self._op["IDENTIFY"]:
+            payload = masked_identify(payload)
         self._emit(Record("in", _size(frame), payload, False, conn.id, conn.service, error=error, raw=raw))
 
     def _http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:

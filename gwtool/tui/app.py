@@ -394,12 +394,13 @@ def make_app(
     compress: bool = False,
     quiet: bool = False,
     limit: int = DEFAULT_LIMIT,
+    show_token: bool = False,
 ) -> GwtoolApp:
     """The dashboard for one service's connection; embedded mock gateway when ``url`` is None."""
     if proto is None:
         from gwtool.protocol.definition import load_protocol
 
         proto = load_protocol()
-    session = Session(proto, url=url, service=service, token=token, compress=compress, quiet=quiet)
+    session = Session(proto, url=url, service=service, token=token, compress=compress, quiet=quiet, show_token=show_token)
     return GwtoolApp(session, limit=limit)
 

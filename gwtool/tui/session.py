@@ -44,9 +44,11 @@ class Session:
         quiet: bool = False,
         heartbeat_interval: int = EMBEDDED_HEARTBEAT_MS,
         period: float = SIMULATION_PERIOD,
+        show_token: bool = False,
     ):
         self.proto = proto
         self.embedded = url is None
+        self.show_token = show_token
         self.url = url or ""
         self.service = service or proto.first_receiver()
         self.token = token
@@ -101,12 +103,13 @@ class Session:
             if self.embedded:
                 from gwtool.gateway import MockGateway
 
-                self.gateway = MockGateway(self.proto, port=0, heartbeat_interval=self.heartbeat_interval)
+                self.gateway = MockGateway(self.proto, port=0, heartbeat_interval=self.heartbeat_interval, show_token=self.show_token)
                 await stack.enter_async_context(self.gateway)
                 stack.callback(self.gateway.subscribe(lambda item: sink("gw", item)))
                 self.url = self.gateway.url
             self.client = GatewayClient(  # retry_first: a dashboard may be opened before its gateway
-                self.url, service=self.service, token=self.token, compress=self.compress, proto=self.proto, retry_first=True
+                self.url, service=self.service, token=self.token, compress=self.compress, proto=self.proto, retry_first=True,
+                show_token=self.show_token,
             )
             stack.callback(self.client.subscribe(lambda item: self._seen(sink, item)))
             tasks = [asyncio.create_task(self._first_heartbeat())]
