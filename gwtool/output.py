@@ -132,7 +132,12 @@ class Summary:
 
     def add(self, record: Record) -> None:
         payload, direction = record.payload, record.direction
-        key = (direction, payload.get("op"), payload.get("t") or payload.get("type")) if payload else (direction, None, None)
+        if payload:
+            op, what = payload.get("op"), payload.get("t") or payload.get("type")
+            # a hostile payload's op, t or type may be any JSON: count it by name only when it is one
+            key = (direction, op if type(op) is int else None, what if type(what) is str else None)
+        else:
+            key = (direction, None, None)
         kinds = self.kinds
         kinds[key] = kinds.get(key, 0) + 1
         self.bytes[direction] += record.size
@@ -162,7 +167,7 @@ class Summary:
 
 def _kind_name(proto: Protocol, op: object, what: object) -> str:
     if op is None:
-        return "UNDECODABLE"
+        return "UNDECODABLE or no opcode"
     name = proto.op_name(op)
     return f"{name} {what}" if isinstance(what, str) else name
 
