@@ -42,7 +42,7 @@ ServiceOption = Annotated[
     typer.Option("--as", metavar="SERVICE", help="Service type to identify as (one of the protocol definition's).", show_default=False),
 ]
 
-EXIT_CODES_HELP = "Exit status: 0 ok, 1 invalid input, 2 could not connect, 3 closed by the gateway."
+EXIT_CODES_HELP = "Exit status: 0 ok, 1 invalid input, 2 could not connect, 3 closed by the gateway, 4 connection lost midway."
 
 
 def load(protocol: Path | None) -> Protocol:

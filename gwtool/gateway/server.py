@@ -384,6 +384,7 @@ class MockGateway:
                 await self._close(conn, "NOT_IDENTIFIED", f"{name} before IDENTIFY: only HEARTBEAT may come first")
                 return
             await handler(conn, payload, frame)
+            frame = payload = None  # not kept alive while waiting for the next one (up to --max-size each)
 
     async def _undecodable(self, conn: Connection, frame: str | bytes) -> None:
         try:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from gwtool.protocol import examples as ex
+from gwtool.protocol.codec import MAX_DEPTH
 from gwtool.protocol.definition import RFC6455_CLOSE_NAMES, WEBSOCKET_CLOSES
 
 if TYPE_CHECKING:
@@ -564,7 +565,8 @@ The websocket layer (RFC 6455) closes on its own for what never reaches the prot
 
 {_table(["Code", "Name", "When"], [(code, f"`{RFC6455_CLOSE_NAMES[code]}`", when) for code, when in WEBSOCKET_CLOSES])}
 
-Numbers are JSON numbers as 64-bit integers or doubles: an integer outside −2^63 … 2^64−1 is read as a
+Payloads nest objects and arrays at most {MAX_DEPTH} levels deep (the payload itself is level 1);
+deeper is 4002 `DECODE_ERROR` (`nested deeper than {MAX_DEPTH} levels`). Numbers are JSON numbers as 64-bit integers or doubles: an integer outside −2^63 … 2^64−1 is read as a
 double (so an `integer` field refuses it: `expected integer, got a number outside the 64-bit integer
 range`), and a number too large for a double is `not JSON` (4002)."""
 
