@@ -33,7 +33,7 @@ from gwtool.client.latency import LatencyStats
 from gwtool.client.memory import resident_memory
 from gwtool.errors import ClosedByGateway, ConnectFailed, DecodeError, GwtoolError, InvalidPayload, clip_reason
 from gwtool.protocol import codec
-from gwtool.protocol.definition import Protocol, TypeExpr, load_protocol
+from gwtool.protocol.definition import WEBSOCKET_CLOSES, Protocol, TypeExpr, load_protocol
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, masked_identify, preview
 
@@ -522,6 +522,8 @@ class GatewayClient:
         else:
             who = "connection lost" if ended.code == ABNORMAL_CLOSE else "closed by gwtool"
         text = f"{who}: {ended.code} {name}".rstrip() + (f" — {ended.reason}" if ended.reason else "")
+        if why := dict(WEBSOCKET_CLOSES).get(ended.code):  # the websocket layer's own close: say what it means
+            text += f" ({why})"
         self._notice("closed", text, code=ended.code, name=name, reason=ended.reason, by_gateway=ended.by_gateway, final=final)
         if not final or self._closing:
             return None

@@ -566,7 +566,9 @@ The websocket layer (RFC 6455) closes on its own for what never reaches the prot
 {_table(["Code", "Name", "When"], [(code, f"`{RFC6455_CLOSE_NAMES[code]}`", when) for code, when in WEBSOCKET_CLOSES])}
 
 Payloads nest objects and arrays at most {MAX_DEPTH} levels deep (the payload itself is level 1);
-deeper is 4002 `DECODE_ERROR` (`nested deeper than {MAX_DEPTH} levels`). Numbers are JSON numbers as 64-bit integers or doubles: an integer outside −2^63 … 2^64−1 is read as a
+deeper is 4002 `DECODE_ERROR` (`nested deeper than {MAX_DEPTH} levels`). gwtool's mock gateway adds
+bounds of its own (an IDENTIFY deadline, a slow-receiver bound, the hold's count and bytes, browser
+origins), each with its number and close code in [gateway.md](gateway.md#limits). Numbers are JSON numbers as 64-bit integers or doubles: an integer outside −2^63 … 2^64−1 is read as a
 double (so an `integer` field refuses it: `expected integer, got a number outside the 64-bit integer
 range`), and a number too large for a double is `not JSON` (4002)."""
 

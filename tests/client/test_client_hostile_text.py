@@ -100,3 +100,15 @@ async def test_send_names_the_step_the_gateway_never_answered(capsys, fake_gatew
         code, out, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--timeout", "0.5")
     assert code == 2
     assert step in " ".join(err.split()) and "did not answer IDENTIFY" not in err
+
+
+async def test_zlib_data_in_a_text_frame_is_named_as_the_websocket_layers_close(capsys, fake_gateway):
+    async def send_zlib_as_text(gw, link) -> None:  # noqa: ANN001
+        import zlib
+
+        await link.ws.send(zlib.compress(b'{"op":0,"t":"EXECUTE_COMMAND","d":{}}'), text=True)
+
+    async with fake_gateway(interval=10_000, after_identify=send_zlib_as_text) as gw:
+        code, out, err = await gwtool(capsys, "connect", "--as", "commands", "--url", gw.url, "--duration", "1")
+    text = " ".join((out + err).split())
+    assert "1007 INVALID_DATA" in text and "a text frame that is not valid UTF-8" in text
