@@ -25,6 +25,7 @@ import orjson
 
 from gwtool.errors import ClosedByGateway, ConnectFailed, GwtoolError
 from gwtool.protocol import codec
+from gwtool.protocol.examples import heartbeat_payload
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from gwtool.protocol.definition import Event, Field, Protocol
 
 MARK = "bench"  # the extra field of the event data: [sender index, seq, perf_counter_ns at send]
-DEFAULTS: dict[str, Any] = {"integer": 0, "string": "", "boolean": False}
 
 
 @dataclass
@@ -134,11 +134,6 @@ def summarize(samples: list[float]) -> dict[str, float | None]:
     }
 
 
-def sample_data(fields: tuple[Field, ...]) -> dict[str, Any]:
-    """Data for a table: each field's example, else a plain value of its type (flat fields only)."""
-    return {f.path: f.example if f.example is not None else DEFAULTS.get(f.type.name, 0) for f in fields if not f.optional and "." not in f.path}
-
-
 class Roles:
     """Which event the bench sends and which service types send and receive it, from the protocol."""
 
@@ -180,6 +175,7 @@ class Bench:
         self._tasks: list[asyncio.Task[Any]] = []
         self._conns: list[ClientConnection] = []
         self._beat_sent: dict[ClientConnection, float] = {}  # connection → when its heartbeat went
+        self._beat_data: dict[str, dict[str, Any]] = {}  # service type → its heartbeat data, made once
         self._closing = False  # closes after this are ours, not the gateway's
 
     # --- the run --------------------------------------------------------------------------------
@@ -410,7 +406,9 @@ class Bench:
         if self.config.raw:
             data = {}
         else:
-            data = sample_data(self.proto.heartbeat_fields_for(service))
+            if service not in self._beat_data:
+                self._beat_data[service] = heartbeat_payload(self.proto, service)["d"]
+            data = self._beat_data[service]
         self._beat_sent[ws] = time.perf_counter()
         if self.stats.started:
             self.stats.beats += 1

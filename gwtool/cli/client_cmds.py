@@ -180,6 +180,8 @@ def send(
 
     --as defaults to the first service type the definition lets send EVENT. The data is checked against the event's field table first (--no-validate skips that). After the last send a heartbeat round trip confirms the gateway took it: a gateway that refuses it closes the connection instead, and its close code, name and reason are reported (exit 3).
     """  # noqa: E501
+    from gwtool.protocol.examples import event_data
+
     proto = load(protocol)
     known = proto.events.get(event)
     if known is None:
@@ -191,7 +193,7 @@ def send(
         if service is None:
             raise GwtoolError(f"no service type may send {event} (from: {', '.join(known.sources)}); use --as SERVICE --force to send it anyway")
     check_service(proto, service)
-    d = build_data(data, set_ or [], known.example if known.example is not None else {}, known.fields, proto)
+    d = build_data(data, set_ or [], event_data(proto, event), known.fields, proto)
     payload = {"op": proto.op("EVENT"), "t": event, "d": d}
     output = dict(json=json, every=every, quiet=quiet)
     _send_command(proto, payload, event, url, service, token, compress, output, verbose, not no_validate, force, repeat, rate, wait_for, timeout, show_token)
@@ -222,6 +224,8 @@ def cache(
 
     --as defaults to the first service type the definition lets send CACHE. The data defaults to the cache type's example; --set paths start inside it (id=…, or [0].id=… for an array). Checked and confirmed like `gwtool send`.
     """  # noqa: E501
+    from gwtool.protocol.examples import cache_data
+
     proto = load(protocol)
     structure = proto.cache_types.get(cache_type)
     if structure is None:
@@ -231,7 +235,7 @@ def cache(
         if service is None:
             raise GwtoolError("no service type may send CACHE; use --as SERVICE --force to send it anyway")
     check_service(proto, service)
-    d = build_data(data, set_ or [], structure.example if structure.example is not None else {}, structure.fields, proto)
+    d = build_data(data, set_ or [], cache_data(proto, cache_type), structure.fields, proto)
     payload = {"op": proto.op("CACHE"), "type": cache_type, "d": d}
     output = dict(json=json, every=every, quiet=quiet)
     _send_command(proto, payload, cache_type, url, service, token, compress, output, verbose, not no_validate, force, repeat, rate, None, timeout, show_token)

@@ -33,7 +33,8 @@ from gwtool.client.latency import LatencyStats
 from gwtool.client.memory import resident_memory
 from gwtool.errors import ClosedByGateway, ConnectFailed, DecodeError, GwtoolError, InvalidPayload, clip_reason
 from gwtool.protocol import codec
-from gwtool.protocol.definition import WEBSOCKET_CLOSES, Protocol, TypeExpr, load_protocol
+from gwtool.protocol.examples import example_value
+from gwtool.protocol.definition import WEBSOCKET_CLOSES, Protocol, load_protocol
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, masked_identify, preview
 
@@ -589,7 +590,7 @@ class GatewayClient:
         d: dict[str, Any] = {}
         for f in self.proto.heartbeat_fields_for(self.service):
             if not f.optional and "." not in f.path:
-                d[f.name] = placeholder(f.type, self.proto)
+                d[f.name] = example_value(self.proto, f.type)
         if MEMORY_FIELD in d or MEMORY_FIELD not in self.heartbeat_values:
             d[MEMORY_FIELD] = resident_memory()
         d.update(self.heartbeat_values)
@@ -709,23 +710,3 @@ def connect_error_text(exc: BaseException, open_timeout: float) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower() if not exc.strerror[1:2].isupper() else exc.strerror
     return str(exc) or type(exc).__name__
-
-
-def placeholder(expr: TypeExpr, proto: Protocol) -> Any:
-    """A valid stand-in value for a field type (heartbeat fields the caller did not set)."""
-    if expr.kind == "nullable":
-        return None
-    if expr.kind == "array":
-        return []
-    if expr.kind == "choice":
-        return expr.choices[0]
-    return {
-        "integer": 0,
-        "string": "",
-        "boolean": False,
-        "snowflake": "0",
-        "discriminator": "0000",
-        "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
-        "service": next(iter(proto.services)),
-        "any": None,
-    }.get(expr.name, {})

@@ -1,5 +1,7 @@
-"""Example payloads built from the definition: the docs show them, and front ends can offer them
-as templates. A field's own ``example`` wins; otherwise a value of the field's type is made up.
+"""Example payloads and data built from the definition: the one builder of "a valid value of this
+type". The docs, the composer's templates, ``send``/``cache`` defaults, the client's heartbeat
+fields and the load generator all take theirs from here. A field's own ``example`` wins; otherwise
+a value of the field's type is made up.
 
 Every payload built here passes ``validate_payload`` (the tests check it for the default protocol).
 """
@@ -107,7 +109,11 @@ def event_payload(proto: Protocol, t: str) -> dict[str, Any]:
     return {"op": proto.op("EVENT"), "t": t, "d": event_data(proto, t)}
 
 
-def cache_payload(proto: Protocol, cache_type: str, *, array: bool = False) -> dict[str, Any]:
+def cache_data(proto: Protocol, cache_type: str) -> Any:
     structure = proto.structures[cache_type]
-    entity = structure.example if structure.example is not None else example_data(proto, structure.fields)
+    return structure.example if structure.example is not None else example_data(proto, structure.fields)
+
+
+def cache_payload(proto: Protocol, cache_type: str, *, array: bool = False) -> dict[str, Any]:
+    entity = cache_data(proto, cache_type)
     return {"op": proto.op("CACHE"), "type": cache_type, "d": [entity] if array else entity}

@@ -14,15 +14,12 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Select, Static, TextArea
 
+from gwtool.protocol import examples
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.text import printable
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Field, Protocol
-
-DEFAULTS = {"string": "", "integer": 0, "boolean": False, "snowflake": "0", "discriminator": "0000",
-            "timestamp": "2020-01-01T00:00:00.000Z", "object": {}, "any": None}  # fmt: skip
-
 
 @dataclass(frozen=True)
 class Template:
@@ -32,25 +29,6 @@ class Template:
     title: str
     payload: dict[str, Any]
     about: str
-
-
-def example_of(fields: tuple[Field, ...], proto: Protocol) -> dict[str, Any]:
-    """A ``d`` built from a field table's examples (or a plain value of each required field's type)."""
-    out: dict[str, Any] = {}
-    for f in fields:
-        if f.optional or f.parent:
-            continue
-        if f.example is not None:
-            out[f.name] = f.example
-        elif f.type.kind == "scalar":
-            out[f.name] = next(iter(proto.services)) if f.type.name == "service" else DEFAULTS.get(f.type.name)
-        elif f.type.kind == "array":
-            out[f.name] = []
-        elif f.type.kind == "choice":
-            out[f.name] = f.type.choices[0]
-        else:
-            out[f.name] = None
-    return out
 
 
 def templates(proto: Protocol, service: str) -> list[Template]:
@@ -63,18 +41,20 @@ def templates(proto: Protocol, service: str) -> list[Template]:
             events = sorted(proto.events.values(), key=lambda e: not e.may_be_sent_by(service))
             for e in events:
                 about = f"{e.name}: from {', '.join(e.sources)} to {', '.join(e.targets)}, {e.routing}. {e.doc}"
-                d = e.example if e.example is not None else example_of(e.fields, proto)
+                d = examples.event_data(proto, e.t)
                 out.append(Template(f"event:{e.t}", f"EVENT {e.t}", {"op": opcode.code, "t": e.t, "d": d}, about))
         elif opcode.name == "CACHE":
             for s in proto.cache_types.values():
-                d = s.example if s.example is not None else example_of(s.fields, proto)
+                d = examples.cache_data(proto, s.name)
                 about = f"cache type {s.name}, key {'/'.join(s.key)}. {s.doc}"
                 out.append(Template(f"cache:{s.name}", f"CACHE {s.name}", {"op": opcode.code, "type": s.name, "d": d}, about))
         else:
-            fields = {"HEARTBEAT": proto.heartbeat_fields_for(service), "IDENTIFY": proto.identify_fields}.get(opcode.name, ())
-            d = example_of(fields, proto)
             if opcode.name == "IDENTIFY":
-                d["type"] = service
+                d = examples.identify_payload(proto, service)["d"]
+            elif opcode.name == "HEARTBEAT":
+                d = examples.heartbeat_payload(proto, service)["d"]
+            else:
+                d = {}
             out.append(Template(f"op:{opcode.name}", opcode.name, {"op": opcode.code, "d": d}, opcode.doc))
     return out
 
