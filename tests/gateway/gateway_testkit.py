@@ -111,3 +111,13 @@ async def http(gw: MockGateway, path: str, method: str = "GET") -> tuple[int, di
     status = int(lines[0].split()[1])
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     return status, headers, orjson.loads(body) if body else None
+
+
+async def still_relays(gw: MockGateway) -> None:
+    """The health check after a hostile case: a fresh sharder → commands pair still works."""
+    receiver, _ = await service(gw, "commands")
+    sender, _ = await service(gw, "sharder")
+    await send(sender, event())
+    assert (await recv(receiver))["t"] == "EXECUTE_COMMAND"
+    await sender.close()
+    await receiver.close()

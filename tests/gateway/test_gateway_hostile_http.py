@@ -7,7 +7,7 @@ import asyncio
 
 import orjson
 import pytest
-from gateway_testkit import event, recv, send, service
+from gateway_testkit import recv, send, service, still_relays
 
 from gwtool.gateway import MockGateway
 
@@ -25,14 +25,6 @@ async def raw_http(gw: MockGateway, request: bytes) -> tuple[int, dict[str, str]
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     return int(lines[0].split()[1]), headers, body
 
-
-async def still_relays(gw: MockGateway) -> None:
-    receiver, _ = await service(gw, "commands")
-    sender, _ = await service(gw, "sharder")
-    await send(sender, event())
-    assert (await recv(receiver))["t"] == "EXECUTE_COMMAND"
-    await sender.close()
-    await receiver.close()
 
 
 CASES = [

@@ -6,7 +6,7 @@ import io
 
 import orjson
 import pytest
-from gateway_testkit import closed_with, code, event, hello, recv, send, service
+from gateway_testkit import closed_with, code, event, hello, recv, send, service, still_relays
 from test_console_output import Captured
 
 from gwtool.gateway import MockGateway
@@ -17,12 +17,6 @@ from gwtool.protocol.codec import MAX_DEPTH
 def nested(levels: int) -> str:
     return "[" * levels + "]" * levels
 
-
-async def a_pair_still_relays(gw: MockGateway) -> None:
-    receiver, _ = await service(gw, "commands")
-    sender, _ = await service(gw, "sharder")
-    await send(sender, event())
-    assert (await recv(receiver))["t"] == "EXECUTE_COMMAND"
 
 
 @pytest.mark.parametrize("levels", [MAX_DEPTH, 300, 1000])
@@ -36,7 +30,7 @@ async def test_a_deep_heartbeat_before_identify_is_refused_and_shown(levels, jso
         ws = await hello(gw)
         await ws.send('{"op":1,"d":{"x":' + nested(levels) + "}}")
         assert await closed_with(ws) == (code("DECODE_ERROR"), f"nested deeper than {MAX_DEPTH} levels")
-        await a_pair_still_relays(gw)
+        await still_relays(gw)
         await output.aclose()
     assert f"nested deeper than {MAX_DEPTH} levels" in captured.text()
     lines = [orjson.loads(line) for line in log.getvalue().splitlines()]  # every line of the log is JSON

@@ -7,7 +7,7 @@ import asyncio
 import io
 
 import orjson
-from gateway_testkit import event, hello, recv, send, service
+from gateway_testkit import hello, recv, send, service, still_relays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_console_output import Captured
@@ -38,14 +38,6 @@ frames = (
 )
 
 
-async def healthy(gw: MockGateway) -> None:
-    receiver, _ = await service(gw, "commands")
-    sender, _ = await service(gw, "sharder")
-    await send(sender, event())
-    assert (await recv(receiver))["t"] == "EXECUTE_COMMAND"
-    await sender.close()
-    await receiver.close()
-
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(frames, min_size=1, max_size=4))
@@ -65,7 +57,7 @@ def test_random_frames_never_hurt_the_gateway(frames_sent):
             except (ConnectionClosed, AssertionError, orjson.JSONDecodeError):
                 pass  # closed by the gateway (a refusal), or an answer we do not parse: both fine
             await ws.close()
-            await healthy(gw)
+            await still_relays(gw)
             assert bystander.close_code is None  # the bystander stayed open
             await output.aclose()
         assert output.failures == 0

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from gateway_testkit import closed_with, code, event, hello, recv, send, service
+from gateway_testkit import closed_with, code, hello, still_relays
 
 from gwtool.gateway import MockGateway
 
-
-async def still_relays(gw: MockGateway) -> None:
-    receiver, _ = await service(gw, "commands")
-    sender, _ = await service(gw, "sharder")
-    await send(sender, event())
-    assert (await recv(receiver))["t"] == "EXECUTE_COMMAND"
 
 
 async def test_invalid_utf8_in_a_text_frame_closes_1007():
