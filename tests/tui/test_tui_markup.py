@@ -135,3 +135,19 @@ async def test_terminal_escapes_and_bidi_overrides_show_as_visible_text(proto):
     for line in lines:
         assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", line), repr(line)
     assert any("<U+202E>evil" in line for line in lines)
+
+
+async def test_a_deep_heartbeat_at_the_embedded_gateway_does_not_stop_the_dashboard(proto):
+    """What any local process could send before identifying: it used to end the dashboard (exit 0)."""
+    from websockets.asyncio.client import connect
+
+    app = GwtoolApp(Session(proto, quiet=True))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.session.client is not None and app.session.state.phase == "identified", what="identified")
+        async with connect(app.session.gateway.url, proxy=None) as ws:
+            await ws.recv()  # HELLO
+            await ws.send('{"op":1,"d":{"x":' + "[" * 300 + "]" * 300 + "}}")
+            await wait_for(pilot, lambda: ws.close_code is not None or ws.state.name == "CLOSED", what="the refusal")
+        await wait_for(pilot, lambda: any("nested deeper than 64 levels" in (getattr(e.item, "error", None) or getattr(e.item, "text", "")) for e in app.feed.entries), what="the refusal in the stream")
+        assert app.is_running
+        await app.session.client.round_trip(timeout=5)  # our own connection is fine
