@@ -167,7 +167,17 @@ async def consumer_run(kind: str, output: str, events: int) -> float:
         if kind == "bare":
             argv = [sys.executable, "-c", BARE_CONSUMER, url, str(events + 1)]  # + the HELLO
         else:
-            argv = [str(GWTOOL), "connect", "--as", roles.receiver, "--url", url, "--count", str(events + 2), "--no-heartbeat"]  # + HELLO, IDENTIFIED
+            argv = [
+                str(GWTOOL),
+                "connect",
+                "--as",
+                roles.receiver,
+                "--url",
+                url,
+                "--count",
+                str(events + 2),
+                "--no-heartbeat",
+            ]  # + HELLO, IDENTIFIED
         proc, drain = spawn(argv, output)
         frame = codec.encode({"op": proto.op("EVENT"), "t": roles.event.t, "d": roles.event.example})
         async with connect(f"{relay.url}/{roles.sender}", compression=None, proxy=None) as sender:

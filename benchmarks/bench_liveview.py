@@ -311,7 +311,9 @@ async def main() -> int:
     if args.payloads:
         ok_mem = growth <= RSS_LIMIT_MB and counter.pushed == sent
         print(f"ALL {sent:,} RECEIVED BY THE DASHBOARD: {verdict(counter.pushed == sent)}")
-        print(f"RSS growth after {sent:,} payloads: {growth:+.1f} MB (target <= +{RSS_LIMIT_MB:g} MB) {verdict(growth <= RSS_LIMIT_MB)}")
+        print(
+            f"RSS growth after {sent:,} payloads: {growth:+.1f} MB (target <= +{RSS_LIMIT_MB:g} MB) {verdict(growth <= RSS_LIMIT_MB)}"
+        )
         ok &= ok_mem
     ratio = ui / base if base else float("nan")
     print(f"RATIO dashboard/no-UI sustained rate = {ratio:.2f}x; dashboard {ui:,.0f}/s (target >= {RATE_TARGET:,}/s) "

@@ -19,7 +19,7 @@ import asyncio
 import sys
 import time
 
-from harness import machine, fmt, median, server, verdict
+from harness import fmt, machine, median, server, verdict
 
 from gwtool.bench import Bench, BenchConfig, BenchResult
 from gwtool.protocol.definition import load_protocol
@@ -67,7 +67,9 @@ async def main() -> int:
     parser.add_argument("--window", type=int, default=64, help="events in flight per sender at saturation")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s runs")
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy the mock gateway into PREFIX-sat.svg / -rate.svg")
-    parser.add_argument("--profile-format", default=".svg", choices=(".svg", ".txt", ".json"), help="flamegraph, collapsed stacks, speedscope")
+    parser.add_argument(
+        "--profile-format", default=".svg", choices=(".svg", ".txt", ".json"), help="flamegraph, collapsed stacks, speedscope"
+    )
     parser.add_argument("--gc-stats", action="store_true", help="servers print their GC pauses (stderr)")
     parser.add_argument("--tune-malloc", action="store_true", help="servers set glibc's mmap threshold to 1 MiB")
     args = parser.parse_args()
@@ -108,7 +110,9 @@ async def main() -> int:
           " give if the load generator were not a bound too")  # fmt: skip
     p99 = mock_p99 / raw_p99 if raw_p99 else float("inf")
     print(f"ZERO LOSS (every event delivered once, no server closes): {verdict(all_clean)}")
-    print(f"RATIO throughput mock/raw = {throughput:.2f}x (target >= {THROUGHPUT_TARGET}x) {verdict(throughput >= THROUGHPUT_TARGET)}")
+    print(
+        f"RATIO throughput mock/raw = {throughput:.2f}x (target >= {THROUGHPUT_TARGET}x) {verdict(throughput >= THROUGHPUT_TARGET)}"
+    )
     print(f"RATIO p99 at {fixed} mock/raw = {p99:.2f}x (target <= {P99_TARGET}x) {verdict(p99 <= P99_TARGET)}")
     return 0 if all_clean and throughput >= THROUGHPUT_TARGET and p99 <= P99_TARGET else 1
 

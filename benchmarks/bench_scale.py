@@ -18,7 +18,7 @@ import asyncio
 import resource
 import sys
 
-from harness import machine, fmt, median, server, verdict
+from harness import fmt, machine, median, server, verdict
 
 from gwtool.bench import Bench, BenchConfig, BenchResult
 from gwtool.protocol.definition import load_protocol

@@ -67,10 +67,7 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
 
 def heavy_imports(env: dict[str, str]) -> list[str]:
     """Heavy top-level packages that importing the CLI (with every command module) pulls in."""
-    code = (
-        "import sys, gwtool.cli\n"
-        f"print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
-    )
+    code = f"import sys, gwtool.cli\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
     return out.stdout.split()
 

@@ -1,6 +1,6 @@
 """Summarise py-spy's collapsed stacks (``--format raw``): where the samples are, self and total.
 
-    python benchmarks/profile_summary.py prof-sat.txt [--top 25] [--match gwtool] [--buckets]
+python benchmarks/profile_summary.py prof-sat.txt [--top 25] [--match gwtool] [--buckets]
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from gwtool.protocol.examples import heartbeat_payload
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
-    from gwtool.protocol.definition import Event, Field, Protocol
+    from gwtool.protocol.definition import Event, Protocol
 
 MARK = "bench"  # the extra field of the event data: [sender index, seq, perf_counter_ns at send]
 

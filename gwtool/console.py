@@ -41,7 +41,7 @@ NOTICE_STYLES = {
 ARROWS = {"in": "←", "out": "→"}
 
 
-_second: list = [None, ""]  # the last whole second clock() formatted, and its text
+_second: list[object] = [None, ""]  # the last whole second clock() formatted, and its text
 
 
 def clock(ts: float) -> str:
@@ -79,7 +79,9 @@ def summary(record: Record, width: int = 160) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def record_texts(record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", width: int = 160) -> tuple[str, ...]:
+def record_texts(
+    record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", width: int = 160
+) -> tuple[str, ...]:
     """One console line's columns as text: styled for a terminal, joined plain for a pipe."""
     size = size_text(record)
     return (
@@ -126,7 +128,7 @@ class PlainLines:
 
     def __init__(self, proto: Protocol, *, show_conn: bool):
         self.proto, self.show_conn = proto, show_conn
-        self._kept: dict[tuple, str] = {}
+        self._kept: dict[tuple[object, ...], str] = {}
         self._last_payload: object = None
         self._last_summary = ""
 
@@ -161,7 +163,12 @@ def ack_extra(record: Record) -> str:
 
 def notice_columns(notice: Notice, *, who: str | None = None) -> list[tuple[str, str]]:
     style = NOTICE_STYLES.get(notice.kind, "white")
-    return [(clock(notice.ts), "dim"), (" ● ", style), (f"{who:<14.14} " if who is not None else "", "dim"), (printable(notice.text), style)]
+    return [
+        (clock(notice.ts), "dim"),
+        (" ● ", style),
+        (f"{who:<14.14} " if who is not None else "", "dim"),
+        (printable(notice.text), style),
+    ]
 
 
 def format_notice(notice: Notice, *, who: str | None = None) -> Text:

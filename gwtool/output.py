@@ -32,7 +32,6 @@ from gwtool.console import (
     connection_name,
     format_notice,
     format_record,
-    label,
     ndjson,
     plain_notice,
 )
@@ -125,7 +124,7 @@ class Summary:
     """What a terminal in summary mode was not shown during one second."""
 
     def __init__(self) -> None:
-        self.kinds: dict[tuple, int] = {}  # (direction, op, t or cache type) → payloads
+        self.kinds: dict[tuple[str, int | None, str | None], int] = {}  # (direction, op, t or cache type) → payloads
         self.bytes = {"in": 0, "out": 0}
         self.count = 0  # payloads in the second
         self.hidden = 0  # of them, not printed
@@ -148,7 +147,9 @@ class Summary:
         text.append(clock(time.time()), "dim")
         text.append(f" ▸ {self.count / seconds:,.0f} payloads/s ", "bold")
         for direction, arrow in (("in", "←"), ("out", "→")):
-            ranked = sorted(((n, op, what) for (way, op, what), n in self.kinds.items() if way == direction), key=_first, reverse=True)
+            ranked = sorted(
+                ((n, op, what) for (way, op, what), n in self.kinds.items() if way == direction), key=_first, reverse=True
+            )
             if not ranked:
                 continue
             total = sum(n for n, _, _ in ranked)
@@ -470,5 +471,5 @@ def _refusal(notice: Notice) -> bool:
     return notice.kind in ("warning", "error", "dropped")
 
 
-def _first(item: tuple) -> int:
+def _first(item: tuple[int, int | None, str | None]) -> int:
     return item[0]

@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 
 # Each module adds its commands to ``app``; none imports websockets or textual at module level.
-from gwtool.cli import protocol_cmds, gateway_cmds, client_cmds, tui_cmd, bench_cmd  # noqa: E402,F401
+from gwtool.cli import bench_cmd, client_cmds, gateway_cmds, protocol_cmds, tui_cmd  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

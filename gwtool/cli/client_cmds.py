@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 DataOption = Annotated[
     Optional[str],
     typer.Option(
-        "--data", metavar="JSON|@FILE|-", help="The data (d): JSON text, @file.json, or - for stdin. Default: the definition's example."
+        "--data",
+        metavar="JSON|@FILE|-",
+        help="The data (d): JSON text, @file.json, or - for stdin. Default: the definition's example.",
     ),
 ]
 SetOption = Annotated[
@@ -49,13 +51,26 @@ SetOption = Annotated[
     ),
 ]
 RepeatOption = Annotated[int, typer.Option("--repeat", min=1, help="Send it N times.")]
-RateOption = Annotated[Optional[float], typer.Option("--rate", min=0.001, metavar="PER_SECOND", help="With --repeat: at most this many per second.")]
-WaitForOption = Annotated[Optional[str], typer.Option("--wait-for", metavar="EVENT", help="Then wait for this event and print it.")]
+RateOption = Annotated[
+    Optional[float], typer.Option("--rate", min=0.001, metavar="PER_SECOND", help="With --repeat: at most this many per second.")
+]
+WaitForOption = Annotated[
+    Optional[str], typer.Option("--wait-for", metavar="EVENT", help="Then wait for this event and print it.")
+]
 TimeoutOption = Annotated[float, typer.Option("--timeout", min=0.0, help="Seconds to wait for identifying and for --wait-for.")]
-NoValidateOption = Annotated[bool, typer.Option("--no-validate", help="Send the data even if it fails the definition's field tables.")]
-ForceOption = Annotated[bool, typer.Option("--force", help="Send even if the service type may not (to test the gateway's refusal).")]
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Print every payload and connection step, not only what is sent.")]
-GuildsOption = Annotated[int, typer.Option("--guilds", min=0, help="Value of the guilds heartbeat field, for service types whose heartbeats carry one.")]
+NoValidateOption = Annotated[
+    bool, typer.Option("--no-validate", help="Send the data even if it fails the definition's field tables.")
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Send even if the service type may not (to test the gateway's refusal).")
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Print every payload and connection step, not only what is sent.")
+]
+GuildsOption = Annotated[
+    int,
+    typer.Option("--guilds", min=0, help="Value of the guilds heartbeat field, for service types whose heartbeats carry one."),
+]
 
 
 # --- connect ------------------------------------------------------------------------------------
@@ -72,13 +87,25 @@ def connect(
     duration: Annotated[Optional[float], typer.Option(min=0.0, metavar="SECONDS", help="Stop after this long.")] = None,
     count: Annotated[Optional[int], typer.Option(min=1, help="Stop after N payloads received (of those shown).")] = None,
     no_heartbeat_lines: Annotated[bool, typer.Option("--no-heartbeat-lines", help="Hide heartbeats and their ACKs.")] = False,
-    no_heartbeat: Annotated[bool, typer.Option("--no-heartbeat", help="Send no scheduled heartbeats (requests are still answered).")] = False,
+    no_heartbeat: Annotated[
+        bool, typer.Option("--no-heartbeat", help="Send no scheduled heartbeats (requests are still answered).")
+    ] = False,
     guilds: GuildsOption = 0,
-    log: Annotated[Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload and notice to FILE.")] = None,
+    log: Annotated[
+        Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload and notice to FILE.")
+    ] = None,
     every: EveryOption = False,
     quiet: QuietOption = False,
     show_token: ShowTokenOption = False,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.001, metavar="SECONDS", help="Seconds the gateway has for HELLO, and for IDENTIFIED after IDENTIFY.")] = 5.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.001,
+            metavar="SECONDS",
+            help="Seconds the gateway has for HELLO, and for IDENTIFIED after IDENTIFY.",
+        ),
+    ] = 5.0,
 ) -> None:
     """Connect as a service, identify, heartbeat, and print every payload both ways as it happens.
 
@@ -90,11 +117,24 @@ def connect(
     service = check_service(proto, service or next(iter(proto.services)))
     options = dict(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
     with open_log(log) as log_file:
-        client = make_client(url, service, token, compress, proto, heartbeat=not no_heartbeat, guilds=guilds, reconnect=True, open_timeout=timeout, show_token=show_token)
+        client = make_client(
+            url,
+            service,
+            token,
+            compress,
+            proto,
+            heartbeat=not no_heartbeat,
+            guilds=guilds,
+            reconnect=True,
+            open_timeout=timeout,
+            show_token=show_token,
+        )
         run_async(_connect(client, dict(json=json, every=every, quiet=quiet, log=log_file), **options))
 
 
-async def _connect(client: GatewayClient, output_options: dict[str, Any], *, duration: float | None, count: int | None, hide_heartbeats: bool) -> None:
+async def _connect(
+    client: GatewayClient, output_options: dict[str, Any], *, duration: float | None, count: int | None, hide_heartbeats: bool
+) -> None:
     import asyncio
 
     from gwtool.output import WireOutput
@@ -107,7 +147,9 @@ async def _connect(client: GatewayClient, output_options: dict[str, Any], *, dur
         return hide_heartbeats and isinstance(item, Record) and item.op in heartbeat_ops
 
     # stdout going away (| head) stops it like --count would
-    output = WireOutput(client.proto, hide=hidden, figures=lambda: latency_figures(client), on_closed=enough.set, **output_options)
+    output = WireOutput(
+        client.proto, hide=hidden, figures=lambda: latency_figures(client), on_closed=enough.set, **output_options
+    )
     client.subscribe(output)
     if count is not None:
         shown = 0
@@ -156,7 +198,9 @@ async def run_until(client: GatewayClient, stop: Any, duration: float | None) ->
 
 @app.command(epilog=EXIT_CODES_HELP)
 def send(
-    event: Annotated[str, typer.Argument(metavar="EVENT", help="Event name (t), e.g. one listed by `gwtool protocol`.", show_default=False)],
+    event: Annotated[
+        str, typer.Argument(metavar="EVENT", help="Event name (t), e.g. one listed by `gwtool protocol`.", show_default=False)
+    ],
     data: DataOption = None,
     set_: SetOption = None,
     repeat: RepeatOption = 1,
@@ -191,17 +235,38 @@ def send(
     if service is None:
         service = proto.first_sender(event)
         if service is None:
-            raise GwtoolError(f"no service type may send {event} (from: {', '.join(known.sources)}); use --as SERVICE --force to send it anyway")
+            raise GwtoolError(
+                f"no service type may send {event} (from: {', '.join(known.sources)}); use --as SERVICE --force to send it anyway"
+            )
     check_service(proto, service)
     d = build_data(data, set_ or [], event_data(proto, event), known.fields, proto)
     payload = {"op": proto.op("EVENT"), "t": event, "d": d}
     output = dict(json=json, every=every, quiet=quiet)
-    _send_command(proto, payload, event, url, service, token, compress, output, verbose, not no_validate, force, repeat, rate, wait_for, timeout, show_token)
+    _send_command(
+        proto,
+        payload,
+        event,
+        url,
+        service,
+        token,
+        compress,
+        output,
+        verbose,
+        not no_validate,
+        force,
+        repeat,
+        rate,
+        wait_for,
+        timeout,
+        show_token,
+    )
 
 
 @app.command(epilog=EXIT_CODES_HELP)
 def cache(
-    cache_type: Annotated[str, typer.Argument(metavar="TYPE", help="Cache type, e.g. one listed by `gwtool protocol`.", show_default=False)],
+    cache_type: Annotated[
+        str, typer.Argument(metavar="TYPE", help="Cache type, e.g. one listed by `gwtool protocol`.", show_default=False)
+    ],
     data: DataOption = None,
     set_: SetOption = None,
     repeat: RepeatOption = 1,
@@ -229,7 +294,9 @@ def cache(
     proto = load(protocol)
     structure = proto.cache_types.get(cache_type)
     if structure is None:
-        raise GwtoolError(f"unknown cache type {cache_type!r}{did_you_mean(cache_type, proto.cache_types)} (known: {', '.join(proto.cache_types)})")
+        raise GwtoolError(
+            f"unknown cache type {cache_type!r}{did_you_mean(cache_type, proto.cache_types)} (known: {', '.join(proto.cache_types)})"
+        )
     if service is None:
         service = proto.first_cacher()
         if service is None:
@@ -238,7 +305,24 @@ def cache(
     d = build_data(data, set_ or [], cache_data(proto, cache_type), structure.fields, proto)
     payload = {"op": proto.op("CACHE"), "type": cache_type, "d": d}
     output = dict(json=json, every=every, quiet=quiet)
-    _send_command(proto, payload, cache_type, url, service, token, compress, output, verbose, not no_validate, force, repeat, rate, None, timeout, show_token)
+    _send_command(
+        proto,
+        payload,
+        cache_type,
+        url,
+        service,
+        token,
+        compress,
+        output,
+        verbose,
+        not no_validate,
+        force,
+        repeat,
+        rate,
+        None,
+        timeout,
+        show_token,
+    )
 
 
 def _send_command(
@@ -249,13 +333,26 @@ def _send_command(
     from gwtool.client import NotAllowed
     from gwtool.errors import InvalidPayload
 
-    client = make_client(url, service, token, compress, proto, heartbeat=True, guilds=0, reconnect=False, open_timeout=min(timeout or 5.0, 5.0), show_token=show_token)
+    client = make_client(
+        url,
+        service,
+        token,
+        compress,
+        proto,
+        heartbeat=True,
+        guilds=0,
+        reconnect=False,
+        open_timeout=min(timeout or 5.0, 5.0),
+        show_token=show_token,
+    )
     try:
         client.check_payload(payload, validate=validate, force=force)
     except InvalidPayload as exc:
         raise GwtoolError(f"invalid {what} data: {'; '.join(exc.errors)}\n(--no-validate sends it anyway)") from None
     except NotAllowed as exc:
-        raise GwtoolError(f"{str(exc).partition(';')[0]}\n(--as another service type, or --force to test the gateway's refusal)") from None
+        raise GwtoolError(
+            f"{str(exc).partition(';')[0]}\n(--as another service type, or --force to test the gateway's refusal)"
+        ) from None
     run_async(_send(client, output_options, payload, what, verbose, repeat, rate, wait_for, timeout), interrupted_status=130)
 
 
@@ -362,7 +459,9 @@ async def confirm(client: GatewayClient, timeout: float) -> None:
     try:
         await client.round_trip(timeout or None)
     except TimeoutError:
-        raise GwtoolError(f"the gateway did not ACK a heartbeat within {timeout:g} s: the payload was written, not confirmed") from None
+        raise GwtoolError(
+            f"the gateway did not ACK a heartbeat within {timeout:g} s: the payload was written, not confirmed"
+        ) from None
 
 
 # --- shared helpers -----------------------------------------------------------------------------

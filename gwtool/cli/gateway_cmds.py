@@ -43,9 +43,11 @@ def mock_gateway(
         Optional[str], typer.Option(metavar="N/SECONDS", help="Close a connection sending more than N payloads in SECONDS.")
     ] = None,
     hold: Annotated[int, typer.Option(help="Events held while no receiver is connected (oldest dropped past it).")] = 1000,
-    hold_bytes: Annotated[int, typer.Option(metavar="BYTES", help="Bytes of held events at most (oldest dropped past it).")] = 64 << 20,
+    hold_bytes: Annotated[int, typer.Option(metavar="BYTES", help="Bytes of held events at most (oldest dropped past it).")] = 64
+    << 20,
     identify_timeout: Annotated[
-        float, typer.Option(metavar="SECONDS", help="Close a connection that has not identified this long after connecting (4003).")
+        float,
+        typer.Option(metavar="SECONDS", help="Close a connection that has not identified this long after connecting (4003)."),
     ] = 30.0,
     request_heartbeats: Annotated[
         Optional[float], typer.Option(metavar="SECONDS", help="Ask every service for a heartbeat every SECONDS.")
@@ -53,7 +55,8 @@ def mock_gateway(
     allow_origin: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--allow-origin", metavar="ORIGIN",
+            "--allow-origin",
+            metavar="ORIGIN",
             help="A browser origin allowed to connect or read REST, e.g. http://localhost:3000 (repeatable; * any). "
             "Requests with no Origin header (services, CLIs) are always allowed.",
         ),

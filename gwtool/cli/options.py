@@ -22,24 +22,28 @@ ProtocolOption = Annotated[
         dir_okay=False,
     ),
 ]
-UrlOption = Annotated[
-    str, typer.Option("--url", envvar="GWTOOL_URL", help="Gateway websocket URL.", show_envvar=True)
-]
-TokenOption = Annotated[
-    str, typer.Option("--token", envvar="GWTOOL_TOKEN", help="Token sent in IDENTIFY.", show_envvar=True)
-]
+UrlOption = Annotated[str, typer.Option("--url", envvar="GWTOOL_URL", help="Gateway websocket URL.", show_envvar=True)]
+TokenOption = Annotated[str, typer.Option("--token", envvar="GWTOOL_TOKEN", help="Token sent in IDENTIFY.", show_envvar=True)]
 CompressOption = Annotated[
     bool, typer.Option("--compress", help="Ask the gateway to zlib-compress its payloads (IDENTIFY compress).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print NDJSON records instead of coloured lines.")]
 EveryOption = Annotated[
-    bool, typer.Option("--every", help=f"In a terminal, a line for every payload (default: above a rate a person can read, a summary line a second).")
+    bool,
+    typer.Option(
+        "--every",
+        help="In a terminal, a line for every payload (default: above a rate a person can read, a summary line a second).",
+    ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print connection steps (notices) only, no payloads.")]
-ShowTokenOption = Annotated[bool, typer.Option("--show-token", help="Show IDENTIFY tokens in full (default: masked, e.g. s3c… (6 chars)).")]
+ShowTokenOption = Annotated[
+    bool, typer.Option("--show-token", help="Show IDENTIFY tokens in full (default: masked, e.g. s3c… (6 chars)).")
+]
 ServiceOption = Annotated[
     Optional[str],
-    typer.Option("--as", metavar="SERVICE", help="Service type to identify as (one of the protocol definition's).", show_default=False),
+    typer.Option(
+        "--as", metavar="SERVICE", help="Service type to identify as (one of the protocol definition's).", show_default=False
+    ),
 ]
 
 EXIT_CODES_HELP = "Exit status: 0 ok, 1 invalid input, 2 could not connect, 3 closed by the gateway, 4 connection lost midway."

@@ -240,8 +240,7 @@ def validate_command(
         typer.Option(
             "--as",
             metavar="SERVICE",
-            help="Who sends it: a service type (also checks it may send it) or 'gateway'. "
-            "Default: whoever may send its opcode.",
+            help="Who sends it: a service type (also checks it may send it) or 'gateway'. Default: whoever may send its opcode.",
             show_default=False,
         ),
     ] = None,
@@ -335,7 +334,7 @@ def _report(console: Console, results: list[tuple[int, tuple[str, list[str]]]], 
     from rich.text import Text
 
     bad = 0
-    for line, (label, errors) in results:
+    for line, (_label, errors) in results:
         if not errors:
             continue
         bad += 1

@@ -49,4 +49,6 @@ def tui(
         raise typer.BadParameter(f"{url!r}: expected a ws:// or wss:// URL", param_hint="--url")
     from gwtool.tui.app import make_app
 
-    make_app(proto, url=url, service=service, token=token, compress=compress, quiet=quiet, limit=keep, show_token=show_token).run()
+    make_app(
+        proto, url=url, service=service, token=token, compress=compress, quiet=quiet, limit=keep, show_token=show_token
+    ).run()

@@ -18,7 +18,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -33,8 +32,8 @@ from gwtool.client.latency import LatencyStats
 from gwtool.client.memory import resident_memory
 from gwtool.errors import ClosedByGateway, ConnectFailed, DecodeError, GwtoolError, InvalidPayload, clip_reason
 from gwtool.protocol import codec
-from gwtool.protocol.examples import example_value
 from gwtool.protocol.definition import WEBSOCKET_CLOSES, Protocol, load_protocol
+from gwtool.protocol.examples import example_value
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, masked_identify, preview
 
@@ -303,7 +302,8 @@ class GatewayClient:
             async with asyncio.timeout(timeout):
                 while not found.done():
                     self._raise_if_stopped()
-                    await asyncio.wait({found, self._changed()}, return_when=asyncio.FIRST_COMPLETED)
+                    changed: asyncio.Future[Any] = self._changed()
+                    await asyncio.wait({found, changed}, return_when=asyncio.FIRST_COMPLETED)
                 return found.result()
         finally:
             unsubscribe()
@@ -537,7 +537,12 @@ class GatewayClient:
         self.state.attempt += 1
         self.state.retry_at = time.monotonic() + delay
         self._set_phase("reconnecting")
-        self._notice("reconnecting", f"reconnecting in {delay:.2f} s (attempt {self.state.attempt})", delay=round(delay, 3), attempt=self.state.attempt)
+        self._notice(
+            "reconnecting",
+            f"reconnecting in {delay:.2f} s (attempt {self.state.attempt})",
+            delay=round(delay, 3),
+            attempt=self.state.attempt,
+        )
         await self._interruptible(asyncio.sleep(delay))
 
     # --- heartbeats -------------------------------------------------------------------------------

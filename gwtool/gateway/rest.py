@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import http
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 Answer = tuple[int, Any, list[tuple[str, str]]]
 LIST_LIMIT, MAX_LIST_LIMIT = 100, 1000  # entities in one GET /cache/{type}/ answer: default, most
 LISTING = "/cache/{type}/?limit=N"
+
 
 def json_response(status: int, body: Any, extra_headers: list[tuple[str, str]] | None = None) -> Response:
     data = orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS, default=str)
@@ -108,7 +110,7 @@ def _listing(gw: MockGateway, cache_type: str, query: str) -> Answer:
     return 200, body, []
 
 
-def make_process_request(gw: MockGateway):  # noqa: ANN201 - websockets' callback type
+def make_process_request(gw: MockGateway) -> Callable[[ServerConnection, Request], Response | None]:
     """websockets calls this for every request: websocket upgrades go on, the rest is REST."""
 
     def process_request(connection: ServerConnection, request: Request) -> Response | None:
@@ -118,7 +120,9 @@ def make_process_request(gw: MockGateway):  # noqa: ANN201 - websockets' callbac
             shown = origin if len(origin) <= 100 else origin[:100] + "…"
             gw._notice("warning", f"refused a request from origin {shown!r} ({request.path[:100]}): "
                        "browsers' pages may not use this gateway (--allow-origin adds one)", None, origin=shown)  # fmt: skip
-            return json_response(403, {"error": f"origin {shown!r} is not allowed (the gateway's --allow-origin lists those that are)"})
+            return json_response(
+                403, {"error": f"origin {shown!r} is not allowed (the gateway's --allow-origin lists those that are)"}
+            )
         if is_websocket_upgrade(request):
             return None
         try:

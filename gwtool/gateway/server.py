@@ -15,9 +15,9 @@ import hmac
 import logging
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from websockets.asyncio.server import ServerConnection, serve
@@ -110,7 +110,7 @@ class Connection:
         self.close_code: int | None = None  # set when the gateway closed it
         self.close_name = ""
         self.close_reason = ""
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[Any] | None = None
         self.forwarding = False  # waiting for a receiver to take an event: its heartbeats wait unread
         self.grace = 0.0  # monotonic time the sweep last saw it waiting; the timeout counts from here
         self.backed_up_since: float | None = None  # monotonic time it was first found not reading
@@ -167,8 +167,8 @@ class MockGateway:
         self._next_id = 1
         self._subscribers: list[Subscriber] = []
         self._server: Any = None
-        self._sweeper: asyncio.Task | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._checks = proto.checks
         self._heartbeat_names = {
@@ -189,7 +189,7 @@ class MockGateway:
         frame = encode(payload)
         return payload, frame, zlib.compress(frame)
 
-    def _opcode_handlers(self) -> dict[int, Callable]:
+    def _opcode_handlers(self) -> dict[int, Callable[[Connection, dict[str, Any], str], Awaitable[None]]]:
         """op code → handler for every opcode a service may send (by name, from the protocol)."""
         by_name = {
             "HEARTBEAT": self._on_heartbeat,
@@ -197,11 +197,7 @@ class MockGateway:
             "EVENT": self._on_event,
             "CACHE": self._on_cache,
         }
-        return {
-            op.code: by_name.get(op.name, self._on_other)
-            for op in self.proto.opcodes.values()
-            if "service" in op.sent_by
-        }
+        return {op.code: by_name.get(op.name, self._on_other) for op in self.proto.opcodes.values() if "service" in op.sent_by}
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -245,7 +241,9 @@ class MockGateway:
         if self._sweeper is not None:
             self._sweeper.cancel()
         if held := self.held_count:  # at-most-once: nothing keeps them past the process
-            self._notice("warning", f"shutting down: {held} held event(s) discarded (no receiver took them)", None, discarded=held)
+            self._notice(
+                "warning", f"shutting down: {held} held event(s) discarded (no receiver took them)", None, discarded=held
+            )
         for conn in list(self._conns.values()):
             self._mark_closing(conn, GOING_AWAY, "GOING_AWAY", "gateway shutting down")
         server.close(close_connections=True, code=GOING_AWAY, reason="gateway shutting down")
@@ -383,8 +381,8 @@ class MockGateway:
                 name = self.proto.op_name(op)
                 await self._close(conn, "NOT_IDENTIFIED", f"{name} before IDENTIFY: only HEARTBEAT may come first")
                 return
-            await handler(conn, payload, frame)
-            frame = payload = None  # not kept alive while waiting for the next one (up to --max-size each)
+            await handler(conn, payload, cast(str, frame))  # _loads took only a text frame
+            del frame, payload  # not kept alive while waiting for the next one (up to --max-size each)
 
     async def _undecodable(self, conn: Connection, frame: str | bytes) -> None:
         try:
@@ -445,7 +443,7 @@ class MockGateway:
         if self.token is not None and not hmac.compare_digest(str(d[IDENTIFY_TOKEN]).encode(), self.token.encode()):
             await self._close(conn, "AUTHENTICATION_FAILED", "token does not match the gateway's token")
             return
-        if unknown_service:
+        if unknown_service or type(service) is not str:
             known = ", ".join(self.proto.services)
             await self._close(conn, "INVALID_SERVICE", f"unknown service type {service!r} (known: {known})")
             return
@@ -478,7 +476,13 @@ class MockGateway:
         event = self.proto.events.get(t) if type(t) is str else None
         if event is None:
             known = ", ".join(self.proto.events)
-            what = "missing" if t is None else f"unknown event {t!r}" if type(t) is str else f"expected string, got {type(t).__name__}"
+            what = (
+                "missing"
+                if t is None
+                else f"unknown event {t!r}"
+                if type(t) is str
+                else f"expected string, got {type(t).__name__}"
+            )
             await self._close(conn, "INVALID_PAYLOAD", f"t: {what} (known: {known})")
             return
         if not event.may_be_sent_by(conn.service):  # type: ignore[arg-type]
@@ -549,7 +553,7 @@ class MockGateway:
             self._notice("info", "reading again: events go to it again", target)
         try:
             if target.compress:
-                data = zlib.compress(frame.encode() if type(frame) is str else frame)
+                data: str | bytes = zlib.compress(frame.encode())
                 await ws.send(data)
             else:
                 data = frame
@@ -649,9 +653,9 @@ class MockGateway:
         if conn.close_code is not None:
             code, name, reason, by = conn.close_code, conn.close_name, conn.close_reason, "gateway"
         else:
-            code, reason, by = _peer_close(conn.ws)
-            name = self.proto.close_name(code)
-        known = self.proto.close_by_code.get(code)  # type: ignore[arg-type]
+            peer_code, reason, by = _peer_close(conn.ws)
+            code, name = peer_code or 0, self.proto.close_name(peer_code)
+        known = self.proto.close_by_code.get(code)
         final = known is not None and not known.reconnect
         shown = f"closed {code} {name}".rstrip() + (f": {reason}" if reason else "") + f" (by the {by}"
         shown += "; the service should not reconnect)" if final else ")"
@@ -705,7 +709,7 @@ class MockGateway:
             conn_id, service = (conn.id, conn.service) if conn is not None else (0, None)
             self._emit(Notice(kind, text, conn_id, service, data))  # type: ignore[arg-type]
 
-    def _record_in(self, conn: Connection, frame: str | bytes, payload: dict | None, error: str | None = None) -> None:
+    def _record_in(self, conn: Connection, frame: str | bytes, payload: dict[str, Any] | None, error: str | None = None) -> None:
         if not self._subscribers:
             return
         raw = preview(frame) if payload is None else None

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gwtool.errors import ProtocolDefinitionError
+
+if TYPE_CHECKING:
+    from gwtool.protocol.validate import Checks
 
 ENV_VAR = "GWTOOL_PROTOCOL"
 SCALARS = ("string", "integer", "boolean", "snowflake", "timestamp", "discriminator", "object", "any", "service")
@@ -57,6 +60,13 @@ class TypeExpr:
     name: str = ""  # scalar or structure name
     item: TypeExpr | None = None  # array item / nullable inner type
     choices: tuple[str, ...] = ()
+
+    @property
+    def of(self) -> TypeExpr:
+        """The item type of an array, or the type inside a nullable."""
+        if self.item is None:
+            raise ValueError(f"a {self.kind} type has no item type")
+        return self.item
 
     def __str__(self) -> str:
         if self.kind == "array":
@@ -247,7 +257,7 @@ class Protocol:
         return next((e for e in self.events.values() if e.routing == routing), None)
 
     def heartbeat_fields_for(self, service: str | None) -> tuple[Field, ...]:
-        extra = self.services[service].heartbeat_fields if service in self.services else ()
+        extra = self.services[service].heartbeat_fields if service is not None and service in self.services else ()
         return self.heartbeat_fields + extra
 
     def as_definition(self) -> dict[str, Any]:
@@ -255,7 +265,7 @@ class Protocol:
         return _as_definition(self)
 
     @cached_property
-    def checks(self):  # noqa: ANN201 - compiled lazily, see validate.py
+    def checks(self) -> Checks:  # compiled lazily, see validate.py
         from gwtool.protocol.validate import compile_checks
 
         return compile_checks(self)
@@ -320,9 +330,7 @@ def _as_definition(proto: Protocol) -> dict[str, Any]:
         },
         "cache_types": {n: structure(s) for n, s in proto.cache_types.items()},
         "structures": {n: structure(s) for n, s in structures.items()},
-        "close_codes": {
-            n: {"code": c.code, "reconnect": c.reconnect, "doc": c.doc} for n, c in proto.close_codes.items()
-        },
+        "close_codes": {n: {"code": c.code, "reconnect": c.reconnect, "doc": c.doc} for n, c in proto.close_codes.items()},
     }
 
 
@@ -349,7 +357,8 @@ def _read_default() -> dict[str, Any]:
     if not _DEFAULT_CACHE:
         text = resources.files("gwtool.protocol").joinpath("default.toml").read_text("utf-8")
         _DEFAULT_CACHE.update(tomllib.loads(text))
-    return _deep_copy(_DEFAULT_CACHE)
+    copy: dict[str, Any] = _deep_copy(_DEFAULT_CACHE)
+    return copy
 
 
 def _deep_copy(value: Any) -> Any:
@@ -496,7 +505,7 @@ class _Builder:
             spec = self.table(key, spec, KEYS["opcodes"])
             sent_by = self.names(key, spec, "sent_by")
             if bad := [s for s in sent_by if s not in ("service", "gateway")]:
-                raise self.fail(f"{key}.sent_by", f"{bad[0]!r}: expected \"service\" or \"gateway\"")
+                raise self.fail(f"{key}.sent_by", f'{bad[0]!r}: expected "service" or "gateway"')
             out[name] = Opcode(name, self.get(key, spec, "code", int), sent_by, spec.get("doc", ""))
         self._require("opcodes", out, OPCODE_NAMES)
         self._unique("opcodes", {n: o.code for n, o in out.items()})
@@ -585,13 +594,18 @@ class _Builder:
                 if bad := [n for n in names if n not in parties]:
                     raise self.fail(f"events.{t}.{side}", f"unknown service type {bad[0]!r} (known: {', '.join(proto.services)})")
         tables = [(f"events.{t}.fields", e.fields) for t, e in proto.events.items()]
-        tables += [(f"cache_types.{n}.fields" if s.cacheable else f"structures.{n}.fields", s.fields) for n, s in proto.structures.items()]
+        tables += [
+            (f"cache_types.{n}.fields" if s.cacheable else f"structures.{n}.fields", s.fields)
+            for n, s in proto.structures.items()
+        ]
         tables += [(f"services.{n}.heartbeat", s.heartbeat_fields) for n, s in proto.services.items()]
         tables += [("heartbeat.fields", proto.heartbeat_fields), ("identify.fields", proto.identify_fields)]
         for key, fields in tables:
             for f in fields:
                 if (ref := _unknown_ref(f.type, proto.structures)) is not None:
-                    raise self.fail(f"{key}.{f.path}.type", f"unknown type {ref!r} (known: {', '.join((*SCALARS, *proto.structures))})")
+                    raise self.fail(
+                        f"{key}.{f.path}.type", f"unknown type {ref!r} (known: {', '.join((*SCALARS, *proto.structures))})"
+                    )
 
 
 def _unknown_ref(expr: TypeExpr, structures: Mapping[str, Structure]) -> str | None:

@@ -43,7 +43,7 @@ TYPE_NAMES = {
     "service": "the name of a service type",
 }
 
-EXTENSION_EXAMPLE = '''\
+EXTENSION_EXAMPLE = """\
 # music.toml — a new service type and an event for it
 [services.music]
 doc = "plays music in voice channels"
@@ -62,7 +62,7 @@ guildID = { type = "snowflake", doc = "the guild to play in" }
 channelID = { type = "snowflake", doc = "the voice channel to join" }
 query = { type = "string", doc = "what to search for" }
 "volume?" = { type = "integer", doc = "0-100" }
-'''
+"""
 
 SEED_NOTES = [
     "**Where a CACHE payload's `type` goes.** The seed says each cache payload has a `type` field but not "
@@ -74,11 +74,10 @@ SEED_NOTES = [
     "ASCII digits); names, hashes and nicknames stay plain strings.",
     '**"4 digit discriminator"** is checked as exactly four ASCII digits in a string (`"0001"`).',
     '**"ISO8601 timestamp"** accepts date and time with optional seconds, fraction and zone '
-    '(`2016-12-05T17:26:18.000Z`, `2016-12-05 17:26+01:00`), not a bare date.',
+    "(`2016-12-05T17:26:18.000Z`, `2016-12-05 17:26+01:00`), not a bare date.",
     '**`parentID?` is typed "string" but described "or null".** It is optional *and* nullable. `nickname`, '
     '`avatar` and `icon` ("string?") are required but nullable.',
-    '**The channel table says "id of the role"** for the channel\'s `id`: a copy-paste slip, read as the '
-    "channel's id.",
+    "**The channel table says \"id of the role\"** for the channel's `id`: a copy-paste slip, read as the channel's id.",
     "**Optional fields of a guild.** `roles` is required; `members`, `voiceStates` and `channels` are optional "
     "(marked `?` in the seed). A nested role, member, channel or voice state still carries its own `guildID`.",
     "**What caching a guild caches.** Its nested `roles`, `members`, `channels` and `voiceStates` are also "
@@ -86,11 +85,10 @@ SEED_NOTES = [
     "say it is); send it as a `user` CACHE payload for `GET /cache/user/{id}`.",
     "**A voice state's `channelID`** is required and not nullable, as in the seed, so a user leaving a "
     "voice channel cannot be expressed; a real gateway may want `snowflake?` (change it with `--protocol`).",
-    "**`t` is `string?`, present only for opcode 2.** A `t` on any other opcode is an error; `t: null` "
-    "there is accepted.",
+    "**`t` is `string?`, present only for opcode 2.** A `t` on any other opcode is an error; `t: null` there is accepted.",
     "**Heartbeat data types.** The seed gives `heapUsed` only by example; it is an integer, as is a "
     "sharder's `guilds`. Other extra fields are allowed.",
-    "**HEARTBEAT_ACK has \"no data\".** The gateway sends `d: {}`; clients also accept a missing `d`.",
+    '**HEARTBEAT_ACK has "no data".** The gateway sends `d: {}`; clients also accept a missing `d`.',
     "**IDENTIFIED's data** is given only for sharders (`shards`). `maxShards` was added so a sharder knows "
     "the total; other services get `{}`.",
     '**Events table, "where the event cant be sent from"** reads as *can*: From lists who may send, and '
@@ -165,10 +163,7 @@ def _anchor(title: str) -> str:
 def _fields(fields: tuple[Field, ...]) -> str:
     if not fields:
         return "No fields."
-    rows = [
-        (_code(f.path), _code(f.type), "no" if f.optional else "yes", f.doc)
-        for f in fields
-    ]
+    rows = [(_code(f.path), _code(f.type), "no" if f.optional else "yes", f.doc) for f in fields]
     return _table(["Field", "Type", "Required", "Description"], rows)
 
 
@@ -403,12 +398,12 @@ def _event(proto: Protocol, event: Event) -> str:
 def _caching(proto: Protocol) -> str:
     cachers = [s.name for s in proto.services.values() if s.cache]
     not_allowed = proto.close("EVENT_NOT_ALLOWED")
-    rows = [
-        (f"`{s.name}`", _names(s.key), _names(s.nested), _code(_rest_path(s)), s.doc) for s in proto.cache_types.values()
-    ]
+    rows = [(f"`{s.name}`", _names(s.key), _names(s.nested), _code(_rest_path(s)), s.doc) for s in proto.cache_types.values()]
     types = "\n".join(f"- `{name}`: {text}" for name, text in TYPE_NAMES.items())
     first = next(iter(proto.cache_types), None)
-    array = f"Several entities of one type go in an array:\n\n{_json(ex.cache_payload(proto, first, array=True))}" if first else ""
+    array = (
+        f"Several entities of one type go in an array:\n\n{_json(ex.cache_payload(proto, first, array=True))}" if first else ""
+    )
     parts = [
         f"""\
 ## Caching

@@ -88,7 +88,7 @@ class _Compiler:
         if expr.kind == "choice":
             choices = frozenset(expr.choices)
             return (lambda v: type(v) is str and v in choices), " or ".join(f'"{c}"' for c in expr.choices)
-        if expr.kind == "nullable" and (inner := self.predicate(expr.item)):
+        if expr.kind == "nullable" and (inner := self.predicate(expr.of)):
             pred, label = inner
             return (lambda v: v is None or pred(v)), f"{label} or null"
         return None
@@ -106,9 +106,9 @@ class _Compiler:
 
             return check_scalar
         if expr.kind == "nullable":
-            return self._nullable(expr, self.type_check(expr.item))
+            return self._nullable(expr, self.type_check(expr.of))
         if expr.kind == "array":
-            return self._array(expr.item)
+            return self._array(expr.of)
         return self._ref(expr.name)
 
     def _nullable(self, expr: TypeExpr, inner: Check) -> Check:
@@ -133,6 +133,7 @@ class _Compiler:
                     if not pred(x):
                         errors.append(f"{path}[{i}]: expected {item_label}, {_got(x, item_label)}")
             else:
+                assert inner is not None  # compiled above whenever there is no simple predicate
                 for i, x in enumerate(v):
                     inner(x, f"{path}[{i}]", errors)
 
@@ -169,7 +170,7 @@ class _Compiler:
                 elif simple is not None:
                     if not simple[0](x):
                         errors.append(f"{path}.{name}: expected {simple[1]}, {_got(x, simple[1])}")
-                else:
+                elif check is not None:
                     check(x, f"{path}.{name}", errors)
 
         return check_object
@@ -221,7 +222,9 @@ def validate_payload(proto: Protocol, payload: Any, *, sender: str = "service", 
     return errors
 
 
-def _validate_data(proto: Protocol, name: str, payload: dict, d: Any, sender: str, service: str | None, errors: list[str]) -> None:
+def _validate_data(
+    proto: Protocol, name: str, payload: dict[str, Any], d: Any, sender: str, service: str | None, errors: list[str]
+) -> None:
     checks = proto.checks
     if name == "EVENT":
         t = payload.get("t", _MISSING)
@@ -282,7 +285,7 @@ def check_data(check: Check, payload: dict[str, Any]) -> tuple[Any, list[str]]:
     return d, errors
 
 
-def permission_error(proto: Protocol, payload: dict, service: str) -> str | None:
+def permission_error(proto: Protocol, payload: dict[str, Any], service: str) -> str | None:
     """Why ``service`` may not send ``payload`` (an EVENT or a CACHE), or None when it may."""
     op = payload.get("op")
     if op == proto.op("EVENT"):

@@ -23,8 +23,8 @@ from gwtool.console import label
 from gwtool.errors import GwtoolError, InvalidPayload
 from gwtool.protocol.definition import Protocol
 from gwtool.records import Notice, Record
-from gwtool.tui.commands import GwtoolCommands, available
 from gwtool.text import printable
+from gwtool.tui.commands import GwtoolCommands, available
 from gwtool.tui.feed import DEFAULT_LIMIT, Feed, Filter, Side
 from gwtool.tui.session import Session
 from gwtool.tui.widgets.cache_tree import CacheTree
@@ -403,4 +403,3 @@ def make_app(
         proto = load_protocol()
     session = Session(proto, url=url, service=service, token=token, compress=compress, quiet=quiet, show_token=show_token)
     return GwtoolApp(session, limit=limit)
-

@@ -30,7 +30,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("Stream: clear", "clear_stream", "ctrl+l", "Forget every recorded payload"),
     Action("Payload: copy as JSON", "copy", "c", "Copy the selected payload (or cache entity) to the clipboard"),
     Action("Heartbeat: send one now", "heartbeat", "h", "Our client sends a heartbeat; its ACK gives a latency sample"),
-    Action("Heartbeat: gateway requests one", "request_heartbeat", "H", "The embedded gateway sends op HEARTBEAT to our client", True),
+    Action(
+        "Heartbeat: gateway requests one", "request_heartbeat", "H", "The embedded gateway sends op HEARTBEAT to our client", True
+    ),
     Action("View: zoom the focused side", "zoom", "z", "Stream or panes full screen (small terminals); z or Esc restores"),
     Action("Compose: send the payload", "send", "ctrl+s", "Validate and send the composer's payload"),
     Action("View: detail", "show_tab('detail')", "1", "The selected payload as JSON, with its sizes"),

@@ -36,7 +36,9 @@ class DemoSession:
         self.service = service or proto.first_receiver()
         self.url = "ws://127.0.0.1:8765"
         self.sharder = next((s.name for s in proto.services.values() if s.shards), service)
-        self.state = state or ClientState(phase="identified", identified={}, connected_at=T0 + 0.012, heartbeat_interval=5000, conn=1)
+        self.state = state or ClientState(
+            phase="identified", identified={}, connected_at=T0 + 0.012, heartbeat_interval=5000, conn=1
+        )
         self.latency = LatencyStats()
         for ms in LATENCIES:
             self.latency.add(ms)
@@ -71,8 +73,22 @@ class DemoSession:
         out.append(("you", Notice("identified", f"identified as {ours}", service=ours, ts=T0 + 0.012)))
         rec("gw", "in", 0.2, {"op": p.op("IDENTIFY"), "d": {"type": sharder, "token": "", "compress": False}}, 2, None)
         if identified is not None:
-            rec("gw", "out", 0.201, {"op": p.op("EVENT"), "t": identified.t, "d": {"shards": [0, 1, 2], "maxShards": 3}}, 2, sharder)
-        out.append(("gw", Notice("identified", f"identified as {sharder} with shards [0, 1, 2] of 3", conn=2, service=sharder, ts=T0 + 0.202)))
+            rec(
+                "gw",
+                "out",
+                0.201,
+                {"op": p.op("EVENT"), "t": identified.t, "d": {"shards": [0, 1, 2], "maxShards": 3}},
+                2,
+                sharder,
+            )
+        out.append(
+            (
+                "gw",
+                Notice(
+                    "identified", f"identified as {sharder} with shards [0, 1, 2] of 3", conn=2, service=sharder, ts=T0 + 0.202
+                ),
+            )
+        )
         events = [e for e in p.events_sendable_by(sharder) if e.routing != "identified" and e.example is not None]
         caches = [s for s in p.cache_types.values() if s.example is not None]
         at = 1.0

@@ -103,12 +103,19 @@ class Session:
             if self.embedded:
                 from gwtool.gateway import MockGateway
 
-                self.gateway = MockGateway(self.proto, port=0, heartbeat_interval=self.heartbeat_interval, show_token=self.show_token)
+                self.gateway = MockGateway(
+                    self.proto, port=0, heartbeat_interval=self.heartbeat_interval, show_token=self.show_token
+                )
                 await stack.enter_async_context(self.gateway)
                 stack.callback(self.gateway.subscribe(lambda item: sink("gw", item)))
                 self.url = self.gateway.url
             self.client = GatewayClient(  # retry_first: a dashboard may be opened before its gateway
-                self.url, service=self.service, token=self.token, compress=self.compress, proto=self.proto, retry_first=True,
+                self.url,
+                service=self.service,
+                token=self.token,
+                compress=self.compress,
+                proto=self.proto,
+                retry_first=True,
                 show_token=self.show_token,
             )
             stack.callback(self.client.subscribe(lambda item: self._seen(sink, item)))

@@ -18,7 +18,9 @@ PROTO = load_protocol()
 
 
 def test_bench_command_against_the_embedded_gateway_loses_nothing() -> None:
-    result = CliRunner().invoke(app, ["bench", "--duration", "0.5", "--rate", "400", "--sharders", "2", "--commands", "3", "--json"])
+    result = CliRunner().invoke(
+        app, ["bench", "--duration", "0.5", "--rate", "400", "--sharders", "2", "--commands", "3", "--json"]
+    )
     assert result.exit_code == 0, result.output
     out = orjson.loads(result.output)
     assert out["senders"] == 2 and out["receivers"] == 3

@@ -11,8 +11,6 @@ import socket
 import subprocess
 import sys
 
-import pytest
-
 from gwtool.cli import main
 from gwtool.client import GatewayClient
 from gwtool.gateway import MockGateway
@@ -45,7 +43,9 @@ async def test_send_reaches_a_connected_commands_service(capsys, proto):
         async with GatewayClient(gw.url, service="commands", proto=proto) as worker:
             await worker.wait_identified(timeout=5)
             waiting = asyncio.create_task(worker.wait_for_event("EXECUTE_COMMAND", timeout=10))
-            code, out, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--set", "ids.shard=2", "--set", "command=kick")
+            code, out, err = await gwtool(
+                capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--set", "ids.shard=2", "--set", "command=kick"
+            )
             event = await waiting
     assert code == 0, err
     assert event.payload["d"]["command"] == "kick" and event.payload["d"]["ids"]["shard"] == 2
@@ -61,10 +61,15 @@ async def test_nothing_listening_exits_2_with_a_hint(capsys):
 
 
 async def test_invalid_data_exits_1_naming_each_path(capsys):
-    code, out, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--set", "ids.shard=x", "--set", "ids.author=1a", "--url", "ws://127.0.0.1:9")
+    code, out, err = await gwtool(
+        capsys, "send", "EXECUTE_COMMAND", "--set", "ids.shard=x", "--set", "ids.author=1a", "--url", "ws://127.0.0.1:9"
+    )
     assert code == 1
     text = " ".join(err.split())
-    assert "d.ids.author: expected snowflake id (string of digits), got '1a'" in text and "d.ids.shard: expected integer, got string" in text
+    assert (
+        "d.ids.author: expected snowflake id (string of digits), got '1a'" in text
+        and "d.ids.shard: expected integer, got string" in text
+    )
     assert len(err.strip().splitlines()) <= 3  # wrapped at 80 columns in tests, two lines in a terminal
 
 
@@ -111,7 +116,9 @@ async def test_connect_json_is_ndjson_with_the_payload_fields(capsys, proto):
 
 async def test_connect_duration_and_hidden_heartbeats(capsys):
     async with MockGateway(heartbeat_interval=50) as gw:
-        code, out, err = await gwtool(capsys, "connect", "--as", "commands", "--url", gw.url, "--duration", "0.4", "--no-heartbeat-lines")
+        code, out, err = await gwtool(
+            capsys, "connect", "--as", "commands", "--url", gw.url, "--duration", "0.4", "--no-heartbeat-lines"
+        )
     assert code == 0, err
     assert "EVENT IDENTIFIED" in out and "HEARTBEAT" not in out and "closed by gwtool: 1000" in out
 
@@ -119,7 +126,18 @@ async def test_connect_duration_and_hidden_heartbeats(capsys):
 async def test_send_repeat_and_wait_for_a_reply(capsys, fake_gateway):
     async with fake_gateway(interval=10_000, echo_events=True) as gw:
         code, out, err = await gwtool(
-            capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--repeat", "3", "--rate", "200", "--wait-for", "EXECUTE_COMMAND", "--json"
+            capsys,
+            "send",
+            "EXECUTE_COMMAND",
+            "--url",
+            gw.url,
+            "--repeat",
+            "3",
+            "--rate",
+            "200",
+            "--wait-for",
+            "EXECUTE_COMMAND",
+            "--json",
         )
     assert code == 0, err
     assert len(gw.payloads("EVENT")) == 3

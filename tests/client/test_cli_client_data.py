@@ -19,7 +19,7 @@ def cache_data(proto, cache_type: str, *sets: str, data: str | None = None):
 
 
 def test_values_are_json_typed(proto):
-    d = event_data(proto, "ids.shard=2", "command=kick", "extra={\"a\": [1, true, null]}")
+    d = event_data(proto, "ids.shard=2", "command=kick", 'extra={"a": [1, true, null]}')
     assert d["ids"]["shard"] == 2 and d["command"] == "kick" and d["extra"] == {"a": [1, True, None]}
 
 

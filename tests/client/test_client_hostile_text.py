@@ -76,7 +76,9 @@ async def test_a_listener_that_raises_leaves_one_line_and_the_client_carries_on(
     assert client.latency.count >= 2  # heartbeats went on
 
 
-@pytest.mark.parametrize("code, name", [(1007, "INVALID_DATA"), (1008, "POLICY_VIOLATION"), (1002, "PROTOCOL_ERROR"), (1013, "TRY_AGAIN_LATER")])
+@pytest.mark.parametrize(
+    "code, name", [(1007, "INVALID_DATA"), (1008, "POLICY_VIOLATION"), (1002, "PROTOCOL_ERROR"), (1013, "TRY_AGAIN_LATER")]
+)
 async def test_every_rfc_6455_close_code_is_named(capsys, fake_gateway, code, name):
     async with fake_gateway(interval=10_000, close_after_identify=[code]) as gw:
         _, out, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--verbose")
@@ -85,7 +87,10 @@ async def test_every_rfc_6455_close_code_is_named(capsys, fake_gateway, code, na
 
 @pytest.mark.parametrize(
     ("options", "step"),
-    [({"send_hello": False}, "no HELLO within 0.5 s of connecting"), ({"answer_identify": False}, "no IDENTIFIED within 0.5 s of IDENTIFY")],
+    [
+        ({"send_hello": False}, "no HELLO within 0.5 s of connecting"),
+        ({"answer_identify": False}, "no IDENTIFIED within 0.5 s of IDENTIFY"),
+    ],
 )
 async def test_connect_exits_2_naming_the_step_the_gateway_never_answered(capsys, fake_gateway, options, step):
     async with fake_gateway(interval=10_000, **options) as gw:
@@ -94,7 +99,9 @@ async def test_connect_exits_2_naming_the_step_the_gateway_never_answered(capsys
     assert step in " ".join(err.split()) and "Traceback" not in err
 
 
-@pytest.mark.parametrize(("options", "step"), [({"send_hello": False}, "sent no HELLO"), ({"answer_identify": False}, "sent no IDENTIFIED")])
+@pytest.mark.parametrize(
+    ("options", "step"), [({"send_hello": False}, "sent no HELLO"), ({"answer_identify": False}, "sent no IDENTIFIED")]
+)
 async def test_send_names_the_step_the_gateway_never_answered(capsys, fake_gateway, options, step):
     async with fake_gateway(interval=10_000, **options) as gw:
         code, out, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--timeout", "0.5")

@@ -45,7 +45,10 @@ async def test_reconnectable_closes_reconnect_and_reidentify(fake_gateway, proto
             assert client.state.conn == 3 and client.state.phase == "identified"
         assert len(gw.identifies) == 3 and all(i["type"] == "sharder" for i in gw.identifies)
         closed = [i.data for i in items if isinstance(i, Notice) and i.kind == "closed"]
-        assert [(c["code"], c["by_gateway"], c["final"]) for c in closed[:2]] == [(codes[0], True, False), (codes[1], True, False)]
+        assert [(c["code"], c["by_gateway"], c["final"]) for c in closed[:2]] == [
+            (codes[0], True, False),
+            (codes[1], True, False),
+        ]
         assert closed[0]["reason"] == f"scripted close {codes[0]}"
         assert [i.data["attempt"] for i in items if isinstance(i, Notice) and i.kind == "reconnecting"] == [1, 2]
         assert client.backoff.attempt == 0  # reset by IDENTIFIED

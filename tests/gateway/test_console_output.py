@@ -18,8 +18,8 @@ import threading
 from types import SimpleNamespace
 
 import orjson
-from websockets.exceptions import ConnectionClosed
 from gateway_testkit import EVENT, closed_with, event, recv, send, service, until
+from websockets.exceptions import ConnectionClosed
 
 from gwtool.gateway import MockGateway
 from gwtool.output import WireOutput

@@ -26,9 +26,8 @@ async def raw_http(gw: MockGateway, request: bytes) -> tuple[int, dict[str, str]
     return int(lines[0].split()[1]), headers, body
 
 
-
 CASES = [
-    (b"POST /cache/ HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{\"a\":1}", 405, "POST is not allowed"),
+    (b'POST /cache/ HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{"a":1}', 405, "POST is not allowed"),
     (b"PUT /cache/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", 405, "PUT is not allowed"),
     (b"DELETE /services/ HTTP/1.1\r\nHost: x\r\n\r\n", 405, "DELETE is not allowed"),
     (b"GET /cache/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", 400, "has no body"),

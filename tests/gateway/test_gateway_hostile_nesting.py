@@ -18,7 +18,6 @@ def nested(levels: int) -> str:
     return "[" * levels + "]" * levels
 
 
-
 @pytest.mark.parametrize("levels", [MAX_DEPTH, 300, 1000])
 @pytest.mark.parametrize("json", [False, True])
 async def test_a_deep_heartbeat_before_identify_is_refused_and_shown(levels, json, monkeypatch):

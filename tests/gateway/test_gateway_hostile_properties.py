@@ -23,11 +23,16 @@ from gwtool.text import printable
 
 PROTO = load_protocol(use_env=False)
 hostile_text = st.lists(
-    st.text(alphabet=st.characters(codec="utf-8"), max_size=6) | st.sampled_from(["\x1b", "\x9b", "\u202e", "\x07", "[/]", "[@click=app.quit]"]),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=6)
+    | st.sampled_from(["\x1b", "\x9b", "\u202e", "\x07", "[/]", "[@click=app.quit]"]),
     max_size=5,
 ).map("".join)
-scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False, allow_infinity=False) | hostile_text
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(hostile_text, inner, max_size=4), max_leaves=12)
+scalars = (
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False, allow_infinity=False) | hostile_text
+)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(hostile_text, inner, max_size=4), max_leaves=12
+)
 ops = st.sampled_from([o.code for o in PROTO.opcodes.values()]) | st.integers(-5, 20)
 payloads = st.fixed_dictionaries({"op": ops}, optional={"d": json_values, "t": hostile_text | json_values, "type": hostile_text})
 frames = (
@@ -36,7 +41,6 @@ frames = (
     | hostile_text
     | st.integers(1, 300).map(lambda n: '{"op":1,"d":' + "[" * n + "]" * n + "}")
 )
-
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

@@ -7,7 +7,6 @@ from gateway_testkit import closed_with, code, hello, still_relays
 from gwtool.gateway import MockGateway
 
 
-
 async def test_invalid_utf8_in_a_text_frame_closes_1007():
     async with MockGateway() as gw:
         ws = await hello(gw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from gateway_testkit import PROTO, GUILD_ID, heartbeat, http, op, recv, send, service, until
+from gateway_testkit import GUILD_ID, PROTO, heartbeat, http, op, recv, send, service, until
 
 from gwtool.gateway import MockGateway
 

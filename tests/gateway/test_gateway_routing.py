@@ -6,7 +6,7 @@ import asyncio
 
 import orjson
 import pytest
-from gateway_testkit import PROTO, EVENT, closed_with, code, event, heartbeat, op, recv, recv_frame, send, service, until
+from gateway_testkit import EVENT, PROTO, closed_with, code, event, heartbeat, op, recv, recv_frame, send, service, until
 
 from gwtool.gateway import MockGateway
 from gwtool.protocol.definition import load_protocol

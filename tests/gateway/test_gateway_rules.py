@@ -8,7 +8,20 @@ import zlib
 import orjson
 import pytest
 from gateway_testkit import (
-    EVENT, PROTO, closed_with, code, event, heartbeat, hello, op, open_ws, recv, recv_frame, send, service, until,
+    EVENT,
+    PROTO,
+    closed_with,
+    code,
+    event,
+    heartbeat,
+    hello,
+    op,
+    open_ws,
+    recv,
+    recv_frame,
+    send,
+    service,
+    until,
 )  # fmt: skip
 
 from gwtool.gateway import MockGateway

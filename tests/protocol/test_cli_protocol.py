@@ -11,10 +11,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from seed_payloads import SEED_EXECUTE_COMMAND as SEED
 
 from gwtool.cli import main
 from gwtool.protocol.docs import EXTENSION_EXAMPLE
-from seed_payloads import SEED_EXECUTE_COMMAND as SEED
 
 PLAY = {"op": 2, "t": "PLAY_SONG", "d": {"guildID": "1", "channelID": "2", "query": "song"}}
 
@@ -46,7 +46,17 @@ def test_protocol_shows_every_table(cli) -> None:  # noqa: ANN001
     assert code == 0
     for title in ("Opcodes", "Service types", "IDENTIFY d", "HEARTBEAT d", "Events (op EVENT)", "Close codes"):
         assert title in out
-    for needle in ("HEARTBEAT_ACK", "sharder", "guilds", "EXECUTE_COMMAND", "ids.shard", "voiceState", "overwrite", "4007", "EVENT_NOT_ALLOWED"):
+    for needle in (
+        "HEARTBEAT_ACK",
+        "sharder",
+        "guilds",
+        "EXECUTE_COMMAND",
+        "ids.shard",
+        "voiceState",
+        "overwrite",
+        "4007",
+        "EVENT_NOT_ALLOWED",
+    ):
         assert needle in out
     assert "CACHE type guild" in out and "structure overwrite" in out
 
@@ -72,7 +82,9 @@ def test_protocol_json_is_a_loadable_definition(cli, tmp_path: Path) -> None:  #
     assert data["events"]["PLAY_SONG"]["to"] == ["music"]
     assert data["close_codes"]["EVENT_NOT_ALLOWED"]["code"] == 4007
     assert data["cache_types"]["guild"]["fields"]["members?"]["type"] == "member[]"
-    code, out, _ = cli("validate", "--protocol", write(tmp_path, "dump.json", out), "--as", "commands", write(tmp_path, "p.json", PLAY))
+    code, out, _ = cli(
+        "validate", "--protocol", write(tmp_path, "dump.json", out), "--as", "commands", write(tmp_path, "p.json", PLAY)
+    )
     assert code == 0, out
 
 
@@ -103,7 +115,10 @@ def test_validate_rejects_shard_as_a_string(cli, tmp_path: Path) -> None:  # noq
     bad["d"]["ids"]["shard"] = "1"
     code, out, _ = cli("validate", write(tmp_path, "bad.json", bad))
     assert code == 1
-    assert out.splitlines() == ["d.ids.shard: expected integer, got string", "invalid: EVENT EXECUTE_COMMAND as sent by a service"]
+    assert out.splitlines() == [
+        "d.ids.shard: expected integer, got string",
+        "invalid: EVENT EXECUTE_COMMAND as sent by a service",
+    ]
 
 
 def test_validate_as_a_service_checks_permission_and_heartbeat(cli, tmp_path: Path) -> None:  # noqa: ANN001
@@ -121,7 +136,9 @@ def test_validate_as_gateway(cli, tmp_path: Path) -> None:  # noqa: ANN001
     assert cli("validate", hello)[0] == 0  # HELLO is only sent by the gateway
     code, out, _ = cli("validate", "--as", "sharder", hello)
     assert code == 1 and "op: HELLO is sent by the gateway, not by a service" in out
-    code, out, _ = cli("validate", "--as", "gateway", write(tmp_path, "id.json", {"op": 5, "d": {"type": "sharder", "token": "x"}}))
+    code, out, _ = cli(
+        "validate", "--as", "gateway", write(tmp_path, "id.json", {"op": 5, "d": {"type": "sharder", "token": "x"}})
+    )
     assert code == 1 and "op: IDENTIFY is sent by the service, not by a gateway" in out
 
 
@@ -148,7 +165,17 @@ def test_validate_with_a_user_protocol(cli, tmp_path: Path) -> None:  # noqa: AN
     assert code == 0, out
     code, out, _ = cli("validate", "--protocol", music, "--as", "sharder", play)
     assert code == 1 and "PLAY_SONG may not be sent by sharder (from: commands)" in out
-    assert cli("validate", "--protocol", music, "--as", "music", write(tmp_path, "b.json", {"op": 1, "d": {"heapUsed": 1, "players": 2}}))[0] == 0
+    assert (
+        cli(
+            "validate",
+            "--protocol",
+            music,
+            "--as",
+            "music",
+            write(tmp_path, "b.json", {"op": 1, "d": {"heapUsed": 1, "players": 2}}),
+        )[0]
+        == 0
+    )
 
 
 def test_validate_input_errors(cli, tmp_path: Path) -> None:  # noqa: ANN001

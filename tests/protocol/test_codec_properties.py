@@ -16,15 +16,19 @@ PROTO = load_protocol(use_env=False)
 SENDERS = st.sampled_from([("service", None), ("gateway", None), *[("service", s) for s in PROTO.services]])
 
 # JSON values orjson can encode (integers within 64 bits, no NaN)
-scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text()
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5), max_leaves=15)
+scalars = (
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5), max_leaves=15
+)
 
 # payload-shaped objects, so validation goes past the first checks often
 ops = st.sampled_from([o.code for o in PROTO.opcodes.values()]) | st.integers(-(2**63), 2**64 - 1) | json_values
 names = st.sampled_from([*PROTO.events, *PROTO.cache_types, "nope"]) | json_values
-payloads = st.fixed_dictionaries(
-    {"op": ops}, optional={"d": json_values, "t": names, "type": names}
-) | st.dictionaries(st.text(max_size=6), json_values, max_size=4)
+payloads = st.fixed_dictionaries({"op": ops}, optional={"d": json_values, "t": names, "type": names}) | st.dictionaries(
+    st.text(max_size=6), json_values, max_size=4
+)
 
 
 def check(frame: str | bytes, sender: str, service: str | None) -> None:

@@ -6,14 +6,13 @@ import copy
 from typing import Any
 
 import pytest
+from seed_payloads import SEED_EXECUTE_COMMAND
 
 from gwtool.protocol import examples
 from gwtool.protocol.definition import Protocol, load_protocol
 from gwtool.protocol.validate import permission_error, validate_payload
-from seed_payloads import SEED_EXECUTE_COMMAND
 
 PROTO = load_protocol(use_env=False)
-
 
 
 def cache(kind: str, d: Any) -> dict[str, Any]:
@@ -50,7 +49,7 @@ def test_guild_with_every_nested_array() -> None:
         "d.roles[1]: expected object, got string",
         "d.members[0].joinedAt: expected ISO 8601 timestamp, got 'yesterday'",
         "d.members[0].user.discriminator: expected 4 digits, got '1'",
-        "d.channels[0].overwrites[0].type: expected \"role\" or \"member\", got 'everyone'",
+        'd.channels[0].overwrites[0].type: expected "role" or "member", got \'everyone\'',
     ]
 
 
@@ -151,7 +150,9 @@ def test_unknown_op_t_and_type() -> None:
     assert validate_payload(PROTO, {"op": 6, "type": "emoji", "d": {}}) == [
         "type: unknown cache type 'emoji' (known: member, role, user, guild, channel, voiceState)"
     ]
-    assert validate_payload(PROTO, {"op": 6, "d": {}}) == ["type: missing (one of member, role, user, guild, channel, voiceState)"]
+    assert validate_payload(PROTO, {"op": 6, "d": {}}) == [
+        "type: missing (one of member, role, user, guild, channel, voiceState)"
+    ]
     assert validate_payload(PROTO, {"op": 6, "type": "user", "d": []}) == [
         "d: expected an entity or a non-empty array of them, got empty array"
     ]

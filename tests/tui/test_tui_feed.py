@@ -53,8 +53,8 @@ def test_printable_removes_terminal_control_sequences():
 
 
 async def test_a_flood_keeps_the_newest_entries_and_shows_the_dropped_count(proto):
-    from gwtool.tui.demo import DemoSession
     from gwtool.tui.app import GwtoolApp
+    from gwtool.tui.demo import DemoSession
     from gwtool.tui.widgets.stream import Stream
 
     session = DemoSession(proto)

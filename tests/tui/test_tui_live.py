@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from textual.widgets import DataTable, Static, TabbedContent
+from tui_testkit import plain, wait_for
 
 from gwtool.client import GatewayClient
 from gwtool.gateway import MockGateway
@@ -15,7 +16,6 @@ from gwtool.tui.widgets.cache_tree import CacheTree
 from gwtool.tui.widgets.help import ConfirmScreen, HelpScreen
 from gwtool.tui.widgets.status_bar import StatusBar
 from gwtool.tui.widgets.stream import Stream
-from tui_testkit import plain, wait_for
 
 SIZE = (160, 48)
 
@@ -164,7 +164,9 @@ async def test_compose_validates_live_and_sends(proto):
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.session.client.sent_count > sent, what="the composed heartbeat")
         composed = {"op": 1, "d": {"heapUsed": 1234}}
-        await wait_for(pilot, lambda: any(r.direction == "out" and r.payload == composed for r in records(app)), what="its record")
+        await wait_for(
+            pilot, lambda: any(r.direction == "out" and r.payload == composed for r in records(app)), what="its record"
+        )
 
 
 async def test_compose_asks_before_sending_what_the_service_may_not(proto):
@@ -250,7 +252,11 @@ async def test_a_separate_gateway_over_its_url_and_rest_side(proto):
                 await wait_for(pilot, lambda: table.row_count >= 2, what="GET /services/ rows")
                 await pilot.press("3")
                 tree = app.query_one(CacheTree)
-                await wait_for(pilot, lambda: "at the gateway" in " ".join(n.label.plain for n in tree.root.children), what="GET /cache/ counts")
+                await wait_for(
+                    pilot,
+                    lambda: "at the gateway" in " ".join(n.label.plain for n in tree.root.children),
+                    what="GET /cache/ counts",
+                )
                 await pilot.press("g")  # no gateway side to switch to: says so, changes nothing
                 assert app.side is None
             await asyncio.sleep(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.widgets import DataTable
+from tui_testkit import plain, wait_for
 
 from gwtool.client import ClientState
 from gwtool.records import Notice, Record
@@ -12,7 +13,6 @@ from gwtool.tui.session import Session
 from gwtool.tui.widgets.cache_tree import CacheTree
 from gwtool.tui.widgets.status_bar import StatusBar
 from gwtool.tui.widgets.stream import Stream
-from tui_testkit import plain, wait_for
 
 NASTY = ["[bold]", "[/]", "[/", "[@click=app.quit]", "[@click=app.quit]click me[/]", "\x1b[31m"]
 
@@ -35,7 +35,7 @@ async def test_markup_in_payloads_shows_literally_and_clicks_do_nothing(proto):
         await pilot.pause()
         stream = app.query_one(Stream)
         assert len(stream.view) == 4 * len(NASTY)
-        for y, entry in enumerate(stream.view):
+        for y in range(len(stream.view)):
             nasty = NASTY[y // 4]
             if y % 4 == 0:
                 await pilot.click(Stream, offset=(30, y + 1))  # +1: the border
@@ -114,7 +114,15 @@ async def test_a_markup_event_name_sent_for_real_closes_with_a_literal_reason(pr
         assert "[@click=app.quit]" in plain(app.query_one("#detail-view .detail-heading"))
 
 
-ESCAPES = ["\x1b]0;owned\x07", "\x1b]52;c;ZXZpbA==\x07", "\x1b]8;;http://evil\x1b\\x", "\x9b31m", "\u202eevil\u202c", "\u2066x\u2069", "a\x7fb"]
+ESCAPES = [
+    "\x1b]0;owned\x07",
+    "\x1b]52;c;ZXZpbA==\x07",
+    "\x1b]8;;http://evil\x1b\\x",
+    "\x9b31m",
+    "\u202eevil\u202c",
+    "\u2066x\u2069",
+    "a\x7fb",
+]
 
 
 async def test_terminal_escapes_and_bidi_overrides_show_as_visible_text(proto):
@@ -143,11 +151,20 @@ async def test_a_deep_heartbeat_at_the_embedded_gateway_does_not_stop_the_dashbo
 
     app = GwtoolApp(Session(proto, quiet=True))
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.session.client is not None and app.session.state.phase == "identified", what="identified")
+        await wait_for(
+            pilot, lambda: app.session.client is not None and app.session.state.phase == "identified", what="identified"
+        )
         async with connect(app.session.gateway.url, proxy=None) as ws:
             await ws.recv()  # HELLO
             await ws.send('{"op":1,"d":{"x":' + "[" * 300 + "]" * 300 + "}}")
             await wait_for(pilot, lambda: ws.close_code is not None or ws.state.name == "CLOSED", what="the refusal")
-        await wait_for(pilot, lambda: any("nested deeper than 64 levels" in (getattr(e.item, "error", None) or getattr(e.item, "text", "")) for e in app.feed.entries), what="the refusal in the stream")
+        await wait_for(
+            pilot,
+            lambda: any(
+                "nested deeper than 64 levels" in (getattr(e.item, "error", None) or getattr(e.item, "text", ""))
+                for e in app.feed.entries
+            ),
+            what="the refusal in the stream",
+        )
         assert app.is_running
         await app.session.client.round_trip(timeout=5)  # our own connection is fine

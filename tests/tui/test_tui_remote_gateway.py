@@ -8,6 +8,7 @@ import asyncio
 import orjson
 import pytest
 from textual.widgets import DataTable
+from tui_testkit import wait_for
 
 import gwtool.tui.session as session_module
 from gwtool.client import GatewayClient
@@ -17,7 +18,6 @@ from gwtool.records import Record
 from gwtool.tui.app import GwtoolApp, make_app
 from gwtool.tui.session import Session
 from gwtool.tui.widgets.cache_tree import CacheTree
-from tui_testkit import wait_for
 
 SIZE = (160, 48)
 

@@ -19,7 +19,8 @@ from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.text import printable
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Field, Protocol
+    from gwtool.protocol.definition import Protocol
+
 
 @dataclass(frozen=True)
 class Template:

@@ -106,6 +106,4 @@ class Detail(VerticalScroll):
         """Any JSON value (a cache entity, a service) with a plain-text title."""
         self.entry = None
         self.head.update(Text(printable(title), "bold"))
-        self.body.update(
-            Syntax(pretty_json(value), "json", theme="ansi_dark", word_wrap=True, background_color="default")
-        )
+        self.body.update(Syntax(pretty_json(value), "json", theme="ansi_dark", word_wrap=True, background_color="default"))

@@ -38,7 +38,7 @@ def describe_state(state: Any, service: str, error: str | None, monotonic: Calla
     """``identified · shards 0-2 of 3`` / ``reconnecting in 3 s (4009 HEARTBEAT_TIMEOUT: reason)`` …"""
     if state is None:
         if error:
-            return Text("failed · " + printable(error)[:REASON_WIDTH * 2], "bold red")
+            return Text("failed · " + printable(error)[: REASON_WIDTH * 2], "bold red")
         return Text("starting", "bold yellow")
     phase = state.phase
     text = Text(phase, PHASE_STYLES.get(phase, "bold"))
@@ -68,7 +68,14 @@ class StatusBar(Static):
 
     shown: Text | None = None
 
-    def show(self, session: Any, *, now: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic, paused: bool = False) -> None:
+    def show(
+        self,
+        session: Any,
+        *,
+        now: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        paused: bool = False,
+    ) -> None:
         state = session.state
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ")
