@@ -175,8 +175,8 @@ async def test_compose_asks_before_sending_what_the_service_may_not(proto):
         await wait_for(pilot, lambda: app.session.state and app.session.state.phase == "identified", what="identified")
         await pilot.press("4")
         app.query_one("#compose-kind").value = "event:EXECUTE_COMMAND"  # commands may not send it
-        await pilot.pause(0.1)
-        assert "may not be sent by commands" in plain(app.query_one("#compose-problems", Static))
+        problems = app.query_one("#compose-problems", Static)
+        await wait_for(pilot, lambda: "may not be sent by commands" in plain(problems), what="the live check")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         await pilot.press("n")
@@ -187,7 +187,12 @@ async def test_compose_asks_before_sending_what_the_service_may_not(proto):
         await pilot.press("y")
         code = proto.close("EVENT_NOT_ALLOWED").code
         await wait_for(pilot, lambda: app.session.state.close_code == code, what="the gateway's close")
-        assert any(isinstance(e.item, Notice) and str(code) in e.item.text for e in app.feed.entries)
+        # the close's notice reaches the stream at the next drain of the feed: wait for it, not race it
+        await wait_for(
+            pilot,
+            lambda: any(isinstance(e.item, Notice) and str(code) in e.item.text for e in app.feed.entries),
+            what="the close in the stream",
+        )
 
 
 async def test_help_screen_palette_theme_and_zoom(proto):
