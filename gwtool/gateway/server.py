@@ -27,6 +27,7 @@ from websockets.protocol import State
 from gwtool.errors import DecodeError, GwtoolError, clip_reason
 from gwtool.gateway.cache import CacheStore
 from gwtool.gateway.rest import make_connection_class, make_process_request
+from gwtool.gateway.reasons import reason
 from gwtool.gateway.router import Held, Router
 from gwtool.gateway.shards import ShardPool
 from gwtool.protocol.codec import decode_text, encode, too_deep
@@ -346,9 +347,8 @@ class MockGateway:
         except ConnectionClosed:
             pass
         except Exception as exc:  # a gateway bug must cost one connection, never the gateway
-            reason = f"gateway error: {type(exc).__name__}: {exc}"
             self._notice("error", f"handler failed: {type(exc).__name__}: {exc}", conn)
-            await self._close(conn, "UNKNOWN_ERROR", reason)
+            await self._refuse(conn, "gateway_error", error=f"{type(exc).__name__}: {exc}")
         finally:
             self._forget(conn)
 
@@ -362,9 +362,9 @@ class MockGateway:
             if self._stopping or conn.closing:
                 return
             if rate_limit is not None and self._over_rate(conn, rate_limit):
-                n, seconds = rate_limit
+                count, seconds = rate_limit
                 self._record_in(conn, frame, None, error="rate limited")
-                await self._close(conn, "RATE_LIMITED", f"more than {n} payloads in {seconds:g} s")
+                await self._refuse(conn, "rate_limited", count=count, seconds=seconds)
                 return
             payload = _loads(frame)
             if payload is None:
@@ -378,8 +378,7 @@ class MockGateway:
                 await self._close(conn, "UNKNOWN_OPCODE", self._unknown_op_reason(op))
                 return
             if not conn.identified and op not in before_identify:
-                name = self.proto.op_name(op)
-                await self._close(conn, "NOT_IDENTIFIED", f"{name} before IDENTIFY: only HEARTBEAT may come first")
+                await self._refuse(conn, "before_identify", op=self.proto.op_name(op))
                 return
             await handler(conn, payload, cast(str, frame))  # _loads took only a text frame
             del frame, payload  # not kept alive while waiting for the next one (up to --max-size each)
@@ -428,7 +427,7 @@ class MockGateway:
 
     async def _on_identify(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
         if conn.identified:
-            await self._close(conn, "ALREADY_IDENTIFIED", f"already identified as {conn.service}: IDENTIFY once per connection")
+            await self._refuse(conn, "already_identified", service=conn.service)
             return
         if await self._reject_t(conn, payload):
             return
@@ -441,11 +440,10 @@ class MockGateway:
             await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
             return
         if self.token is not None and not hmac.compare_digest(str(d[IDENTIFY_TOKEN]).encode(), self.token.encode()):
-            await self._close(conn, "AUTHENTICATION_FAILED", "token does not match the gateway's token")
+            await self._refuse(conn, "bad_token")
             return
         if unknown_service or type(service) is not str:
-            known = ", ".join(self.proto.services)
-            await self._close(conn, "INVALID_SERVICE", f"unknown service type {service!r} (known: {known})")
+            await self._refuse(conn, "unknown_service", service=service, known=", ".join(self.proto.services))
             return
         await self._identify(conn, service, d.get(IDENTIFY_COMPRESS) is True)
 
@@ -483,7 +481,7 @@ class MockGateway:
                 if type(t) is str
                 else f"expected string, got {type(t).__name__}"
             )
-            await self._close(conn, "INVALID_PAYLOAD", f"t: {what} (known: {known})")
+            await self._refuse(conn, "unknown_event", what=what, known=known)
             return
         if not event.may_be_sent_by(conn.service):  # type: ignore[arg-type]
             await self._close(conn, "EVENT_NOT_ALLOWED", permission_error(self.proto, payload, conn.service))  # type: ignore[arg-type]
@@ -511,7 +509,7 @@ class MockGateway:
     async def _reject_t(self, conn: Connection, payload: dict[str, Any]) -> bool:
         if payload.get("t") is None:
             return False
-        await self._close(conn, "INVALID_PAYLOAD", f"t: only {self._op['EVENT']} EVENT payloads carry t")
+        await self._refuse(conn, "t_on_other_op", op=self._op["EVENT"])
         return True
 
     # --- routing -----------------------------------------------------------------------------------
@@ -630,6 +628,10 @@ class MockGateway:
         self.router.remove(conn)
         return True
 
+    async def _refuse(self, conn: Connection, why: str, **values: Any) -> None:
+        """Close with one of the gateway's own reasons (gateway/reasons.py)."""
+        await self._close(conn, *reason(why, **values))
+
     async def _close(self, conn: Connection, name: str, reason: str) -> None:
         """Close with the protocol's code called ``name`` and a reason naming the problem."""
         if not self._mark_closing(conn, self.proto.close(name).code, name, reason):
@@ -671,14 +673,12 @@ class MockGateway:
             now = time.monotonic()
             for conn in list(self._conns.values()):
                 if not conn.identified and not conn.closing and now - conn.opened > self.identify_timeout:
-                    reason = f"no IDENTIFY within {self.identify_timeout:g} s of connecting"
-                    self._spawn(self._close(conn, "NOT_IDENTIFIED", reason))
+                    self._spawn(self._refuse(conn, "identify_deadline", seconds=self.identify_timeout))
                     continue
                 stuck = conn.backed_up_since
                 if stuck is not None and not conn.closing and now - stuck > self.slow_receiver_seconds:
                     if conn.unread() > BACKED_UP_BYTES:
-                        reason = f"not reading: {conn.unread() // 1024:,} KiB unread for {now - stuck:.0f} s"
-                        self._spawn(self._close(conn, "UNKNOWN_ERROR", reason))
+                        self._spawn(self._refuse(conn, "not_reading", kib=conn.unread() // 1024, seconds=now - stuck))
                     else:
                         conn.backed_up_since = None
                 if conn.forwarding:  # blocked by a receiver, not silent
@@ -687,8 +687,8 @@ class MockGateway:
                 since = max(conn.last_heartbeat or conn.opened, conn.grace)
                 if not conn.closing and now - since > self._timeout:
                     what = "no heartbeat" if conn.last_heartbeat is None else "no heartbeat since the last one"
-                    reason = f"{what} for {(now - since) * 1000:.0f} ms (timeout {factor:g} × {interval} ms)"
-                    self._spawn(self._close(conn, "HEARTBEAT_TIMEOUT", reason))
+                    ms = (now - since) * 1000
+                    self._spawn(self._refuse(conn, "heartbeat_timeout", what=what, ms=ms, factor=factor, interval=interval))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
