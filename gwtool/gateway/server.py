@@ -26,8 +26,8 @@ from websockets.protocol import State
 
 from gwtool.errors import DecodeError, GwtoolError, clip_reason
 from gwtool.gateway.cache import CacheStore
-from gwtool.gateway.rest import make_connection_class, make_process_request
 from gwtool.gateway.reasons import reason
+from gwtool.gateway.rest import make_connection_class, make_process_request
 from gwtool.gateway.router import Held, Router
 from gwtool.gateway.shards import ShardPool
 from gwtool.protocol.codec import decode_text, encode, too_deep
