@@ -288,8 +288,9 @@ class Bench:
             hello = await self._recv_payload(ws)
             if hello.get("op") != self._ops["HELLO"]:
                 raise GwtoolError(f"expected HELLO first, got op {hello.get('op')!r}")
-            interval_ms = (hello.get("d") or {}).get("heartbeatInterval", self.proto.default_interval_ms)
-            d = {"type": service, "token": self.config.token, "compress": False}
+            roles = self.proto.roles
+            interval_ms = (hello.get("d") or {}).get(roles.hello_interval, self.proto.default_interval_ms)
+            d = {roles.identify_service: service, roles.identify_token: self.config.token, roles.identify_compress: False}
             await ws.send(codec.encode({"op": self._ops["IDENTIFY"], "d": d}), text=True)
             while True:
                 payload = await self._recv_payload(ws)

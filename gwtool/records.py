@@ -88,9 +88,6 @@ class Notice:
         }
 
 
-TOKEN_FIELD = "token"  # IDENTIFY's secret (protocol-gaps.md): masked in records unless asked
-
-
 def mask_token(token: str) -> str:
     """``s3c… (6 chars)``: recognisable, not usable. Records show this unless --show-token."""
     if not token:
@@ -98,12 +95,13 @@ def mask_token(token: str) -> str:
     return f"{token[:3] if len(token) > 6 else ''}… ({len(token)} chars)"
 
 
-def masked_identify(payload: dict[str, Any]) -> dict[str, Any]:
-    """An IDENTIFY payload with its token masked (a copy; the wire keeps the real one)."""
+def masked_identify(payload: dict[str, Any], field: str) -> dict[str, Any]:
+    """An IDENTIFY payload with its token (the definition's ``roles.identify_token`` field) masked:
+    a copy; the wire keeps the real one."""
     d = payload.get("d")
-    if not isinstance(d, dict) or type(d.get(TOKEN_FIELD)) is not str or not d[TOKEN_FIELD]:
+    if not isinstance(d, dict) or type(d.get(field)) is not str or not d[field]:
         return payload
-    return {**payload, "d": {**d, TOKEN_FIELD: mask_token(d[TOKEN_FIELD])}}
+    return {**payload, "d": {**d, field: mask_token(d[field])}}
 
 
 def preview(frame: str | bytes, limit: int = 200) -> str:

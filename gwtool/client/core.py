@@ -42,9 +42,6 @@ Listener = Callable[[Item], None]
 T = TypeVar("T")
 
 # Field names of the seed protocol's fixed payloads (HELLO, IDENTIFY, heartbeats, IDENTIFIED).
-INTERVAL_FIELD = "heartbeatInterval"
-MEMORY_FIELD = "heapUsed"
-SHARDS_FIELD, MAX_SHARDS_FIELD = "shards", "maxShards"
 # A dead connection (a heartbeat never ACKed) is closed with this code, by name: not 1000, so the
 # gateway can tell it from a clean exit.
 ZOMBIE_CLOSE = "UNKNOWN_ERROR"
@@ -469,12 +466,17 @@ class GatewayClient:
             return
         self._saw_hello = True
         d = payload.get("d")
-        interval = d.get(INTERVAL_FIELD) if isinstance(d, dict) else None
+        roles = self.proto.roles
+        interval = d.get(roles.hello_interval) if isinstance(d, dict) else None
         if type(interval) is not int or interval <= 0:
             interval = self.proto.default_interval_ms
-            self._notice("warning", f"HELLO has no usable {INTERVAL_FIELD}: using {interval} ms")
+            self._notice("warning", f"HELLO has no usable {roles.hello_interval}: using {interval} ms")
         self.state.heartbeat_interval = interval
-        identify = {"type": self.service, "token": self.token, "compress": self.compress}
+        identify = {
+            roles.identify_service: self.service,
+            roles.identify_token: self.token,
+            roles.identify_compress: self.compress,
+        }
         self._identify_by = time.monotonic() + self.open_timeout
         await self._send(ws, {"op": self._op["IDENTIFY"], "d": identify})
         if self.heartbeat:
@@ -484,10 +486,12 @@ class GatewayClient:
 
     def _on_identified(self, d: Any) -> None:
         d = d if isinstance(d, dict) else {}
-        shards = d.get(SHARDS_FIELD)
+        roles = self.proto.roles
+        shards = d.get(roles.identified_shards)
         self.state.identified = d
         self.state.shards = [s for s in shards if type(s) is int] if isinstance(shards, list) else []
-        self.state.max_shards = d.get(MAX_SHARDS_FIELD) if type(d.get(MAX_SHARDS_FIELD)) is int else None
+        max_shards = d.get(roles.identified_max_shards)
+        self.state.max_shards = max_shards if type(max_shards) is int else None
         self.state.attempt = 0
         self._ever_identified = True
         self.backoff.reset()
@@ -596,8 +600,9 @@ class GatewayClient:
         for f in self.proto.heartbeat_fields_for(self.service):
             if not f.optional and "." not in f.path:
                 d[f.name] = example_value(self.proto, f.type)
-        if MEMORY_FIELD in d or MEMORY_FIELD not in self.heartbeat_values:
-            d[MEMORY_FIELD] = resident_memory()
+        memory = self.proto.roles.heartbeat_memory
+        if memory in d or memory not in self.heartbeat_values:
+            d[memory] = resident_memory()
         d.update(self.heartbeat_values)
         return d
 
@@ -680,7 +685,7 @@ class GatewayClient:
         if op != self._op["HEARTBEAT"]:
             self.data_sent += 1
         if op == self._op["IDENTIFY"] and not self.show_token:
-            payload = masked_identify(payload)
+            payload = masked_identify(payload, self.proto.roles.identify_token)
         record = Record("out", len(data), payload, False, self.state.conn, self.service, ts=ts)
         self._emit(record)
         return record

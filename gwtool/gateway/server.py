@@ -52,11 +52,6 @@ SLOW_RECEIVER_SECONDS = 5.0
 HOLD_BYTES = 64 << 20  # bytes of held frames at most (besides the count, --hold)
 IDENTIFY_TIMEOUT = 30.0  # seconds a connection may stay without IDENTIFY (heartbeating or not)
 
-# Field names of the protocol's fixed payloads (HELLO, IDENTIFY, IDENTIFIED), see protocol-gaps.md.
-HELLO_INTERVAL = "heartbeatInterval"
-IDENTIFY_TYPE, IDENTIFY_TOKEN, IDENTIFY_COMPRESS = "type", "token", "compress"
-IDENTIFIED_SHARDS, IDENTIFIED_MAX_SHARDS = "shards", "maxShards"
-
 
 class ListenFailed(GwtoolError):
     """The gateway could not listen on its host and port (in use, or not allowed)."""
@@ -179,7 +174,8 @@ class MockGateway:
         self._timeout = heartbeat_interval * proto.heartbeat_timeout_factor / 1000  # seconds
         self._op = {name: proto.op(name) for name in proto.opcodes}
         self._handlers = self._opcode_handlers()
-        self._hello = self._own_payload("HELLO", {HELLO_INTERVAL: heartbeat_interval})
+        self._roles = roles = proto.roles  # the field names behind each meaning (the definition's [roles])
+        self._hello = self._own_payload("HELLO", {roles.hello_interval: heartbeat_interval})
         self._ack = self._own_payload("HEARTBEAT_ACK", {})
         self._beat_request = self._own_payload("HEARTBEAT", {})
         self._identified_event = proto.event_with_routing("identified")
@@ -315,8 +311,8 @@ class MockGateway:
             for f in self.proto.heartbeat_fields_for(conn.service):
                 entry.setdefault(f.name, conn.heartbeat.get(f.name))
             if self.proto.services[conn.service].shards:  # type: ignore[index]
-                entry[IDENTIFIED_SHARDS] = conn.shards
-                entry[IDENTIFIED_MAX_SHARDS] = self.max_shards
+                entry[self._roles.identified_shards] = conn.shards
+                entry[self._roles.identified_max_shards] = self.max_shards
             out.append(entry)
         return out
 
@@ -432,20 +428,21 @@ class MockGateway:
         if await self._reject_t(conn, payload):
             return
         d, errors = _check_data(self._checks.identify, payload)
-        service = d.get(IDENTIFY_TYPE) if type(d) is dict else None
+        roles = self._roles
+        service = d.get(roles.identify_service) if type(d) is dict else None
         unknown_service = type(service) is str and service not in self.proto.services
         if unknown_service:  # its own close code, once the rest is well-formed and the token matches
-            errors = [e for e in errors if not e.startswith(f"d.{IDENTIFY_TYPE}:")]
+            errors = [e for e in errors if not e.startswith(f"d.{roles.identify_service}:")]
         if errors:
             await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
             return
-        if self.token is not None and not hmac.compare_digest(str(d[IDENTIFY_TOKEN]).encode(), self.token.encode()):
+        if self.token is not None and not hmac.compare_digest(str(d[roles.identify_token]).encode(), self.token.encode()):
             await self._refuse(conn, "bad_token")
             return
         if unknown_service or type(service) is not str:
             await self._refuse(conn, "unknown_service", service=service, known=", ".join(self.proto.services))
             return
-        await self._identify(conn, service, d.get(IDENTIFY_COMPRESS) is True)
+        await self._identify(conn, service, d.get(roles.identify_compress) is True)
 
     async def _identify(self, conn: Connection, service: str, compress: bool) -> None:
         conn.service, conn.identified, conn.compress = service, True, compress
@@ -453,7 +450,7 @@ class MockGateway:
         has_shards = self.proto.services[service].shards
         if has_shards:
             conn.shards = self.shard_pool.allocate(conn.id)
-            answer = {IDENTIFIED_SHARDS: conn.shards, IDENTIFIED_MAX_SHARDS: self.max_shards}
+            answer = {self._roles.identified_shards: conn.shards, self._roles.identified_max_shards: self.max_shards}
         if self._identified_event is not None:
             payload = {"op": self._op["EVENT"], "t": self._identified_event.t, "d": answer}
             frame = encode(payload)
@@ -714,7 +711,7 @@ class MockGateway:
             return
         raw = preview(frame) if payload is None else None
         if payload is not None and not self.show_token and payload.get("op") == self._op["IDENTIFY"]:
-            payload = masked_identify(payload)
+            payload = masked_identify(payload, self._roles.identify_token)
         self._emit(Record("in", _size(frame), payload, False, conn.id, conn.service, error=error, raw=raw))
 
     def _http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
@@ -728,7 +725,7 @@ class MockGateway:
         has_shards = c.service is not None and self.proto.services[c.service].shards
         return ConnectionInfo(
             conn=c.id, service=c.service, identified=c.identified, shards=list(c.shards),
-            max_shards=self.max_shards if has_shards else None, heap_used=c.heartbeat.get("heapUsed"),
+            max_shards=self.max_shards if has_shards else None, heap_used=c.heartbeat.get(self._roles.heartbeat_memory),
             guilds=c.heartbeat.get("guilds"), start_time=c.start_time, last_heartbeat=c.last_heartbeat,
             compress=c.compress, remote=c.remote, heartbeat=dict(c.heartbeat), last_heartbeat_at=c.last_heartbeat_at,
         )  # fmt: skip

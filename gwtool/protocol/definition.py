@@ -32,7 +32,7 @@ CLOSE_NAMES = (
 ROUTINGS = ("round_robin", "broadcast", "identified")
 # the keys each table may hold: anything else is a typo that would otherwise be silently ignored
 SECTIONS = (
-    "heartbeat", "hello", "identify", "opcodes", "services", "events", "cache_types", "structures", "close_codes",
+    "heartbeat", "hello", "identify", "roles", "opcodes", "services", "events", "cache_types", "structures", "close_codes",
 )  # fmt: skip
 KEYS = {
     "heartbeat": ("timeout_factor", "default_interval_ms", "fields"),
@@ -45,7 +45,26 @@ KEYS = {
     "structures": ("key", "nested", "doc", "example", "fields"),
     "close_codes": ("code", "reconnect", "doc"),
     "field": ("type", "doc", "example"),
-}
+    "roles": (
+        "hello_interval", "identify_service", "identify_token", "identify_compress", "heartbeat_memory",
+        "identified_shards", "identified_max_shards",
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The field names behind the meanings gwtool's code relies on (the definition's [roles])."""
+
+    hello_interval: str = "heartbeatInterval"
+    identify_service: str = "type"
+    identify_token: str = "token"
+    identify_compress: str = "compress"
+    heartbeat_memory: str = "heapUsed"
+    identified_shards: str = "shards"
+    identified_max_shards: str = "maxShards"
+
+
 NOBODY, EVERYONE = "none", "all"
 
 
@@ -206,6 +225,7 @@ class Protocol:
     identify_fields: tuple[Field, ...]
     heartbeat_timeout_factor: float = 1.5
     default_interval_ms: int = 30000
+    roles: Roles = field(default_factory=Roles)
     sources: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -331,6 +351,7 @@ def _as_definition(proto: Protocol) -> dict[str, Any]:
         "cache_types": {n: structure(s) for n, s in proto.cache_types.items()},
         "structures": {n: structure(s) for n, s in structures.items()},
         "close_codes": {n: {"code": c.code, "reconnect": c.reconnect, "doc": c.doc} for n, c in proto.close_codes.items()},
+        "roles": {role: f"{role.partition('_')[0]}.{name}" for role, name in vars(proto.roles).items()},
     }
 
 
@@ -492,10 +513,12 @@ class _Builder:
             ),
             heartbeat_timeout_factor=float(self.get("heartbeat", heartbeat, "timeout_factor", (int, float), 1.5)),
             default_interval_ms=self.get("heartbeat", heartbeat, "default_interval_ms", int, 30000),
+            roles=self._roles(),
             sources=sources,
             raw=d,
         )
         self._check_references(proto)
+        self._check_roles(proto)
         return proto
 
     def _opcodes(self) -> dict[str, Opcode]:
@@ -586,6 +609,34 @@ class _Builder:
             if code in seen:
                 raise self.fail(f"{section}.{name}.code", f"{code} is already used by {seen[code]}")
             seen[code] = name
+
+    def _roles(self) -> Roles:
+        table = self.table("roles", self.data.get("roles", {}), KEYS["roles"])
+        names = {}
+        for role in KEYS["roles"]:
+            key = f"roles.{role}"
+            where = self.get("roles", table, role, str)
+            prefix, dot, name = where.partition(".")
+            if prefix != role.partition("_")[0] or not dot or not name:
+                raise self.fail(key, f"expected {role.partition('_')[0]}.FIELD, got {where!r}")
+            names[role] = name
+        return Roles(**names)
+
+    def _check_roles(self, proto: Protocol) -> None:
+        """Each role names a field its table has: rename a field, and the role must follow."""
+        identified = proto.event_with_routing("identified")
+        tables = {
+            "hello": proto.hello_fields, "identify": proto.identify_fields, "heartbeat": proto.heartbeat_fields,
+            "identified": identified.fields if identified is not None else (),
+        }  # fmt: skip
+        for role, name in vars(proto.roles).items():
+            table = role.partition("_")[0]
+            if table == "identified" and identified is None:
+                continue  # no IDENTIFIED event: IDENTIFY is all there is
+            if name not in {f.name for f in tables[table]}:
+                raise self.fail(
+                    f"roles.{role}", f"{table} has no field {name!r} (fields: {', '.join(f.name for f in tables[table])})"
+                )
 
     def _check_references(self, proto: Protocol) -> None:
         parties = set(proto.services) | {NOBODY, EVERYONE}

@@ -64,20 +64,25 @@ class DemoSession:
             out.append((side, Record(direction, len(encode(payload)), payload, conn=conn, service=service, ts=T0 + at)))  # type: ignore[arg-type]
 
         identified = p.event_with_routing("identified")
-        hello = {"op": p.op("HELLO"), "d": {"heartbeatInterval": 5000}}
+        r = p.roles  # the definition's field names
+
+        def identify(service: str) -> dict[str, Any]:
+            return {"op": p.op("IDENTIFY"), "d": {r.identify_service: service, r.identify_token: "", r.identify_compress: False}}
+
+        hello = {"op": p.op("HELLO"), "d": {r.hello_interval: 5000}}
         out.append(("you", Notice("connecting", f"connecting to {self.url} as {ours}", ts=T0)))
         rec("you", "in", 0.004, hello, 1, None)
-        rec("you", "out", 0.005, {"op": p.op("IDENTIFY"), "d": {"type": ours, "token": "", "compress": False}}, 1, ours)
+        rec("you", "out", 0.005, identify(ours), 1, ours)
         if identified is not None:
             rec("you", "in", 0.011, {"op": p.op("EVENT"), "t": identified.t, "d": {}}, 1, ours)
         out.append(("you", Notice("identified", f"identified as {ours}", service=ours, ts=T0 + 0.012)))
-        rec("gw", "in", 0.2, {"op": p.op("IDENTIFY"), "d": {"type": sharder, "token": "", "compress": False}}, 2, None)
+        rec("gw", "in", 0.2, identify(sharder), 2, None)
         if identified is not None:
             rec(
                 "gw",
                 "out",
                 0.201,
-                {"op": p.op("EVENT"), "t": identified.t, "d": {"shards": [0, 1, 2], "maxShards": 3}},
+                {"op": p.op("EVENT"), "t": identified.t, "d": {r.identified_shards: [0, 1, 2], r.identified_max_shards: 3}},
                 2,
                 sharder,
             )
@@ -93,7 +98,7 @@ class DemoSession:
         caches = [s for s in p.cache_types.values() if s.example is not None]
         at = 1.0
         for tick in range(8):
-            rec("you", "out", at, {"op": p.op("HEARTBEAT"), "d": {"heapUsed": 61_203_456 + tick * 4096}}, 1, ours)
+            rec("you", "out", at, {"op": p.op("HEARTBEAT"), "d": {r.heartbeat_memory: 61_203_456 + tick * 4096}}, 1, ours)
             rec("you", "in", at + 0.001, {"op": p.op("HEARTBEAT_ACK"), "d": {}}, 1, ours)
             if events:
                 event = {"op": p.op("EVENT"), "t": events[tick % len(events)].t, "d": events[tick % len(events)].example}
