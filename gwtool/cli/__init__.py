@@ -10,19 +10,10 @@ import sys
 
 import typer
 
-from gwtool.cli.options import EXIT_CODES_HELP
-
-app = typer.Typer(
-    name="gwtool",
-    help=f"See and poke the wire of a websocket-gateway microservice system.\n\n{EXIT_CODES_HELP}",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-# Each module adds its commands to ``app``; none imports websockets or textual at module level.
-from gwtool.cli import bench_cmd, client_cmds, gateway_cmds, protocol_cmds, tui_cmd  # noqa: E402,F401
+# Each module adds its commands to ``app`` (gwtool/cli/app.py); none imports websockets or textual
+# at module level.
+from gwtool.cli import bench_cmd, client_cmds, gateway_cmds, protocol_cmds, tui_cmd  # noqa: F401
+from gwtool.cli.app import app
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from gwtool.cli import app
+from gwtool.cli.app import app
 from gwtool.cli.options import JsonOption, ProtocolOption, TokenOption, load
 
 if TYPE_CHECKING:

@@ -6,18 +6,19 @@ commands so that ``gwtool --help`` stays fast.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from gwtool.cli import app
+from gwtool.cli.app import app
+from gwtool.cli.data import build_data
 from gwtool.cli.options import (
+    DEFAULT_URL,
     EXIT_CODES_HELP,
     CompressOption,
     EveryOption,
     JsonOption,
+    LogOption,
     ProtocolOption,
     QuietOption,
     ServiceOption,
@@ -26,11 +27,12 @@ from gwtool.cli.options import (
     UrlOption,
     load,
 )
+from gwtool.cli.running import install_stop_signals, open_log
 from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
     from gwtool.client import GatewayClient
-    from gwtool.protocol.definition import Field, Protocol, TypeExpr
+    from gwtool.protocol.definition import Protocol
     from gwtool.records import Notice, Record
 
 DataOption = Annotated[
@@ -78,7 +80,7 @@ GuildsOption = Annotated[
 
 @app.command(epilog=EXIT_CODES_HELP)
 def connect(
-    url: UrlOption = "ws://127.0.0.1:8765",
+    url: UrlOption = DEFAULT_URL,
     service: ServiceOption = None,
     token: TokenOption = "",
     compress: CompressOption = False,
@@ -91,9 +93,7 @@ def connect(
         bool, typer.Option("--no-heartbeat", help="Send no scheduled heartbeats (requests are still answered).")
     ] = False,
     guilds: GuildsOption = 0,
-    log: Annotated[
-        Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload and notice to FILE.")
-    ] = None,
+    log: LogOption = None,
     every: EveryOption = False,
     quiet: QuietOption = False,
     show_token: ShowTokenOption = False,
@@ -209,7 +209,7 @@ def send(
     timeout: TimeoutOption = 10.0,
     no_validate: NoValidateOption = False,
     force: ForceOption = False,
-    url: UrlOption = "ws://127.0.0.1:8765",
+    url: UrlOption = DEFAULT_URL,
     service: ServiceOption = None,
     token: TokenOption = "",
     compress: CompressOption = False,
@@ -274,7 +274,7 @@ def cache(
     timeout: TimeoutOption = 10.0,
     no_validate: NoValidateOption = False,
     force: ForceOption = False,
-    url: UrlOption = "ws://127.0.0.1:8765",
+    url: UrlOption = DEFAULT_URL,
     service: ServiceOption = None,
     token: TokenOption = "",
     compress: CompressOption = False,
@@ -484,25 +484,6 @@ def make_client(url: str, service: str, token: str, compress: bool, proto: Proto
     return GatewayClient(url, service=service, token=token, compress=compress, proto=proto, **options)
 
 
-class open_log:  # noqa: N801 - used as a context manager
-    """``--log FILE`` opened for appending, or None; closed afterwards."""
-
-    def __init__(self, path: Path | None):
-        self.path, self.file = path, None
-
-    def __enter__(self) -> Any:
-        if self.path is not None:
-            try:
-                self.file = open(self.path, "ab")  # noqa: SIM115
-            except OSError as exc:
-                raise GwtoolError(f"--log: cannot open {self.path}: {exc.strerror or exc}") from None
-        return self.file
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.file is not None:
-            self.file.close()
-
-
 CLOSE_HINTS = {  # what a user can do about a close that ends the command
     "AUTHENTICATION_FAILED": "--token or GWTOOL_TOKEN sets the token gwtool sends",
     "INVALID_SERVICE": "the gateway does not know this service type: --as picks another, --protocol adds one",
@@ -523,153 +504,3 @@ def run_async(coro: Any, *, interrupted_status: int = 0) -> None:
         if (hint := CLOSE_HINTS.get(exc.name)) is None:
             raise
         raise ClosedByGateway(f"{exc}\n({hint})", exc.code, exc.name, exc.reason) from None
-
-
-def install_stop_signals(stop: Any) -> None:
-    """Ctrl-C and SIGTERM set ``stop`` (the client then closes with 1000) instead of raising."""
-    import asyncio
-    import signal
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not on this platform
-            pass
-
-
-# --- data: --data and --set ---------------------------------------------------------------------
-
-
-def build_data(data: str | None, sets: list[str], example: Any, fields: tuple[Field, ...], proto: Protocol) -> Any:
-    """The payload's d: --data (or the example), then each --set applied in order."""
-    import copy
-
-    d = read_data(data) if data is not None else copy.deepcopy(example)
-    for item in sets:
-        path_text, sep, value_text = item.partition("=")
-        if not sep or not path_text:
-            raise GwtoolError(f"--set {item!r}: expected PATH=VALUE, e.g. ids.shard=2")
-        path = parse_path(path_text)
-        value = parse_value(value_text, field_type(fields, path, proto))
-        d = set_path(d, path, value, item)
-    return d
-
-
-def read_data(data: str) -> Any:
-    import sys
-
-    import orjson
-
-    where = "--data"
-    if data == "-":
-        text, where = sys.stdin.buffer.read(), "--data - (stdin)"
-    elif data.startswith("@"):
-        where = f"--data {data}"
-        try:
-            text = Path(data[1:]).read_bytes()
-        except OSError as exc:
-            raise GwtoolError(f"{where}: cannot read: {exc.strerror or exc}") from None
-    else:
-        text = data.encode()
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise GwtoolError(f"{where}: not valid JSON: {exc.msg} at char {exc.pos}") from None
-
-
-_PATH_TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
-
-
-def parse_path(text: str) -> list[str | int]:
-    """``ids.shard`` → ["ids", "shard"]; ``roles[0]`` / ``[1].id`` → indexes as ints."""
-    parts: list[str | int] = []
-    pos = 0
-    for match in _PATH_TOKEN.finditer(text):
-        gap = text[pos : match.start()]
-        if gap not in ("", "."):
-            raise GwtoolError(f"--set {text!r}: bad path near {gap!r}")
-        pos = match.end()
-        parts.append(int(match.group(1)) if match.group(1) is not None else match.group(2))
-    if text[pos:] not in ("",):
-        raise GwtoolError(f"--set {text!r}: bad path near {text[pos:]!r}")
-    return parts
-
-
-STRING_TYPES = ("string", "snowflake", "timestamp", "discriminator", "service")
-
-
-def parse_value(text: str, expr: TypeExpr | None) -> Any:
-    """JSON when it parses; the text itself otherwise, or when the field is typed as a string."""
-    import orjson
-
-    if expr is not None and _is_string_type(expr) and not text.startswith('"') and text != "null":
-        return text
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-
-
-def _is_string_type(expr: TypeExpr) -> bool:
-    if expr.kind == "nullable":
-        return _is_string_type(expr.item)  # type: ignore[arg-type]
-    return expr.kind == "choice" or (expr.kind == "scalar" and expr.name in STRING_TYPES)
-
-
-def field_type(fields: tuple[Field, ...], path: list[str | int], proto: Protocol) -> TypeExpr | None:
-    """The definition's type for ``path`` inside data described by ``fields`` (None if unknown)."""
-    prefix, expr = "", None
-    for part in path:
-        if isinstance(part, int):
-            if expr is not None:
-                if expr.kind == "nullable":
-                    expr = expr.item
-                if expr is None or expr.kind != "array":
-                    return None
-                expr = expr.item
-            continue  # an index at the top: d is an array of the entity
-        if expr is not None and expr.kind == "nullable":
-            expr = expr.item
-        if expr is not None and expr.kind == "ref":
-            fields, prefix = proto.structures[expr.name].fields, ""
-        elif expr is not None and not (expr.kind == "scalar" and expr.name == "object"):
-            return None
-        name = f"{prefix}{part}"
-        found = next((f for f in fields if f.path == name), None)
-        if found is None:
-            return None
-        expr, prefix = found.type, name + "."
-    return expr
-
-
-def set_path(d: Any, path: list[str | int], value: Any, item: str) -> Any:
-    """Set ``value`` at ``path`` in ``d`` (objects are created on the way); returns the new d."""
-    if not path:
-        return value
-    if d is None:
-        d = [] if isinstance(path[0], int) else {}
-    node = d
-    for i, part in enumerate(path):
-        last = i == len(path) - 1
-        if isinstance(part, int):
-            if not isinstance(node, list):
-                raise GwtoolError(f"--set {item!r}: [{part}] needs an array, found {type(node).__name__}")
-            if part > len(node):
-                raise GwtoolError(f"--set {item!r}: index {part} is past the end (array of {len(node)})")
-            if part == len(node):
-                node.append(None if last else ({} if not isinstance(path[i + 1], int) else []))
-            if last:
-                node[part] = value
-            elif node[part] is None:
-                node[part] = [] if isinstance(path[i + 1], int) else {}
-        else:
-            if not isinstance(node, dict):
-                raise GwtoolError(f"--set {item!r}: {part!r} needs an object, found {type(node).__name__}")
-            if last:
-                node[part] = value
-            elif node.get(part) is None:  # missing: create it; a scalar in the way is an error below
-                node[part] = [] if isinstance(path[i + 1], int) else {}
-        if not last:
-            node = node[part]
-    return d

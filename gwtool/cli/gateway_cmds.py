@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from gwtool.cli import app
-from gwtool.cli.options import EveryOption, JsonOption, ProtocolOption, QuietOption, ShowTokenOption, load
-
-DEFAULT_PORT = 8765
+from gwtool.cli.app import app
+from gwtool.cli.options import (
+    DEFAULT_PORT,
+    EveryOption,
+    JsonOption,
+    LogOption,
+    ProtocolOption,
+    QuietOption,
+    ShowTokenOption,
+    load,
+)
+from gwtool.cli.running import install_stop_signals, open_log
 
 
 def parse_rate_limit(text: str | None) -> tuple[int, float] | None:
@@ -62,9 +69,7 @@ def mock_gateway(
         ),
     ] = None,
     protocol: ProtocolOption = None,
-    log: Annotated[
-        Optional[Path], typer.Option(dir_okay=False, help="Append NDJSON of every payload in and out to FILE.")
-    ] = None,
+    log: LogOption = None,
     json: JsonOption = False,
     every: EveryOption = False,
     quiet: QuietOption = False,
@@ -88,17 +93,8 @@ def mock_gateway(
         shards_per_sharder=shards_per_sharder, max_size=max_size, rate_limit=limit, hold=hold, hold_bytes=hold_bytes,
         identify_timeout=identify_timeout, allow_origins=tuple(allow_origin or ()), show_token=show_token,
     )  # fmt: skip
-    log_file = None
-    if log is not None:
-        try:
-            log_file = open(log, "ab")  # noqa: SIM115 - closed after the run
-        except OSError as exc:
-            raise typer.BadParameter(f"cannot open {log}: {exc.strerror or exc}", param_hint="--log") from None
-    try:
+    with open_log(log) as log_file:
         _run(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file), request_heartbeats)
-    finally:
-        if log_file is not None:
-            log_file.close()
 
 
 def _run(proto, settings: dict, output_options: dict, request_every: float | None) -> None:  # noqa: ANN001
@@ -125,7 +121,6 @@ def _loop_factory():  # noqa: ANN202
 async def _serve(proto, settings: dict, output_options: dict, request_every: float | None) -> None:  # noqa: ANN001
     import asyncio
     import gc
-    import signal
 
     from gwtool.gateway import MockGateway
     from gwtool.output import WireOutput
@@ -134,12 +129,8 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
     await gw.start()  # ListenFailed (exit 2) surfaces through main()
     output = WireOutput(proto, show_conn=True, figures=lambda: _figures(gw), **output_options)
     stop = asyncio.Event()
+    install_stop_signals(stop)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not on this platform
-            pass
     gw.subscribe(output)
     loop.set_exception_handler(_loop_errors(output))
     gc.freeze()  # what start-up made (typer, rich, the definition) lives on: keep it out of collections

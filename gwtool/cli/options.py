@@ -10,7 +10,8 @@ import typer
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
 
-DEFAULT_URL = "ws://127.0.0.1:8765"
+DEFAULT_PORT = 8765
+DEFAULT_URL = f"ws://127.0.0.1:{DEFAULT_PORT}"
 
 ProtocolOption = Annotated[
     Optional[Path],
@@ -36,6 +37,10 @@ EveryOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print connection steps (notices) only, no payloads.")]
+LogOption = Annotated[
+    Optional[Path],
+    typer.Option("--log", metavar="FILE", dir_okay=False, help="Append NDJSON of every payload and notice to FILE."),
+]
 ShowTokenOption = Annotated[
     bool, typer.Option("--show-token", help="Show IDENTIFY tokens in full (default: masked, e.g. s3c… (6 chars)).")
 ]

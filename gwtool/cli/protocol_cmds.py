@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from gwtool.cli import app
+from gwtool.cli.app import app
 from gwtool.cli.options import ProtocolOption, load
 from gwtool.errors import GwtoolError
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gwtool.cli import app
+from gwtool.cli.app import app
 from gwtool.cli.options import CompressOption, ProtocolOption, ShowTokenOption, TokenOption, load
 
 

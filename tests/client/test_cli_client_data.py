@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gwtool.cli.client_cmds import build_data, parse_path
+from gwtool.cli.data import build_data, parse_path
 from gwtool.errors import GwtoolError
 
 
