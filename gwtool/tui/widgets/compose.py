@@ -75,6 +75,35 @@ def check(proto: Protocol, service: str, text: str) -> tuple[dict[str, Any] | No
 class Composer(Vertical):
     """Picker, editor, live problems and a send button."""
 
+    DEFAULT_CSS = """
+        #compose-bar {
+            height: 1;
+            margin-bottom: 1;
+        }
+        #compose-kind {
+            width: 1fr;
+        }
+        #compose-send {
+            min-width: 10;
+            margin-left: 1;
+        }
+        #compose-about {
+            height: auto;
+            max-height: 3;
+        }
+        #compose-editor {
+            height: 1fr;
+            min-height: 4;
+        }
+        #compose-problems {
+            height: auto;
+            max-height: 6;
+        }
+        Composer.-invalid #compose-editor {
+            border: tall $error;
+        }
+    """
+
     BINDINGS = [Binding("ctrl+s", "send", "Send", priority=True)]
 
     class Send(Message):

@@ -75,6 +75,12 @@ def heading(entry: Entry, proto: Protocol) -> Text:
 class Detail(VerticalScroll):
     """Header (label, sizes) above the highlighted JSON."""
 
+    DEFAULT_CSS = """
+        .detail-heading {
+            padding-bottom: 1;
+        }
+    """
+
     def __init__(self, proto: Protocol, *, placeholder: str = PLACEHOLDER, id: str | None = None):
         super().__init__(id=id)
         self.proto = proto

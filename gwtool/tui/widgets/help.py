@@ -26,6 +26,30 @@ LEGEND = (
 
 
 class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+        HelpScreen {
+            align: center middle;
+        }
+        #help-box {
+            width: 90%;
+            max-width: 120;
+            height: 80%;
+            border: thick $primary;
+            background: $surface;
+            padding: 0 1;
+        }
+        #help-title {
+            height: 1;
+            margin-bottom: 1;
+        }
+        #help-box .help-text {
+            margin-bottom: 1;
+        }
+        #help-foot {
+            height: 1;
+        }
+    """
+
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
 
     def __init__(self, actions: list[Action]):
@@ -55,6 +79,28 @@ class HelpScreen(ModalScreen[None]):
 
 class ConfirmScreen(ModalScreen[bool]):
     """Yes / no; the question is plain text (it names untrusted things)."""
+
+    DEFAULT_CSS = """
+        ConfirmScreen {
+            align: center middle;
+        }
+        #confirm-box {
+            width: 72;
+            max-width: 95%;
+            height: auto;
+            border: thick $error;
+            background: $surface;
+            padding: 1 2;
+        }
+        #confirm-buttons {
+            height: auto;
+            margin-top: 1;
+            align-horizontal: right;
+        }
+        #confirm-buttons Button {
+            margin-left: 2;
+        }
+    """
 
     BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
 

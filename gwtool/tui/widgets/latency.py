@@ -16,6 +16,21 @@ def ms(value: float | None) -> str:
 
 
 class Latency(Vertical):
+    DEFAULT_CSS = """
+        #latency-numbers {
+            height: auto;
+        }
+        #latency-graph {
+            height: 1fr;
+            min-height: 3;
+            max-height: 12;
+        }
+        #latency-help {
+            height: 1;
+            margin-bottom: 1;
+        }
+    """
+
     def compose(self) -> ComposeResult:
         yield Static(Text("no heartbeat yet", "dim"), id="latency-numbers")
         yield Static(id="latency-help")
