@@ -99,9 +99,6 @@ class Composer(Vertical):
             height: auto;
             max-height: 6;
         }
-        Composer.-invalid #compose-editor {
-            border: tall $error;
-        }
     """
 
     BINDINGS = [Binding("ctrl+s", "send", "Send", priority=True)]
