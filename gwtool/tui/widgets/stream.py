@@ -27,6 +27,7 @@ from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, 
 from gwtool.records import Record
 from gwtool.text import printable
 from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Filter
+from gwtool.tui.textual_private import run_binding, scroll_update
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
@@ -138,12 +139,13 @@ class Stream(ScrollView, can_focus=True):
         size = Size(self.size.width, len(self.view))
         if size != self.virtual_size:
             self.set_reactive(Stream.virtual_size, size)
-            self._scroll_update(size)
+            scroll_update(self, size)  # private: see gwtool/tui/textual_private.py
         if self.follow:
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
         self.refresh()
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # a private hook of ScrollView's, overridden: see gwtool/tui/textual_private.py
         # Every layout passes a line-API widget its viewport as virtual_size, which never equals
         # ours, so ScrollView re-rendered the scrollbar on each layout of the screen (~2.5 ms).
         # _resize() keeps the scrollbar up to date; here only a change of size matters.
@@ -262,7 +264,7 @@ class Stream(ScrollView, can_focus=True):
         wire: bubbling Stream → containers → Screen → App took four turns. The bindings checked are
         the same (this widget's, then its ancestors', then the App's), in the same order.
         """
-        if await self.app._check_bindings(event.key):  # noqa: SLF001 (Textual's own key path)
+        if await run_binding(self.app, event.key):  # private: see gwtool/tui/textual_private.py
             event.stop()
             event.prevent_default()
             return
