@@ -17,7 +17,6 @@ import contextlib
 import random
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -419,14 +418,6 @@ class Bench:
         sent = self._beat_sent.pop(ws, None)
         if sent is not None and sent >= self.stats.started > 0:  # not while connecting; unasked ACKs ignored
             self.stats.acks_ms.append((time.perf_counter() - sent) * 1000)
-
-
-async def run_bench(config: BenchConfig, proto: Protocol, on_start: Callable[[Bench], None] | None = None) -> BenchResult:
-    """Run one bench; ``on_start`` gets the Bench before traffic starts (for a live display)."""
-    bench = Bench(config, proto)
-    if on_start:
-        on_start(bench)
-    return await bench.run()
 
 
 def dumps(result: BenchResult) -> str:

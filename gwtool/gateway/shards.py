@@ -29,6 +29,3 @@ class ShardPool:
         for i, current in enumerate(self.owners):
             if current == owner:
                 self.owners[i] = None
-
-    def free_blocks(self) -> int:
-        return self.owners.count(None)

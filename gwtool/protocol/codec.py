@@ -15,6 +15,7 @@ import orjson
 from gwtool.errors import DecodeError, EncodeError
 
 ZLIB_HEADER = 0x78  # first byte of every zlib stream with the default window
+_ZLIB_FIRST = bytes((ZLIB_HEADER,))
 # Deepest nesting of objects and arrays accepted in a payload (the payload itself is level 1).
 # orjson reads up to 1024 levels but writes only 254: anything deeper could be received and then
 # not be shown, logged or forwarded. No payload of the protocol needs more than a handful.
@@ -41,7 +42,7 @@ def compress(data: bytes) -> bytes:
 
 def is_compressed(frame: str | bytes) -> bool:
     """Binary frames are compressed; the zlib header is the fallback test for raw bytes."""
-    return isinstance(frame, bytes) and frame[:1] == b"\x78"
+    return isinstance(frame, bytes) and frame[:1] == _ZLIB_FIRST
 
 
 def decode(frame: str | bytes, *, max_size: int | None = None) -> Decoded:
