@@ -27,6 +27,7 @@ from gwtool.text import printable
 from gwtool.tui.commands import GwtoolCommands, available
 from gwtool.tui.feed import DEFAULT_LIMIT, Feed, Filter, Side
 from gwtool.tui.session import Session
+from gwtool.tui.source import Source
 from gwtool.tui.widgets.cache_tree import CacheTree
 from gwtool.tui.widgets.compose import Composer
 from gwtool.tui.widgets.detail import Detail, entry_json, pretty_json
@@ -71,7 +72,7 @@ class GwtoolApp(App[None]):
 
     def __init__(
         self,
-        session: Any,
+        session: Source,
         *,
         limit: int = DEFAULT_LIMIT,
         clock: Callable[[], float] = time.time,
@@ -332,7 +333,7 @@ class GwtoolApp(App[None]):
     async def action_heartbeat(self) -> None:
         try:
             await self.session.heartbeat_now()
-        except (GwtoolError, OSError, AttributeError) as exc:
+        except (GwtoolError, OSError) as exc:
             self.notify(printable(f"No heartbeat sent: {exc or 'not connected'}"), severity="warning", markup=False)
 
     @work(group="actions")
@@ -342,7 +343,7 @@ class GwtoolApp(App[None]):
             return
         try:
             await self.session.request_heartbeat()
-        except (GwtoolError, OSError, AttributeError) as exc:
+        except (GwtoolError, OSError) as exc:
             self.notify(printable(f"The gateway could not ask: {exc}"), severity="warning", markup=False)
 
     def action_refresh_panes(self) -> None:
@@ -379,7 +380,7 @@ class GwtoolApp(App[None]):
             record = await self.session.send(payload, force=force)
         except InvalidPayload as exc:
             self.notify(printable("Not sent: " + "; ".join(exc.errors)), severity="error", markup=False)
-        except (GwtoolError, OSError, AttributeError) as exc:
+        except (GwtoolError, OSError) as exc:
             self.notify(printable(f"Not sent: {exc or 'not connected'}"), severity="error", markup=False)
         else:
             self.notify(printable(f"Sent {label(record, self.proto)} ({record.size} B)."), timeout=3, markup=False)

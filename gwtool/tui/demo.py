@@ -17,7 +17,7 @@ from gwtool.records import Notice, Record
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
     from gwtool.tui.app import GwtoolApp
-    from gwtool.tui.session import Sink
+    from gwtool.tui.source import CacheIndex, Sink
 
 T0 = 1_767_268_800.0  # 2026-01-01 12:00:00 UTC: every demo time is an offset from it
 NOW = T0 + 95.0  # the clock the demo app reads
@@ -129,13 +129,15 @@ class DemoSession:
     async def services(self) -> list[dict[str, Any]]:
         start = int(T0 * 1000)
         return [
-            {"conn": 1, "type": self.service, "startTime": start + 12, "heapUsed": 61_231_104, "lastHeartbeatAge": 1.4},
+            {"conn": 1, "type": self.service, "startTime": start + 12, "heapUsed": 61_231_104,
+             "lastHeartbeat": int((NOW - 1.4) * 1000)},
             {"conn": 2, "type": self.sharder, "startTime": start + 200, "heapUsed": 88_604_672, "guilds": 3000,
-             "shards": [0, 1, 2], "maxShards": 3, "lastHeartbeatAge": 3.2},
+             "shards": [0, 1, 2], "maxShards": 3, "lastHeartbeat": int((NOW - 3.2) * 1000)},
         ]  # fmt: skip
 
-    async def cache_index(self) -> tuple[str, dict[str, list[dict[str, Any]]], None]:
-        return "the gateway's cache", {kind: self.cache.entities(kind) for kind in self.proto.cache_types}, None
+    async def cache_index(self) -> CacheIndex:
+        index = {kind: self.cache.entities(kind) for kind in self.proto.cache_types}
+        return "the gateway's cache", index, None, frozenset(index)
 
     async def fetch_entity(self, kind: str, key: tuple[str, ...]) -> tuple[int, Any]:
         entity = self.cache.get(kind, *key)

@@ -11,20 +11,18 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import orjson
-
+from gwtool.client import NotConnected
+from gwtool.client.rest import http_get_json
 from gwtool.gateway.cache import CacheStore
 from gwtool.records import Notice, Record
+from gwtool.tui.source import CacheIndex, Sink
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Event, Protocol, Structure
-    from gwtool.tui.feed import Side
 
-Sink = Callable[["Side", Record | Notice], None]
 EMBEDDED_HEARTBEAT_MS = 5000  # a lively latency graph on the embedded gateway
 SIMULATION_PERIOD = 3.0  # seconds between the simulated service's payloads
 REMOTE_LISTING_LIMIT = 500  # entities per type read from a remote gateway's GET /cache/{type}/
@@ -185,15 +183,18 @@ class Session:
 
     # --- actions -----------------------------------------------------------------------------
     async def heartbeat_now(self) -> None:
-        await self.client.heartbeat_now()
+        await self._client().heartbeat_now()
+
+    def _client(self) -> Any:
+        if self.client is None:
+            raise NotConnected("not connected yet")
+        return self.client
 
     async def request_heartbeat(self) -> None:
         """Make the embedded gateway ask our connection for a heartbeat (op HEARTBEAT from the gateway)."""
-        from gwtool.errors import GwtoolError
-
         conn = self.our_connection()
-        if conn is None:
-            raise GwtoolError("our client has no connection to the gateway right now")
+        if conn is None or self.gateway is None:
+            raise NotConnected("our client has no connection to the gateway right now")
         await self.gateway.request_heartbeat(conn)
 
     def our_connection(self) -> int | None:
@@ -210,16 +211,12 @@ class Session:
         return next((c.conn for c in self.gateway.connections if c.remote == ours), None)
 
     async def send(self, payload: dict[str, Any], *, force: bool = False) -> Record:
-        return await self.client.send_payload(payload, validate=not force, force=force)
+        return await self._client().send_payload(payload, validate=not force, force=force)
 
     # --- reads for the Services and Cache panes ------------------------------------------------
     async def services(self) -> list[dict[str, Any]]:
-        if self.gateway is not None:
-            beats = {c.conn: c.last_heartbeat for c in self.gateway.connections}
-            services = self.gateway.services_json()
-            for svc in services:
-                if beats.get(svc.get("conn")) is not None:
-                    svc["lastHeartbeatAge"] = time.monotonic() - beats[svc["conn"]]
+        if self.gateway is not None:  # the same answer GET /services/ gives, without the HTTP
+            services: list[dict[str, Any]] = self.gateway.services_json()
             return services
         status, data = await http_get_json(self.http_url, "/services/")
         if status != 200 or not isinstance(data, list):
@@ -232,9 +229,7 @@ class Session:
         if isinstance(kind, str) and kind in self.proto.cache_types and isinstance(data, (dict, list)):
             self.seen_cache.put(kind, data)
 
-    async def cache_index(
-        self,
-    ) -> tuple[str, dict[str, list[dict[str, Any]]], dict[str, int] | None, frozenset[str]]:
+    async def cache_index(self) -> CacheIndex:
         """(where entities come from, type → entities, type → count at the gateway or None,
         the types whose entities are the gateway's own).
 
@@ -300,40 +295,3 @@ class Session:
         if self.http_url is None:
             return 0, None
         return await http_get_json(self.http_url, "/cache/" + "/".join(quote(part, safe="") for part in (kind, *key)))
-
-
-async def http_get_json(http_url: str | None, path: str, timeout: float = 3.0) -> tuple[int, Any]:
-    """A tiny HTTP/1.1 GET on asyncio streams (the gateway is local; no extra dependency)."""
-    if http_url is None:
-        raise OSError("the gateway's URL is not ws://, so its REST side cannot be read")
-    parts = urlsplit(http_url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    async with asyncio.timeout(timeout):
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
-            await writer.drain()
-            raw = await reader.read()
-        finally:
-            writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].split()
-    status = int(status_line[1]) if len(status_line) > 1 and status_line[1].isdigit() else 0
-    if b"transfer-encoding: chunked" in head.lower():
-        body = _unchunk(body)
-    try:
-        return status, orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        return status, None
-
-
-def _unchunk(body: bytes) -> bytes:
-    out = bytearray()
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0] or b"0", 16)
-        if size == 0:
-            break
-        out += rest[:size]
-        body = rest[size + 2 :]
-    return bytes(out)

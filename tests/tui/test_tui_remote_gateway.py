@@ -161,3 +161,15 @@ async def test_a_gateway_without_listings_shows_the_cache_payloads_seen(proto):
         source, index, got, listed = await session.cache_index()
     assert index[kind] == [structure.example] and got == counts and listed == frozenset()
     assert source.startswith("cache payloads seen")
+
+
+async def test_actions_before_connecting_raise_not_connected_not_attribute_errors(proto):
+    import pytest
+
+    from gwtool.client import NotConnected
+
+    session = Session(proto, url="ws://127.0.0.1:1")
+    with pytest.raises(NotConnected):
+        await session.heartbeat_now()
+    with pytest.raises(NotConnected):
+        await session.send({"op": proto.op("HEARTBEAT"), "d": {}})

@@ -37,12 +37,6 @@ def age(ms_epoch: Any, now: float, suffix: str = "") -> Text:
     return Text(text + suffix, justify="right")
 
 
-def seconds(value: Any) -> Text:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return cell(None)
-    return Text(f"{value:.0f}s ago", justify="right")
-
-
 class Services(DataTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -63,7 +57,7 @@ class Services(DataTable):
                 cell(svc.get("guilds")),
                 heap(svc.get("heapUsed")),
                 age(svc.get("startTime"), now),
-                seconds(svc["lastHeartbeatAge"]) if "lastHeartbeatAge" in svc else age(svc.get("lastHeartbeat"), now, " ago"),
+                age(svc.get("lastHeartbeat"), now, " ago"),  # the gateway's clock, embedded or not
             )
         if not services:
             self.add_row(Text(""), Text("no service identified", "dim"), *(Text("") for _ in COLUMNS[2:]))
