@@ -24,7 +24,7 @@ from gwtool.errors import GwtoolError, InvalidPayload
 from gwtool.protocol.definition import Protocol
 from gwtool.records import Notice, Record
 from gwtool.text import printable
-from gwtool.tui.commands import GwtoolCommands, available
+from gwtool.tui.commands import GwtoolCommands, app_bindings, available
 from gwtool.tui.feed import DEFAULT_LIMIT, Feed, Filter, Side
 from gwtool.tui.session import Session
 from gwtool.tui.source import Source
@@ -50,25 +50,8 @@ class GwtoolApp(App[None]):
     COMMANDS = App.COMMANDS | {GwtoolCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, #status"
-    BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark,f1", "help", "Help"),
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("p", "toggle_pause", "Pause"),
-        Binding("end", "follow", "Follow", show=False),
-        Binding("g", "cycle_side", "Side"),
-        Binding("c", "copy", "Copy"),
-        Binding("z", "zoom", "Zoom"),
-        Binding("h", "heartbeat", "Beat"),
-        Binding("H", "request_heartbeat", "GW heartbeat", show=False),
-        Binding("ctrl+s", "send", "Send", show=False),
-        Binding("r", "refresh_panes", "Refresh", show=False),
-        Binding("ctrl+l", "clear_stream", "Clear", show=False),
-        Binding("ctrl+t", "change_theme", "Theme", show=False),
-        Binding("escape", "escape", "Back", show=False),
-        *(Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False) for n, tab in
-          enumerate(("detail", "latency", "cache", "compose", "services"), 1)),
-    ]  # fmt: skip
+    # every key from the one table (commands.ACTIONS); Esc steps back, whatever has focus
+    BINDINGS = [*app_bindings(), Binding("escape", "escape", "Back", show=False)]
 
     def __init__(
         self,

@@ -1,4 +1,5 @@
-"""Every dashboard action, listed once: the command palette, the help screen and the docs use it."""
+"""Every dashboard action, listed once: the app's key bindings, the footer, the command palette,
+the help screen and docs/tui.md's key table are all made from ``ACTIONS``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
@@ -19,31 +21,115 @@ class Action:
     key: str  # the key, as the help screen shows it ("" = palette only)
     help: str
     embedded_only: bool = False
+    binding: str = ""  # the app's binding, in Textual's key names ("" = bound elsewhere, or not at all)
+    footer: str = ""  # its label in the footer ("" = not shown there)
 
 
 ACTIONS: tuple[Action, ...] = (
-    Action("Stream: pause / resume", "toggle_pause", "p", "Freeze the stream while you read; payloads keep being recorded"),
-    Action("Stream: follow the newest payload", "follow", "end", "Select the newest line and keep scrolling with new ones"),
-    Action("Stream: filter", "focus_filter", "/", "op:HEARTBEAT t:EXECUTE dir:in side:gw, free text; -term hides"),
-    Action("Stream: clear the filter", "clear_filter", "escape", "Show every payload again"),
-    Action("Stream: switch side (both / our client / gateway)", "cycle_side", "g", "Which side of the wire the stream shows"),
-    Action("Stream: clear", "clear_stream", "ctrl+l", "Forget every recorded payload"),
-    Action("Payload: copy as JSON", "copy", "c", "Copy the selected payload (or cache entity) to the clipboard"),
-    Action("Heartbeat: send one now", "heartbeat", "h", "Our client sends a heartbeat; its ACK gives a latency sample"),
     Action(
-        "Heartbeat: gateway requests one", "request_heartbeat", "H", "The embedded gateway sends op HEARTBEAT to our client", True
+        "Stream: pause / resume",
+        "toggle_pause",
+        "p",
+        "Freeze the stream while you read; payloads keep being recorded",
+        binding="p",
+        footer="Pause",
     ),
-    Action("View: zoom the focused side", "zoom", "z", "Stream or panes full screen (small terminals); z or Esc restores"),
-    Action("Compose: send the payload", "send", "ctrl+s", "Validate and send the composer's payload"),
-    Action("View: detail", "show_tab('detail')", "1", "The selected payload as JSON, with its sizes"),
-    Action("View: latency", "show_tab('latency')", "2", "Heartbeat round trips and a graph"),
-    Action("View: cache", "show_tab('cache')", "3", "The gateway's cache, by type"),
-    Action("View: compose", "show_tab('compose')", "4", "Write a payload from the protocol definition and send it"),
-    Action("View: services", "show_tab('services')", "5", "Services connected to the gateway"),
-    Action("Cache and services: refresh now", "refresh_panes", "r", "Read the cache and services again"),
-    Action("Theme: change", "change_theme", "ctrl+t", "Pick one of Textual's themes"),
-    Action("Help: keys and actions", "help", "?", "This list, with the keys"),
-    Action("Quit", "quit", "q", "Close the connections and leave"),
+    Action(
+        "Stream: follow the newest payload",
+        "follow",
+        "end",
+        "Select the newest line and keep scrolling with new ones",
+        binding="end",
+    ),
+    Action(
+        "Stream: filter",
+        "focus_filter",
+        "/",
+        "op:HEARTBEAT t:EXECUTE dir:in side:gw, free text; -term hides",
+        binding="slash",
+        footer="Filter",
+    ),
+    Action("Stream: clear the filter", "clear_filter", "escape", "Show every payload again"),
+    Action(
+        "Stream: switch side (both / our client / gateway)",
+        "cycle_side",
+        "g",
+        "Which side of the wire the stream shows",
+        binding="g",
+        footer="Side",
+    ),
+    Action("Stream: clear", "clear_stream", "ctrl+l", "Forget every recorded payload", binding="ctrl+l"),
+    Action(
+        "Payload: copy as JSON",
+        "copy",
+        "c",
+        "Copy the selected payload (or cache entity) to the clipboard",
+        binding="c",
+        footer="Copy",
+    ),
+    Action(
+        "Heartbeat: send one now",
+        "heartbeat",
+        "h",
+        "Our client sends a heartbeat; its ACK gives a latency sample",
+        binding="h",
+        footer="Beat",
+    ),
+    Action(
+        "Heartbeat: gateway requests one",
+        "request_heartbeat",
+        "H",
+        "The embedded gateway sends op HEARTBEAT to our client",
+        True,
+        binding="H",
+    ),
+    Action(
+        "View: zoom the focused side",
+        "zoom",
+        "z",
+        "Stream or panes full screen (small terminals); z or Esc restores",
+        binding="z",
+        footer="Zoom",
+    ),
+    Action("Compose: send the payload", "send", "ctrl+s", "Validate and send the composer's payload", binding="ctrl+s"),
+    Action("View: detail", "show_tab('detail')", "1", "The selected payload as JSON, with its sizes", binding="1"),
+    Action("View: latency", "show_tab('latency')", "2", "Heartbeat round trips and a graph", binding="2"),
+    Action("View: cache", "show_tab('cache')", "3", "The gateway's cache, by type", binding="3"),
+    Action("View: compose", "show_tab('compose')", "4", "Write a payload from the protocol definition and send it", binding="4"),
+    Action("View: services", "show_tab('services')", "5", "Services connected to the gateway", binding="5"),
+    Action("Cache and services: refresh now", "refresh_panes", "r", "Read the cache and services again", binding="r"),
+    Action("Theme: change", "change_theme", "ctrl+t", "Pick one of Textual's themes", binding="ctrl+t"),
+    Action("Help: keys and actions", "help", "?", "This list, with the keys", binding="question_mark,f1", footer="Help"),
+    Action("Quit", "quit", "q", "Close the connections and leave", binding="q", footer="Quit"),
+)
+
+
+# the footer's order (the rest of the bindings are not shown there)
+FOOTER_ORDER = ("quit", "help", "focus_filter", "toggle_pause", "cycle_side", "copy", "zoom", "heartbeat")
+
+
+def app_bindings() -> list[Binding]:
+    """The app's key bindings, from ACTIONS: the footer's first, in FOOTER_ORDER."""
+    bound = [a for a in ACTIONS if a.binding]
+    bound.sort(key=lambda a: FOOTER_ORDER.index(a.action) if a.action in FOOTER_ORDER else len(FOOTER_ORDER))
+    return [Binding(a.binding, a.action, a.footer or a.title, show=bool(a.footer)) for a in bound]
+
+
+def keys_markdown() -> str:
+    """docs/tui.md's key table: the stream's own keys, then every action with a key."""
+    rows = ["| key | action |", "|---|---|"]
+    rows += [f"| {keys} | {what} |" for keys, what in STREAM_KEYS]
+    for a in ACTIONS:
+        if a.key:
+            only = " (embedded gateway only)" if a.embedded_only else ""
+            rows.append(f"| `{a.key}` | {a.title}: {a.help[0].lower() + a.help[1:]}{only} |")
+    return "\n".join(rows)
+
+
+# the stream's own keys (its BINDINGS, and the mouse), for the docs
+STREAM_KEYS = (
+    ("`↑` `↓` `j` `k`, `PgUp` `PgDn`, `Home`", "move the selection in the stream (stops following)"),
+    ("`Enter`, a click", "show the selected line in Detail"),
 )
 
 

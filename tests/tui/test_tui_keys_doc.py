@@ -1,0 +1,25 @@
+"""One key table: the app's bindings and docs/tui.md's key table both come from commands.ACTIONS."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gwtool.tui.app import GwtoolApp
+from gwtool.tui.commands import ACTIONS, keys_markdown
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "tui.md"
+
+
+def test_docs_tui_md_shows_the_key_table_as_generated():
+    block = re.search(r"<!-- keys:[^\n]*-->\n(.*?)\n<!-- /keys -->", DOC.read_text("utf-8"), re.S)
+    assert block, "docs/tui.md lost its keys block"
+    assert block.group(1) == keys_markdown(), "docs/tui.md's key table is stale: paste keys_markdown()"
+
+
+def test_every_bound_action_is_an_app_binding_and_no_binding_is_restated():
+    bound = {(b.key, b.action) for b in GwtoolApp.BINDINGS}  # type: ignore[union-attr]
+    for action in ACTIONS:
+        if action.binding:
+            assert (action.binding, action.action) in bound, action.title
+    assert len(bound) == sum(1 for a in ACTIONS if a.binding) + 1  # + Esc, which steps back
