@@ -1,11 +1,9 @@
-"""The private Textual hooks the stream relies on for speed, in one place.
+"""The two private Textual hooks the stream relies on for speed, in one place.
 
 Each is used as Textual's own code uses it; tests/tui/test_textual_private.py checks that each
 still exists with the signature relied on here, so a Textual release that changes one fails that
 test with a clear message instead of breaking the dashboard at run time.
 
-- ``App._check_bindings(key)``: run a key's binding from the focused widget without waiting for the
-  key to bubble (each hop waits a turn of the loop, which under load belongs to the wire).
 - ``ScrollView._size_updated(size, virtual_size, container_size, layout)``: overridden so a layout
   of the screen does not re-render the stream's scrollbar (~2.5 ms each time).
 - ``Widget._scroll_update(virtual_size)``: refresh the scrollbars after the stream sets its
@@ -17,21 +15,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from textual.app import App
     from textual.geometry import Size
     from textual.widget import Widget
 
 # name → the parameters relied on (after self); the test compares them with Textual's
 HOOKS = {
-    "textual.app.App._check_bindings": ("key", "priority"),
     "textual.scroll_view.ScrollView._size_updated": ("size", "virtual_size", "container_size", "layout"),
     "textual.widget.Widget._scroll_update": ("virtual_size",),
 }
-
-
-async def run_binding(app: App[object], key: str) -> bool:
-    """Whether a binding of the focused chain (or the App) handled ``key``."""
-    return await app._check_bindings(key)  # noqa: SLF001
 
 
 def scroll_update(widget: Widget, virtual_size: Size) -> None:

@@ -26,8 +26,9 @@ from textual.strip import Strip
 from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, label, summary
 from gwtool.records import Record
 from gwtool.text import printable
+from gwtool.tui.commands import app_bindings
 from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Filter
-from gwtool.tui.textual_private import run_binding, scroll_update
+from gwtool.tui.textual_private import scroll_update
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
@@ -81,6 +82,11 @@ class Stream(ScrollView, can_focus=True):
         Binding("home", "first", "First", show=False),
         Binding("end", "follow", "Follow", show=False),
         Binding("enter", "choose", "Detail", show=False),
+        # The app's keys, as priority bindings of the stream: they run as soon as the key arrives
+        # instead of after it bubbled Stream → containers → Screen → App (a turn of the event loop
+        # per hop, which under load belongs to the wire). Only while the stream has focus, so the
+        # filter and the editor still get their letters.
+        *(Binding(b.key, f"app.{b.action}", b.description, show=b.show, priority=True) for b in app_bindings()),
     ]
 
     follow: reactive[bool] = reactive(True)
@@ -256,19 +262,6 @@ class Stream(ScrollView, can_focus=True):
         self.set_reactive(Stream.cursor, None)
         self.scroll_end(animate=False, x_axis=False)
         self.refresh()
-
-    async def _on_key(self, event: events.Key) -> None:
-        """Run the key's binding here instead of after the key bubbled up to the App.
-
-        Each hop of a message waits for a turn of the event loop, which under load is spent on the
-        wire: bubbling Stream → containers → Screen → App took four turns. The bindings checked are
-        the same (this widget's, then its ancestors', then the App's), in the same order.
-        """
-        if await run_binding(self.app, event.key):  # private: see gwtool/tui/textual_private.py
-            event.stop()
-            event.prevent_default()
-            return
-        await super()._on_key(event)
 
     def on_mouse_scroll_up(self) -> None:
         self.follow = False  # reading back: stop jumping to the newest line
