@@ -26,13 +26,30 @@ def main(argv: list[str] | None = None) -> None:
     except GwtoolError as exc:
         _fail(str(exc), exc.exit_code)
     except typer._click.exceptions.ClickException as exc:  # bad flag, missing argument, …
-        from typer import rich_utils
-
-        rich_utils.rich_format_error(exc)
-        sys.exit(1)
+        _fail(usage_error_text(exc), 1)
     except typer.Abort:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error_text(exc: Exception) -> str:
+    """A usage error in gwtool's own one-line style, naming the option and what it allows."""
+    import re
+
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "gwtool"
+    hint = f"\n({path} --help lists the options)"
+    option = getattr(exc, "option_name", None)
+    if type(exc).__name__ == "NoSuchOption" and option:
+        return f"{option}: no such option for {path}" + hint
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    message = re.sub(r"^Invalid value for '?(-[-\w]+)'?: ", r"\1: ", message)
+    message = re.sub(r"Input should be greater than or equal to (\S+)", r"must be ≥ \1", message)
+    message = re.sub(r"Input should be less than or equal to (\S+)", r"must be ≤ \1", message)
+    message = re.sub(r"Input should be a valid (\w+)\b.*", r"expected a \1", message)
+    if message.startswith("No such command"):
+        hint = f"\n({path} --help lists the commands)"
+    return message.rstrip(".") + hint
 
 
 def _fail(message: str, code: int) -> None:
@@ -41,5 +58,6 @@ def _fail(message: str, code: int) -> None:
 
     from gwtool.text import printable_lines
 
-    Console(stderr=True, highlight=False).print(Text("error: ", "bold red") + Text(printable_lines(message)))
+    # soft_wrap: a long message stays one line in a pipe (a terminal still wraps it for the eye)
+    Console(stderr=True, highlight=False).print(Text("error: ", "bold red") + Text(printable_lines(message)), soft_wrap=True)
     sys.exit(code)

@@ -14,3 +14,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from gwtool import __version__
+
+        typer.echo(f"gwtool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print gwtool's version and exit."
+    ),
+) -> None:
+    """See and poke the wire of a websocket-gateway microservice system."""

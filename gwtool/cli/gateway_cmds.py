@@ -80,6 +80,8 @@ def mock_gateway(
     Exit status: 0 after Ctrl-C (every connection is closed with 1001), 1 invalid input, 2 the port cannot be used.
     """
     limit = parse_rate_limit(rate_limit)
+    if not 0 <= port <= 65535:
+        raise typer.BadParameter(f"expected a port 0…65535 (0 = any free one), got {port}", param_hint="--port")
     for name, value, low in (("--max-shards", max_shards, 0), ("--shards-per-sharder", shards_per_sharder, 1),
                              ("--heartbeat-interval", heartbeat_interval, 1), ("--max-size", max_size, 1), ("--hold", hold, 0),
                              ("--hold-bytes", hold_bytes, 0), ("--identify-timeout", identify_timeout, 0.001)):  # fmt: skip

@@ -225,6 +225,8 @@ class MockGateway:
         except OSError as exc:
             why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
             raise ListenFailed(f"cannot listen on {self.host}:{self.port}: {why}") from None
+        except OverflowError:  # a port outside 0…65535
+            raise ListenFailed(f"cannot listen on {self.host}:{self.port}: a port is 0…65535") from None
         self.port = self._server.sockets[0].getsockname()[1]
         self._stopping = False
         self._sweeper = asyncio.create_task(self._sweep_heartbeats())

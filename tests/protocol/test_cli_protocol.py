@@ -99,7 +99,7 @@ def test_protocol_errors_are_clear(cli, tmp_path: Path) -> None:  # noqa: ANN001
     code, _, err = cli("protocol", "--protocol", write(tmp_path, "bad.toml", '[events.X]\nfrom = ["dj"]\nto = ["all"]'))
     assert code == 1 and "bad.toml: events.X.from: unknown service type 'dj'" in err
     code, _, err = cli("protocol", "--wrong-flag")
-    assert code == 1 and "No such option" in err
+    assert code == 1 and "no such option for" in err
 
 
 def test_validate_accepts_the_seed_example(cli, tmp_path: Path) -> None:  # noqa: ANN001
@@ -188,7 +188,7 @@ def test_validate_input_errors(cli, tmp_path: Path) -> None:  # noqa: ANN001
     code, out, _ = cli("validate", stdin="[1, 2]")
     assert code == 1 and "expected a JSON object, got array" in out
     code, _, err = cli("validate", "--bogus")
-    assert code == 1 and "No such option" in err
+    assert code == 1 and "no such option for" in err
 
 
 def test_validate_a_compressed_file(cli, tmp_path: Path) -> None:  # noqa: ANN001
@@ -218,3 +218,33 @@ def test_protocol_shows_one_table_by_name(cli) -> None:  # noqa: ANN001
     assert code == 0 and "Events (op EVENT)" in out and "EVENT IDENTIFIED d" in out and "Close codes" not in out
     code, _, err = cli("protocol", "emoji")
     assert code == 1 and "no table 'emoji' in the protocol (choose from: opcodes, services" in err
+
+
+def test_usage_errors_are_one_line_naming_the_option_and_the_allowed_values(capsys):
+    from gwtool.cli import main
+
+    cases = [
+        (["send", "--bogus"], "error: --bogus: no such option for gwtool send"),
+        (["send", "EXECUTE_COMMAND", "--repeat", "0"], "error: --repeat: must be ≥ 1"),
+        (["mock-gateway", "--port", "99999"], "error: --port: expected a port 0…65535 (0 = any free one), got 99999"),
+        (["send", "EXECUTE_COMMAND", "--rate", "abc"], "error: --rate: expected a number"),
+    ]
+    for argv, first_line in cases:
+        try:
+            main(argv)
+        except SystemExit as exit:
+            assert exit.code == 1, argv
+        err = capsys.readouterr().err
+        assert err.splitlines()[0] == first_line, err
+        assert "╭" not in err and "Traceback" not in err
+
+
+def test_version(capsys):
+    from gwtool import __version__
+    from gwtool.cli import main
+
+    try:
+        main(["--version"])
+    except SystemExit as exit:
+        assert exit.code == 0
+    assert capsys.readouterr().out == f"gwtool {__version__}\n"
