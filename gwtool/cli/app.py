@@ -27,7 +27,7 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_print_version, is_eager=True, help="Print gwtool's version and exit."
+        False, "--version", callback=_print_version, is_eager=True, metavar="", help="Print gwtool's version and exit."
     ),
 ) -> None:
     """See and poke the wire of a websocket-gateway microservice system."""

@@ -19,17 +19,27 @@ if TYPE_CHECKING:
 def bench(
     url: Annotated[
         Optional[str],
-        typer.Option("--url", envvar="GWTOOL_URL", help="Gateway websocket URL. Without it, an embedded mock gateway."),
+        typer.Option(
+            "--url", metavar="URL", envvar="GWTOOL_URL", help="Gateway websocket URL. Without it, an embedded mock gateway."
+        ),
     ] = None,
     senders: Annotated[
-        int, typer.Option("--sharders", "--senders", min=0, help="Connections that send the protocol's round-robin event.")
+        int,
+        typer.Option(
+            "--sharders", "--senders", min=0, metavar="N", help="Connections that send the protocol's round-robin event."
+        ),
     ] = 4,
     receivers: Annotated[
-        int, typer.Option("--commands", "--receivers", min=0, help="Connections of the service type that receives it.")
+        int,
+        typer.Option("--commands", "--receivers", min=0, metavar="N", help="Connections of the service type that receives it."),
     ] = 4,
-    rate: Annotated[float, typer.Option("--rate", min=0, help="Events per second in all; 0 = as fast as it takes them.")] = 2000,
-    duration: Annotated[float, typer.Option("--duration", min=0.1, help="Seconds of sending.")] = 10,
-    window: Annotated[int, typer.Option("--window", min=1, help="Events in flight per sender when --rate is 0.")] = 64,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0, metavar="PER_SECOND", help="Events per second in all; 0 = as fast as it takes them.")
+    ] = 2000,
+    duration: Annotated[float, typer.Option("--duration", min=0.1, metavar="SECONDS", help="Seconds of sending.")] = 10,
+    window: Annotated[
+        int, typer.Option("--window", min=1, metavar="N", help="Events in flight per sender when --rate is 0.")
+    ] = 64,
     token: TokenOption = "",
     protocol: ProtocolOption = None,
     json: JsonOption = False,

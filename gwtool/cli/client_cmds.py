@@ -52,26 +52,30 @@ SetOption = Annotated[
         "(2, true, null, [..]); text that is not JSON, or any value for a string-typed field, stays a string.",
     ),
 ]
-RepeatOption = Annotated[int, typer.Option("--repeat", min=1, help="Send it N times.")]
+RepeatOption = Annotated[int, typer.Option("--repeat", min=1, metavar="N", help="Send it N times.")]
 RateOption = Annotated[
     Optional[float], typer.Option("--rate", min=0.001, metavar="PER_SECOND", help="With --repeat: at most this many per second.")
 ]
 WaitForOption = Annotated[
     Optional[str], typer.Option("--wait-for", metavar="EVENT", help="Then wait for this event and print it.")
 ]
-TimeoutOption = Annotated[float, typer.Option("--timeout", min=0.0, help="Seconds to wait for identifying and for --wait-for.")]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0.0, metavar="SECONDS", help="Seconds to wait for identifying and for --wait-for.")
+]
 NoValidateOption = Annotated[
-    bool, typer.Option("--no-validate", help="Send the data even if it fails the definition's field tables.")
+    bool, typer.Option("--no-validate", help="Send the data even if it fails the definition's field tables.", metavar="")
 ]
 ForceOption = Annotated[
-    bool, typer.Option("--force", help="Send even if the service type may not (to test the gateway's refusal).")
+    bool, typer.Option("--force", help="Send even if the service type may not (to test the gateway's refusal).", metavar="")
 ]
 VerboseOption = Annotated[
-    bool, typer.Option("--verbose", "-v", help="Print every payload and connection step, not only what is sent.")
+    bool, typer.Option("--verbose", "-v", help="Print every payload and connection step, not only what is sent.", metavar="")
 ]
 GuildsOption = Annotated[
     int,
-    typer.Option("--guilds", min=0, help="Value of the guilds heartbeat field, for service types whose heartbeats carry one."),
+    typer.Option(
+        "--guilds", min=0, metavar="N", help="Value of the guilds heartbeat field, for service types whose heartbeats carry one."
+    ),
 ]
 
 
@@ -87,10 +91,14 @@ def connect(
     protocol: ProtocolOption = None,
     json: JsonOption = False,
     duration: Annotated[Optional[float], typer.Option(min=0.0, metavar="SECONDS", help="Stop after this long.")] = None,
-    count: Annotated[Optional[int], typer.Option(min=1, help="Stop after N payloads received (of those shown).")] = None,
-    no_heartbeat_lines: Annotated[bool, typer.Option("--no-heartbeat-lines", help="Hide heartbeats and their ACKs.")] = False,
+    count: Annotated[
+        Optional[int], typer.Option(min=1, metavar="N", help="Stop after N payloads received (of those shown).")
+    ] = None,
+    no_heartbeat_lines: Annotated[
+        bool, typer.Option("--no-heartbeat-lines", help="Hide heartbeats and their ACKs.", metavar="")
+    ] = False,
     no_heartbeat: Annotated[
-        bool, typer.Option("--no-heartbeat", help="Send no scheduled heartbeats (requests are still answered).")
+        bool, typer.Option("--no-heartbeat", help="Send no scheduled heartbeats (requests are still answered).", metavar="")
     ] = False,
     guilds: GuildsOption = 0,
     log: LogOption = None,

@@ -36,20 +36,30 @@ def parse_rate_limit(text: str | None) -> tuple[int, float] | None:
 
 @app.command("mock-gateway")
 def mock_gateway(
-    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1 keeps it local).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port for the websocket and the REST routes (0 = any free port).")] = DEFAULT_PORT,
-    heartbeat_interval: Annotated[int, typer.Option(help="heartbeatInterval sent in HELLO, in ms.")] = 30000,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on (127.0.0.1 keeps it local).")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(metavar="PORT", help="Port for the websocket and the REST routes (0 = any free port).")
+    ] = DEFAULT_PORT,
+    heartbeat_interval: Annotated[int, typer.Option(metavar="MS", help="heartbeatInterval sent in HELLO, in ms.")] = 30000,
     token: Annotated[
         Optional[str],
-        typer.Option(envvar="GWTOOL_TOKEN", show_envvar=True, help="Token services must send in IDENTIFY (default: accept any)."),
+        typer.Option(
+            metavar="TOKEN",
+            envvar="GWTOOL_TOKEN",
+            show_envvar=True,
+            help="Token services must send in IDENTIFY (default: accept any).",
+        ),
     ] = None,
-    max_shards: Annotated[int, typer.Option(help="Shard ids 0 … N-1 handed out to sharders.")] = 3,
-    shards_per_sharder: Annotated[int, typer.Option(help="Shard ids per sharder (its block).")] = 3,
-    max_size: Annotated[int, typer.Option(help="Largest payload accepted, in bytes (over it: close 1009).")] = 1 << 20,
+    max_shards: Annotated[int, typer.Option(metavar="N", help="Shard ids 0 … N-1 handed out to sharders.")] = 3,
+    shards_per_sharder: Annotated[int, typer.Option(metavar="N", help="Shard ids per sharder (its block).")] = 3,
+    max_size: Annotated[int, typer.Option(metavar="BYTES", help="Largest payload accepted, in bytes (over it: close 1009).")] = 1
+    << 20,
     rate_limit: Annotated[
         Optional[str], typer.Option(metavar="N/SECONDS", help="Close a connection sending more than N payloads in SECONDS.")
     ] = None,
-    hold: Annotated[int, typer.Option(help="Events held while no receiver is connected (oldest dropped past it).")] = 1000,
+    hold: Annotated[
+        int, typer.Option(metavar="N", help="Events held while no receiver is connected (oldest dropped past it).")
+    ] = 1000,
     hold_bytes: Annotated[int, typer.Option(metavar="BYTES", help="Bytes of held events at most (oldest dropped past it).")] = 64
     << 20,
     identify_timeout: Annotated[

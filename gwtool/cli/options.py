@@ -17,32 +17,40 @@ ProtocolOption = Annotated[
     Optional[Path],
     typer.Option(
         "--protocol",
+        metavar="FILE",
         envvar="GWTOOL_PROTOCOL",
         help="TOML or JSON file merged over the built-in protocol definition.",
         show_default=False,
         dir_okay=False,
     ),
 ]
-UrlOption = Annotated[str, typer.Option("--url", envvar="GWTOOL_URL", help="Gateway websocket URL.", show_envvar=True)]
-TokenOption = Annotated[str, typer.Option("--token", envvar="GWTOOL_TOKEN", help="Token sent in IDENTIFY.", show_envvar=True)]
-CompressOption = Annotated[
-    bool, typer.Option("--compress", help="Ask the gateway to zlib-compress its payloads (IDENTIFY compress).")
+UrlOption = Annotated[
+    str, typer.Option("--url", metavar="URL", envvar="GWTOOL_URL", help="Gateway websocket URL.", show_envvar=True)
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print NDJSON records instead of coloured lines.")]
+TokenOption = Annotated[
+    str, typer.Option("--token", metavar="TOKEN", envvar="GWTOOL_TOKEN", help="Token sent in IDENTIFY.", show_envvar=True)
+]
+CompressOption = Annotated[
+    bool, typer.Option("--compress", help="Ask the gateway to zlib-compress its payloads (IDENTIFY compress).", metavar="")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print NDJSON records instead of coloured lines.", metavar="")]
 EveryOption = Annotated[
     bool,
     typer.Option(
         "--every",
         help="In a terminal, a line for every payload (default: above a rate a person can read, a summary line a second).",
+        metavar="",
     ),
 ]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print connection steps (notices) only, no payloads.")]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print connection steps (notices) only, no payloads.", metavar="")
+]
 LogOption = Annotated[
     Optional[Path],
     typer.Option("--log", metavar="FILE", dir_okay=False, help="Append NDJSON of every payload and notice to FILE."),
 ]
 ShowTokenOption = Annotated[
-    bool, typer.Option("--show-token", help="Show IDENTIFY tokens in full (default: masked, e.g. s3c… (6 chars)).")
+    bool, typer.Option("--show-token", help="Show IDENTIFY tokens in full (default: masked, e.g. s3c… (6 chars)).", metavar="")
 ]
 ServiceOption = Annotated[
     Optional[str],

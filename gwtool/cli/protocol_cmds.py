@@ -41,8 +41,12 @@ def protocol_command(
         ),
     ] = None,
     protocol: ProtocolOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the definition as JSON (a valid --protocol file).")] = False,
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print the full protocol write-up as Markdown.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the definition as JSON (a valid --protocol file).", metavar="")
+    ] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the full protocol write-up as Markdown.", metavar="")
+    ] = False,
 ) -> None:
     """Show the active protocol definition: opcodes, services, events, cache types, close codes."""
     proto = load(protocol)

@@ -16,6 +16,7 @@ def tui(
         Optional[str],
         typer.Option(
             "--url",
+            metavar="URL",
             envvar="GWTOOL_URL",
             show_envvar=True,
             help="Gateway websocket URL. Without it, a mock gateway runs in-process and is shown too.",
@@ -25,6 +26,7 @@ def tui(
         Optional[str],
         typer.Option(
             "--as",
+            metavar="SERVICE",
             help="Service type to connect as (default: the first one routed events go to, e.g. commands).",
             show_default=False,
         ),
@@ -32,9 +34,11 @@ def tui(
     token: TokenOption = "",
     compress: CompressOption = False,
     quiet: Annotated[
-        bool, typer.Option("--quiet", help="On the embedded gateway, do not simulate a service sending payloads.")
+        bool, typer.Option("--quiet", help="On the embedded gateway, do not simulate a service sending payloads.", metavar="")
     ] = False,
-    keep: Annotated[int, typer.Option("--keep", min=100, help="Payloads kept for the stream and detail view.")] = 10_000,
+    keep: Annotated[
+        int, typer.Option("--keep", min=100, metavar="N", help="Payloads kept for the stream and detail view.")
+    ] = 10_000,
     protocol: ProtocolOption = None,
     show_token: ShowTokenOption = False,
 ) -> None:
