@@ -248,3 +248,21 @@ def test_version(capsys):
     except SystemExit as exit:
         assert exit.code == 0
     assert capsys.readouterr().out == f"gwtool {__version__}\n"
+
+
+def test_help_shows_metavars_a_person_reads(capsys, monkeypatch):
+    import re
+
+    from gwtool.cli import main
+
+    monkeypatch.setenv("COLUMNS", "160")
+    for command in ([], ["connect"], ["send"], ["cache"], ["tui"], ["bench"], ["mock-gateway"], ["protocol"], ["validate"]):
+        try:
+            main([*command, "--help"])
+        except SystemExit:
+            pass
+        out = capsys.readouterr().out
+        options = [line for line in out.splitlines() if re.match(r"│ --", line) and not line.startswith("│ --help")]
+        assert options, command
+        raw = [line for line in options if re.search(r"<(bool|str|int|float|path|file)", line)]
+        assert not raw, f"gwtool {' '.join(command)} --help shows raw types: {raw}"
