@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from gwtool.cli.app import app
-from gwtool.cli.options import CompressOption, ProtocolOption, ShowTokenOption, TokenOption, load
+from gwtool.cli.options import DEFAULT_PORT, CompressOption, ProtocolOption, ShowTokenOption, TokenOption, load
 
 
 @app.command("tui")
@@ -41,6 +41,14 @@ def tui(
     ] = 10_000,
     protocol: ProtocolOption = None,
     show_token: ShowTokenOption = False,
+    port: Annotated[
+        int,
+        typer.Option(
+            metavar="PORT",
+            help="Without --url: the embedded gateway's port, for a service of your own to connect to "
+            "(a free one if it is taken, said in the stream).",
+        ),
+    ] = DEFAULT_PORT,
 ) -> None:
     """Live dashboard: payload stream, detail, latency, cache, services and a composer.
 
@@ -53,6 +61,7 @@ def tui(
         raise typer.BadParameter(f"{url!r}: expected a ws:// or wss:// URL", param_hint="--url")
     from gwtool.tui.app import make_app
 
-    make_app(
-        proto, url=url, service=service, token=token, compress=compress, quiet=quiet, limit=keep, show_token=show_token
-    ).run()
+    if not 0 <= port <= 65535:
+        raise typer.BadParameter(f"expected a port 0…65535 (0 = any free one), got {port}", param_hint="--port")
+    options = dict(service=service, token=token, compress=compress, quiet=quiet, limit=keep, show_token=show_token, port=port)
+    make_app(proto, url=url, **options).run()

@@ -379,11 +379,14 @@ def make_app(
     quiet: bool = False,
     limit: int = DEFAULT_LIMIT,
     show_token: bool = False,
+    port: int = 0,
 ) -> GwtoolApp:
     """The dashboard for one service's connection; embedded mock gateway when ``url`` is None."""
     if proto is None:
         from gwtool.protocol.definition import load_protocol
 
         proto = load_protocol()
-    session = Session(proto, url=url, service=service, token=token, compress=compress, quiet=quiet, show_token=show_token)
+    session = Session(
+        proto, url=url, service=service, token=token, compress=compress, quiet=quiet, show_token=show_token, port=port
+    )
     return GwtoolApp(session, limit=limit)

@@ -43,8 +43,10 @@ class Session:
         heartbeat_interval: int = EMBEDDED_HEARTBEAT_MS,
         period: float = SIMULATION_PERIOD,
         show_token: bool = False,
+        port: int = 0,  # the embedded gateway's (gwtool tui passes 8765); 0 = any free one
     ):
         self.proto = proto
+        self.port = port
         self.embedded = url is None
         self.show_token = show_token
         self.url = url or ""
@@ -99,12 +101,8 @@ class Session:
 
         async with contextlib.AsyncExitStack() as stack:
             if self.embedded:
-                from gwtool.gateway import MockGateway
-
-                self.gateway = MockGateway(
-                    self.proto, port=0, heartbeat_interval=self.heartbeat_interval, show_token=self.show_token
-                )
-                await stack.enter_async_context(self.gateway)
+                self.gateway = await self._start_gateway(sink)
+                stack.push_async_callback(self.gateway.stop)
                 stack.callback(self.gateway.subscribe(lambda item: sink("gw", item)))
                 self.url = self.gateway.url
             self.client = GatewayClient(  # retry_first: a dashboard may be opened before its gateway
@@ -127,6 +125,25 @@ class Session:
                     task.cancel()
                 with contextlib.suppress(Exception):
                     await self.client.close()
+
+    async def _start_gateway(self, sink: Sink) -> Any:
+        """The embedded gateway on ``port`` (a stable URL to point a service at), or on a free
+        port when that one is taken, saying so."""
+        from gwtool.gateway import ListenFailed, MockGateway
+
+        def gateway(port: int) -> MockGateway:
+            return MockGateway(self.proto, port=port, heartbeat_interval=self.heartbeat_interval, show_token=self.show_token)
+
+        self.gateway = gw = gateway(self.port)  # set at once: front ends may look before it listens
+        try:
+            await gw.start()
+        except ListenFailed as exc:
+            if self.port == 0:
+                raise
+            self.gateway = gw = gateway(0)
+            await gw.start()
+            sink("gw", Notice("warning", f"{exc}: the embedded gateway listens on {gw.url} instead"))
+        return gw
 
     def _seen(self, sink: Sink, item: Record | Notice) -> None:
         sink("you", item)

@@ -173,3 +173,25 @@ async def test_actions_before_connecting_raise_not_connected_not_attribute_error
         await session.heartbeat_now()
     with pytest.raises(NotConnected):
         await session.send({"op": proto.op("HEARTBEAT"), "d": {}})
+
+
+async def test_the_embedded_gateway_takes_the_port_asked_or_says_it_took_another(proto):
+    import socket
+
+    from gwtool.tui.session import Session
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        seen: list = []
+        session = Session(proto, port=busy, quiet=True)
+        gw = await session._start_gateway(lambda side, item: seen.append(item))
+        try:
+            assert gw.port != busy
+            assert any(f"127.0.0.1:{busy}" in item.text and gw.url in item.text for item in seen)
+        finally:
+            await gw.stop()
+    free = Session(proto, port=0)
+    gw = await free._start_gateway(lambda side, item: None)
+    await gw.stop()
