@@ -63,6 +63,7 @@ class GwtoolApp(App[None]):
     ):
         super().__init__()
         self.session = session
+        self.last_close: tuple[str, float] | None = None  # the last close by the gateway, and when
         self.proto: Protocol = session.proto
         self.feed = Feed(limit)
         self.clock = clock
@@ -140,12 +141,25 @@ class GwtoolApp(App[None]):
         if self.flushes % STATUS_EVERY == 0:
             self.refresh_status()
         batch = self.feed.drain()
+        self.say_closes(batch)
         stream = self.stream
         if batch and not self.paused:
             stream.add(batch)
         elif batch:
             self.unseen += len(batch)
         self.update_stream_title()
+
+    def say_closes(self, batch: list[Any]) -> None:
+        """A close by the gateway is an error toast, and the status bar keeps it for a minute: the
+        reconnect a moment later must not hide that the gateway refused something."""
+        for entry in batch:
+            item = entry.item
+            if entry.side == "you" and isinstance(item, Notice) and item.kind == "closed" and item.data.get("by_gateway"):
+                code, name, reason = item.data.get("code"), item.data.get("name") or "", item.data.get("reason") or ""
+                text = printable(f"{code} {name}".strip() + (f": {reason}" if reason else ""))
+                self.notify(f"Closed by the gateway: {text}", severity="error", timeout=10, markup=False)
+                self.last_close = (text, self.monotonic())
+                self.refresh_status()
 
     def update_stream_title(self) -> None:
         stream = self.stream
@@ -187,7 +201,7 @@ class GwtoolApp(App[None]):
 
     # --- periodic reads of the session -------------------------------------------------------
     def refresh_status(self) -> None:
-        self.status.show(self.session, now=self.clock, monotonic=self.monotonic, paused=self.paused)
+        self.status.show(self.session, now=self.clock, monotonic=self.monotonic, paused=self.paused, last_close=self.last_close)
 
     def refresh_latency(self) -> None:
         if self.panes.active == "latency":

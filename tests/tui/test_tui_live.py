@@ -193,6 +193,12 @@ async def test_compose_asks_before_sending_what_the_service_may_not(proto):
             lambda: any(isinstance(e.item, Notice) and str(code) in e.item.text for e in app.feed.entries),
             what="the close in the stream",
         )
+        # a refusal you cannot miss: an error toast, and the status bar keeps it after the reconnect
+        await wait_for(pilot, lambda: app.last_close is not None, what="the close noted")
+        assert app.last_close[0].startswith(f"{code} EVENT_NOT_ALLOWED: EXECUTE_COMMAND may not be sent by commands")
+        await wait_for(pilot, lambda: app.session.state.phase == "identified", what="reconnected")
+        app.refresh_status()
+        assert f"last close {code} EVENT_NOT_ALLOWED" in status_text(app)
 
 
 async def test_help_screen_palette_theme_and_zoom(proto):

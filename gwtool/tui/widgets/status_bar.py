@@ -12,6 +12,7 @@ from textual.widgets import Static
 from gwtool.text import printable
 
 REASON_WIDTH = 48  # the stream's notice has the whole close reason
+LAST_CLOSE_SECONDS = 60.0  # how long the status bar keeps a close by the gateway after reconnecting
 PHASE_STYLES = {
     "connecting": "bold yellow",
     "identifying": "bold yellow",
@@ -75,6 +76,7 @@ class StatusBar(Static):
         now: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         paused: bool = False,
+        last_close: tuple[str, float] | None = None,
     ) -> None:
         state = session.state
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -95,6 +97,8 @@ class StatusBar(Static):
             text.append(" (embedded gateway)", "dim")
         if state is not None and getattr(state, "connected_at", None) and state.phase == "identified":
             text.append(f"  up {duration(now() - state.connected_at)}", "dim")
+            if last_close is not None and (ago := monotonic() - last_close[1]) < LAST_CLOSE_SECONDS:
+                text.append(f"  last close {last_close[0][:REASON_WIDTH]} ({ago:.0f} s ago)", "bold red")
         if text != self.shown:
             self.shown = text
             self.update(text, layout=False)
