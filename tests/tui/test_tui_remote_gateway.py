@@ -195,3 +195,15 @@ async def test_the_embedded_gateway_takes_the_port_asked_or_says_it_took_another
     free = Session(proto, port=0)
     gw = await free._start_gateway(lambda side, item: None)
     await gw.stop()
+
+
+def test_no_gateway_is_said_in_plain_words_with_the_hint():
+    from gwtool.client import ClientState
+    from gwtool.tui.widgets.status_bar import describe_state
+
+    state = ClientState(
+        phase="reconnecting", retry_at=103.4, close_code=1006, close_name="ABNORMAL",
+        close_reason="could not connect to ws://127.0.0.1:18799: connection refused — is a gateway running?", conn=1,
+    )  # fmt: skip
+    text = describe_state(state, "commands", None, lambda: 100.0, "ws://127.0.0.1:18799").plain
+    assert text == "no gateway at ws://127.0.0.1:18799 · retrying in 3.4 s · `gwtool mock-gateway` starts one"

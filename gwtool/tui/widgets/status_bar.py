@@ -35,19 +35,36 @@ def shard_span(shards: list[int]) -> str:
     return ",".join(map(str, shards)) or "none"
 
 
-def describe_state(state: Any, service: str, error: str | None, monotonic: Callable[[], float]) -> Text:
+def _retry_in(state: Any, monotonic: Callable[[], float]) -> str:
+    if state.retry_at is None:
+        return ""
+    wait = max(0.0, state.retry_at - monotonic())
+    return f" in {wait:.0f} s" if wait >= 10 else f" in {wait:.1f} s"
+
+
+def _no_gateway(state: Any, url: str, monotonic: Callable[[], float]) -> Text:
+    """``no gateway at ws://… · retrying in 3.4 s · gwtool mock-gateway starts one``"""
+    text = Text("no gateway at ", "bold red")
+    text.append(printable(url), "bold red")
+    text.append(f" · retrying{_retry_in(state, monotonic)}", "yellow")
+    text.append(" · `gwtool mock-gateway` starts one", "dim")
+    return text
+
+
+def describe_state(state: Any, service: str, error: str | None, monotonic: Callable[[], float], url: str = "") -> Text:
     """``identified · shards 0-2 of 3`` / ``reconnecting in 3 s (4009 HEARTBEAT_TIMEOUT: reason)`` …"""
     if state is None:
         if error:
             return Text("failed · " + printable(error)[: REASON_WIDTH * 2], "bold red")
         return Text("starting", "bold yellow")
     phase = state.phase
+    if phase == "reconnecting" and "connection refused" in (state.close_reason or ""):
+        return _no_gateway(state, url, monotonic)  # plain words first, and what to do about it
     text = Text(phase, PHASE_STYLES.get(phase, "bold"))
     if phase == "identified" and state.shards:
         text.append(f" · shards {shard_span(list(state.shards))} of {state.max_shards}", "green")
-    if phase == "reconnecting" and state.retry_at is not None:
-        wait = max(0.0, state.retry_at - monotonic())
-        text.append(f" in {wait:.0f} s" if wait >= 10 else f" in {wait:.1f} s", "yellow")
+    if phase == "reconnecting":
+        text.append(_retry_in(state, monotonic), "yellow")
     if phase in ("reconnecting", "closed") and state.close_code is not None:
         text.append(f" ({state.close_code} {state.close_name or ''}", "red")
         if state.close_reason:
@@ -81,7 +98,13 @@ class StatusBar(Static):
         state = session.state
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ")
-        text.append_text(describe_state(state, session.service, session.error, monotonic))
+        described = describe_state(state, session.service, session.error, monotonic, session.url)
+        text.append_text(described)
+        if described.plain.startswith("no gateway at "):  # the URL is said already
+            if text != self.shown:
+                self.shown = text
+                self.update(text, layout=False)
+            return
         latency = session.latency
         if latency is not None and latency.last is not None:
             text.append(f"  ♥ {latency.last:.1f} ms", "bold green" if not latency.missed else "bold yellow")
