@@ -150,6 +150,7 @@ class GatewayClient:
         self._identify_by: float | None = None  # monotonic deadline for IDENTIFIED, once IDENTIFY went
         self._error: GwtoolError | None = None
         self._wake = asyncio.Event()  # set by close(): interrupts connecting and backoff sleeps
+        self._retry = asyncio.Event()  # set by retry_now(): ends a backoff wait early
         self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._run_task: asyncio.Task[Any] | None = None
@@ -547,7 +548,17 @@ class GatewayClient:
             delay=round(delay, 3),
             attempt=self.state.attempt,
         )
-        await self._interruptible(asyncio.sleep(delay))
+        self._retry.clear()
+        await self._interruptible(self._backoff_wait(delay))
+
+    async def _backoff_wait(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._retry.wait()
+
+    def retry_now(self) -> None:
+        """Cut a backoff wait short: reconnect at once (the gateway is back, say)."""
+        self._retry.set()
 
     # --- heartbeats -------------------------------------------------------------------------------
 

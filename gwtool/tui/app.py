@@ -343,6 +343,14 @@ class GwtoolApp(App[None]):
         except (GwtoolError, OSError) as exc:
             self.notify(printable(f"The gateway could not ask: {exc}"), severity="warning", markup=False)
 
+    def action_reconnect(self) -> None:
+        state = self.session.state
+        if state is None or state.phase != "reconnecting":
+            self.notify("Connected, or connecting already: nothing to skip.", timeout=3)
+            return
+        self.session.retry_now()
+        self.notify("Reconnecting now.", timeout=2)
+
     def action_refresh_panes(self) -> None:
         self.refresh_panes()
 

@@ -98,6 +98,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("View: compose", "show_tab('compose')", "4", "Write a payload from the protocol definition and send it", binding="4"),
     Action("View: services", "show_tab('services')", "5", "Services connected to the gateway", binding="5"),
     Action("Cache and services: refresh now", "refresh_panes", "r", "Read the cache and services again", binding="r"),
+    Action("Connection: reconnect now", "reconnect", "R", "Skip the wait before the next connection attempt", binding="R"),
     Action("Theme: change", "change_theme", "ctrl+t", "Pick one of Textual's themes", binding="ctrl+t"),
     Action("Help: keys and actions", "help", "?", "This list, with the keys", binding="question_mark,f1", footer="Help"),
     Action("Quit", "quit", "q", "Close the connections and leave", binding="q", footer="Quit"),

@@ -119,6 +119,9 @@ class DemoSession:
     async def heartbeat_now(self) -> None:
         pass
 
+    def retry_now(self) -> None:
+        pass
+
     async def request_heartbeat(self) -> None:
         pass
 

@@ -202,6 +202,9 @@ class Session:
     async def heartbeat_now(self) -> None:
         await self._client().heartbeat_now()
 
+    def retry_now(self) -> None:
+        self._client().retry_now()
+
     def _client(self) -> Any:
         if self.client is None:
             raise NotConnected("not connected yet")

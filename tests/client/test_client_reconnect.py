@@ -163,3 +163,27 @@ async def test_close_during_backoff_returns_at_once(fake_gateway, proto):
             ("reconnecting", "reconnecting in 20.00 s (attempt 1)"),
             ("closed", "closed while waiting to reconnect"),
         ]
+
+
+async def test_retry_now_cuts_the_backoff_wait_short(proto):
+    import socket
+
+    from gwtool.client import GatewayClient
+    from gwtool.client.backoff import Backoff
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    notices = []
+    client = GatewayClient(f"ws://127.0.0.1:{port}", service="commands", proto=proto, retry_first=True,
+                           backoff=Backoff(initial=600, maximum=600, jitter=0))  # fmt: skip
+    client.subscribe(lambda item: notices.append(item.kind) if hasattr(item, "kind") else None)
+    runner = asyncio.create_task(client.run())
+    async with asyncio.timeout(10):
+        while client.state.phase != "reconnecting":
+            await client._changed()
+        client.retry_now()  # instead of 600 s
+        while notices.count("connecting") < 2:
+            await asyncio.sleep(0.01)
+    await client.close()
+    await runner
