@@ -106,6 +106,12 @@ class GwtoolApp(App[None]):
                     yield self.services
         yield Footer()
 
+    def get_system_commands(self, screen: Any) -> Any:
+        """Textual's own palette entries, less those our ACTIONS already list (Theme, Quit, Keys)."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Theme", "Quit", "Keys"):
+                yield command
+
     def on_mount(self) -> None:
         self.stream.border_title = "stream"
         self.stream.focus()

@@ -23,3 +23,12 @@ def test_every_bound_action_is_an_app_binding_and_no_binding_is_restated():
         if action.binding:
             assert (action.binding, action.action) in bound, action.title
     assert len(bound) == sum(1 for a in ACTIONS if a.binding) + 1  # + Esc, which steps back
+
+
+async def test_the_palette_does_not_list_textuals_duplicates_of_our_actions(proto):
+    from gwtool.tui.demo import demo_app
+
+    app = demo_app(proto)
+    async with app.run_test(size=(120, 40)):
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+    assert not {"Theme", "Quit", "Keys"} & set(titles)
