@@ -42,6 +42,11 @@ def _retry_in(state: Any, monotonic: Callable[[], float]) -> str:
     return f" in {wait:.0f} s" if wait >= 10 else f" in {wait:.1f} s"
 
 
+def nothing_listening(state: Any) -> bool:
+    """Waiting to retry a connection that was refused: said in plain words (``_no_gateway``)."""
+    return state is not None and state.phase == "reconnecting" and "connection refused" in (state.close_reason or "")
+
+
 def _no_gateway(state: Any, url: str, monotonic: Callable[[], float]) -> Text:
     """``no gateway at ws://… · retrying in 3.4 s · gwtool mock-gateway starts one``"""
     text = Text("no gateway at ", "bold red")
@@ -58,7 +63,7 @@ def describe_state(state: Any, service: str, error: str | None, monotonic: Calla
             return Text("failed · " + printable(error)[: REASON_WIDTH * 2], "bold red")
         return Text("starting", "bold yellow")
     phase = state.phase
-    if phase == "reconnecting" and "connection refused" in (state.close_reason or ""):
+    if nothing_listening(state):
         return _no_gateway(state, url, monotonic)  # plain words first, and what to do about it
     text = Text(phase, PHASE_STYLES.get(phase, "bold"))
     if phase == "identified" and state.shards:
@@ -98,13 +103,24 @@ class StatusBar(Static):
         state = session.state
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ")
-        described = describe_state(state, session.service, session.error, monotonic, session.url)
-        text.append_text(described)
-        if described.plain.startswith("no gateway at "):  # the URL is said already
-            if text != self.shown:
-                self.shown = text
-                self.update(text, layout=False)
-            return
+        text.append_text(describe_state(state, session.service, session.error, monotonic, session.url))
+        if not nothing_listening(state):  # else the line says the URL already, and there is nothing to count
+            self._append_session(text, session, state, now, monotonic, paused, last_close)
+        if text != self.shown:
+            self.shown = text
+            self.update(text, layout=False)
+
+    @staticmethod
+    def _append_session(
+        text: Text,
+        session: Any,
+        state: Any,
+        now: Callable[[], float],
+        monotonic: Callable[[], float],
+        paused: bool,
+        last_close: tuple[str, float] | None,
+    ) -> None:
+        """Latency, counts, who we are and where, uptime, the last close."""
         latency = session.latency
         if latency is not None and latency.last is not None:
             text.append(f"  ♥ {latency.last:.1f} ms", "bold green" if not latency.missed else "bold yellow")
@@ -122,6 +138,3 @@ class StatusBar(Static):
             text.append(f"  up {duration(now() - state.connected_at)}", "dim")
             if last_close is not None and (ago := monotonic() - last_close[1]) < LAST_CLOSE_SECONDS:
                 text.append(f"  last close {last_close[0][:REASON_WIDTH]} ({ago:.0f} s ago)", "bold red")
-        if text != self.shown:
-            self.shown = text
-            self.update(text, layout=False)
