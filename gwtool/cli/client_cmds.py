@@ -500,12 +500,11 @@ CLOSE_HINTS = {  # what a user can do about a close that ends the command
 
 def run_async(coro: Any, *, interrupted_status: int = 0) -> None:
     """Run a command's coroutine. Ctrl-C that the command did not handle exits quietly."""
-    import asyncio
-
+    from gwtool.cli.running import run_on_fast_loop
     from gwtool.errors import ClosedByGateway
 
     try:
-        asyncio.run(coro)
+        run_on_fast_loop(coro)
     except KeyboardInterrupt:
         raise SystemExit(interrupted_status) from None
     except ClosedByGateway as exc:
