@@ -17,7 +17,7 @@ from gwtool.cli.options import (
     ShowTokenOption,
     load,
 )
-from gwtool.cli.running import install_stop_signals, open_log
+from gwtool.cli.running import install_stop_signals, open_log, run_on_fast_loop
 
 
 def parse_rate_limit(text: str | None) -> tuple[int, float] | None:
@@ -110,24 +110,10 @@ def mock_gateway(
 
 
 def _run(proto, settings: dict, output_options: dict, request_every: float | None) -> None:  # noqa: ANN001
-    import asyncio
-
-    runner = asyncio.Runner(loop_factory=_loop_factory())
     try:
-        runner.run(_serve(proto, settings, output_options, request_every))
+        run_on_fast_loop(_serve(proto, settings, output_options, request_every))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         pass
-    finally:
-        runner.close()
-
-
-def _loop_factory():  # noqa: ANN202
-    """uvloop when it is installed (faster reads, see docs/gateway.md); the stock loop otherwise."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
 
 
 async def _serve(proto, settings: dict, output_options: dict, request_every: float | None) -> None:  # noqa: ANN001
@@ -144,7 +130,9 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
     install_stop_signals(stop)
     loop = asyncio.get_running_loop()
     gw.subscribe(output)
-    loop.set_exception_handler(_loop_errors(output))
+    warn_open_files = _open_files_warning(output)
+    loop.set_exception_handler(_loop_errors(warn_open_files))
+    watch = asyncio.create_task(_watch_open_files(warn_open_files))
     gc.freeze()  # what start-up made (typer, rich, the definition) lives on: keep it out of collections
     output.message(f"mock gateway listening on {gw.url}  ·  REST {gw.http_url}/services/  {gw.http_url}/cache/", "bold")
     output.message(f"connect a service to {gw.url}  (e.g. python -m websockets {gw.url})  ·  Ctrl-C stops")
@@ -154,6 +142,7 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
     try:
         await stop.wait()
     finally:
+        watch.cancel()
         if requests is not None:
             requests.cancel()
         output.message("stopping: closing every connection with 1001 GOING_AWAY")
@@ -163,28 +152,72 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
             await output.aclose()
 
 
-def _loop_errors(output):  # noqa: ANN001, ANN202
-    """The event loop's error handler: running out of file descriptors is one line every 5 s (with
-    how many accepts failed meanwhile), not a traceback per refused connection."""
-    import errno
+def _open_files_warning(output):  # noqa: ANN001, ANN202
+    """Say that connections are refused for want of file descriptors: one line every 5 s at most,
+    with how often it was seen meanwhile."""
     import time
 
-    last, failed = [0.0], [0]
+    last, seen = [0.0], [0]
+
+    def warn() -> None:
+        seen[0] += 1
+        if time.monotonic() - last[0] >= 5.0:
+            last[0] = time.monotonic()
+            output.message(
+                "cannot accept connections: too many open files (the process's limit, ulimit -n); "
+                f"seen {seen[0]} times so far, connections are refused until some close", "bold red",
+            )  # fmt: skip
+
+    return warn
+
+
+def _loop_errors(warn):  # noqa: ANN001, ANN202
+    """The stock event loop's error handler: a failed accept for want of file descriptors is the
+    warning, not a traceback per refused connection."""
+    import errno
 
     def handle(loop, context: dict) -> None:  # noqa: ANN001
         exc = context.get("exception")
         if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
-            failed[0] += 1
-            if time.monotonic() - last[0] >= 5.0:
-                last[0] = time.monotonic()
-                output.message(
-                    f"cannot accept connections: too many open files (the process's limit, ulimit -n); "
-                    f"{failed[0]} refused so far, retrying as connections close", "bold red",
-                )  # fmt: skip
+            warn()
             return
         loop.default_exception_handler(context)
 
     return handle
+
+
+async def _watch_open_files(warn, every: float = 1.0) -> None:  # noqa: ANN001
+    """Count the open file descriptors once a second and warn when none is left. uvloop (libuv)
+    accepts and at once closes a connection it has no descriptor for, without telling anyone, so
+    the error handler above never hears of it there."""
+    import asyncio
+    import errno
+    import os
+
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, 1 << 16)
+    if soft != resource.RLIM_INFINITY and soft < wanted:  # a load test opens thousands: take what is allowed
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    where = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    while True:
+        await asyncio.sleep(every)
+        try:
+            used = len(os.listdir(where)) - 1  # less the listing's own
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE):  # not even one left to list them with
+                warn()
+                continue
+            return
+        if soft != resource.RLIM_INFINITY and used >= soft - 1:
+            warn()
 
 
 def _figures(gw) -> str:  # noqa: ANN001
