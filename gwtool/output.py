@@ -43,8 +43,9 @@ if TYPE_CHECKING:
 
     from gwtool.protocol.definition import Protocol
 
-DRAIN_SECONDS = 0.05  # a record reaches its output at most this late (plus the write itself)
-DRAIN_SLICE = 256  # items rendered per turn of the event loop: frames wait at most that long
+DRAIN_SECONDS = 0.01  # a record reaches its output at most this late (plus the write itself); small
+# batches keep each drain's pause short, which is what a latency percentile sees
+DRAIN_SLICE = 64  # items rendered per turn of the event loop at least (~0.3 ms of plain lines); see _drain
 MAX_PENDING = 100_000  # past this many undrained items the subscriber drains at once (a bound)
 LINES_PER_SECOND = 50  # a terminal shows a line per payload up to this rate, then a summary a second
 STDOUT_BACKLOG = 8 << 20  # bytes stdout may be behind before whole chunks are dropped
@@ -280,14 +281,19 @@ class WireOutput:
     # --- the drain: runs on the loop, off the frame handlers --------------------------------------
 
     def _drain(self, everything: bool = False) -> None:
-        """Render what is pending, ``DRAIN_SLICE`` items a turn of the loop so frames interleave."""
+        """Render what is pending in slices, a slice a turn of the loop, so frames interleave.
+
+        A slice is half of what waits (at least ``DRAIN_SLICE``): one turn of the loop can read
+        hundreds of frames, and a fixed slice would fall behind until the ``MAX_PENDING`` bound
+        forced a drain of everything inside a frame handler."""
         pending = self._pending
-        if everything or len(pending) <= DRAIN_SLICE:
+        size = max(DRAIN_SLICE, len(pending) // 2)
+        if everything or len(pending) <= size:
             batch = list(pending)
             pending.clear()
             self._scheduled = False
         else:
-            batch = [pending.popleft() for _ in range(DRAIN_SLICE)]
+            batch = [pending.popleft() for _ in range(size)]
             (self._loop or asyncio.get_running_loop()).call_soon(self._drain)  # still scheduled
         if not batch:
             return

@@ -194,3 +194,30 @@ async def test_a_pipe_gets_every_payload_as_a_plain_line():
     assert sum(bool(re.search(r"← #\d+ sharder\s+EVENT EXECUTE_COMMAND", line)) for line in lines) == 1000
     assert sum(bool(re.search(r"→ #\d+ commands\s+EVENT EXECUTE_COMMAND", line)) for line in lines) == 1000
     assert "\x1b" not in captured.text() and "not printed" not in captured.text()
+
+
+def test_a_burst_read_in_one_turn_is_drained_in_a_few_turns_not_all_at_once():
+    """Half of what waits goes per turn: a burst of 10,000 items (one turn of a flooded loop can read
+    hundreds of frames) is written within a few turns, never by the subscriber inside a frame handler."""
+    from gwtool.protocol.definition import load_protocol
+    from gwtool.records import Record
+
+    sink = io.BytesIO()
+    turns = []
+
+    async def main() -> None:
+        output = WireOutput(load_protocol(), stdout=sink, terminal=False)
+        for n in range(10_000):
+            output(Record("in", 10, {"op": 1, "d": {"n": n}}, conn=1))
+        for _ in range(1_000_000):  # turn by turn, what the drains left (the first is due in 10 ms)
+            left = len(output._pending)  # noqa: SLF001
+            if left < (turns[-1] if turns else 10_000):
+                turns.append(left)
+            if not left:
+                break
+            await asyncio.sleep(0)
+        await output.aclose()
+
+    asyncio.run(main())
+    assert sink.getvalue().count(b"\n") == 10_000
+    assert 3 < len(turns) < 10_000 // 64, turns  # sliced, and faster than a fixed 64 a turn
