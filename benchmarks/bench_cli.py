@@ -1,5 +1,5 @@
 """The commands as users run them: the installed ``gwtool mock-gateway`` and ``gwtool connect`` as
-subprocesses, console at its defaults, stdout a pseudo-terminal (drained by this script) and a pipe,
+subprocesses, console at its defaults, stdout a pseudo-terminal and a pipe (each drained by a process of its own),
 against the unparsed websockets relay (``servers.py raw``) in the same run, alternating.
 
 Gateway (raw websockets clients as load, ``gwtool.bench``: 4 sharders → 4 commands):
@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import fcntl
 import os
-import re
 import struct
 import subprocess
 import sys
@@ -37,35 +36,58 @@ from gwtool.protocol.definition import load_protocol
 
 HERE = Path(__file__).resolve().parent
 GWTOOL = Path(sys.executable).with_name("gwtool")  # the installed command, as a user runs it
-URL = re.compile(rb"(ws://127\.0\.0\.1:\d+)")
 TARGETS = {"throughput": 0.8, "p99": 1.5, "ack_p99": 1.5, "consumer": 0.6}
 OUTPUTS = ("tty", "pipe")
 
 
+DRAIN_CODE = r"""
+import os, re, sys
+fd, head, total, url = int(sys.argv[1]), b"", 0, None
+while True:
+    try:
+        chunk = os.read(fd, 1 << 16)
+    except OSError:  # a pty's master reads EIO once the slave side is closed
+        chunk = b""
+    if not chunk:
+        break
+    if not total:
+        print("FIRST", flush=True)
+    total += len(chunk)
+    if url is None:
+        head += chunk
+        if match := re.search(rb"(ws://127\.0\.0\.1:\d+)", head):
+            url = match.group(1).decode()
+            print("URL", url, flush=True)
+print("BYTES", total, flush=True)
+"""
+
+
 class Drain:
-    """Reads a process's stdout (a pty master or a pipe) until EOF, so it never blocks; finds the URL."""
+    """Reads a process's stdout (a pty master or a pipe) until EOF, so it never blocks; finds the URL.
+
+    The reading is done by a process of its own, as a terminal or ``| grep`` would: a thread in this
+    process would compete for the GIL with the load generator, and throttle the very output it drains."""
 
     def __init__(self, fd: int):
-        self.fd, self.bytes, self.url = fd, 0, None
-        self.ready = threading.Event()
-        self._head = b""
+        self.bytes, self.url, self.started = 0, None, False
+        self.ready, self.done = threading.Event(), threading.Event()
+        self.proc = subprocess.Popen([sys.executable, "-c", DRAIN_CODE, str(fd)], pass_fds=(fd,), stdout=subprocess.PIPE)
+        os.close(fd)
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.fd, 1 << 16)
-            except OSError:  # a pty's master reads EIO once the slave side is closed
-                chunk = b""
-            if not chunk:
+        for line in self.proc.stdout:
+            word, _, value = line.decode().strip().partition(" ")
+            if word == "FIRST":
+                self.started = True
+            elif word == "URL":
+                self.url = value
                 self.ready.set()
-                return
-            self.bytes += len(chunk)
-            if self.url is None:
-                self._head += chunk
-                if match := URL.search(self._head):
-                    self.url = match.group(1).decode()
-                    self.ready.set()
+            elif word == "BYTES":
+                self.bytes = int(value)
+        self.proc.wait()
+        self.ready.set()
+        self.done.set()
 
 
 def spawn(argv: list[str], output: str) -> tuple[subprocess.Popen, Drain]:
@@ -76,8 +98,10 @@ def spawn(argv: list[str], output: str) -> tuple[subprocess.Popen, Drain]:
         proc = subprocess.Popen(argv, stdout=slave, stdin=subprocess.PIPE, env={**os.environ, "TERM": "xterm-256color"})
         os.close(slave)
         return proc, Drain(master)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE)
-    return proc, Drain(proc.stdout.fileno())
+    read, write = os.pipe()
+    proc = subprocess.Popen(argv, stdout=write, stdin=subprocess.PIPE)
+    os.close(write)
+    return proc, Drain(read)
 
 
 def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
@@ -109,6 +133,7 @@ class Server:
 
     def close(self) -> None:
         stop(self.proc)
+        self.drain.done.wait(30)
 
 
 async def load(server: Server, args: argparse.Namespace, rate: float) -> BenchResult:
@@ -197,7 +222,7 @@ async def consumer_run(kind: str, output: str, events: int) -> float:
 async def wait_for_receiver(drain: Drain, kind: str) -> None:
     """The consumer is connected (and identified) once it printed its first lines."""
     deadline = time.monotonic() + 20
-    while drain.bytes == 0 and time.monotonic() < deadline:
+    while not drain.started and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)  # connect prints "connecting" before the relay has registered it
 
