@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from gwtool.cli.help import GwtoolGroup
 from gwtool.cli.options import EXIT_CODES_HELP
 
 app = typer.Typer(
     name="gwtool",
+    cls=GwtoolGroup,
     help=f"See and poke the wire of a websocket-gateway microservice system.\n\n{EXIT_CODES_HELP}",
     no_args_is_help=True,
     add_completion=False,

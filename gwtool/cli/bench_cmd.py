@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from gwtool.cli.app import app
+from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import JsonOption, ProtocolOption, TokenOption, load
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from gwtool.bench import Bench, BenchResult
 
 
-@app.command("bench")
+@app.command("bench", cls=GwtoolCommand)
 def bench(
     url: Annotated[
         Optional[str],

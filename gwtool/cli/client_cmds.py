@@ -12,9 +12,9 @@ import typer
 
 from gwtool.cli.app import app
 from gwtool.cli.data import build_data
+from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_URL,
-    EXIT_CODES_HELP,
     CompressOption,
     EveryOption,
     JsonOption,
@@ -82,7 +82,7 @@ GuildsOption = Annotated[
 # --- connect ------------------------------------------------------------------------------------
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=GwtoolCommand)
 def connect(
     url: UrlOption = DEFAULT_URL,
     service: ServiceOption = None,
@@ -204,7 +204,7 @@ async def run_until(client: GatewayClient, stop: Any, duration: float | None) ->
 # --- send / cache -------------------------------------------------------------------------------
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=GwtoolCommand)
 def send(
     event: Annotated[
         str, typer.Argument(metavar="EVENT", help="Event name (t), e.g. one listed by `gwtool protocol`.", show_default=False)
@@ -270,7 +270,7 @@ def send(
     )
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@app.command(cls=GwtoolCommand)
 def cache(
     cache_type: Annotated[
         str, typer.Argument(metavar="TYPE", help="Cache type, e.g. one listed by `gwtool protocol`.", show_default=False)

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from gwtool.cli.app import app
+from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_PORT,
     EveryOption,
@@ -34,7 +35,7 @@ def parse_rate_limit(text: str | None) -> tuple[int, float] | None:
     return n, s
 
 
-@app.command("mock-gateway")
+@app.command("mock-gateway", cls=GwtoolCommand)
 def mock_gateway(
     host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on (127.0.0.1 keeps it local).")] = "127.0.0.1",
     port: Annotated[

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from gwtool.cli.app import app
+from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import ProtocolOption, load
 from gwtool.errors import GwtoolError
 
@@ -29,7 +30,7 @@ GATEWAY = "gateway"  # ``--as gateway``: the payload is checked as sent by the g
 # --- gwtool protocol ------------------------------------------------------------------------------
 
 
-@app.command("protocol")
+@app.command("protocol", cls=GwtoolCommand)
 def protocol_command(
     name: Annotated[
         Optional[str],
@@ -231,7 +232,7 @@ def _fields_table(title: str, fields: tuple[Field, ...], doc: str = "") -> Table
 # --- gwtool validate ------------------------------------------------------------------------------
 
 
-@app.command("validate")
+@app.command("validate", cls=GwtoolCommand)
 def validate_command(
     file: Annotated[
         Optional[str],

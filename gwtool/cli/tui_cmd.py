@@ -7,10 +7,11 @@ from typing import Annotated, Optional
 import typer
 
 from gwtool.cli.app import app
+from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import DEFAULT_PORT, CompressOption, ProtocolOption, ShowTokenOption, TokenOption, load
 
 
-@app.command("tui")
+@app.command("tui", cls=GwtoolCommand)
 def tui(
     url: Annotated[
         Optional[str],

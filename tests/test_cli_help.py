@@ -1,0 +1,56 @@
+"""Every command's --help: readable metavars, examples that parse, and the protocol's valid names."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from gwtool.cli import app
+from gwtool.cli.help import EXAMPLES
+
+GROUP = get_command(app)
+COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]
+
+
+def help_text(*args: str) -> str:
+    result = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": "120", "GWTOOL_PROTOCOL": ""})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_examples_and_no_type_noise(command):
+    text = help_text(command)
+    assert "Examples" in text and f"gwtool {command}" in text
+    for noise in ("<bool>", "<str>", "{", "<int range>"):
+        assert noise not in text.split("Examples")[0], (command, noise)
+
+
+def test_every_command_has_examples():
+    assert set(EXAMPLES) == set(COMMANDS)
+
+
+@pytest.mark.parametrize(("command", "line"), [(c, line) for c, lines in EXAMPLES.items() for line in lines])
+def test_each_example_parses(command, line):
+    """The example's words are options and arguments the command takes (it is not run)."""
+    words = shlex.split(line.split(" > ")[0].split(" < ")[0])
+    assert words[:2] == ["gwtool", command]
+    GROUP.commands[command].make_context(command, words[2:])  # type: ignore[attr-defined]  # raises a UsageError if not
+
+
+def test_send_and_cache_list_the_valid_names_from_the_definition():
+    from gwtool.protocol.definition import load_protocol
+
+    proto = load_protocol(use_env=False)
+    send, cache = help_text("send"), help_text("cache")
+    assert all(t in send for t in proto.events) and "IDENTIFIED (from the gateway)" in send
+    assert all(t in cache for t in proto.cache_types)
+    assert all(s in help_text("connect") for s in proto.services)
+
+
+def test_the_usage_line_names_arguments_plainly():
+    assert "Usage: gwtool send [OPTIONS] EVENT" in help_text("send")
+    assert "Usage: gwtool validate [OPTIONS] [FILE]" in help_text("validate")
