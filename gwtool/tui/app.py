@@ -17,16 +17,17 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, TabbedContent, TabPane, Tree
+from textual.widgets import Footer, Input, OptionList, TabbedContent, TabPane, Tabs, TextArea, Tree
 
 from gwtool.console import label
 from gwtool.errors import GwtoolError, InvalidPayload
 from gwtool.protocol.definition import Protocol
 from gwtool.records import Notice, Record
 from gwtool.text import printable
-from gwtool.tui.commands import GwtoolCommands, app_bindings, available
+from gwtool.tui.commands import ACTIONS, GwtoolCommands, app_bindings, available
 from gwtool.tui.feed import DEFAULT_LIMIT, Feed, Filter, Side
 from gwtool.tui.session import Session
+from gwtool.tui.settings import load_settings, save_setting
 from gwtool.tui.source import Source
 from gwtool.tui.widgets.cache_tree import CacheTree
 from gwtool.tui.widgets.compose import Composer
@@ -41,6 +42,10 @@ FLUSH_SECONDS = 0.1  # drain the feed 10×/s: under load each drain repaints the
 STATUS_EVERY = 2  # flushes between status bar updates (repainted in the same frame as the stream)
 SIDES: tuple[Side | None, ...] = (None, "you", "gw")
 SIDE_NAMES = {None: "both sides", "you": "our client's side", "gw": "the gateway's side"}
+PANE_FOCUS = {"detail": "#detail-view", "cache": "#cache-tree", "compose": "#compose-editor", "services": "#services-table"}
+OUR_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.binding} | {"escape"}
+ACTION_KEYS = {a.action.split("(")[0]: a.binding for a in ACTIONS if a.binding}  # show_tab: its first key
+TEXT_KEYS = {"slash", "question_mark,f1", "end"}  # named keys that a text field uses all the same
 FILTER_HINT = "filter: op:HEARTBEAT  t:EXECUTE  dir:in  side:gw  -op:heartbeat  free text"
 
 
@@ -48,10 +53,11 @@ class GwtoolApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "gwtool"
     COMMANDS = App.COMMANDS | {GwtoolCommands}
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    # side by side only where the stream keeps room for the payloads' data (see Stream's columns)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, #status"
-    # every key from the one table (commands.ACTIONS); Esc steps back, whatever has focus
-    BINDINGS = [*app_bindings(), Binding("escape", "escape", "Back", show=False)]
+    # every key from the one table (commands.ACTIONS); Esc goes back to the stream, whatever has focus
+    BINDINGS = [*app_bindings(), Binding("escape", "escape", "Back", show=False, priority=True)]
 
     def __init__(
         self,
@@ -60,8 +66,10 @@ class GwtoolApp(App[None]):
         limit: int = DEFAULT_LIMIT,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        remember: bool = True,
     ):
         super().__init__()
+        self.remember = remember  # the theme from and to the user's config dir (not for the demo's screenshots)
         self.session = session
         self.last_close: tuple[str, float] | None = None  # the last close by the gateway, and when
         self.proto: Protocol = session.proto
@@ -113,7 +121,13 @@ class GwtoolApp(App[None]):
                 yield command
 
     def on_mount(self) -> None:
+        if self.remember:
+            theme = load_settings().get("theme")
+            if isinstance(theme, str) and theme in self.available_themes:
+                self.theme = theme
+            self.theme_changed_signal.subscribe(self, self.remember_theme)
         self.stream.border_title = "stream"
+        self.stream.show_sides(None if self.session.embedded else "you")
         self.stream.focus()
         self.set_interval(FLUSH_SECONDS, self.flush)
         self.set_interval(0.5, self.refresh_latency)
@@ -123,6 +137,10 @@ class GwtoolApp(App[None]):
         self.run_worker(self.session.run(self.feed.push), name="session", group="network", exit_on_error=False)
         self.refresh_panes()
         self.call_after_refresh(self.freeze_startup_objects)
+
+    def remember_theme(self, theme: Any) -> None:
+        if not save_setting("theme", theme.name):
+            self.notify("The theme could not be saved for next time (the config directory is not writable).", severity="warning")
 
     def freeze_startup_objects(self) -> None:
         """Keep the garbage collector's full passes off the objects that live as long as the app.
@@ -172,10 +190,16 @@ class GwtoolApp(App[None]):
         parts = [f"{len(stream.view):,} shown", f"{len(self.feed.entries):,} kept"]
         if self.feed.dropped:
             parts.append(f"{self.feed.dropped:,} dropped")
+        if stream.data_offset:
+            parts.append(f"data from column {stream.data_offset + 1} (←)")
         if self.paused:
             parts.append(f"PAUSED, {self.unseen:,} new")
         elif stream.follow:
             parts.append("following")
+        if not stream.view and stream.filter and self.feed.entries:
+            unknown = stream.filter.unknown(self.proto)
+            parts.insert(0, f"{', '.join(unknown)} matches nothing in the protocol" if unknown else "no line matches the filter")
+            parts.insert(1, "Esc clears it")
         subtitle = " · ".join(parts)
         if stream.border_subtitle != subtitle:
             stream.border_subtitle = subtitle
@@ -185,6 +209,7 @@ class GwtoolApp(App[None]):
 
     def refilter(self) -> None:
         text = self.filter_box.value
+        self.stream.show_sides(self.side if self.session.embedded else "you")
         self.stream.rebuild(self.feed.entries, Filter.parse(text, self.side))
         self.update_stream_title()
 
@@ -195,6 +220,10 @@ class GwtoolApp(App[None]):
     @on(Input.Submitted, "#filter")
     def filter_submitted(self) -> None:
         self.stream.focus()
+
+    @on(Stream.Shifted)
+    def stream_shifted(self) -> None:
+        self.update_stream_title()
 
     @on(Stream.Selected)
     def entry_selected(self, event: Stream.Selected) -> None:
@@ -211,7 +240,9 @@ class GwtoolApp(App[None]):
 
     def refresh_latency(self) -> None:
         if self.panes.active == "latency":
-            self.latency.show(self.session.latency, embedded=self.session.embedded)
+            state = self.session.state
+            stale = state is not None and state.phase != "identified"
+            self.latency.show(self.session.latency, embedded=self.session.embedded, stale=stale)
 
     @work(exclusive=True, group="panes")
     async def refresh_panes(self) -> None:
@@ -226,7 +257,7 @@ class GwtoolApp(App[None]):
                 self.cache_tree.show(*await self.session.cache_index())
         except (OSError, TimeoutError) as exc:
             pane = self.services if active == "services" else self.cache_tree
-            pane.border_subtitle = printable(f"cannot read the gateway: {exc or type(exc).__name__}")
+            pane.border_subtitle = printable(f"stale: cannot read the gateway: {exc or type(exc).__name__}")
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self) -> None:
@@ -261,6 +292,21 @@ class GwtoolApp(App[None]):
             self.notify(printable(f"GET /cache/{path} → {status or 'no answer'} (showing the payload seen)"), markup=False)
 
     # --- actions -----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Which of our keys apply now (the footer shows only those). On a dialog, the dialog's keys
+        only; in a text field (the filter, the editor) its printable keys are text."""
+        if action not in OUR_ACTIONS:
+            return True
+        if self.screen is not self.screen_stack[0]:
+            return False
+        focused = self.focused
+        if isinstance(focused, (Input, TextArea, OptionList)):  # OptionList: the Select's open list
+            key = ACTION_KEYS.get(action, "")
+            return (action == "escape" and not isinstance(focused, OptionList)) or (len(key) > 1 and key not in TEXT_KEYS)
+        if action == "cycle_side" or action == "request_heartbeat":
+            return self.session.embedded
+        return True
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(available(self)))
 
@@ -312,8 +358,12 @@ class GwtoolApp(App[None]):
         if self.copy_text is None:
             self.notify("Nothing selected to copy: pick a line in the stream first.", severity="warning")
             return
-        self.copy_to_clipboard(self.copy_text)
-        self.notify(f"Copied {len(self.copy_text):,} characters of JSON.", timeout=2)
+        self.copy_to_clipboard(self.copy_text)  # OSC 52: the terminal may ignore it, and cannot say
+        self.notify(
+            f"Sent {len(self.copy_text):,} characters of JSON to the terminal's clipboard "
+            "(OSC 52: tmux needs set-clipboard on; some terminals ignore it).",
+            timeout=4,
+        )
 
     def action_zoom(self) -> None:
         """Give the whole screen to the stream or to the panes (whichever has focus); again to restore."""
@@ -326,7 +376,13 @@ class GwtoolApp(App[None]):
         screen.maximized = self.panes if in_panes else self.query_one("#left")
 
     def action_show_tab(self, tab: str) -> None:
+        """Open a pane and focus what is in it, so its keys (↑/↓, Enter) work at once."""
         self.panes.active = tab
+        target = PANE_FOCUS.get(tab)
+        widget = self.query_one(target) if target else None
+        if widget is None or not widget.focusable:
+            widget = self.panes.query_one(Tabs)  # the tab bar: ← → switch panes
+        widget.focus()
 
     def action_send(self) -> None:
         self.panes.active = "compose"

@@ -110,10 +110,28 @@ FOOTER_ORDER = ("quit", "help", "focus_filter", "toggle_pause", "cycle_side", "c
 
 
 def app_bindings() -> list[Binding]:
-    """The app's key bindings, from ACTIONS: the footer's first, in FOOTER_ORDER."""
+    """The app's key bindings, from ACTIONS: the footer's first, in FOOTER_ORDER.
+
+    Priority bindings: they run as soon as the key arrives, whatever has focus (a Tree or a table
+    no longer swallows ``1``–``5``), instead of after the key bubbled up a widget at a time (a turn
+    of the event loop per hop, which under load belongs to the wire). ``GwtoolApp.check_action``
+    lets a text field keep its printable keys."""
     bound = [a for a in ACTIONS if a.binding]
     bound.sort(key=lambda a: FOOTER_ORDER.index(a.action) if a.action in FOOTER_ORDER else len(FOOTER_ORDER))
-    return [Binding(a.binding, a.action, a.footer or a.title, show=bool(a.footer)) for a in bound]
+    return [Binding(a.binding, a.action, a.footer or a.title, show=bool(a.footer), priority=True) for a in bound]
+
+
+KEY_NAMES = {"escape": "Esc", "question_mark": "?", "slash": "/", "enter": "Enter", "end": "End", "home": "Home"}
+
+
+def key_label(key: str) -> str:
+    """A key as a person reads it: ``Esc``, ``Ctrl+L``, ``?``."""
+    if key in KEY_NAMES:
+        return KEY_NAMES[key]
+    if "+" in key:
+        *mods, last = key.split("+")
+        return "+".join([*(m.capitalize() for m in mods), last.upper() if len(last) == 1 else last.capitalize()])
+    return key
 
 
 def keys_markdown() -> str:
@@ -123,13 +141,14 @@ def keys_markdown() -> str:
     for a in ACTIONS:
         if a.key:
             only = " (embedded gateway only)" if a.embedded_only else ""
-            rows.append(f"| `{a.key}` | {a.title}: {a.help[0].lower() + a.help[1:]}{only} |")
+            rows.append(f"| `{key_label(a.key)}` | {a.title}: {a.help[0].lower() + a.help[1:]}{only} |")
     return "\n".join(rows)
 
 
 # the stream's own keys (its BINDINGS, and the mouse), for the docs
 STREAM_KEYS = (
     ("`↑` `↓` `j` `k`, `PgUp` `PgDn`, `Home`", "move the selection in the stream (stops following)"),
+    ("`→` `l`, `←`", "scroll the stream's data column sideways"),
     ("`Enter`, a click", "show the selected line in Detail"),
 )
 
@@ -146,7 +165,7 @@ class GwtoolCommands(Provider):
         return self.app  # type: ignore[return-value]
 
     def _entries(self) -> list[tuple[str, Action]]:
-        return [(f"{a.title}  ({a.key})" if a.key else a.title, a) for a in available(self.gwtool)]
+        return [(f"{a.title}  ({key_label(a.key)})" if a.key else a.title, a) for a in available(self.gwtool)]
 
     async def discover(self) -> Hits:
         for name, action in self._entries():

@@ -155,4 +155,4 @@ def demo_app(proto: Protocol | None = None, *, state: ClientState | None = None)
         from gwtool.protocol.definition import load_protocol
 
         proto = load_protocol(use_env=False)
-    return GwtoolApp(DemoSession(proto, state=state), clock=lambda: NOW, monotonic=lambda: MONOTONIC)
+    return GwtoolApp(DemoSession(proto, state=state), clock=lambda: NOW, monotonic=lambda: MONOTONIC, remember=False)

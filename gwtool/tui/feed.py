@@ -66,6 +66,17 @@ class Filter:
     def __bool__(self) -> bool:
         return bool(self.terms) or self.side is not None
 
+    def unknown(self, proto: Protocol) -> list[str]:
+        """Terms no payload of this protocol can match (``op:NOPE``, ``dir:sideways``), to say so."""
+        ops = [o.name.lower() for o in proto.opcodes.values()]
+        kinds = [t.lower() for t in (*proto.events, *proto.cache_types)]
+        known = {"op": ops, "t": kinds, "dir": ["in", "out"], "side": ["you", "gw", "gateway"]}
+        return [
+            f"{key}:{value}"
+            for _, key, value in self.terms
+            if key in known and not any(name.startswith(value) for name in known[key])
+        ]
+
     def matches(self, entry: Entry, proto: Protocol) -> bool:
         if self.side is not None and entry.side != self.side:
             return False

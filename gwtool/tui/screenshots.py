@@ -18,7 +18,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
-WIDE, SMALL = (160, 48), (80, 24)
+WIDE, SMALL, MIDDLE = (160, 48), (80, 24), (120, 40)
 BROKEN_SHARD = '"shard": "1"'
 
 
@@ -89,6 +89,7 @@ async def help_screen(pilot: Pilot) -> None:
 VIEWS: dict[str, tuple[tuple[int, int], Callable[[Pilot], Awaitable[None]]]] = {
     "stream": (WIDE, stream),
     "small-terminal": (SMALL, small),
+    "middle-terminal": (MIDDLE, stream),
     "filter": (WIDE, filtered),
     "latency": (WIDE, latency),
     "cache": (WIDE, cache),

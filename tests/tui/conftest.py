@@ -25,6 +25,13 @@ def utc() -> Iterator[None]:
     time.tzset()
 
 
+@pytest.fixture(autouse=True)
+def config_home(tmp_path, monkeypatch):
+    """The dashboard remembers its theme in the user's config dir: never the real one in tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return tmp_path / "config"
+
+
 @pytest.fixture(scope="session")
 def proto():
     return load_protocol(use_env=False)

@@ -10,6 +10,8 @@ from gwtool.tui.screenshots import cache, confirm, settle
 
 WIDE = (160, 48)
 SMALL = (80, 24)
+MIDDLE = (120, 40)  # stacked: the panes go below the stream
+WIDEST = (200, 50)
 
 
 def selected(*keys: str):
@@ -27,6 +29,14 @@ def test_stream_with_detail_wide(snap_compare, proto):
 
 def test_stream_small_terminal(snap_compare, proto):
     assert snap_compare(demo_app(proto), terminal_size=SMALL, run_before=selected("up", "enter"))
+
+
+def test_stream_middle_width_stacks_with_the_data_readable(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=MIDDLE, run_before=selected("up", "up", "enter"))
+
+
+def test_stream_widest(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=WIDEST, run_before=selected("up", "up", "enter"))
 
 
 def test_stream_filtered(snap_compare, proto):

@@ -101,7 +101,10 @@ class Composer(Vertical):
         }
     """
 
-    BINDINGS = [Binding("ctrl+s", "send", "Send", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+s", "send", "Send", priority=True),
+        Binding("ctrl+r", "reset", "Reset to the example"),
+    ]
 
     class Send(Message):
         def __init__(self, payload: dict[str, Any], errors: list[str], denied: str | None):
@@ -122,7 +125,7 @@ class Composer(Vertical):
             yield Select(options, value=self.first, allow_blank=False, compact=True, id="compose-kind")
             yield Button("Send ^s", id="compose-send", variant="primary", compact=True)
         yield Static(id="compose-about")
-        yield TextArea(id="compose-editor", tab_behavior="indent", show_line_numbers=True)
+        yield TextArea(id="compose-editor", tab_behavior="focus", show_line_numbers=True)
         yield Static(id="compose-problems")
 
     def on_mount(self) -> None:
@@ -130,10 +133,18 @@ class Composer(Vertical):
 
     def load(self, key: str) -> None:
         template = self.choices[key]
-        self.query_one("#compose-about", Static).update(Text(printable(template.about), "dim"))
+        about = Text(printable(template.about), "dim")
+        about.append("  ·  Ctrl+R resets to this example", "dim italic")
+        self.query_one("#compose-about", Static).update(about)
         editor = self.query_one("#compose-editor", TextArea)
         editor.text = orjson.dumps(template.payload, option=orjson.OPT_INDENT_2).decode()
         self.validate_text()
+
+    def action_reset(self) -> None:
+        """Put the chosen kind's example back in the editor."""
+        kind = self.query_one("#compose-kind", Select).value
+        self.load(kind if isinstance(kind, str) else self.first)
+        self.notify("The editor holds the example again.", timeout=2)
 
     @on(Select.Changed, "#compose-kind")
     def kind_changed(self, event: Select.Changed) -> None:

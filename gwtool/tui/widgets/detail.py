@@ -46,8 +46,10 @@ def sizes(record: Record) -> Text:
         packed = len(zlib.compress(plain))
         if record.compressed:
             text.append(f" (zlib, {len(plain)} B as JSON)", "dim")
+        elif packed < len(plain):
+            text.append(f" · zlib would make it {packed} B ({packed / max(1, len(plain)):.0%})", "dim")
         else:
-            text.append(f" · {packed} B compressed ({packed / max(1, len(plain)):.0%})", "dim")
+            text.append(" · too small for zlib to shrink", "dim")
     return text
 
 

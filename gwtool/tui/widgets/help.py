@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from gwtool.tui.commands import Action
+from gwtool.tui.commands import Action, key_label
 
 INTRO = (
     "gwtool tui shows one service's connection to a gateway: every payload both ways, the latency of "
@@ -62,18 +62,19 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold cyan")
         table.add_column(style="dim")
         for action in self.actions:
-            table.add_row(action.key or "", action.title, action.help)
+            table.add_row(key_label(action.key) if action.key else "", action.title, action.help)
         for key, what, more in (
             ("↑ ↓ j k", "Stream: move the selection", "Enter or a click shows it in Detail"),
-            ("ctrl+p", "Command palette", "Every action above, searchable"),
+            ("→ ←", "Stream: scroll the data sideways", "Detail shows the whole payload"),
+            ("Ctrl+P", "Command palette", "Every action above, searchable"),
         ):
             table.add_row(key, what, more)
         with Vertical(id="help-box"):
             yield Static(Text("gwtool tui — keys and actions", "bold"), id="help-title")
             with VerticalScroll():
+                yield Static(table)  # the keys first: at 80×24 they are what fits
                 yield Static(Text(INTRO), classes="help-text")
                 yield Static(Text(LEGEND), classes="help-text")
-                yield Static(table)
             yield Static(Text("Esc closes", "dim"), id="help-foot")
 
 

@@ -36,7 +36,8 @@ class Latency(Vertical):
         yield Static(id="latency-help")
         yield Sparkline([], id="latency-graph")
 
-    def show(self, stats: Any, *, embedded: bool) -> None:
+    def show(self, stats: Any, *, embedded: bool, stale: bool = False) -> None:
+        """``stale``: not connected now, so the figures are from before the connection was lost."""
         numbers = self.query_one("#latency-numbers", Static)
         graph = self.query_one("#latency-graph", Sparkline)
         keys = Text("h", "bold")
@@ -55,7 +56,11 @@ class Latency(Vertical):
         table.add_row(*(Text(name, "dim") for name in ("last", "min", "mean", "p95", "missed")))
         missed = Text(str(stats.missed), "bold red" if stats.missed else "green")
         table.add_row(Text(ms(stats.last), "bold"), ms(stats.min), ms(stats.mean), ms(stats.p95), missed)
-        summary = Text(f"{stats.count} heartbeats answered · graph: last {len(stats.samples)}", "dim")
+        samples = list(stats.samples)
+        scale = f", {ms(min(samples))} to {ms(max(samples))}" if samples else ""
+        summary = Text(f"{stats.count} heartbeats answered · graph: the last {len(samples)}{scale}", "dim")
+        if stale:
+            summary.append("\nstale: not connected; these are from before the connection was lost", "bold yellow")
         from rich.console import Group
 
         numbers.update(Group(table, summary))

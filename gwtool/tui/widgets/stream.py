@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, set_cell_size
@@ -26,43 +27,93 @@ from textual.strip import Strip
 from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, label, summary
 from gwtool.records import Record
 from gwtool.text import printable
-from gwtool.tui.commands import app_bindings
-from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Filter
+from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Filter, Side
 from gwtool.tui.textual_private import scroll_update
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
 
 SIDE_STYLES = {"you": "bold cyan", "gw": "bold magenta"}
-SIDE_LABELS = {"you": "you ", "gw": "gw  "}
+DATA_SHARE = 0.4  # the data column gets at least this share of the stream's width, where it can
 
 
-def entry_parts(entry: Entry, proto: Protocol) -> list[tuple[str, str]]:
-    """One stream line as (text, style name) parts, never markup: side, time, direction, other party,
-    label, size, data."""
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """The widths of a stream line's fixed columns; the data gets the rest of the line."""
+
+    clock: int  # 12: HH:MM:SS.mmm, 9: MM:SS.mmm
+    who: int  # the side and the other party; 0 when only our client's side is shown (it is always the gateway)
+    label: int
+    size: int  # 0: not shown (Detail has it)
+    event_prefix: bool  # "EVENT EXECUTE_COMMAND", or the event's name alone (its colour says EVENT)
+
+    @property
+    def fixed(self) -> int:
+        return self.clock + len(" → ") + self.who + self.label + self.size
+
+
+def columns_for(width: int, sides: Side | None) -> Columns:
+    """The widest columns that leave the data ``DATA_SHARE`` of ``width``, else the narrowest.
+
+    ``sides``: which side of the wire the stream shows (None: both)."""
+    tiers = ((12, (17, 14), 23, 10, True), (9, (12, 10), 17, 10, False), (9, (12, 10), 16, 0, False))
+    columns = None
+    for clock_width, (both, gateway), label_width, size_width, prefix in tiers:
+        who = 0 if sides == "you" else both if sides is None else gateway
+        columns = Columns(clock_width, who, label_width, size_width, prefix)
+        if width - columns.fixed >= DATA_SHARE * width:
+            break
+    assert columns is not None
+    return columns
+
+
+def _who(entry: Entry, columns: Columns) -> list[tuple[str, str]]:
+    """``you`` / ``gw #3 commands`` (both sides), ``#3 commands`` (the gateway's side), or nothing."""
+    if not columns.who:
+        return []
+    width = columns.who - 1
+    if entry.side == "you":
+        return [(f"{'you':<{width}.{width}} ", SIDE_STYLES["you"])]
     item = entry.item
-    side = entry.side
-    other = "gateway" if side == "you" else f"#{item.conn} {item.service or '?'}"
-    parts = [(SIDE_LABELS[side], SIDE_STYLES[side]), (clock(item.ts), "dim")]
+    other = printable(f"#{item.conn} {item.service or '?'}")
+    if columns.who >= 12 and width > len("gw #1 …"):  # both sides: say which
+        return [("gw ", SIDE_STYLES["gw"]), (f"{other:<{width - 3}.{width - 3}} ", "dim")]
+    return [(f"{other:<{width}.{width}} ", "dim")]
+
+
+def entry_parts(
+    entry: Entry, proto: Protocol, columns: Columns, data_offset: int = 0, data_width: int = 400
+) -> list[tuple[str, str]]:
+    """One stream line as (text, style name) parts, never markup: time, direction, side and other
+    party, label, size, data (from ``data_offset``, ``data_width`` cells of it)."""
+    item = entry.item
+    stamp = clock(item.ts)
+    parts = [(stamp if columns.clock >= 12 else stamp[3:], "dim")]
     if isinstance(item, Record):
         name = proto.op_name(item.op) if item.payload is not None else ""
-        size = human_size(item.size) + (" z" if item.compressed else "  ")
-        parts += (
-            (f" {ARROWS[item.direction]} ", "bold" if item.direction == "in" else "dim"),
-            (f"{printable(other):<12.12} ", "dim"),
-            (f"{printable(label(item, proto)):<22} ", OP_STYLES.get(name, "bold red" if item.payload is None else "")),
-            (f"{size:>9} ", "dim"),
-            (printable(summary(item, 400)), "" if item.payload is not None else "red"),
-        )
+        text = label(item, proto)
+        if not columns.event_prefix and isinstance(item.t, str):
+            text = printable(item.t)
+        width = columns.label - 1
+        parts.append((f" {ARROWS[item.direction]} ", "bold" if item.direction == "in" else "dim"))
+        parts += _who(entry, columns)
+        parts.append((f"{text:<{width}.{width}} ", OP_STYLES.get(name, "bold red" if item.payload is None else "")))
+        if columns.size:
+            size = human_size(item.size) + (" z" if item.compressed else "  ")
+            parts.append((f"{size:>{columns.size - 1}} ", "dim"))
+        data = summary(item, data_offset + data_width)[data_offset:]
+        parts.append((data, "" if item.payload is not None else "red"))
     else:
         style = NOTICE_STYLES.get(item.kind, "")
-        parts += ((" ● ", style), (f"{printable(other):<12.12} ", "dim"), (printable(item.text), style))
+        parts.append((" ● ", style))
+        parts += _who(entry, columns)
+        parts.append((printable(item.text), style))
     return parts
 
 
-def render_entry(entry: Entry, proto: Protocol) -> Text:
+def render_entry(entry: Entry, proto: Protocol, width: int = 160, sides: Side | None = None) -> Text:
     """One stream line as Text (what the stream draws, as Segments, in ``Stream.render_line``)."""
-    return Text.assemble(*entry_parts(entry, proto), no_wrap=True, end="")
+    return Text.assemble(*entry_parts(entry, proto, columns_for(width, sides)), no_wrap=True, end="")
 
 
 class Stream(ScrollView, can_focus=True):
@@ -71,8 +122,8 @@ class Stream(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"stream--cursor"}
     DEFAULT_CSS = """
     Stream { background: $surface; overflow-x: hidden; overflow-y: scroll; }
-    Stream > .stream--cursor { background: $accent 40%; }
-    Stream:focus > .stream--cursor { background: $accent 70%; }
+    Stream > .stream--cursor { background: $accent 30%; color: auto 100%; }
+    Stream:focus > .stream--cursor { background: $accent 70%; color: auto 100%; }
     """
     BINDINGS = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
@@ -82,11 +133,8 @@ class Stream(ScrollView, can_focus=True):
         Binding("home", "first", "First", show=False),
         Binding("end", "follow", "Follow", show=False),
         Binding("enter", "choose", "Detail", show=False),
-        # The app's keys, as priority bindings of the stream: they run as soon as the key arrives
-        # instead of after it bubbled Stream → containers → Screen → App (a turn of the event loop
-        # per hop, which under load belongs to the wire). Only while the stream has focus, so the
-        # filter and the editor still get their letters.
-        *(Binding(b.key, f"app.{b.action}", b.description, show=b.show, priority=True) for b in app_bindings()),
+        Binding("right,l", "shift_data(1)", "Data →", show=False),
+        Binding("left", "shift_data(-1)", "Data ←", show=False),
     ]
 
     follow: reactive[bool] = reactive(True)
@@ -105,7 +153,10 @@ class Stream(ScrollView, can_focus=True):
         self.proto = proto
         self.view: deque[Entry] = deque(maxlen=limit)
         self.filter = Filter()
+        self.sides: Side | None = None  # which side of the wire the entries are from (None: both)
+        self.data_offset = 0  # cells of the data column scrolled off to the left (→ / ←)
         self._strips: LRUCache[tuple[int, bool, int], Strip] = LRUCache(1024)  # (seq, cursor, width)
+        self._columns: tuple[tuple[int, Side | None], Columns] | None = None
         self._styles: tuple[Style, Style] | None = None
         self._part_styles: dict[tuple[str, bool], Style] = {}  # (style name, cursor) → base + that style
 
@@ -201,19 +252,54 @@ class Stream(ScrollView, can_focus=True):
             strip = self._strips[key] = self._render_strip(entry, index == self.cursor, width)
         return strip
 
+    def columns(self, width: int | None = None) -> Columns:
+        """The column widths for this width and side (computed once per change)."""
+        key = (self.size.width if width is None else width, self.sides)
+        if self._columns is None or self._columns[0] != key:
+            self._columns = (key, columns_for(*key))
+        return self._columns[1]
+
+    def show_sides(self, sides: Side | None) -> None:
+        """Which side the entries are from: with one, its column goes (call before ``rebuild``)."""
+        self.sides = sides
+        self._strips.clear()
+
+    def action_shift_data(self, step: int) -> None:
+        """Scroll the data column by half its width (the fixed columns stay)."""
+        width = max(8, (self.size.width - self.columns().fixed) // 2)
+        offset = max(0, self.data_offset + step * width)
+        if offset != self.data_offset:
+            self.data_offset = offset
+            self._strips.clear()
+            self.refresh()
+            self.post_message(self.Shifted(offset))
+
+    class Shifted(Message):
+        """The data column was scrolled sideways (``offset`` cells)."""
+
+        def __init__(self, offset: int):
+            super().__init__()
+            self.offset = offset
+
     def _render_strip(self, entry: Entry, on_cursor: bool, width: int) -> Strip:
         """The entry's line as Segments cut or padded to ``width`` (not through Text and crop: each
-        new entry on screen costs this once, and under load every line on screen is new each frame)."""
+        new entry on screen costs this once, and under load every line on screen is new each frame).
+
+        On the cursor row every part takes the cursor's colours (bold kept): a part's own colour on
+        the cursor's background could be unreadable in some theme."""
         styles = self._part_styles
         segments = []
         room = width
-        for text, name in entry_parts(entry, self.proto):
+        columns = self.columns(width)
+        for text, name in entry_parts(entry, self.proto, columns, self.data_offset, max(1, width - columns.fixed)):
             if room <= 0:
                 break
             style = styles.get((name, on_cursor))
             if style is None:
-                style = self._line_styles()[on_cursor] + self.app.console.get_style(name, default=Style.null())
-                styles[(name, on_cursor)] = style
+                own = self.app.console.get_style(name, default=Style.null())
+                if on_cursor:
+                    own = Style(bold=own.bold)
+                style = styles[(name, on_cursor)] = self._line_styles()[on_cursor] + own
             cells = cell_len(text)
             if cells > room:
                 text, cells = set_cell_size(text, room), room
