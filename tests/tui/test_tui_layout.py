@@ -187,3 +187,20 @@ async def test_ctrl_r_puts_the_example_back_in_the_editor(proto):
         editor.text = "{ broken"
         await pilot.press("ctrl+r")
         assert editor.text == example
+
+
+async def test_latency_from_before_a_disconnect_is_marked_stale_and_the_graph_has_its_range(proto):
+    from tui_testkit import plain
+
+    from gwtool.client import ClientState
+    from gwtool.tui.demo import MONOTONIC
+
+    for state, stale in ((None, False), (ClientState(phase="reconnecting", retry_at=MONOTONIC + 3, conn=1), True)):
+        app = demo_app(proto, state=state)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            await pilot.press("2")
+            await settle(pilot)
+            text = plain(app.query_one("#latency-numbers"))
+            assert ("stale: not connected" in text) is stale, text
+            assert " to " in text and "graph: the last" in text  # the graph's scale: min to max
