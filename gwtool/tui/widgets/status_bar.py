@@ -105,7 +105,7 @@ class StatusBar(Static):
         text.append(" ")
         text.append_text(describe_state(state, session.service, session.error, monotonic, session.url))
         if not nothing_listening(state):  # else the line says the URL already, and there is nothing to count
-            self._append_session(text, session, state, now, monotonic, paused, last_close)
+            self._append_session(text, session, state, now, monotonic, paused, last_close, self.size.width or 200)
         if text != self.shown:
             self.shown = text
             self.update(text, layout=False)
@@ -119,8 +119,10 @@ class StatusBar(Static):
         monotonic: Callable[[], float],
         paused: bool,
         last_close: tuple[str, float] | None,
+        width: int = 200,
     ) -> None:
-        """Latency, counts, who we are and where, uptime, the last close."""
+        """Latency, counts, who we are and where, uptime, the last close. On a narrow line the
+        'embedded gateway' note shortens or goes, so that the uptime after it still shows."""
         latency = session.latency
         if latency is not None and latency.last is not None:
             text.append(f"  ♥ {latency.last:.1f} ms", "bold green" if not latency.missed else "bold yellow")
@@ -133,7 +135,9 @@ class StatusBar(Static):
         text.append(" → ", "dim")
         text.append(printable(session.url or "starting…"), "bold")
         if session.embedded:
-            text.append(" (embedded gateway)", "dim")
+            room = width - text.cell_len - len("  up 0:00")
+            note = next((n for n in (" (embedded gateway)", " (embedded)") if len(n) <= room), "")
+            text.append(note, "dim")
         if state is not None and getattr(state, "connected_at", None) and state.phase == "identified":
             text.append(f"  up {duration(now() - state.connected_at)}", "dim")
             if last_close is not None and (ago := monotonic() - last_close[1]) < LAST_CLOSE_SECONDS:
