@@ -187,6 +187,20 @@ def _loop_errors(warn):  # noqa: ANN001, ANN202
     return handle
 
 
+def _raise_open_files_limit(resource) -> int:  # noqa: ANN001
+    """A load test opens thousands of connections: take the soft limit up to the hard one (at
+    most 65,536). Returns the soft limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, 1 << 16)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            return soft
+        return wanted
+    return soft
+
+
 async def _watch_open_files(warn, every: float = 1.0) -> None:  # noqa: ANN001
     """Count the open file descriptors once a second and warn when none is left. uvloop (libuv)
     accepts and at once closes a connection it has no descriptor for, without telling anyone, so
@@ -199,14 +213,7 @@ async def _watch_open_files(warn, every: float = 1.0) -> None:  # noqa: ANN001
         import resource
     except ImportError:  # not on this platform
         return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = min(hard, 1 << 16)
-    if soft != resource.RLIM_INFINITY and soft < wanted:  # a load test opens thousands: take what is allowed
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-        except (ValueError, OSError):
-            pass
+    soft = _raise_open_files_limit(resource)
     where = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
     while True:
         await asyncio.sleep(every)

@@ -53,8 +53,10 @@ def _services(proto: Protocol) -> str:
 
 
 def _events(proto: Protocol) -> str:
+    from gwtool.protocol.definition import NOBODY
+
     def senders(sources: tuple[str, ...]) -> str:
-        return "the gateway" if tuple(sources) == ("none",) else ", ".join(sources)
+        return "the gateway" if tuple(sources) == (NOBODY,) else ", ".join(sources)
 
     names = [f"{e.t} (from {senders(e.sources)})" for e in proto.events.values()]
     return "Events: " + ", ".join(names)

@@ -44,8 +44,8 @@ SIDES: tuple[Side | None, ...] = (None, "you", "gw")
 SIDE_NAMES = {None: "both sides", "you": "our client's side", "gw": "the gateway's side"}
 PANE_FOCUS = {"detail": "#detail-view", "cache": "#cache-tree", "compose": "#compose-editor", "services": "#services-table"}
 OUR_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.binding} | {"escape"}
-ACTION_KEYS = {a.action.split("(")[0]: a.binding for a in ACTIONS if a.binding}  # show_tab: its first key
-TEXT_KEYS = {"slash", "question_mark,f1", "end"}  # named keys that a text field uses all the same
+# the actions that still run while a text field has focus: their keys are not text
+CTRL_ACTIONS = {a.action for a in ACTIONS if a.binding.startswith("ctrl+")}
 FILTER_HINT = "filter: op:HEARTBEAT  t:EXECUTE  dir:in  side:gw  -op:heartbeat  free text"
 
 
@@ -127,7 +127,7 @@ class GwtoolApp(App[None]):
                 self.theme = theme
             self.theme_changed_signal.subscribe(self, self.remember_theme)
         self.stream.border_title = "stream"
-        self.stream.show_sides(None if self.session.embedded else "you")
+        self.stream.show_sides(self.stream_sides())
         self.stream.focus()
         self.set_interval(FLUSH_SECONDS, self.flush)
         self.set_interval(0.5, self.refresh_latency)
@@ -207,9 +207,13 @@ class GwtoolApp(App[None]):
         if stream.border_title != title:
             stream.border_title = title
 
+    def stream_sides(self) -> Side | None:
+        """Which side of the wire the stream shows: without an embedded gateway, only ours."""
+        return self.side if self.session.embedded else "you"
+
     def refilter(self) -> None:
         text = self.filter_box.value
-        self.stream.show_sides(self.side if self.session.embedded else "you")
+        self.stream.show_sides(self.stream_sides())
         self.stream.rebuild(self.feed.entries, Filter.parse(text, self.side))
         self.update_stream_title()
 
@@ -301,8 +305,7 @@ class GwtoolApp(App[None]):
             return False
         focused = self.focused
         if isinstance(focused, (Input, TextArea, OptionList)):  # OptionList: the Select's open list
-            key = ACTION_KEYS.get(action, "")
-            return (action == "escape" and not isinstance(focused, OptionList)) or (len(key) > 1 and key not in TEXT_KEYS)
+            return (action == "escape" and not isinstance(focused, OptionList)) or action in CTRL_ACTIONS
         if action == "cycle_side" or action == "request_heartbeat":
             return self.session.embedded
         return True

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -43,6 +42,7 @@ class Columns:
 
     clock: int  # 12: HH:MM:SS.mmm, 9: MM:SS.mmm
     who: int  # the side and the other party; 0 when only our client's side is shown (it is always the gateway)
+    both: bool  # both sides shown: the gateway's lines say "gw" before the other party
     label: int
     size: int  # 0: not shown (Detail has it)
     event_prefix: bool  # "EVENT EXECUTE_COMMAND", or the event's name alone (its colour says EVENT)
@@ -60,7 +60,7 @@ def columns_for(width: int, sides: Side | None) -> Columns:
     columns = None
     for clock_width, (both, gateway), label_width, size_width, prefix in tiers:
         who = 0 if sides == "you" else both if sides is None else gateway
-        columns = Columns(clock_width, who, label_width, size_width, prefix)
+        columns = Columns(clock_width, who, sides is None, label_width, size_width, prefix)
         if width - columns.fixed >= DATA_SHARE * width:
             break
     assert columns is not None
@@ -76,7 +76,7 @@ def _who(entry: Entry, columns: Columns) -> list[tuple[str, str]]:
         return [(f"{'you':<{width}.{width}} ", SIDE_STYLES["you"])]
     item = entry.item
     other = printable(f"#{item.conn} {item.service or '?'}")
-    if columns.who >= 12 and width > len("gw #1 …"):  # both sides: say which
+    if columns.both:
         return [("gw ", SIDE_STYLES["gw"]), (f"{other:<{width - 3}.{width - 3}} ", "dim")]
     return [(f"{other:<{width}.{width}} ", "dim")]
 
@@ -109,11 +109,6 @@ def entry_parts(
         parts += _who(entry, columns)
         parts.append((printable(item.text), style))
     return parts
-
-
-def render_entry(entry: Entry, proto: Protocol, width: int = 160, sides: Side | None = None) -> Text:
-    """One stream line as Text (what the stream draws, as Segments, in ``Stream.render_line``)."""
-    return Text.assemble(*entry_parts(entry, proto, columns_for(width, sides)), no_wrap=True, end="")
 
 
 class Stream(ScrollView, can_focus=True):
