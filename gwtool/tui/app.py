@@ -306,8 +306,14 @@ class GwtoolApp(App[None]):
         focused = self.focused
         if isinstance(focused, (Input, TextArea, OptionList)):  # OptionList: the Select's open list
             return (action == "escape" and not isinstance(focused, OptionList)) or action in CTRL_ACTIONS
-        if action == "cycle_side" or action == "request_heartbeat":
+        return self.applies(action)
+
+    def applies(self, action: str) -> bool:
+        """Whether an action means something in the app's state (the palette asks this too)."""
+        if action in ("cycle_side", "request_heartbeat"):
             return self.session.embedded
+        if action in ("pause", "resume"):  # one key, p: the footer shows the one that applies
+            return self.paused == (action == "resume")
         return True
 
     def action_help(self) -> None:
@@ -329,8 +335,17 @@ class GwtoolApp(App[None]):
             self.action_clear_filter()
         self.stream.focus()
 
+    def action_pause(self) -> None:
+        if not self.paused:
+            self.action_toggle_pause()
+
+    def action_resume(self) -> None:
+        if self.paused:
+            self.action_toggle_pause()
+
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
+        self.refresh_bindings()  # the footer: Pause or Resume
         if not self.paused:
             self.unseen = 0
             self.stream.rebuild(self.feed.entries)

@@ -27,12 +27,20 @@ class Action:
 
 ACTIONS: tuple[Action, ...] = (
     Action(
-        "Stream: pause / resume",
-        "toggle_pause",
+        "Stream: pause",
+        "pause",
         "p",
         "Freeze the stream while you read; payloads keep being recorded",
         binding="p",
         footer="Pause",
+    ),
+    Action(
+        "Stream: resume",
+        "resume",
+        "p",
+        "Show what came in meanwhile and run again",
+        binding="p",
+        footer="Resume",
     ),
     Action(
         "Stream: follow the newest payload",
@@ -106,7 +114,7 @@ ACTIONS: tuple[Action, ...] = (
 
 
 # the footer's order (the rest of the bindings are not shown there)
-FOOTER_ORDER = ("quit", "help", "focus_filter", "toggle_pause", "cycle_side", "copy", "zoom", "heartbeat")
+FOOTER_ORDER = ("quit", "help", "focus_filter", "pause", "resume", "cycle_side", "copy", "zoom", "heartbeat")
 
 
 def app_bindings() -> list[Binding]:
@@ -165,7 +173,8 @@ class GwtoolCommands(Provider):
         return self.app  # type: ignore[return-value]
 
     def _entries(self) -> list[tuple[str, Action]]:
-        return [(f"{a.title}  ({key_label(a.key)})" if a.key else a.title, a) for a in available(self.gwtool)]
+        app = self.gwtool
+        return [(f"{a.title}  ({key_label(a.key)})" if a.key else a.title, a) for a in available(app) if app.applies(a.action)]
 
     async def discover(self) -> Hits:
         for name, action in self._entries():

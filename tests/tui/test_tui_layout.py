@@ -145,7 +145,7 @@ async def test_the_footer_lists_only_keys_that_apply(proto):
         await settle(pilot)
         assert app.check_action("focus_filter", ()) and app.check_action("cycle_side", ())
         await pilot.press("slash")
-        assert not app.check_action("focus_filter", ()) and not app.check_action("toggle_pause", ())
+        assert not app.check_action("focus_filter", ()) and not app.check_action("pause", ())
         assert app.check_action("escape", ()) and app.check_action("send", ())  # Esc and Ctrl keys still apply
 
 
@@ -204,3 +204,49 @@ async def test_latency_from_before_a_disconnect_is_marked_stale_and_the_graph_ha
             text = plain(app.query_one("#latency-numbers"))
             assert ("stale: not connected" in text) is stale, text
             assert " to " in text and "graph: the last" in text  # the graph's scale: min to max
+
+
+async def test_the_footer_says_resume_while_paused_and_p_resumes(proto):
+    from textual.widgets import Footer
+
+    app = demo_app(proto)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+
+        def footer() -> list[str]:
+            return [b.binding.description for b in app.screen.active_bindings.values() if b.binding.show]
+
+        assert "Pause" in footer() and "Resume" not in footer()
+        await pilot.press("p")
+        await settle(pilot)
+        assert app.paused and "Resume" in footer() and "Pause" not in footer()
+        assert app.query_one(Footer).is_mounted
+        await pilot.press("p")
+        assert not app.paused
+
+
+async def test_clearing_a_filter_keeps_the_line_at_the_top_when_reading_back(proto):
+    app = demo_app(proto)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        stream = app.stream
+        stream.follow = False  # reading back (a mouse scroll up does this)
+        stream.scroll_to(y=10, animate=False, immediate=True)
+        await settle(pilot)
+        top = stream.view[stream.scroll_offset.y].seq
+        app.filter_box.value = "t:exec"
+        await settle(pilot)
+        app.action_clear_filter()
+        await settle(pilot)
+        assert stream.scroll_offset.y > 0 and stream.view[stream.scroll_offset.y].seq >= top
+
+
+async def test_at_80x24_the_cache_tree_gets_more_than_one_row(proto):
+    from gwtool.tui.screenshots import cache
+
+    app = demo_app(proto)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await cache(pilot)
+        await settle(pilot)
+        assert app.cache_tree.size.height >= 4 and app.cache_detail.size.height >= 4

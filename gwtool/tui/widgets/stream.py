@@ -171,8 +171,11 @@ class Stream(ScrollView, can_focus=True):
         return len(shown)
 
     def rebuild(self, entries: Iterable[Entry], filter: Filter | None = None) -> None:
-        """Show ``entries`` again through ``filter`` (or the current one), keeping the selected entry."""
+        """Show ``entries`` again through ``filter`` (or the current one), keeping the selected entry
+        or, with none and not following, the line at the top where it was."""
         selected = self.selected
+        top_y = self.scroll_offset.y
+        top = self.view[top_y].seq if not self.follow and selected is None and top_y < len(self.view) else None
         if filter is not None:
             self.filter = filter
         self.view.clear()
@@ -183,6 +186,8 @@ class Stream(ScrollView, can_focus=True):
             if index is not None:
                 self.cursor = index
         self._resize()
+        if top is not None:
+            self.scroll_to(y=self._first_from(top), animate=False, immediate=True)
         self.refresh()
 
     def _resize(self) -> None:
@@ -206,14 +211,19 @@ class Stream(ScrollView, can_focus=True):
     def index_of(self, seq: int) -> int | None:
         if not self.view or seq < self.view[0].seq:
             return None
+        low = self._first_from(seq)
+        return low if low < len(self.view) and self.view[low].seq == seq else None
+
+    def _first_from(self, seq: int) -> int:
+        """The index of the first entry whose seq is ``seq`` or later (entries are in seq order)."""
         low, high = 0, len(self.view)
-        while low < high:  # entries are in seq order
+        while low < high:
             mid = (low + high) // 2
             if self.view[mid].seq < seq:
                 low = mid + 1
             else:
                 high = mid
-        return low if low < len(self.view) and self.view[low].seq == seq else None
+        return low
 
     @property
     def selected(self) -> Entry | None:
