@@ -250,3 +250,11 @@ async def test_at_80x24_the_cache_tree_gets_more_than_one_row(proto):
         await cache(pilot)
         await settle(pilot)
         assert app.cache_tree.size.height >= 4 and app.cache_detail.size.height >= 4
+
+
+async def test_the_editor_highlights_json(proto):
+    app = demo_app(proto)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        assert app.focused.language == "json"

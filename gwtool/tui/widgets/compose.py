@@ -125,7 +125,10 @@ class Composer(Vertical):
             yield Select(options, value=self.first, allow_blank=False, compact=True, id="compose-kind")
             yield Button("Send ^s", id="compose-send", variant="primary", compact=True)
         yield Static(id="compose-about")
-        yield TextArea(id="compose-editor", tab_behavior="focus", show_line_numbers=True)
+        editor = TextArea(id="compose-editor", tab_behavior="focus", show_line_numbers=True)
+        if "json" in editor.available_languages:  # tree-sitter-json, a dependency: highlighting
+            editor.language = "json"
+        yield editor
         yield Static(id="compose-problems")
 
     def on_mount(self) -> None:
