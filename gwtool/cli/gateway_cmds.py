@@ -67,6 +67,14 @@ def mock_gateway(
         float,
         typer.Option(metavar="SECONDS", help="Close a connection that has not identified this long after connecting (4003)."),
     ] = 30.0,
+    ack: Annotated[
+        str,
+        typer.Option(
+            "--ack",
+            metavar="always|without-d|never",
+            help="How heartbeats are answered: never and without-d let a service's developer see it cope.",
+        ),
+    ] = "always",
     request_heartbeats: Annotated[
         Optional[float], typer.Option(metavar="SECONDS", help="Ask every service for a heartbeat every SECONDS.")
     ] = None,
@@ -100,11 +108,14 @@ def mock_gateway(
             raise typer.BadParameter(f"must be ≥ {low}, got {value}", param_hint=name)
     if request_heartbeats is not None and request_heartbeats <= 0:
         raise typer.BadParameter(f"must be > 0, got {request_heartbeats}", param_hint="--request-heartbeats")
+    if ack not in ("always", "without-d", "never"):
+        raise typer.BadParameter(f"expected always, without-d or never, got {ack!r}", param_hint="--ack")
     proto = load(protocol)
     settings = dict(
         host=host, port=port, heartbeat_interval=heartbeat_interval, token=token, max_shards=max_shards,
         shards_per_sharder=shards_per_sharder, max_size=max_size, rate_limit=limit, hold=hold, hold_bytes=hold_bytes,
         identify_timeout=identify_timeout, allow_origins=tuple(allow_origin or ()), show_token=show_token,
+        ack=ack.replace("-", "_"),
     )  # fmt: skip
     with open_log(log) as log_file:
         _run(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file), request_heartbeats)
@@ -139,6 +150,9 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
     output.message(f"connect a service to {gw.url}  (e.g. python -m websockets {gw.url})  ·  Ctrl-C stops")
     if gw.token is None:
         output.message("no token configured (--token / GWTOOL_TOKEN): any token is accepted", "yellow")
+    if gw.ack != "always":
+        what = "never answered" if gw.ack == "never" else "answered without d"
+        output.message(f"--ack {gw.ack.replace('_', '-')}: heartbeats are {what}", "yellow")
     requests = asyncio.create_task(_request_heartbeats(gw, request_every)) if request_every else None
     try:
         await stop.wait()

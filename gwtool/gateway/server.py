@@ -17,7 +17,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import orjson
 from websockets.asyncio.server import ServerConnection, serve
@@ -51,6 +51,8 @@ BACKED_UP_BYTES = 1 << 20
 SLOW_RECEIVER_SECONDS = 5.0
 HOLD_BYTES = 64 << 20  # bytes of held frames at most (besides the count, --hold)
 IDENTIFY_TIMEOUT = 30.0  # seconds a connection may stay without IDENTIFY (heartbeating or not)
+Ack = Literal["always", "without_d", "never"]  # how the gateway answers heartbeats
+ACK_MODES: tuple[Ack, ...] = ("always", "without_d", "never")
 
 
 class ListenFailed(GwtoolError):
@@ -139,6 +141,7 @@ class MockGateway:
         identify_timeout: float = IDENTIFY_TIMEOUT,
         allow_origins: tuple[str, ...] = (),
         show_token: bool = False,
+        ack: Ack = "always",
     ):
         if proto is None:
             from gwtool.protocol.definition import load_protocol
@@ -155,6 +158,9 @@ class MockGateway:
         self.slow_receiver_seconds = slow_receiver_seconds
         self.identify_timeout = identify_timeout
         self.show_token = show_token  # records show IDENTIFY tokens masked unless this is set
+        if ack not in ACK_MODES:
+            raise ValueError(f"ack: expected one of {', '.join(ACK_MODES)}, got {ack!r}")
+        self.ack = ack  # "without_d" and "never" let a service's developer see it cope (or not)
         self.allow_origins = tuple(allow_origins)  # browser origins allowed; clients without one always are
         self.cache = CacheStore(proto)
         self.shard_pool = ShardPool(max_shards, shards_per_sharder)
@@ -177,6 +183,9 @@ class MockGateway:
         self._roles = roles = proto.roles  # the field names behind each meaning (the definition's [roles])
         self._hello = self._own_payload("HELLO", {roles.hello_interval: heartbeat_interval})
         self._ack = self._own_payload("HEARTBEAT_ACK", {})
+        if ack == "without_d":
+            frame = encode({"op": self._op["HEARTBEAT_ACK"]})
+            self._ack = ({"op": self._op["HEARTBEAT_ACK"]}, frame, zlib.compress(frame))
         self._beat_request = self._own_payload("HEARTBEAT", {})
         self._identified_event = proto.event_with_routing("identified")
 
@@ -330,6 +339,25 @@ class MockGateway:
                 except ConnectionClosed:  # it left meanwhile; its handler reports how
                     pass
 
+    def close_connection(self, conn: int, code: int, reason: str = "") -> bool:
+        """Close one connection with any code (the protocol's or RFC 6455's); False if it is gone.
+
+        From this call on the gateway reads nothing more from it; the close frame follows at once."""
+        target = self._conns.get(conn)
+        if target is None or not self._mark_closing(target, code, self.proto.close_name(code), reason):
+            return False
+        self._spawn(self._send_close(target))
+        return True
+
+    def drop_connection(self, conn: int) -> bool:
+        """End one connection's TCP connection with no close frame, as a crash or a cable would."""
+        target = self._conns.get(conn)
+        if target is None or target.ws.transport is None:
+            return False
+        self._mark_closing(target, 1006, "ABNORMAL", "dropped by the gateway (no close frame)")
+        target.ws.transport.abort()
+        return True
+
     # --- one connection --------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -421,7 +449,8 @@ class MockGateway:
         conn.last_heartbeat_at = int(time.time() * 1000)
         kept = self._heartbeat_names.get(conn.service, self._heartbeat_names[None])
         conn.heartbeat = {k: v for k, v in d.items() if k in kept}  # the definition's fields only
-        await self._send_own(conn, self._ack)
+        if self.ack != "never":
+            await self._send_own(conn, self._ack)
 
     async def _on_identify(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
         if conn.identified:
@@ -633,8 +662,13 @@ class MockGateway:
 
     async def _close(self, conn: Connection, name: str, reason: str) -> None:
         """Close with the protocol's code called ``name`` and a reason naming the problem."""
-        if not self._mark_closing(conn, self.proto.close(name).code, name, reason):
-            return
+        await self._close_with(conn, self.proto.close(name).code, name, reason)
+
+    async def _close_with(self, conn: Connection, code: int, name: str, reason: str) -> None:
+        if self._mark_closing(conn, code, name, reason):
+            await self._send_close(conn)
+
+    async def _send_close(self, conn: Connection) -> None:
         try:  # websockets waits for the write buffer to drain first: a peer that does not read never lets it
             async with asyncio.timeout(CLOSE_TIMEOUT * 1.5):
                 await conn.ws.close(conn.close_code, conn.close_reason)  # type: ignore[arg-type]
