@@ -45,6 +45,16 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "protocol": ("gwtool protocol", "gwtool protocol --markdown > protocol.md", "gwtool protocol --protocol mine.toml --json"),
     "validate": ("gwtool validate payload.json", "gwtool validate --as sharder - < wire.ndjson"),
     "tui": ("gwtool tui", "gwtool tui --port 9000", "gwtool tui --url ws://127.0.0.1:8765 --as sharder"),
+    "check gateway": (
+        "gwtool check gateway ws://127.0.0.1:8765",
+        "gwtool check gateway ws://127.0.0.1:9000 --token s3cret --slow --junit gateway.xml",
+        "gwtool check gateway --only 'identify.*' --json",
+    ),
+    "check service": (
+        "gwtool check service --as commands -- python worker.py",
+        "gwtool check service --as sharder --junit sharder.xml -- node sharder.js --gateway {url}",
+        "gwtool check service --as sharder --only 'reconnect.*' -- ./run-sharder.sh",
+    ),
 }
 
 
@@ -72,6 +82,7 @@ NAMES: dict[str, tuple[Callable[[Protocol], str], ...]] = {
     "cache": (_cache_types, _services),
     "validate": (_services,),
     "tui": (_services,),
+    "check service": (_services,),
 }
 
 
@@ -109,7 +120,7 @@ class GwtoolCommand(TyperCommand):
     arguments show their metavar only (``EVENT``, not ``EVENT <str>``)."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        self.epilog = epilog(self.name or "")
+        self.epilog = epilog(ctx.command_path.partition(" ")[2] or self.name or "")  # "check gateway"
         for param in self.params:
             if isinstance(param, TyperArgument) and param.metavar:
                 param.display_type_rich = _no_type  # type: ignore[method-assign]

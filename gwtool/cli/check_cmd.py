@@ -1,0 +1,215 @@
+"""``gwtool check gateway`` and ``gwtool check service``: a conformance verdict, not a stream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from gwtool.cli.app import app
+from gwtool.cli.help import GwtoolCommand, GwtoolGroup
+from gwtool.cli.options import DEFAULT_URL, ProtocolOption, load
+
+if TYPE_CHECKING:
+    from gwtool.check.cases import Case, Report, Result
+
+check_app = typer.Typer(
+    name="check",
+    cls=GwtoolGroup,
+    help="Conformance suites: does a gateway speak the protocol, does a service behave? (docs/check.md)",
+    no_args_is_help=True,
+)
+app.add_typer(check_app)
+
+OnlyOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--only", metavar="PATTERN", help="Run only the cases matching (a glob, or an id prefix: identify). Repeatable."
+    ),
+]
+SkipOption = Annotated[
+    Optional[list[str]], typer.Option("--skip", metavar="PATTERN", help="Leave out the cases matching. Repeatable.")
+]
+JsonReportOption = Annotated[
+    bool, typer.Option("--json", metavar="", help='Print one JSON document: {"cases": […], "passed", "failed", "skipped"}.')
+]
+JunitOption = Annotated[
+    Optional[Path], typer.Option("--junit", metavar="FILE", dir_okay=False, help="Also write JUnit XML to FILE (for CI).")
+]
+ListOption = Annotated[bool, typer.Option("--list", metavar="", help="List the cases (id and title) and exit.")]
+EXIT_HELP = "Exit status: 0 no case failed, 1 a case failed (or invalid input), 2 the gateway could not be reached / the command not started."
+
+
+@check_app.command("gateway", cls=GwtoolCommand, epilog=EXIT_HELP)
+def check_gateway(
+    url: Annotated[str, typer.Argument(metavar="URL", envvar="GWTOOL_URL", help="The gateway's websocket URL.")] = DEFAULT_URL,
+    token: Annotated[
+        Optional[str],
+        typer.Option("--token", metavar="TOKEN", envvar="GWTOOL_TOKEN", help="The gateway's token (else: any is sent)."),
+    ] = None,
+    slow: Annotated[bool, typer.Option("--slow", metavar="", help="Also wait out heartbeat timeouts over 10 s.")] = False,
+    max_size: Annotated[
+        int, typer.Option("--max-size", min=1, metavar="BYTES", help="The gateway's payload size limit, for limits.size.")
+    ] = 1 << 20,
+    only: OnlyOption = None,
+    skip: SkipOption = None,
+    protocol: ProtocolOption = None,
+    json: JsonReportOption = False,
+    junit: JunitOption = None,
+    list_cases: ListOption = False,
+) -> None:
+    """Check that a running gateway speaks the protocol: 60-odd cases, each on connections of its own.
+
+    Run it against a gateway nothing else is connected to: routing cases skip when other services are.
+    """
+    from gwtool.check.gateway_suite import GatewayContext, gateway_cases, prepare
+
+    proto = load(protocol)
+    cases = _selected(gateway_cases(proto), only, skip, list_cases)
+    ctx = GatewayContext(proto, url, token=token, slow=slow, max_size=max_size)
+    _run("gateway", url, cases, ctx, prepare, json, junit)
+
+
+@check_app.command("service", cls=GwtoolCommand, epilog=EXIT_HELP, context_settings={"allow_interspersed_args": False})
+def check_service(
+    command: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="-- COMMAND [ARGS…]",
+            help="The service to run, fresh for each scenario. {url} and {token} in ARGS are replaced;"
+            " GWTOOL_URL and GWTOOL_TOKEN are in its environment.",
+            show_default=False,
+        ),
+    ] = None,
+    service: Annotated[
+        Optional[str], typer.Option("--as", metavar="SERVICE", help="The type it must identify as.", show_default=False)
+    ] = None,
+    token: Annotated[
+        str, typer.Option("--token", metavar="TOKEN", help="The token the check's gateway requires (and gives it).")
+    ] = "gwtool-check-token",
+    heartbeat_interval: Annotated[
+        int,
+        typer.Option(
+            "--heartbeat-interval", min=50, metavar="MS", help="heartbeatInterval in HELLO (short: the suite takes ~1 min)."
+        ),
+    ] = 1000,
+    only: OnlyOption = None,
+    skip: SkipOption = None,
+    protocol: ProtocolOption = None,
+    json: JsonReportOption = False,
+    junit: JunitOption = None,
+    list_cases: ListOption = False,
+) -> None:
+    """Check that a service behaves: heartbeats, reconnects, backoff, and what it must never do.
+
+    Each scenario runs the command afresh against a strict gateway that gwtool steers (it closes, drops, stops ACKing, asks for a heartbeat) and grades what the service does.
+    """
+    from gwtool.check.service_suite import ServiceContext, check_command, service_cases
+
+    proto = load(protocol)
+    cases = _selected(service_cases(proto), only, skip, list_cases)
+    if service is None:
+        raise typer.BadParameter(f"the service's type is needed (one of {', '.join(proto.services)})", param_hint="--as")
+    if service not in proto.services:
+        raise typer.BadParameter(f"unknown service type {service!r} (one of {', '.join(proto.services)})", param_hint="--as")
+    check_command(command or [])
+    ctx = ServiceContext(proto, service, list(command or []), token=token, interval_ms=heartbeat_interval)
+    _run("service", " ".join(command or []), cases, ctx, None, json, junit)
+
+
+def _selected(cases: list[Case[Any]], only: list[str] | None, skip: list[str] | None, list_cases: bool) -> list[Case[Any]]:
+    from gwtool.check.cases import select
+
+    chosen = select(cases, only, skip)
+    if list_cases:
+        for case in chosen:
+            typer.echo(f"{case.id}  {case.title}")
+        raise typer.Exit()
+    if not chosen:
+        raise typer.BadParameter("no case matches (--list shows them)", param_hint="--only/--skip")
+    return chosen
+
+
+def _run(suite: str, target: str, cases: list[Case[Any]], ctx: Any, prepare: Any, json: bool, junit: Path | None) -> None:
+    import asyncio
+
+    from rich.console import Console
+
+    from gwtool.check.cases import run_suite
+
+    err = Console(stderr=True, highlight=False)
+    progress = _Progress(err, len(cases)) if err.is_terminal and not json else None
+
+    async def main() -> Report:
+        if prepare is not None:
+            await prepare(ctx)
+        return await run_suite(suite, target, cases, ctx, on_result=progress.advance if progress else None)
+
+    try:
+        if progress is not None:
+            with progress.live:
+                report = asyncio.run(main())
+        else:
+            report = asyncio.run(main())
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    if junit is not None:
+        try:
+            junit.write_bytes(report.junit_xml())
+        except OSError as exc:
+            err.print(f"--junit: cannot write {junit}: {exc.strerror or exc}", markup=False)
+    if json:
+        import orjson
+
+        typer.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        _print_report(Console(highlight=False), report)
+    raise typer.Exit(report.exit_code)
+
+
+STATUS_STYLES = {"pass": "green", "fail": "bold red", "skip": "yellow"}
+
+
+class _Progress:
+    """A progress bar on stderr while the suite runs (a terminal only)."""
+
+    def __init__(self, console: Any, total: int):
+        from rich.live import Live
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        )
+        self.task = self.bar.add_task("checking", total=total)
+        self.live = Live(self.bar, console=console, transient=True, refresh_per_second=8)
+        self.failed = 0
+
+    def advance(self, result: Result) -> None:
+        from gwtool.text import printable
+
+        self.failed += result.status == "fail"
+        described = f"{printable(result.id)} ({self.failed} failed)" if self.failed else printable(result.id)
+        self.bar.update(self.task, advance=1, description=described)
+
+
+def _print_report(console: Any, report: Report) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from gwtool.text import printable
+
+    table = Table(title=f"gwtool check {report.suite}: {printable(report.target)}", title_justify="left", expand=True)
+    longest = max((len(r.id) for r in report.results), default=4)
+    table.add_column("case", overflow="fold", max_width=min(longest, max(16, console.width // 3)))
+    table.add_column("", no_wrap=True, width=4)
+    table.add_column("got (expected, when it failed)", ratio=1, overflow="fold")
+    table.add_column("ms", justify="right", no_wrap=True, width=6)
+    for r in report.results:
+        got = Text(printable(r.got))  # the peer's words: text, never markup
+        if r.status == "fail":
+            got.append(f"\nexpected: {r.expected}", "dim")
+        table.add_row(Text(r.id), Text(r.status, STATUS_STYLES[r.status]), got, Text(f"{r.ms:.0f}"))
+    console.print(table)
+    style = "bold red" if report.count("fail") else "bold green"
+    console.print(Text(report.verdict, style))
