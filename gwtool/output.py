@@ -121,6 +121,32 @@ class StreamWriter:
                     self._queued -= len(data)
 
 
+class LogOutput:
+    """``--log`` alone, for front ends that print nothing (the dashboard): a subscriber that only
+    appends, a drain on the loop every ``DRAIN_SECONDS`` that turns the batch into NDJSON, and a
+    writer thread. It never drops."""
+
+    def __init__(self, log: IO[bytes]):
+        self._pending: list[Record | Notice] = []
+        self._writer = StreamWriter(log, limit=None, name="log")
+        self._scheduled = False
+
+    def __call__(self, item: Record | Notice) -> None:
+        self._pending.append(item)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(DRAIN_SECONDS, self.drain)
+
+    def drain(self) -> None:
+        batch, self._pending, self._scheduled = self._pending, [], False
+        if batch:
+            self._writer.put(b"".join(ndjson(item) for item in batch), len(batch))
+
+    def close(self) -> None:
+        self.drain()
+        self._writer.close(None)
+
+
 class Summary:
     """What a terminal in summary mode was not shown during one second."""
 

@@ -124,7 +124,7 @@ def connect(
     proto = load(protocol)
     service = check_service(proto, service or next(iter(proto.services)))
     options = dict(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
-    with open_log(log) as log_file:
+    with open_log(log, lambda: recording_header(proto, "connect", url, service)) as log_file:
         client = make_client(
             url,
             service,
@@ -226,6 +226,7 @@ def send(
     verbose: VerboseOption = False,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    log: LogOption = None,
     show_token: ShowTokenOption = False,
 ) -> None:
     """Identify, send an event, and exit once the gateway has taken it.
@@ -249,25 +250,26 @@ def send(
     check_service(proto, service)
     d = build_data(data, set_ or [], event_data(proto, event), known.fields, proto)
     payload = {"op": proto.op("EVENT"), "t": event, "d": d}
-    output = dict(json=json, every=every, quiet=quiet)
-    _send_command(
-        proto,
-        payload,
-        event,
-        url,
-        service,
-        token,
-        compress,
-        output,
-        verbose,
-        not no_validate,
-        force,
-        repeat,
-        rate,
-        wait_for,
-        timeout,
-        show_token,
-    )
+    with open_log(log, lambda: recording_header(proto, "send", url, service)) as log_file:
+        output = dict(json=json, every=every, quiet=quiet, log=log_file)
+        _send_command(
+            proto,
+            payload,
+            event,
+            url,
+            service,
+            token,
+            compress,
+            output,
+            verbose,
+            not no_validate,
+            force,
+            repeat,
+            rate,
+            wait_for,
+            timeout,
+            show_token,
+        )
 
 
 @app.command(cls=GwtoolCommand)
@@ -291,6 +293,7 @@ def cache(
     verbose: VerboseOption = False,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    log: LogOption = None,
     show_token: ShowTokenOption = False,
 ) -> None:
     """Identify, send a cache payload (an entity or an array of them), and exit once the gateway has taken it.
@@ -312,25 +315,26 @@ def cache(
     check_service(proto, service)
     d = build_data(data, set_ or [], cache_data(proto, cache_type), structure.fields, proto)
     payload = {"op": proto.op("CACHE"), "type": cache_type, "d": d}
-    output = dict(json=json, every=every, quiet=quiet)
-    _send_command(
-        proto,
-        payload,
-        cache_type,
-        url,
-        service,
-        token,
-        compress,
-        output,
-        verbose,
-        not no_validate,
-        force,
-        repeat,
-        rate,
-        None,
-        timeout,
-        show_token,
-    )
+    with open_log(log, lambda: recording_header(proto, "cache", url, service)) as log_file:
+        output = dict(json=json, every=every, quiet=quiet, log=log_file)
+        _send_command(
+            proto,
+            payload,
+            cache_type,
+            url,
+            service,
+            token,
+            compress,
+            output,
+            verbose,
+            not no_validate,
+            force,
+            repeat,
+            rate,
+            None,
+            timeout,
+            show_token,
+        )
 
 
 def _send_command(
@@ -473,6 +477,12 @@ async def confirm(client: GatewayClient, timeout: float) -> None:
 
 
 # --- shared helpers -----------------------------------------------------------------------------
+
+
+def recording_header(proto: Protocol, command: str, url: str, service: str) -> dict[str, Any]:
+    from gwtool.recording import header
+
+    return header(proto, side="client", command=command, url=url, service=service)
 
 
 def check_service(proto: Protocol, service: str) -> str:

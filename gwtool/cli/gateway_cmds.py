@@ -117,7 +117,8 @@ def mock_gateway(
         identify_timeout=identify_timeout, allow_origins=tuple(allow_origin or ()), show_token=show_token,
         ack=ack.replace("-", "_"),
     )  # fmt: skip
-    with open_log(log) as log_file:
+
+    with open_log(log) as log_file:  # its header is written once the gateway listens (its real URL)
         _run(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file), request_heartbeats)
 
 
@@ -137,6 +138,11 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
 
     gw = MockGateway(proto, **settings)
     await gw.start()  # ListenFailed (exit 2) surfaces through main()
+    if (log := output_options["log"]) is not None:
+        from gwtool.recording import header, header_line
+
+        log.write(header_line(header(proto, side="gateway", command="mock-gateway", url=gw.url)))
+        log.flush()
     output = WireOutput(proto, show_conn=True, figures=lambda: _figures(gw), **output_options)
     stop = asyncio.Event()
     install_stop_signals(stop)

@@ -44,7 +44,16 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "protocol": ("gwtool protocol", "gwtool protocol --markdown > protocol.md", "gwtool protocol --protocol mine.toml --json"),
     "validate": ("gwtool validate payload.json", "gwtool validate --as sharder - < wire.ndjson"),
-    "tui": ("gwtool tui", "gwtool tui --port 9000", "gwtool tui --url ws://127.0.0.1:8765 --as sharder"),
+    "tui": (
+        "gwtool tui",
+        "gwtool tui --url ws://127.0.0.1:8765 --as sharder --log wire.ndjson",
+        "gwtool tui --open wire.ndjson --follow",
+    ),
+    "replay": (
+        "gwtool replay session.ndjson",
+        "gwtool replay wire.ndjson --conn 2 --speed 2 --url ws://127.0.0.1:9000",
+        "gwtool replay wire.ndjson --only EXECUTE_COMMAND --asap --dry-run",
+    ),
     "check gateway": (
         "gwtool check gateway ws://127.0.0.1:8765",
         "gwtool check gateway ws://127.0.0.1:9000 --token s3cret --slow --junit gateway.xml",
@@ -83,6 +92,7 @@ NAMES: dict[str, tuple[Callable[[Protocol], str], ...]] = {
     "validate": (_services,),
     "tui": (_services,),
     "check service": (_services,),
+    "replay": (_services,),
 }
 
 

@@ -258,10 +258,40 @@ def validate_command(
     _check_sender(proto, as_)
     data = _read_input(file)
     console = Console(highlight=False)
-    results = [(line, _payload_errors(proto, frame, as_)) for line, frame in split_payloads(data)]
+    from gwtool.recording import is_recording
+
+    if is_recording(data.split(b"\n", 1)[0]):
+        results = _recording_errors(proto, data, file or "-")
+    else:
+        results = [(line, _payload_errors(proto, frame, as_)) for line, frame in split_payloads(data)]
     if not results:
         raise GwtoolError("no payload to validate (the input is empty)")
     raise typer.Exit(_report(console, results, single=len(results) == 1 and results[0][0] == 0))
+
+
+def _recording_errors(proto: Protocol, data: bytes, name: str) -> list[tuple[int, tuple[str, list[str]]]]:
+    """Each payload record of a recording, checked as its sender was: a service's payloads against
+    its type (and what it may send), the gateway's as the gateway's. Notices are not payloads."""
+    from gwtool.protocol.validate import permission_error, validate_payload
+    from gwtool.recording import parse_lines, payload_of, sender_type, sent_by_service
+
+    results = []
+    for line in parse_lines(data.splitlines(keepends=True), name):
+        if line.record.get("kind") != "payload":
+            continue
+        if line.record.get("error"):  # a frame that did not decode: it was refused as it came
+            results.append((line.number, ("undecodable frame", [f"{line.record['error']}: {line.record.get('raw') or ''}"])))
+            continue
+        payload = payload_of(line.record)
+        if sent_by_service(line):
+            service = sender_type(line)
+            errors = validate_payload(proto, payload, sender="service", service=service)
+            if service is not None and (denied := permission_error(proto, payload, service)):
+                errors.append(denied)
+        else:
+            errors = validate_payload(proto, payload, sender=GATEWAY)
+        results.append((line.number, (_label(proto, payload), errors)))
+    return results
 
 
 def _check_sender(proto: Protocol, as_: str | None) -> None:

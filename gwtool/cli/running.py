@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,15 +10,20 @@ from gwtool.errors import GwtoolError
 
 
 class open_log:  # noqa: N801 - used as a context manager
-    """``--log FILE`` opened for appending, or None; closed afterwards."""
+    """``--log FILE`` opened for appending, its header line written (gwtool/recording.py), or None."""
 
-    def __init__(self, path: Path | None):
-        self.path, self.file = path, None
+    def __init__(self, path: Path | None, header: Callable[[], dict[str, Any]] | None = None):
+        self.path, self.file, self.header = path, None, header
 
     def __enter__(self) -> Any:
         if self.path is not None:
             try:
                 self.file = open(self.path, "ab")  # noqa: SIM115
+                if self.header is not None:
+                    from gwtool.recording import header_line
+
+                    self.file.write(header_line(self.header()))
+                    self.file.flush()
             except OSError as exc:
                 raise GwtoolError(f"--log: cannot open {self.path}: {exc.strerror or exc}") from None
         return self.file

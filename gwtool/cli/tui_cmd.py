@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from gwtool.cli.app import app
+from gwtool.cli.client_cmds import recording_header
 from gwtool.cli.help import GwtoolCommand
-from gwtool.cli.options import DEFAULT_PORT, CompressOption, ProtocolOption, ShowTokenOption, TokenOption, load
+from gwtool.cli.options import DEFAULT_PORT, CompressOption, LogOption, ProtocolOption, ShowTokenOption, TokenOption, load
+from gwtool.cli.running import open_log
 
 
 @app.command("tui", cls=GwtoolCommand)
@@ -50,6 +53,16 @@ def tui(
             "(a free one if it is taken, said in the stream).",
         ),
     ] = DEFAULT_PORT,
+    open_: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--open", metavar="FILE", dir_okay=False, help="View a recording (--log of any command): no network at all."
+        ),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", metavar="", help="With --open: show lines appended to the file as they come (tail -f).")
+    ] = False,
+    log: LogOption = None,
 ) -> None:
     """Live dashboard: payload stream, detail, latency, cache, services and a composer.
 
@@ -64,5 +77,17 @@ def tui(
 
     if not 0 <= port <= 65535:
         raise typer.BadParameter(f"expected a port 0…65535 (0 = any free one), got {port}", param_hint="--port")
+    if follow and open_ is None:
+        raise typer.BadParameter("--follow needs --open FILE", param_hint="--follow")
+    if open_ is not None:
+        if url is not None or log is not None:
+            raise typer.BadParameter("a recording is viewed with no network: drop --url / --log", param_hint="--open")
+        if not open_.is_file():
+            raise typer.BadParameter(f"{open_}: no such file", param_hint="--open")
+        make_app(proto, recording=open_, follow=follow, limit=keep).run()
+        return
     options = dict(service=service, token=token, compress=compress, quiet=quiet, limit=keep, show_token=show_token, port=port)
-    make_app(proto, url=url, **options).run()
+    with open_log(
+        log, lambda: recording_header(proto, "tui", url or f"ws://127.0.0.1:{port}", service or proto.first_receiver())
+    ) as log_file:
+        make_app(proto, url=url, log=log_file, **options).run()

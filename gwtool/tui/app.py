@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -25,7 +26,7 @@ from gwtool.protocol.definition import Protocol
 from gwtool.records import Notice, Record
 from gwtool.text import printable
 from gwtool.tui.commands import ACTIONS, GwtoolCommands, app_bindings, available
-from gwtool.tui.feed import DEFAULT_LIMIT, Feed, Filter, Side
+from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Feed, Filter, Side
 from gwtool.tui.session import Session
 from gwtool.tui.settings import load_settings, save_setting
 from gwtool.tui.source import Source
@@ -81,6 +82,7 @@ class GwtoolApp(App[None]):
         self.side: Side | None = None
         self.copy_text: str | None = None  # what 'copy' copies: the payload or entity shown in Detail
         self.flushes = 0
+        self.file_matches: int | None = None  # a recording's whole-file search: how many lines matched
 
     # --- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -188,7 +190,9 @@ class GwtoolApp(App[None]):
     def update_stream_title(self) -> None:
         stream = self.stream
         parts = [f"{len(stream.view):,} shown", f"{len(self.feed.entries):,} kept"]
-        if self.feed.dropped:
+        if self.file_matches is not None:
+            parts[0] = f"{self.file_matches:,} matching lines of the file"
+        elif self.feed.dropped:
             parts.append(f"{self.feed.dropped:,} dropped")
         if stream.data_offset:
             parts.append(f"data from column {stream.data_offset + 1} (←)")
@@ -209,12 +213,33 @@ class GwtoolApp(App[None]):
 
     def stream_sides(self) -> Side | None:
         """Which side of the wire the stream shows: without an embedded gateway, only ours."""
-        return self.side if self.session.embedded else "you"
+        return self.side if self.session.embedded else getattr(self.session, "side_shown", "you")
 
     def refilter(self) -> None:
         text = self.filter_box.value
+        self.file_matches = None
         self.stream.show_sides(self.stream_sides())
         self.stream.rebuild(self.feed.entries, Filter.parse(text, self.side))
+        self.update_stream_title()
+
+    @work(exclusive=True, group="search", thread=True)
+    def search_file(self, filter: Filter) -> None:
+        """A recording: the filter over the whole file, not just the kept lines (a thread: it reads it)."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        found = self.session.search(filter, cancelled=lambda: worker.is_cancelled)  # type: ignore[attr-defined]
+        if not worker.is_cancelled:
+            self.call_from_thread(self.show_file_matches, filter, found)
+
+    def show_file_matches(self, filter: Filter, found: list[tuple[int, Record | Notice]]) -> None:
+        if self.stream.filter != filter:
+            return  # typed on since
+        # negative sequence numbers: never the same as a kept entry's once the filter is cleared
+        side = self.stream_sides() or "you"
+        entries = [Entry(i - len(found), side, item) for i, (_, item) in enumerate(found)]
+        self.stream.rebuild(entries, filter)
+        self.file_matches = len(found)
         self.update_stream_title()
 
     @on(Input.Changed, "#filter")
@@ -223,6 +248,8 @@ class GwtoolApp(App[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_submitted(self) -> None:
+        if hasattr(self.session, "search") and self.stream.filter:
+            self.search_file(self.stream.filter)
         self.stream.focus()
 
     @on(Stream.Shifted)
@@ -482,13 +509,21 @@ def make_app(
     limit: int = DEFAULT_LIMIT,
     show_token: bool = False,
     port: int = 0,
+    recording: Path | None = None,
+    follow: bool = False,
+    log: Any = None,
 ) -> GwtoolApp:
-    """The dashboard for one service's connection; embedded mock gateway when ``url`` is None."""
+    """The dashboard for one service's connection; embedded mock gateway when ``url`` is None; a
+    viewer of a recording, with no network, when ``recording`` is given."""
     if proto is None:
         from gwtool.protocol.definition import load_protocol
 
         proto = load_protocol()
+    if recording is not None:
+        from gwtool.tui.recording_source import RecordingSource
+
+        return GwtoolApp(RecordingSource(proto, recording, keep=limit, follow=follow), limit=limit)
     session = Session(
-        proto, url=url, service=service, token=token, compress=compress, quiet=quiet, show_token=show_token, port=port
+        proto, url=url, service=service, token=token, compress=compress, quiet=quiet, show_token=show_token, port=port, log=log
     )
     return GwtoolApp(session, limit=limit)

@@ -7,6 +7,7 @@ definition's examples, with fixed times, sizes and connection ids.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gwtool.client import ClientState, LatencyStats
@@ -156,3 +157,32 @@ def demo_app(proto: Protocol | None = None, *, state: ClientState | None = None)
 
         proto = load_protocol(use_env=False)
     return GwtoolApp(DemoSession(proto, state=state), clock=lambda: NOW, monotonic=lambda: MONOTONIC, remember=False)
+
+
+def write_demo_recording(path: Path, proto: Protocol) -> Path:
+    """The demo session as a recording (``tui --open``'s screenshot and tests): fixed times and sizes."""
+    from gwtool.console import ndjson
+    from gwtool.recording import header, header_line
+
+    demo = DemoSession(proto)
+    first = {
+        **header(proto, side="gateway", command="mock-gateway", url=demo.url),
+        "ts": T0,
+        "started": "2026-01-01T12:00:00+0000",
+    }
+    lines = [header_line(first)] + [ndjson(item) for side, item in demo.items if side == "gw"]
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def demo_recording_app(path: Path, proto: Protocol | None = None, *, keep: int = 10_000, follow: bool = False) -> GwtoolApp:
+    """The dashboard over a recording, with the demo's frozen clocks (``tui --open``'s screenshot)."""
+    from gwtool.tui.app import GwtoolApp
+    from gwtool.tui.recording_source import RecordingSource
+
+    if proto is None:
+        from gwtool.protocol.definition import load_protocol
+
+        proto = load_protocol(use_env=False)
+    source = RecordingSource(proto, path, keep=keep, follow=follow)
+    return GwtoolApp(source, limit=keep, clock=lambda: NOW, monotonic=lambda: MONOTONIC, remember=False)

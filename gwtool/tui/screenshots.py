@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
@@ -100,11 +101,33 @@ VIEWS: dict[str, tuple[tuple[int, int], Callable[[Pilot], Awaitable[None]]]] = {
 }
 
 
-async def shoot(name: str, out: Path) -> Path:
-    from gwtool.tui.demo import demo_app
+async def recording(pilot: Pilot) -> None:
+    for _ in range(500):  # the pass over the file, in a thread
+        if pilot.app.session.scanned.is_set():  # type: ignore[attr-defined]
+            break
+        await pilot.pause(0.01)
+    await settle(pilot)
+    await pilot.press("up", "up", "enter")
 
-    size, steps = VIEWS[name]
-    app = demo_app()
+
+RECORDING = {"recording": (WIDE, recording)}  # tui --open: the demo session as a gateway's recording
+
+
+async def shoot(name: str, out: Path) -> Path:
+    import tempfile
+
+    from gwtool.tui.demo import demo_app, demo_recording_app, write_demo_recording
+
+    size, steps = VIEWS.get(name) or RECORDING[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        if name in RECORDING:
+            app = demo_recording_app(write_demo_recording(Path(tmp) / "session.ndjson", demo_app().proto))
+        else:
+            app = demo_app()
+        return await _shoot(app, name, out, size, steps)
+
+
+async def _shoot(app: Any, name: str, out: Path, size: tuple[int, int], steps: Callable[[Pilot], Awaitable[None]]) -> Path:
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await steps(pilot)
@@ -121,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     os.environ["TZ"] = "UTC"
     time.tzset()
-    for name in VIEWS:
+    for name in (*VIEWS, *RECORDING):
         print(asyncio.run(shoot(name, out)))
 
 

@@ -44,9 +44,11 @@ class Session:
         period: float = SIMULATION_PERIOD,
         show_token: bool = False,
         port: int = 0,  # the embedded gateway's (gwtool tui passes 8765); 0 = any free one
+        log: Any = None,  # --log FILE, opened: our client's records, as connect --log writes them
     ):
         self.proto = proto
         self.port = port
+        self.log = log
         self.embedded = url is None
         self.show_token = show_token
         self.url = url or ""
@@ -115,6 +117,12 @@ class Session:
                 show_token=self.show_token,
             )
             stack.callback(self.client.subscribe(lambda item: self._seen(sink, item)))
+            if self.log is not None:
+                from gwtool.output import LogOutput
+
+                log = LogOutput(self.log)
+                stack.callback(log.close)
+                stack.callback(self.client.subscribe(log))
             tasks = [asyncio.create_task(self._first_heartbeat())]
             if self.embedded and not self.quiet:
                 tasks.append(asyncio.create_task(self.simulate()))

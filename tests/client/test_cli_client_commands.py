@@ -205,4 +205,4 @@ async def test_connect_log_keeps_what_the_screen_hides(capsys, tmp_path, proto):
     assert code == 0, err
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert any(line.get("op") == proto.op("HEARTBEAT") for line in lines) and "HEARTBEAT" not in out
-    assert lines[0]["kind"] == "connecting" and lines[-1]["kind"] == "closed"
+    assert lines[0]["kind"] == "header" and lines[1]["kind"] == "connecting" and lines[-1]["kind"] == "closed"

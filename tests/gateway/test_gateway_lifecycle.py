@@ -179,7 +179,8 @@ def test_the_command_prints_ndjson_with_json_and_appends_to_the_log(tmp_path):
     assert {(r["dir"], r["op"]) for r in payloads} >= {("in", op("IDENTIFY")), ("out", op("HEARTBEAT_ACK"))}
     assert any(r["kind"] == "closed" and r["code"] == 4010 for r in lines)
     logged = [orjson.loads(line) for line in log.read_bytes().splitlines()]
-    assert logged == lines
+    assert logged[0]["kind"] == "header" and logged[0]["side"] == "gateway" and logged[0]["url"] == url
+    assert logged[1:] == lines
 
 
 def test_a_port_in_use_exits_2_without_a_traceback():

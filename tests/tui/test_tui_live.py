@@ -319,3 +319,18 @@ async def test_an_event_added_by_a_protocol_file_is_simulated_and_composable(tmp
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: has_op(app, "EVENT", t="PING"), what="the new event, routed to us")
         assert "event:PING" in app.composer.choices
+
+
+async def test_log_records_our_clients_side_as_a_recording(proto, tmp_path):
+    from gwtool.recording import header, header_line, read_lines
+
+    path = tmp_path / "tui.ndjson"
+    with path.open("ab") as log:
+        log.write(header_line(header(proto, side="client", command="tui", url="ws://x", service="commands")))
+        app = make_app(proto, log=log)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.session.latency is not None and app.session.latency.last is not None, what="an ACK")
+    lines = list(read_lines(path))
+    assert lines[0].header["command"] == "tui"
+    kinds = {(line.record["kind"], line.record.get("op")) for line in lines}
+    assert ("identified", None) in kinds and ("payload", proto.op("HEARTBEAT_ACK")) in kinds

@@ -130,9 +130,12 @@ class StatusBar(Static):
         text.append(f"  ↓{received:,} ↑{sent:,}")
         if paused:
             text.append("  PAUSED", "bold reverse yellow")
-        text.append("  as ", "dim")
-        text.append(session.service, "bold cyan")
-        text.append(" → ", "dim")
+        if (whose := getattr(session, "whose", None)) is not None:  # a recording: whose side of the wire it has
+            text.append(f"  {whose}: ", "dim")
+        else:
+            text.append("  as ", "dim")
+            text.append(session.service, "bold cyan")
+            text.append(" → ", "dim")
         text.append(printable(session.url or "starting…"), "bold")
         if session.embedded:
             room = width - text.cell_len - len("  up 0:00")

@@ -1,0 +1,204 @@
+"""``gwtool replay FILE``: send a recording's service → gateway payloads again, with their spacing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from gwtool.cli.app import app
+from gwtool.cli.client_cmds import check_service, confirm, lost_midway, make_client, recording_header, run_async
+from gwtool.cli.help import GwtoolCommand
+from gwtool.cli.options import (
+    DEFAULT_URL,
+    JsonOption,
+    LogOption,
+    ProtocolOption,
+    ServiceOption,
+    TokenOption,
+    UrlOption,
+    load,
+)
+from gwtool.cli.running import open_log
+from gwtool.errors import GwtoolError
+
+if TYPE_CHECKING:
+    from gwtool.client import GatewayClient
+    from gwtool.protocol.definition import Protocol
+    from gwtool.recording import Plan
+
+SHOWN_ERRORS = 5  # invalid payloads listed before "… and N more"
+
+
+@app.command("replay", cls=GwtoolCommand)
+def replay(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A recording (--log of any command).", dir_okay=False)],
+    url: UrlOption = DEFAULT_URL,
+    service: ServiceOption = None,
+    token: TokenOption = "",
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.001, metavar="X", help="Replay X times as fast as recorded (0.5 = half speed).")
+    ] = 1.0,
+    asap: Annotated[bool, typer.Option("--asap", metavar="", help="As fast as the gateway takes them (no spacing).")] = False,
+    conn: Annotated[
+        Optional[int], typer.Option("--conn", metavar="N", help="From a gateway-side recording: the connection to replay.")
+    ] = None,
+    only: Annotated[
+        Optional[list[str]], typer.Option("--only", metavar="NAME", help="Only these events (t) or cache types. Repeatable.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", metavar="", help="List what would be sent; connect to nothing.")] = False,
+    no_validate: Annotated[
+        bool, typer.Option("--no-validate", metavar="", help="Send invalid or refused payloads too (to reproduce a bug).")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.001, metavar="SECONDS", help="For HELLO, IDENTIFIED and the final ACK.")
+    ] = 10.0,
+    protocol: ProtocolOption = None,
+    json: JsonOption = False,
+    log: LogOption = None,
+) -> None:
+    """Identify as the recorded service type (or --as) and send the recording's EVENT and CACHE payloads again.
+
+    They go with their recorded spacing (scaled by --speed; --asap: none), each checked against the definition first. From a mock-gateway --log recording, one connection is replayed: --conn, or the first of the --as type (or of any) that sent one. Prints a progress bar, then what was sent; a refusal ends it with the close code, name and reason (exit 3).
+    """  # noqa: E501
+    from gwtool.recording import protocol_digest, replay_plan
+
+    proto = load(protocol)
+    plan = replay_plan(file, proto, conn=conn, service=service, only=only)
+    if not plan.items:
+        what = f" of connection {conn}" if conn is not None else ""
+        raise GwtoolError(
+            f"{file}: nothing to replay: no EVENT or CACHE payload a service sent{what}"
+            + (f" among {', '.join(only)}" if only else "")
+        )
+    if plan.service is None:
+        raise GwtoolError(f"{file}: the recording does not say which service type sent them: give --as SERVICE")
+    check_service(proto, plan.service)
+    _check_payloads(proto, plan, file, no_validate)
+    if plan.protocol is not None and plan.protocol != protocol_digest(proto):
+        typer.echo(f"warning: {file} was recorded with another protocol definition (digest {plan.protocol})", err=True)
+    if dry_run:
+        _print_plan(proto, plan, file, 1.0 if asap else speed, asap)
+        return
+    with open_log(log, lambda: recording_header(proto, "replay", url, plan.service)) as log_file:  # type: ignore[arg-type]
+        client = make_client(url, plan.service, token, False, proto, heartbeat=True, guilds=0, reconnect=False,
+                             open_timeout=min(timeout, 5.0))  # fmt: skip
+        output = dict(json=json, log=log_file)
+        run_async(_replay(client, plan, output, None if asap else speed, timeout), interrupted_status=130)
+
+
+def _check_payloads(proto: Protocol, plan: Plan, file: Path, no_validate: bool) -> None:
+    """Each payload as the gateway will check it; invalid ones stop the replay unless --no-validate."""
+    from gwtool.protocol.validate import permission_error, validate_payload
+
+    problems = []
+    for _, payload, line in plan.items:
+        errors = validate_payload(proto, payload, service=plan.service)
+        if denied := permission_error(proto, payload, plan.service):  # type: ignore[arg-type]
+            errors.append(denied)
+        if errors:
+            problems.append(f"{file}:{line}: {'; '.join(errors)}")
+    if problems and not no_validate:
+        more = f"\n… and {len(problems) - SHOWN_ERRORS} more" if len(problems) > SHOWN_ERRORS else ""
+        raise GwtoolError(
+            f"{len(problems)} of {len(plan.items)} payloads would be refused:\n" + "\n".join(problems[:SHOWN_ERRORS]) + more
+            + "\n(--no-validate sends them anyway, to reproduce the refusal)"
+        )  # fmt: skip
+
+
+def _print_plan(proto: Protocol, plan: Plan, file: Path, speed: float, asap: bool) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from gwtool.console import label, summary
+    from gwtool.records import Record
+
+    console = Console(highlight=False)
+    for offset, payload, line in plan.items:
+        record = Record("out", 0, payload)
+        when = "asap" if asap else f"+{offset / speed:8.3f} s"
+        console.print(
+            Text(f"{when}  line {line:<6} ") + Text(f"{label(record, proto):<24} ", "bold") + Text(summary(record, 100)),
+            soft_wrap=True,
+        )
+    span = plan.items[-1][0] / speed
+    console.print(
+        Text(
+            f"dry run: would send {len(plan.items)} payloads as {plan.service} over {0 if asap else span:.2f} s; nothing sent",
+            "bold",
+        )
+    )
+
+
+async def _replay(client: GatewayClient, plan: Plan, output_options: dict[str, Any], speed: float | None, timeout: float) -> None:
+    import asyncio
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from gwtool.client import NotConnected
+    from gwtool.errors import ClosedByGateway, ConnectFailed
+    from gwtool.output import WireOutput
+    from gwtool.records import Record
+
+    sent_op = {client.proto.op("EVENT"), client.proto.op("CACHE")}
+    # records go to --json / --log; the terminal shows the progress bar and the outcome
+    output = WireOutput(
+        client.proto,
+        quiet=not output_options["json"],
+        hide=lambda item: not (isinstance(item, Record) and item.direction == "out" and item.op in sent_op),
+        **output_options,
+    )
+    client.subscribe(output)
+    err = Console(stderr=True)
+    progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True,
+                        disable=not err.is_terminal)  # fmt: skip
+    runner = asyncio.create_task(client.run())
+    failed = False
+    try:
+        try:
+            await client.wait_identified(timeout=timeout)
+        except TimeoutError:
+            step = "IDENTIFIED (the answer to IDENTIFY)" if client.saw_hello else "HELLO"
+            raise ConnectFailed(f"{client.url} sent no {step} within {timeout:g} s") from None
+        base, total = client.data_sent, len(plan.items)
+        with progress:
+            task = progress.add_task("replay", total=total)
+            started = time.monotonic()
+            for i, (offset, payload, _) in enumerate(plan.items):
+                if speed is not None:
+                    await asyncio.sleep(max(0.0, started + offset / speed - time.monotonic()))
+                try:
+                    await client.send_payload(payload, validate=False, force=True)
+                except NotConnected:
+                    await asyncio.wait({runner}, timeout=client.close_timeout)  # the gateway closed: say how
+                    raise lost_midway(client, runner, "payloads", i, total, base) from None
+                progress.update(task, completed=i + 1)
+            try:
+                await confirm(client, timeout)
+            except (NotConnected, ClosedByGateway):  # refused after the last write: the counts say how far it got
+                await asyncio.wait({runner}, timeout=client.close_timeout)
+                raise lost_midway(client, runner, "payloads", total, total, base) from None
+        elapsed = time.monotonic() - started
+        recorded = plan.items[-1][0]
+        output.message(
+            f"replayed {total} payloads as {client.service} to {client.url} in {elapsed:.2f} s (recorded over {recorded:.2f} s)",
+            "bold",
+        )
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        if not runner.done():
+            await client.close()
+        try:
+            if not failed:
+                await runner
+            else:
+                await asyncio.wait({runner})
+                if not runner.cancelled():
+                    runner.exception()
+        finally:
+            await output.aclose()

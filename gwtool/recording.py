@@ -1,0 +1,236 @@
+"""Recordings: the ``--log`` NDJSON stream, read back for ``replay`` and ``validate``.
+
+A recording is a header line (``kind: "header"``, see ``header``) and then the records of
+``Record.to_json`` / ``Notice.to_json``, one per line, appended. A line is written whole or not
+at all by one writer, so a crash leaves every complete line readable; a torn last line is
+skipped when read. A file appended to by several runs holds several headers: each starts a
+session, and the records after it are read against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from gwtool.errors import GwtoolError
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Protocol
+
+FORMAT = "gwtool-recording/1"
+MAX_LINE = 16 << 20  # a longer line is not a record gwtool wrote (--max-size is 1 MiB by default)
+
+
+class RecordingError(GwtoolError):
+    """A recording cannot be read: the message names the file and the line."""
+
+
+def protocol_digest(proto: Protocol) -> str:
+    """A short digest of the active definition: a replay can tell it runs against another one."""
+    text = orjson.dumps(proto.as_definition(), option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def header(proto: Protocol, *, side: str, command: str, url: str, service: str | None = None) -> dict[str, Any]:
+    """The first line of a recording: what made it, on which side, against what."""
+    from gwtool import __version__
+
+    now = time.time()
+    return {
+        "ts": round(now, 6), "kind": "header", "format": FORMAT, "gwtool": __version__, "command": command,
+        "side": side, "service": service, "url": url,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)), "protocol": protocol_digest(proto),
+    }  # fmt: skip
+
+
+def header_line(data: dict[str, Any]) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
+
+
+@dataclass
+class Line:
+    number: int  # 1-based line of the file
+    record: dict[str, Any]
+    header: dict[str, Any] = field(default_factory=dict)  # the session's header ({} before any)
+
+
+def read_lines(path: Path) -> Iterator[Line]:
+    """Every record of a recording file with its line number and its session's header."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with handle:
+        yield from parse_lines(handle, str(path))
+
+
+def parse_lines(lines: Iterable[bytes], name: str, *, header: dict[str, Any] | None = None, first: int = 1) -> Iterator[Line]:
+    """Records of a recording's lines (``first`` is the number of the first one). A line that is
+    not a JSON object raises RecordingError naming it, except a torn last line (no newline at the
+    end: the writer was cut off)."""
+    current: dict[str, Any] = header or {}
+    for number, raw in enumerate(lines, first):
+        if not raw.strip():
+            continue
+        torn = not raw.endswith(b"\n")
+        if len(raw) > MAX_LINE:
+            raise RecordingError(f"{name}:{number}: a line of {len(raw):,} bytes is not a record")
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if torn:
+                return
+            raise RecordingError(f"{name}:{number}: not JSON ({exc.msg} at char {exc.pos})") from None
+        if not isinstance(record, dict):
+            raise RecordingError(f"{name}:{number}: expected a JSON object (a record), got {type(record).__name__}")
+        if record.get("kind") == "header":
+            current = record
+            continue
+        yield Line(number, record, current)
+
+
+def first_header(path: Path) -> dict[str, Any]:
+    """The header a recording starts with ({} when it has none)."""
+    with path.open("rb") as handle:
+        line = handle.readline(MAX_LINE)
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) and data.get("kind") == "header" else {}
+
+
+def is_recording(first_line: bytes) -> bool:
+    """Whether a file's first line is a recording's (a header, or a record) rather than a payload."""
+    try:
+        data = orjson.loads(first_line)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and "kind" in data and "ts" in data  # payloads carry neither
+
+
+def payload_of(record: dict[str, Any]) -> dict[str, Any]:
+    """The payload a ``kind: "payload"`` record stands for (as it went on the wire, tokens masked)."""
+    payload: dict[str, Any] = {"op": record.get("op")}
+    for key in ("t", "type"):
+        if record.get(key) is not None:
+            payload[key] = record[key]
+    if record.get("d") is not None:
+        payload["d"] = record["d"]
+    return payload
+
+
+def sent_by_service(line: Line) -> bool:
+    """Whether a payload record is one a service sent (as opposed to the gateway)."""
+    side = line.header.get("side", "client")
+    direction = line.record.get("dir")
+    return direction == ("out" if side == "client" else "in")
+
+
+def sender_type(line: Line) -> str | None:
+    """The service type that sent a service's payload: the client's own, or the gateway's record of it."""
+    if line.header.get("side", "client") == "client":
+        service = line.header.get("service")
+    else:
+        service = line.record.get("service")
+    return service if isinstance(service, str) else None
+
+
+@dataclass
+class Plan:
+    """What ``replay`` sends: (seconds after the first, payload, line number), as one service type."""
+
+    service: str | None
+    items: list[tuple[float, dict[str, Any], int]]
+    skipped: int = 0  # payloads of the recording left out (other connections, other events, …)
+    protocol: str | None = None  # the digest of the definition it was recorded with
+
+
+def replay_plan(
+    path: Path, proto: Protocol, *, conn: int | None = None, service: str | None = None, only: list[str] | None = None
+) -> Plan:
+    """The service → gateway EVENT and CACHE payloads of a recording, with their recorded spacing.
+
+    From a gateway-side recording one connection is replayed: ``conn``, or the first connection of
+    ``service`` (or of any type) that sent one."""
+    replayable = {proto.op("EVENT"), proto.op("CACHE")}
+    items: list[tuple[float, dict[str, Any], int]] = []
+    chosen_conn, chosen_service, skipped, start, digest = conn, None, 0, None, None
+    for line in read_lines(path):
+        record = line.record
+        digest = digest or line.header.get("protocol")
+        if record.get("kind") != "payload" or not sent_by_service(line) or record.get("op") not in replayable:
+            continue
+        gateway_side = line.header.get("side") == "gateway"
+        if gateway_side:
+            if chosen_conn is None and (service is None or record.get("service") == service):
+                chosen_conn = record.get("conn")
+            if record.get("conn") != chosen_conn:
+                skipped += 1
+                continue
+        if only and record.get("t") not in only and record.get("type") not in only:
+            skipped += 1
+            continue
+        ts = record.get("ts")
+        ts = float(ts) if isinstance(ts, int | float) else 0.0
+        start = ts if start is None else start
+        chosen_service = chosen_service or sender_type(line)
+        items.append((max(0.0, ts - start), payload_of(record), line.number))
+    return Plan(service or chosen_service, items, skipped, digest)
+
+
+# --- records back into Records and Notices (the dashboard's viewer) ---------------------------------
+
+_NOTICE_KEYS = frozenset(("ts", "kind", "conn", "service", "text"))
+
+
+def item_of(record: dict[str, Any]) -> Any:
+    """The Record or Notice a line stands for (None for a header or an unknown kind)."""
+    from gwtool.records import Notice, Record
+
+    kind = record.get("kind")
+    ts = record.get("ts")
+    ts = float(ts) if isinstance(ts, int | float) else 0.0
+    conn = record["conn"] if type(record.get("conn")) is int else 0
+    service = record.get("service") if isinstance(record.get("service"), str) else None
+    if kind == "payload":
+        error = record.get("error")
+        size = record["size"] if type(record.get("size")) is int else 0
+        latency = record.get("latency_ms")
+        return Record(
+            "in" if record.get("dir") == "in" else "out", size, None if error else payload_of(record),
+            compressed=record.get("compressed") is True, conn=conn, service=service,
+            error=str(error) if error else None, raw=str(record.get("raw") or "") if error else None, ts=ts,
+            latency_ms=float(latency) if isinstance(latency, int | float) else None,
+        )  # fmt: skip
+    if isinstance(kind, str) and kind != "header":
+        data = {k: v for k, v in record.items() if k not in _NOTICE_KEYS}
+        return Notice(kind, str(record.get("text") or ""), conn, service, data, ts)  # type: ignore[arg-type]
+    return None
+
+
+def tail_lines(path: Path, count: int, block: int = 1 << 16) -> tuple[list[bytes], int]:
+    """The last ``count`` complete lines of a file, read backwards (a recording of a million
+    lines opens at once), and the offset where those lines end (where following goes on)."""
+    with path.open("rb") as handle:
+        end = handle.seek(0, 2)
+        position, chunks, newlines = end, [], 0
+        while position > 0 and newlines <= count:
+            step = min(block, position)
+            position -= step
+            handle.seek(position)
+            chunk = handle.read(step)
+            chunks.append(chunk)
+            newlines += chunk.count(b"\n")
+    data = b"".join(reversed(chunks))
+    complete = data[: data.rfind(b"\n") + 1]  # a torn last line is not read (yet)
+    lines = complete.splitlines(keepends=True)
+    if position > 0:
+        lines = lines[1:]  # the first one may be cut: it is older than what is kept anyway
+    return lines[-count:], end - (len(data) - len(complete))

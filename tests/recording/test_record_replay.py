@@ -1,0 +1,160 @@
+"""Record → replay → validate: --log files carry a header, replay sends their payloads again."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import orjson
+import pytest
+from websockets.asyncio.client import connect
+
+from gwtool.gateway import MockGateway
+from gwtool.protocol.definition import load_protocol
+from gwtool.recording import FORMAT, RecordingError, protocol_digest, read_lines, replay_plan
+from tests.client.test_cli_client_commands import closed_port, gwtool
+from tests.gateway.gateway_testkit import EVENT, event, send, service
+
+PROTO = load_protocol(use_env=False)
+
+
+async def received_events(ws, count: int, timeout: float = 10.0) -> list[tuple[float, dict]]:
+    """(arrival time, payload) of the next ``count`` EXECUTE_COMMAND events."""
+    out = []
+    async with asyncio.timeout(timeout):
+        while len(out) < count:
+            payload = orjson.loads(await ws.recv())
+            if payload.get("t") == "EXECUTE_COMMAND":
+                out.append((time.monotonic(), payload))
+    return out
+
+
+async def test_send_log_starts_with_a_header_naming_side_service_url_and_protocol(capsys, tmp_path):
+    log = tmp_path / "send.ndjson"
+    async with MockGateway(PROTO) as gw:
+        code, _, err = await gwtool(capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--repeat", "3", "--log", str(log))
+    assert code == 0, err
+    first = orjson.loads(log.read_bytes().splitlines()[0])
+    assert first["kind"] == "header" and first["format"] == FORMAT
+    assert (first["side"], first["service"], first["url"], first["command"]) == ("client", "sharder", gw.url, "send")
+    assert first["protocol"] == protocol_digest(PROTO)
+    sent = [line for line in read_lines(log) if line.record.get("t") == "EXECUTE_COMMAND" and line.record["dir"] == "out"]
+    assert len(sent) == 3 and all(line.header is not None for line in sent)
+
+
+async def test_a_recorded_session_replays_every_event_in_order_with_its_spacing(capsys, tmp_path):
+    log = tmp_path / "session.ndjson"
+    async with MockGateway(PROTO) as gw:
+        code, _, err = await gwtool(
+            capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--repeat", "10", "--rate", "20", "--log", str(log)
+        )
+        assert code == 0, err
+    recorded = [offset for offset, _, _ in replay_plan(log, PROTO).items]
+    async with MockGateway(PROTO) as fresh:
+        consumer, _ = await service(fresh, "commands")
+        replaying = asyncio.create_task(gwtool(capsys, "replay", str(log), "--url", fresh.url, "--speed", "1"))
+        got = await received_events(consumer, 10)
+        code, out, err = await replaying
+    assert code == 0, err
+    assert "replayed 10 payloads as sharder" in out
+    assert [p["d"] for _, p in got] == [EVENT] * 10
+    span, recorded_span = got[-1][0] - got[0][0], recorded[-1] - recorded[0]
+    assert recorded_span == pytest.approx(0.45, abs=0.1)
+    assert span == pytest.approx(recorded_span, abs=0.25)  # the recorded spacing, not as fast as possible
+
+
+async def sharder_sending(url: str, tag: str) -> None:
+    """A raw sharder that sends three events tagged ``tag0…tag2`` and waits until they were read."""
+    async with connect(url, proxy=None, compression=None) as ws:
+        await ws.recv()
+        await send(ws, {"op": PROTO.op("IDENTIFY"), "d": {"type": "sharder", "token": "x"}})
+        await ws.recv()
+        for i in range(3):
+            await send(ws, event(d={**EVENT, "raw": f"{tag}{i}"}))
+        await send(ws, {"op": PROTO.op("HEARTBEAT"), "d": {"heapUsed": 1, "guilds": 1}})
+        await ws.recv()  # its ACK: the gateway has read the three events
+
+
+async def test_a_gateway_side_recording_replays_one_connection(capsys, tmp_path):
+    log = tmp_path / "gateway.ndjson"
+    gateway = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gwtool", "mock-gateway", "--port", "0", "--log", str(log), "-q",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert gateway.stdout is not None
+        url = (await gateway.stdout.readline()).decode().split("listening on ", 1)[1].split()[0]
+        await sharder_sending(url, "a")
+        await sharder_sending(url, "b")
+    finally:
+        gateway.terminate()
+        await gateway.wait()  # SIGTERM: the log is complete
+    conns = sorted({line.record["conn"] for line in read_lines(log) if line.record.get("t") == "EXECUTE_COMMAND"})
+    assert len(conns) == 2 and read_lines(log).__next__().header["side"] == "gateway"
+    async with MockGateway(PROTO) as fresh:
+        consumer, _ = await service(fresh, "commands")
+        code, out, err = await gwtool(capsys, "replay", str(log), "--url", fresh.url, "--conn", str(conns[1]), "--asap")
+        got = await received_events(consumer, 3)
+    assert code == 0, err
+    assert [p["d"]["raw"] for _, p in got] == ["b0", "b1", "b2"]
+    assert "replayed 3 payloads as sharder" in out
+
+
+async def test_dry_run_lists_the_payloads_and_connects_to_nothing(capsys, tmp_path):
+    log = await recorded(capsys, tmp_path, repeat=4)
+    code, out, err = await gwtool(capsys, "replay", str(log), "--dry-run", "--url", f"ws://127.0.0.1:{closed_port()}")
+    assert code == 0, err
+    assert out.count("EVENT EXECUTE_COMMAND") == 4 and "would send 4 payloads as sharder" in out and "nothing sent" in out
+
+
+async def recorded(capsys, tmp_path, repeat: int = 3):  # noqa: ANN201
+    log = tmp_path / "rec.ndjson"
+    async with MockGateway(PROTO) as gw:
+        code, _, err = await gwtool(
+            capsys, "send", "EXECUTE_COMMAND", "--url", gw.url, "--repeat", str(repeat), "--log", str(log)
+        )
+    assert code == 0, err
+    return log
+
+
+def tamper(log, field_value) -> int:  # noqa: ANN001
+    """Make the second sent event's ids.shard ``field_value``; its line number."""
+    lines = log.read_bytes().splitlines(keepends=True)
+    sent = [i for i, raw in enumerate(lines) if b'"dir":"out"' in raw and b"EXECUTE_COMMAND" in raw]
+    record = orjson.loads(lines[sent[1]])
+    record["d"]["ids"]["shard"] = field_value
+    lines[sent[1]] = orjson.dumps(record) + b"\n"
+    log.write_bytes(b"".join(lines))
+    return sent[1] + 1
+
+
+async def test_an_invalid_recorded_payload_is_refused_before_connecting_unless_no_validate(capsys, tmp_path):
+    log = await recorded(capsys, tmp_path)
+    line = tamper(log, "one")
+    code, _, err = await gwtool(capsys, "replay", str(log), "--url", f"ws://127.0.0.1:{closed_port()}")
+    assert code == 1
+    assert f"rec.ndjson:{line}: d.ids.shard: expected integer" in err and "--no-validate" in err
+    async with MockGateway(PROTO) as gw:
+        code, _, err = await gwtool(capsys, "replay", str(log), "--url", gw.url, "--no-validate", "--asap")
+    assert code == 3
+    assert "4010" in err and "INVALID_PAYLOAD" in err and "d.ids.shard" in err and "of 3 payloads written" in err
+
+
+async def test_validate_checks_a_recording_naming_the_line(capsys, tmp_path):
+    log = await recorded(capsys, tmp_path)
+    code, out, _ = await gwtool(capsys, "validate", str(log))
+    assert code == 0 and "payloads valid" in out
+    line = tamper(log, "one")
+    code, out, _ = await gwtool(capsys, "validate", str(log))
+    assert code == 1 and f"line {line}: d.ids.shard: expected integer" in out
+
+
+def test_a_torn_last_line_is_skipped_and_a_broken_middle_line_is_named(tmp_path):
+    log = tmp_path / "torn.ndjson"
+    good = orjson.dumps({"ts": 1.0, "kind": "payload", "dir": "out", "op": 1, "d": {}}) + b"\n"
+    log.write_bytes(good + b'{"ts": 2.0, "kind": "pay')  # cut off mid-write
+    assert len(list(read_lines(log))) == 1
+    log.write_bytes(good + b"not json\n" + good)
+    with pytest.raises(RecordingError, match=r"torn.ndjson:2: not JSON"):
+        list(read_lines(log))
