@@ -25,6 +25,7 @@ import orjson
 from gwtool.errors import ClosedByGateway, ConnectFailed, GwtoolError
 from gwtool.protocol import codec
 from gwtool.protocol.examples import heartbeat_payload
+from gwtool.records import Record
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -49,6 +50,7 @@ class BenchConfig:
     connect_concurrency: int = 50
     raw: bool = False
     counted_elsewhere: bool = False  # receivers are not ours (e.g. a dashboard): send only, count nothing
+    log: Any = None  # --log: a subscriber (output.LogOutput) for a Record of every event sent and received
 
 
 @dataclass
@@ -173,6 +175,7 @@ class Bench:
         self._drained = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._conns: list[ClientConnection] = []
+        self._conn_ids: dict[ClientConnection, int] = {}  # 1, 2, … in the order they opened (--log's conn)
         self._beat_sent: dict[ClientConnection, float] = {}  # connection → when its heartbeat went
         self._beat_data: dict[str, dict[str, Any]] = {}  # service type → its heartbeat data, made once
         self._closing = False  # closes after this are ours, not the gateway's
@@ -273,6 +276,7 @@ class Bench:
         except Exception as exc:  # handshake refused, bad URL …
             raise ConnectFailed(f"could not connect to {url}: {exc}") from None
         self._conns.append(ws)
+        self._conn_ids[ws] = len(self._conns)
         interval = self.config.heartbeat_interval
         if not self.config.raw:
             interval = await self._identify(ws, service)
@@ -319,6 +323,7 @@ class Bench:
         seen = self._seen[index]
         prefix, suffix = self._prefix + b"%d," % index, self._suffix
         stats, stop, clock = self.stats, self._stop, time.perf_counter_ns
+        log, conn, sender = self.config.log, self._conn_ids.get(ws, 0), self.roles.sender
         start = time.perf_counter()
         seq = 0
         try:
@@ -336,9 +341,12 @@ class Bench:
                 if seq + burst > len(seen):
                     seen.extend(bytes(65536 + burst))
                 for _ in range(burst):
-                    await ws.send(prefix + b"%d,%d" % (seq, clock()) + suffix, text=True)
+                    frame = prefix + b"%d,%d" % (seq, clock()) + suffix
+                    await ws.send(frame, text=True)
                     seq += 1
                     stats.sent += 1
+                    if log is not None:
+                        log(Record("out", len(frame), orjson.loads(frame), conn=conn, service=sender))
         except ConnectionClosed:
             pass
 
@@ -346,6 +354,7 @@ class Bench:
         from websockets.exceptions import ConnectionClosed
 
         ops = self._ops
+        log, conn = self.config.log, self._conn_ids.get(ws, 0)
         try:
             while True:
                 frame = await ws.recv(decode=False)
@@ -357,6 +366,8 @@ class Bench:
                 op = payload.get("op")
                 if op == ops["EVENT"]:
                     self._count(payload.get("d"))
+                    if log is not None:
+                        log(Record("in", len(frame), payload, conn=conn, service=service))
                 elif op == ops["HEARTBEAT_ACK"]:
                     self._acked(ws)
                 elif op == ops["HEARTBEAT"]:  # the gateway asks for one now

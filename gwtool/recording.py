@@ -134,12 +134,18 @@ def sent_by_service(line: Line) -> bool:
 
 
 def sender_type(line: Line) -> str | None:
-    """The service type that sent a service's payload: the client's own, or the gateway's record of it."""
-    if line.header.get("side", "client") == "client":
-        service = line.header.get("service")
-    else:
+    """The service type that sent a service's payload: the client's own, or the record's (a
+    gateway's recording, or a bench's, whose connections are of several types)."""
+    service = line.header.get("service") if line.header.get("side", "client") == "client" else None
+    if service is None:
         service = line.record.get("service")
     return service if isinstance(service, str) else None
+
+
+def many_connections(line: Line) -> bool:
+    """Whether a recording holds several services' connections (a gateway's, a bench's), rather
+    than one client's connections one after the other (its reconnects)."""
+    return line.header.get("side") == "gateway" or (bool(line.header) and line.header.get("service") is None)
 
 
 @dataclass
@@ -167,8 +173,7 @@ def replay_plan(
         digest = digest or line.header.get("protocol")
         if record.get("kind") != "payload" or not sent_by_service(line) or record.get("op") not in replayable:
             continue
-        gateway_side = line.header.get("side") == "gateway"
-        if gateway_side:
+        if many_connections(line):
             if chosen_conn is None and (service is None or record.get("service") == service):
                 chosen_conn = record.get("conn")
             if record.get("conn") != chosen_conn:

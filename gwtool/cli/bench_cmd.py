@@ -8,7 +8,8 @@ import typer
 
 from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
-from gwtool.cli.options import JsonOption, ProtocolOption, TokenOption, load
+from gwtool.cli.options import JsonOption, LogOption, ProtocolOption, TokenOption, load
+from gwtool.cli.running import open_log
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -44,6 +45,7 @@ def bench(
     token: TokenOption = "",
     protocol: ProtocolOption = None,
     json: JsonOption = False,
+    log: LogOption = None,
 ) -> None:
     """Load a gateway: senders → receivers of its round-robin event (sharders → commands by default).
 
@@ -61,7 +63,8 @@ def bench(
     config = BenchConfig(
         url=url or "", senders=senders, receivers=receivers, rate=rate, duration=duration, window=window, token=token
     )
-    result = asyncio.run(_run(config, proto, json))
+    with open_log(log) as log_file:  # its header once the URL is known (an embedded gateway's port)
+        result = asyncio.run(_run(config, proto, json, log_file))
     if json:
         from gwtool.bench import dumps
 
@@ -74,16 +77,31 @@ def bench(
         raise typer.Exit(3)
 
 
-async def _run(config, proto, quiet: bool) -> BenchResult:  # noqa: ANN001 - types imported lazily
-    from gwtool.bench import Bench
-
+async def _run(config, proto, quiet: bool, log_file=None) -> BenchResult:  # noqa: ANN001 - types imported lazily
     if config.url:
-        return await _drive(Bench(config, proto), quiet)
+        return await _logged(config, proto, quiet, log_file)
     from gwtool.gateway import MockGateway
 
     async with MockGateway(proto, token=config.token or None) as gw:
         config.url = gw.url
+        return await _logged(config, proto, quiet, log_file)
+
+
+async def _logged(config, proto, quiet: bool, log_file) -> BenchResult:  # noqa: ANN001
+    """Run the bench; with --log, every event sent and received goes to the file as a Record."""
+    from gwtool.bench import Bench
+
+    if log_file is None:
         return await _drive(Bench(config, proto), quiet)
+    from gwtool.output import LogOutput
+    from gwtool.recording import header, header_line
+
+    log_file.write(header_line(header(proto, side="client", command="bench", url=config.url)))
+    config.log = output = LogOutput(log_file)
+    try:
+        return await _drive(Bench(config, proto), quiet)
+    finally:
+        output.close()
 
 
 async def _drive(bench: Bench, quiet: bool) -> BenchResult:

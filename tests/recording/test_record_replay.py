@@ -158,3 +158,19 @@ def test_a_torn_last_line_is_skipped_and_a_broken_middle_line_is_named(tmp_path)
     log.write_bytes(good + b"not json\n" + good)
     with pytest.raises(RecordingError, match=r"torn.ndjson:2: not JSON"):
         list(read_lines(log))
+
+
+async def test_bench_log_records_every_event_and_replay_takes_one_sender(capsys, tmp_path):
+    log = tmp_path / "bench.ndjson"
+    code, _, err = await gwtool(capsys, "bench", "--duration", "0.5", "--rate", "200", "--sharders", "2", "--commands", "1",
+                                "--json", "--log", str(log))  # fmt: skip
+    assert code == 0, err
+    lines = list(read_lines(log))
+    assert lines[0].header["command"] == "bench" and lines[0].header["service"] is None
+    sent = [line.record for line in lines if line.record["dir"] == "out"]
+    received = [line.record for line in lines if line.record["dir"] == "in"]
+    assert len(sent) == len(received) > 0  # no loss through the embedded gateway: each event both ways
+    senders = {r["conn"] for r in sent}
+    plan = replay_plan(log, PROTO)
+    assert len(senders) == 2 and plan.service == "sharder"
+    assert len(plan.items) == sum(r["conn"] == min(senders) for r in sent)  # one connection's events
