@@ -51,6 +51,11 @@ class BenchConfig:
     raw: bool = False
     counted_elsewhere: bool = False  # receivers are not ours (e.g. a dashboard): send only, count nothing
     log: Any = None  # --log: a subscriber (output.LogOutput) for a Record of every event sent and received
+    # --processes: this process's share of a run spread over several (see run_processes)
+    sender_offset: int = 0  # the global number of this process's first sender
+    all_senders: int | None = None  # senders in all processes (None: just ours)
+    shared: bool = False  # receivers in other processes count some of our events, and ours theirs
+    processes: int = 1  # how many processes the whole run was spread over (for the report)
 
 
 @dataclass
@@ -106,6 +111,7 @@ class BenchResult:
             "receivers": self.config.receivers,
             "target_rate": self.config.rate,
             "duration": self.config.duration,
+            "processes": self.config.processes,
             "sent": self.sent,
             "received": self.received,
             "lost": self.lost,
@@ -169,13 +175,15 @@ class Bench:
         self.stats = Stats()
         self._ops = {name: proto.op(name) for name in ("HELLO", "HEARTBEAT", "HEARTBEAT_ACK", "IDENTIFY", "EVENT")}
         self._prefix, self._suffix = self.roles.frame_parts(proto)
-        self._seen: list[bytearray] = [bytearray() for _ in range(config.senders)]
+        self._seen: list[bytearray] = [bytearray() for _ in range(config.all_senders or config.senders)]
         self._windows = [asyncio.Semaphore(config.window) for _ in range(config.senders)]
         self._stop = asyncio.Event()
         self._drained = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._conns: list[ClientConnection] = []
         self._conn_ids: dict[ClientConnection, int] = {}  # 1, 2, … in the order they opened (--log's conn)
+        self._senders: list[ClientConnection] = []
+        self._receivers: list[ClientConnection] = []
         self._beat_sent: dict[ClientConnection, float] = {}  # connection → when its heartbeat went
         self._beat_data: dict[str, dict[str, Any]] = {}  # service type → its heartbeat data, made once
         self._closing = False  # closes after this are ours, not the gateway's
@@ -184,23 +192,55 @@ class Bench:
 
     async def run(self) -> BenchResult:
         try:
-            receivers = await self._open_many(self.roles.receiver, self.config.receivers)
-            senders = await self._open_many(self.roles.sender, self.config.senders)
-            services = list(self.proto.services)  # idle connections take every service type in turn
-            for i, service in enumerate(services):
-                await self._open_many(service, len(range(i, self.config.idle, len(services))))
-            self.stats.started = time.perf_counter()
-            if not receivers and senders and not self.config.counted_elsewhere:
-                raise GwtoolError("no receivers: nothing would count the events")
-            send_loops = [asyncio.create_task(self._send_loop(i, ws)) for i, ws in enumerate(senders)]
-            await asyncio.sleep(self.config.duration)
-            await self._stop_sending(send_loops)
-            self.stats.send_stopped = time.perf_counter()
-            if not self.config.counted_elsewhere:
-                await self._drain()
+            await self.connect()
+            await self.load()
         finally:
             await self._close_all()
         return self._result()
+
+    async def connect(self) -> None:
+        """Open and identify every connection (the run's first part; ``load`` is the second)."""
+        self._receivers = await self._open_many(self.roles.receiver, self.config.receivers)
+        self._senders = await self._open_many(self.roles.sender, self.config.senders)
+        services = list(self.proto.services)  # idle connections take every service type in turn
+        for i, service in enumerate(services):
+            await self._open_many(service, len(range(i, self.config.idle, len(services))))
+        if not self._receivers and self._senders and not (self.config.counted_elsewhere or self.config.shared):
+            raise GwtoolError("no receivers: nothing would count the events")
+
+    async def load(self) -> None:
+        """Send for ``duration``, then wait for the events still in flight."""
+        self.stats.started = time.perf_counter()
+        send_loops = [asyncio.create_task(self._send_loop(i, ws)) for i, ws in enumerate(self._senders)]
+        await asyncio.sleep(self.config.duration)
+        await self._stop_sending(send_loops)
+        self.stats.send_stopped = time.perf_counter()
+        if self.config.shared:
+            await self._quiet()
+        elif not self.config.counted_elsewhere:
+            await self._drain()
+
+    async def _quiet(self, seconds: float = 0.5) -> None:
+        """Shared with other processes: nothing says which events are ours to wait for, so wait
+        until none has come for ``seconds`` (at most ``drain_timeout``)."""
+        deadline = time.perf_counter() + self.config.drain_timeout
+        while time.perf_counter() < deadline:
+            before = self.stats.received
+            await asyncio.sleep(seconds)
+            if self.stats.received == before:
+                return
+
+    async def close(self) -> None:
+        await self._close_all()
+
+    def export(self) -> dict[str, Any]:
+        """This process's share of a --processes run, for ``merge`` (picklable)."""
+        s = self.stats
+        return {
+            "sent": s.sent, "received": s.received, "latencies_ms": s.latencies_ms, "acks_ms": s.acks_ms,
+            "beats": s.beats, "closes": s.closes, "started": s.started, "send_stopped": s.send_stopped,
+            "last_received": s.last_received, "seen": [bytes(seen) for seen in self._seen],
+        }  # fmt: skip
 
     async def _stop_sending(self, send_loops: list[asyncio.Task[None]]) -> None:
         """Stop the senders, waking those waiting for window room; cut off any stuck in a send."""
@@ -321,7 +361,7 @@ class Bench:
         rate = self.config.rate / self.config.senders if self.config.rate else 0.0
         window = self._windows[index]
         seen = self._seen[index]
-        prefix, suffix = self._prefix + b"%d," % index, self._suffix
+        prefix, suffix = self._prefix + b"%d," % (self.config.sender_offset + index), self._suffix
         stats, stop, clock = self.stats, self._stop, time.perf_counter_ns
         log, conn, sender = self.config.log, self._conn_ids.get(ws, 0), self.roles.sender
         start = time.perf_counter()
@@ -382,6 +422,8 @@ class Bench:
         try:
             sender, seq, sent_ns = d[MARK]
             seen = self._seen[sender]
+            if seq >= len(seen) and self.config.shared and 0 <= seq < 1 << 32:  # another process's sender
+                seen.extend(bytes(seq + 65536 - len(seen)))
             duplicate = seen[seq]
         except (TypeError, KeyError, ValueError, IndexError):
             stats.foreign += 1
@@ -392,7 +434,8 @@ class Bench:
             stats.duplicates += 1
             return
         seen[seq] = 1
-        self._windows[sender].release()
+        if not self.config.shared:  # (a shared run is open loop: no windows)
+            self._windows[sender].release()
         ms = (now_ns - sent_ns) / 1e6
         stats.latencies_ms.append(ms)
         stats.last_received = now_ns / 1e9
@@ -433,3 +476,100 @@ class Bench:
 
 def dumps(result: BenchResult) -> str:
     return orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode()
+
+
+# --- one run over several processes (--processes) ---------------------------------------------------
+
+
+def split(total: int, parts: int) -> list[int]:
+    """``total`` as ``parts`` near-equal counts: 10 over 3 → [4, 3, 3]."""
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
+def shares(config: BenchConfig, processes: int) -> list[BenchConfig]:
+    """Each process's part of the run: its senders (numbered globally), receivers, idle and rate."""
+    from dataclasses import replace
+
+    senders, receivers, idle = split(config.senders, processes), split(config.receivers, processes), split(config.idle, processes)
+    out, offset = [], 0
+    for i in range(processes):
+        rate = config.rate * senders[i] / config.senders if config.senders else 0.0
+        out.append(replace(config, senders=senders[i], receivers=receivers[i], idle=idle[i], rate=rate, sender_offset=offset,
+                           all_senders=config.senders, shared=True, log=None))  # fmt: skip
+        offset += senders[i]
+    return out
+
+
+def merge(config: BenchConfig, parts: list[dict[str, Any]]) -> BenchResult:
+    """One result from every process's ``export``: an event counts once, whichever process got it."""
+    sent = sum(p["sent"] for p in parts)
+    received = sum(p["received"] for p in parts)
+    unique = 0
+    for sender in range(config.senders):
+        arrays = [p["seen"][sender] for p in parts if sender < len(p["seen"]) and p["seen"][sender]]
+        if arrays:
+            width = max(len(a) for a in arrays)
+            combined = 0
+            for a in arrays:
+                combined |= int.from_bytes(a.ljust(width, b"\0"), "big")
+            unique += combined.to_bytes(width, "big").count(1)
+    started = min((p["started"] for p in parts if p["started"]), default=0.0)  # one monotonic clock per machine
+    end = max(max(p["last_received"], p["send_stopped"]) for p in parts)
+    seconds = max(end - started, 1e-9)
+    latencies = [ms for p in parts for ms in p["latencies_ms"]]
+    acks = [ms for p in parts for ms in p["acks_ms"]]
+    return BenchResult(
+        config=config, sent=sent, received=unique, lost=sent - unique, duplicates=received - unique, seconds=seconds,
+        rate=unique / seconds, latency_ms=summarize(latencies), ack_ms=summarize(acks),
+        closes=[c for p in parts for c in p["closes"]], heartbeats=sum(p["beats"] for p in parts),
+    )  # fmt: skip
+
+
+def _process_main(config: BenchConfig, protocol: str | None, barrier: Any, results: Any) -> None:
+    """One process of a --processes run: connect, wait for the others, load, report."""
+    from gwtool.cli.running import run_on_fast_loop
+    from gwtool.protocol.definition import load_protocol
+
+    async def main() -> dict[str, Any]:
+        bench = Bench(config, load_protocol(protocol, use_env=False))
+        try:
+            await bench.connect()
+            await asyncio.to_thread(barrier.wait, 60)  # everyone connected: the sending starts together
+            await bench.load()
+        finally:
+            await bench.close()
+        return bench.export()
+
+    try:
+        results.put(("ok", run_on_fast_loop(main())))
+    except BaseException as exc:  # the parent says what went wrong, once
+        barrier.abort()
+        results.put(("error", f"{type(exc).__name__}: {exc}" if not isinstance(exc, GwtoolError) else str(exc)))
+
+
+def run_processes(config: BenchConfig, protocol: str | None, processes: int) -> BenchResult:
+    """The run spread over ``processes`` local processes (blocking: call it in a thread)."""
+    import multiprocessing
+
+    config.processes = processes
+    if config.rate <= 0:
+        raise GwtoolError(
+            "--processes needs --rate: as fast as possible (--rate 0) waits for each event in the process that sent it"
+        )
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter each: no loop or thread inherited
+    barrier, results = context.Barrier(processes), context.Queue()
+    children = [context.Process(target=_process_main, args=(part, protocol, barrier, results), daemon=True)
+                for part in shares(config, processes)]  # fmt: skip
+    for child in children:
+        child.start()
+    try:
+        outcomes = [results.get(timeout=config.duration + config.drain_timeout + 120) for _ in children]
+    finally:
+        for child in children:
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+    errors = [text for kind, text in outcomes if kind == "error"]
+    if errors:
+        raise GwtoolError(f"a bench process failed: {errors[0]}")
+    return merge(config, [data for _, data in outcomes])

@@ -45,6 +45,9 @@ def bench(
     token: TokenOption = "",
     protocol: ProtocolOption = None,
     json: JsonOption = False,
+    processes: Annotated[
+        int, typer.Option("--processes", min=1, metavar="N", help="Spread the load over N local processes (one core each).")
+    ] = 1,
     log: LogOption = None,
 ) -> None:
     """Load a gateway: senders → receivers of its round-robin event (sharders → commands by default).
@@ -63,8 +66,13 @@ def bench(
     config = BenchConfig(
         url=url or "", senders=senders, receivers=receivers, rate=rate, duration=duration, window=window, token=token
     )
-    with open_log(log) as log_file:  # its header once the URL is known (an embedded gateway's port)
-        result = asyncio.run(_run(config, proto, json, log_file))
+    if processes > 1:
+        if log is not None:
+            raise typer.BadParameter("each process would need a log of its own: drop --log", param_hint="--processes")
+        result = asyncio.run(_run_processes(config, proto, json, processes, str(protocol) if protocol else None))
+    else:
+        with open_log(log) as log_file:  # its header once the URL is known (an embedded gateway's port)
+            result = asyncio.run(_run(config, proto, json, log_file))
     if json:
         from gwtool.bench import dumps
 
@@ -85,6 +93,27 @@ async def _run(config, proto, quiet: bool, log_file=None) -> BenchResult:  # noq
     async with MockGateway(proto, token=config.token or None) as gw:
         config.url = gw.url
         return await _logged(config, proto, quiet, log_file)
+
+
+async def _run_processes(config, proto, quiet: bool, processes: int, protocol: str | None) -> BenchResult:  # noqa: ANN001
+    """The load over several processes; without --url, the mock gateway runs here, in this process."""
+    import asyncio
+    import contextlib
+
+    from gwtool.bench import run_processes
+
+    async with contextlib.AsyncExitStack() as stack:
+        if not config.url:
+            from gwtool.gateway import MockGateway
+
+            gw = await stack.enter_async_context(MockGateway(proto, token=config.token or None))
+            config.url = gw.url
+        if quiet:
+            return await asyncio.to_thread(run_processes, config, protocol, processes)
+        from rich.console import Console
+
+        with Console(stderr=True).status(f"{processes} processes loading {config.url} for {config.duration:g} s…"):
+            return await asyncio.to_thread(run_processes, config, protocol, processes)
 
 
 async def _logged(config, proto, quiet: bool, log_file) -> BenchResult:  # noqa: ANN001
@@ -151,7 +180,7 @@ def _final_table(result: BenchResult, *, embedded: bool) -> RenderableType:
     table.add_column(justify="right")
     target = "as fast as it takes them" if not c.rate else f"{c.rate:g}/s"
     rows = [
-        ("connections", f"{c.senders} → {c.receivers}"),
+        ("connections", f"{c.senders} → {c.receivers}" + (f" over {c.processes} processes" if c.processes > 1 else "")),
         ("target rate", target),
         ("sent", str(result.sent)),
         ("received", str(result.received)),

@@ -105,3 +105,47 @@ async def test_a_gateway_that_closes_the_receivers_does_not_hang_the_run() -> No
             result = await run
     assert result.closes and result.closes[0][1] == 4000
     assert result.lost == result.sent - result.received
+
+
+def test_bench_over_two_processes_merges_their_counts_and_loses_nothing() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "gwtool", "bench", "--processes", "2", "--duration", "1", "--rate", "400",
+         "--sharders", "3", "--commands", "2", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = orjson.loads(done.stdout)
+    assert out["processes"] == 2 and out["senders"] == 3 and out["receivers"] == 2
+    assert out["sent"] > 0 and out["received"] == out["sent"] and out["lost"] == 0 and out["duplicates"] == 0
+    assert out["latency_ms"]["count"] == out["sent"]  # every event was timed, in whichever process got it
+
+
+def test_processes_split_the_senders_and_number_them_globally() -> None:
+    from gwtool.bench import shares, split
+
+    assert split(10, 3) == [4, 3, 3] and split(1, 2) == [1, 0]
+    parts = shares(BenchConfig(url="ws://x", senders=5, receivers=3, rate=1000), 2)
+    assert [(p.senders, p.receivers, p.sender_offset) for p in parts] == [(3, 2, 0), (2, 1, 3)]
+    assert sum(p.rate for p in parts) == 1000 and all(p.shared and p.all_senders == 5 for p in parts)
+
+
+def test_merge_counts_an_event_once_whichever_process_received_it() -> None:
+    from gwtool.bench import merge
+
+    def part(seen: list[bytes], sent: int, received: int) -> dict:
+        return {"sent": sent, "received": received, "latencies_ms": [1.0] * received, "acks_ms": [], "beats": 0,
+                "closes": [], "started": 1.0, "send_stopped": 2.0, "last_received": 2.5, "seen": seen}  # fmt: skip
+
+    a = part([b"\x01\x01\x00", b""], sent=3, received=2)  # sender 0's events 0, 1
+    b = part([b"\x00\x01\x01", b"\x01"], sent=1, received=3)  # sender 0's 1 again (a duplicate) and 2, sender 1's 0
+    result = merge(BenchConfig(url="ws://x", senders=2), [a, b])
+    assert (result.sent, result.received, result.lost, result.duplicates) == (4, 4, 0, 1)
+    assert result.seconds == 1.5
+
+
+def test_processes_need_an_open_loop_rate() -> None:
+    result = CliRunner().invoke(app, ["bench", "--processes", "2", "--rate", "0", "--duration", "0.2"])
+    assert result.exit_code != 0 and "--processes needs --rate" in str(result.exception or result.output)
