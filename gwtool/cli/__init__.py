@@ -12,7 +12,16 @@ import typer
 
 # Each module adds its commands to ``app`` (gwtool/cli/app.py); none imports websockets or textual
 # at module level.
-from gwtool.cli import bench_cmd, check_cmd, client_cmds, gateway_cmds, protocol_cmds, replay_cmd, tui_cmd  # noqa: F401
+from gwtool.cli import (  # noqa: F401
+    bench_cmd,
+    check_cmd,
+    client_cmds,
+    gateway_cmds,
+    locust_cmd,
+    protocol_cmds,
+    replay_cmd,
+    tui_cmd,
+)
 from gwtool.cli.app import app
 
 

@@ -49,6 +49,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "gwtool tui --url ws://127.0.0.1:8765 --as sharder --log wire.ndjson",
         "gwtool tui --open wire.ndjson --follow",
     ),
+    "locustfile": (
+        "gwtool locustfile > locustfile.py",
+        "gwtool locustfile --rate 50 --set command=kick --token s3cret > locustfile.py",
+    ),
     "replay": (
         "gwtool replay session.ndjson",
         "gwtool replay wire.ndjson --conn 2 --speed 2 --url ws://127.0.0.1:9000",

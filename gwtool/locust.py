@@ -1,0 +1,269 @@
+"""Locust users for any service type of the protocol definition (``pip install 'gwtool[locust]'``).
+
+``locust -f locustfile.py --host ws://127.0.0.1:8765`` with a locustfile from ``gwtool locustfile``.
+Locust runs users as gevent greenlets and patches the standard library for them, so the client
+here is ``websockets.sync`` (blocking sockets and threads, which gevent turns into greenlets), not
+the asyncio client the rest of gwtool uses. Payloads come from the protocol core: the definition's
+examples, its codec and its validation.
+
+In Locust's stats:
+- ``EXECUTE_COMMAND`` (the definition's round-robin event): one request per event a receiving
+  user got, its response time the end-to-end latency (the send time travels in the event's data,
+  as ``gwtool bench`` does it; across machines, their clocks must agree).
+- ``HEARTBEAT``: one per heartbeat, its response time the ACK's round trip.
+- A close by the gateway, or a payload that fails validation: a failure named by the close code
+  or the payload (``CLOSE 4010 INVALID_PAYLOAD``), with the reason.
+
+At the end the master (or the only process) logs how many events were sent and never received by
+any receiving user in the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from typing import Any
+
+import gevent
+import orjson
+from locust import User, between, events, task
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from gwtool.errors import DecodeError
+from gwtool.protocol.codec import decode, encode
+from gwtool.protocol.definition import Protocol, load_protocol
+from gwtool.protocol.examples import event_data, heartbeat_payload, identify_payload
+from gwtool.protocol.validate import validate_payload
+
+LOG = logging.getLogger("gwtool.locust")
+MARK = "gwtoolLocust"  # the data field carrying [sender, seq, send time] (extra fields pass validation)
+PROTO: Protocol = load_protocol()
+COUNTS = {"sent": 0, "received": 0}  # this process's events, reported to the master at the end
+_RUN = {
+    "started": 0.0
+}  # when this process's test started: older events (held by the gateway since an earlier run) are not counted
+
+
+class GatewayError(Exception):
+    """What Locust records as a failure's exception: a close, or an invalid payload."""
+
+
+def _round_robin_event(proto: Protocol) -> Any:
+    return next((e for e in proto.events.values() if e.routing == "round_robin" and proto.first_sender(e.t)), None)
+
+
+class GatewayUser(User):
+    """One service connection: HELLO, IDENTIFY as ``service``, heartbeats, reading every payload.
+
+    Subclasses choose ``service``; the user's ``host`` is the gateway's ``ws://`` URL (--host)."""
+
+    abstract = True
+    service: str = ""
+    token: str = ""
+    wait_time = between(1, 1)
+    proto: Protocol = PROTO
+
+    def on_start(self) -> None:
+        self.ws: ClientConnection | None = None
+        self.beat_sent: float | None = None
+        self.closing = False
+        self._connect()
+
+    def on_stop(self) -> None:
+        self.closing = True
+        if self.ws is not None:
+            self.ws.close()
+
+    # --- the connection --------------------------------------------------------------------------
+    def _connect(self) -> None:
+        proto, started = self.proto, time.perf_counter()
+        try:
+            self.ws = connect(self.host or "", compression=None, proxy=None, open_timeout=10, max_size=16 << 20)
+            hello = decode(self.ws.recv(timeout=10)).payload
+            interval = (hello.get("d") or {}).get(proto.roles.hello_interval, proto.default_interval_ms) / 1000
+            identify = identify_payload(proto, self.service)
+            identify["d"][proto.roles.identify_token] = self.token
+            identify["d"].pop(proto.roles.identify_compress, None)
+            self.ws.send(encode(identify).decode())
+            identified = proto.event_with_routing("identified")
+            while True:
+                payload = decode(self.ws.recv(timeout=10)).payload
+                if identified is None or payload.get("t") == identified.t:
+                    break
+        except ConnectionClosed as exc:
+            self._closed(exc)
+            raise
+        except Exception as exc:
+            self._fire("CONNECT", self.service, started, exception=GatewayError(f"{type(exc).__name__}: {exc}"))
+            raise
+        self._fire("CONNECT", self.service, started)
+        gevent.spawn(self._read)
+        gevent.spawn(self._heartbeats, interval)
+
+    def _read(self) -> None:
+        assert self.ws is not None
+        beat_ack, event = self.proto.op("HEARTBEAT_ACK"), self.proto.op("EVENT")
+        try:
+            for frame in self.ws:
+                try:
+                    payload = decode(frame).payload
+                except DecodeError as exc:
+                    self._fire("INVALID", "undecodable frame", time.perf_counter(), exception=GatewayError(str(exc)))
+                    continue
+                op = payload.get("op")
+                if op == beat_ack and self.beat_sent is not None:
+                    self._fire("HEARTBEAT", "HEARTBEAT", self.beat_sent)
+                    self.beat_sent = None
+                elif op == event:
+                    self.on_event(payload)
+                elif op == self.proto.op("HEARTBEAT"):  # the gateway asks for one now
+                    self._heartbeat()
+        except ConnectionClosed as exc:
+            self._closed(exc)
+
+    def _heartbeats(self, interval: float) -> None:
+        gevent.sleep(random.uniform(0.1, 0.9) * interval)
+        while not self.closing:
+            try:
+                self._heartbeat()
+            except ConnectionClosed:
+                return
+            gevent.sleep(interval)
+
+    def _heartbeat(self) -> None:
+        assert self.ws is not None
+        self.beat_sent = time.perf_counter()
+        self.ws.send(encode(heartbeat_payload(self.proto, self.service)).decode())
+
+    def _closed(self, exc: ConnectionClosed) -> None:
+        if self.closing:
+            return
+        received = exc.rcvd
+        code = received.code if received is not None else 1006
+        name = self.proto.close_name(code)
+        reason = received.reason if received is not None else "no close frame"
+        self._fire("CLOSE", f"{code} {name}".rstrip(), time.perf_counter(), exception=GatewayError(reason))
+
+    def _fire(self, kind: str, name: str, started: float, *, length: int = 0, exception: Exception | None = None) -> None:
+        self.environment.events.request.fire(
+            request_type=kind, name=name, response_time=(time.perf_counter() - started) * 1000,
+            response_length=length, exception=exception, context={},
+        )  # fmt: skip
+
+    # --- events ------------------------------------------------------------------------------------
+    def on_event(self, payload: dict[str, Any]) -> None:
+        """An EVENT the gateway routed to this user: a request named by the event, its latency the
+        time since its sender sent it; invalid data is a failure."""
+        name = str(payload.get("t"))
+        errors = validate_payload(self.proto, payload, sender="gateway")
+        d = payload.get("d")
+        mark = d.get(MARK) if isinstance(d, dict) else None
+        if errors:
+            self._fire("EVENT", name, time.perf_counter(), exception=GatewayError("; ".join(errors)))
+            return
+        if not (isinstance(mark, list) and len(mark) == 3 and isinstance(mark[2], float)) or mark[2] < _RUN["started"]:
+            return  # not one of this run's
+        COUNTS["received"] += 1
+        latency_ms = max(0.0, (time.time() - mark[2]) * 1000)
+        self.environment.events.request.fire(
+            request_type="EVENT", name=name, response_time=latency_ms, response_length=len(orjson.dumps(d)),
+            exception=None, context={},
+        )  # fmt: skip
+
+
+class SenderUser(GatewayUser):
+    """Sends the definition's round-robin event at ``events_per_second`` (its example data, or
+    ``event_data``), each carrying its sender, number and send time."""
+
+    abstract = True
+    event: str = ""
+    event_data: Any = None
+    events_per_second: float = 10.0
+
+    def on_start(self) -> None:
+        self.sender_id = uuid.uuid4().hex[:12]
+        self.seq = 0
+        self.data = self.event_data if self.event_data is not None else event_data(self.proto, self.event)
+        super().on_start()
+
+    def wait_time(self) -> float:  # type: ignore[override]
+        return 1.0 / self.events_per_second if self.events_per_second > 0 else 0.0
+
+    @task
+    def send_event(self) -> None:
+        assert self.ws is not None
+        d = {**self.data, MARK: [self.sender_id, self.seq, time.time()]}
+        payload = {"op": self.proto.op("EVENT"), "t": self.event, "d": d}
+        try:
+            self.ws.send(encode(payload).decode())
+        except ConnectionClosed as exc:
+            self._closed(exc)
+            self.stop()
+            return
+        self.seq += 1
+        COUNTS["sent"] += 1
+
+
+class ReceiverUser(GatewayUser):
+    """Identifies, heartbeats and receives; its only task is to wait."""
+
+    abstract = True
+
+    @task
+    def receive(self) -> None:
+        gevent.sleep(1.0)
+
+
+_EVENT = _round_robin_event(PROTO)
+
+
+class SharderUser(SenderUser):
+    """The definition's sender of its round-robin event (a sharder sending EXECUTE_COMMAND by default)."""
+
+    abstract = True
+    service = PROTO.first_sender(_EVENT.t) if _EVENT else next(iter(PROTO.services))
+    event = _EVENT.t if _EVENT else ""
+
+
+class CommandsUser(ReceiverUser):
+    """The service type that receives the round-robin event (commands by default)."""
+
+    abstract = True
+    service = next((s for s in PROTO.services if _EVENT and _EVENT.is_received_by(s)), PROTO.first_receiver())
+
+
+# --- lost events: each process counts, the master adds them up ------------------------------------
+
+_per_worker: dict[str, dict[str, int]] = {}  # the master: each worker's latest counts
+
+
+@events.test_start.add_listener
+def _test_started(**_: Any) -> None:
+    _RUN["started"] = time.time() - 1.0  # a second of slack for clocks of machines that agree only roughly
+
+
+@events.report_to_master.add_listener
+def _report_counts(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    data["gwtool_counts"] = dict(COUNTS)  # cumulative: the latest report of a worker is its total
+
+
+@events.worker_report.add_listener
+def _worker_counts(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    if isinstance(data.get("gwtool_counts"), dict):
+        _per_worker[client_id] = data["gwtool_counts"]
+
+
+@events.quitting.add_listener
+def _report_lost(environment: Any, **_: Any) -> None:
+    from locust.runners import WorkerRunner
+
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    counts = list(_per_worker.values()) or [COUNTS]
+    sent, received = sum(c["sent"] for c in counts), sum(c["received"] for c in counts)
+    lost = max(0, sent - received)
+    LOG.info("gwtool: %d events sent, %d received, %d lost (never received by any receiving user)", sent, received, lost)
+    environment.gwtool_counts = {"sent": sent, "received": received, "lost": lost}

@@ -1,0 +1,83 @@
+"""Locust, headless and distributed on 127.0.0.1 (a master and two workers), against the mock gateway.
+
+Locust patches the standard library with gevent when imported, so it only ever runs in its own
+processes here, from the locustfile ``gwtool locustfile`` prints."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gwtool.gateway import MockGateway
+from gwtool.protocol.definition import load_protocol
+
+LOCUST = shutil.which("locust") or str(Path(sys.executable).with_name("locust"))
+pytestmark = pytest.mark.skipif(not Path(LOCUST).exists(), reason="Locust is not installed: pip install -e '.[test]' brings it")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_locust_distributed_delivers_execute_command_with_no_failures(tmp_path):
+    locustfile = tmp_path / "locustfile.py"
+    made = subprocess.run(
+        [sys.executable, "-m", "gwtool", "locustfile", "--rate", "20"], capture_output=True, text=True, check=True
+    )
+    locustfile.write_text(made.stdout)
+    port = str(free_port())
+    async with MockGateway(load_protocol(use_env=False), heartbeat_interval=1000) as gw:
+        workers = [
+            await asyncio.create_subprocess_exec(
+                LOCUST,
+                "-f",
+                str(locustfile),
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                port,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                cwd=tmp_path,
+            )  # fmt: skip
+            for _ in range(2)
+        ]
+        master = await asyncio.create_subprocess_exec(
+            LOCUST, "-f", str(locustfile), "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+            "--expect-workers", "2", "--host", gw.url, "--headless", "-u", "4", "-r", "4", "-t", "6s",
+            "--csv", str(tmp_path / "run"), "--only-summary",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(90):
+                output, _ = await master.communicate()
+                for worker in workers:
+                    await worker.wait()
+        finally:
+            for process in (master, *workers):
+                if process.returncode is None:
+                    process.kill()
+    text = output.decode(errors="replace")
+    assert master.returncode == 0, text
+    rows = {(row["Type"], row["Name"]): row for row in csv.DictReader((tmp_path / "run_stats.csv").open())}
+    delivered = rows[("EVENT", "EXECUTE_COMMAND")]
+    assert int(delivered["Request Count"]) > 50, text
+    assert int(delivered["Failure Count"]) == 0
+    assert int(rows[("HEARTBEAT", "HEARTBEAT")]["Request Count"]) > 0
+    assert not any(kind == "CLOSE" for kind, _ in rows), rows.keys()
+    report = re.search(r"gwtool: (\d+) events sent, (\d+) received, (\d+) lost", text)
+    assert report is not None, text  # the master adds up its workers' counts
+    sent, received, lost = map(int, report.groups())
+    assert received == int(delivered["Request Count"]) and lost == max(0, sent - received)
+    assert lost <= sent * 0.05  # only those in flight when the run stopped
