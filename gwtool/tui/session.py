@@ -166,45 +166,12 @@ class Session:
 
     # --- the simulated service ---------------------------------------------------------------
     def simulated_service(self) -> str | None:
-        """The first service type with shards (else the first that may send CACHE)."""
-        with_shards = next((s.name for s in self.proto.services.values() if s.shards), None)
-        return with_shards or self.proto.first_cacher()
-
-    def simulated_payloads(self, service: str) -> tuple[list[Event], list[Structure]]:
-        events = [
-            e for e in self.proto.events_sendable_by(service)
-            if e.routing != "identified" and e.example is not None
-        ]  # fmt: skip
-        caches = [s for s in self.proto.cache_types.values() if s.example is not None]
-        return events, caches if self.proto.services[service].cache else []
+        return SimulatedService(self.proto, self.url, self.period).service
 
     async def simulate(self) -> None:
-        """Every ``self.period`` s, send each sendable event's example and one cache type's example."""
-        from gwtool.client import GatewayClient
-        from gwtool.errors import GwtoolError
-
-        service = self.simulated_service()
-        if service is None:
-            return
-        events, caches = self.simulated_payloads(service)
-        self.simulated = GatewayClient(self.url, service=service, proto=self.proto, guilds=3)
-        with contextlib.suppress(GwtoolError, TimeoutError):  # it gave up: the dashboard goes on without it
-            await self._simulate(events, caches)
-
-    async def _simulate(self, events: list[Event], caches: list[Structure]) -> None:
-        from gwtool.errors import GwtoolError
-
-        async with self.simulated:
-            await self.simulated.wait_identified(timeout=10)
-            for tick in itertools.count():
-                with contextlib.suppress(GwtoolError):  # not connected right now: try next time
-                    if events:
-                        event = events[tick % len(events)]
-                        await self.simulated.send_event(event.t, event.example)
-                    if caches:
-                        cache = caches[tick % len(caches)]
-                        await self.simulated.send_cache(cache.name, cache.example)
-                await asyncio.sleep(self.period)
+        simulation = SimulatedService(self.proto, self.url, self.period)
+        self.simulated = simulation.client
+        await simulation.run()
 
     # --- actions -----------------------------------------------------------------------------
     async def heartbeat_now(self) -> None:
@@ -323,3 +290,46 @@ class Session:
         if self.http_url is None:
             return 0, None
         return await http_get_json(self.http_url, "/cache/" + "/".join(quote(part, safe="") for part in (kind, *key)))
+
+
+class SimulatedService:
+    """A live system's other half on an embedded gateway: the first service type with shards (else
+    the first that may send CACHE) sends every event it may send and one cache type's example every
+    ``period`` seconds, from the definition's examples. ``gwtool tui`` and ``tui --web`` run one."""
+
+    def __init__(self, proto: Protocol, url: str, period: float = SIMULATION_PERIOD):
+        from gwtool.client import GatewayClient
+
+        self.proto, self.url, self.period = proto, url, period
+        with_shards = next((s.name for s in proto.services.values() if s.shards), None)
+        self.service = with_shards or proto.first_cacher()
+        self.client = GatewayClient(url, service=self.service, proto=proto, guilds=3) if self.service else None
+
+    def payloads(self) -> tuple[list[Event], list[Structure]]:
+        service = self.service or ""
+        events = [
+            e for e in self.proto.events_sendable_by(service)
+            if e.routing != "identified" and e.example is not None
+        ]  # fmt: skip
+        caches = [s for s in self.proto.cache_types.values() if s.example is not None]
+        return events, caches if self.service and self.proto.services[self.service].cache else []
+
+    async def run(self) -> None:
+        """Until cancelled; a client that gives up ends it quietly (the dashboard goes on without it)."""
+        from gwtool.errors import GwtoolError
+
+        if self.client is None:
+            return
+        events, caches = self.payloads()
+        with contextlib.suppress(GwtoolError, TimeoutError):
+            async with self.client:
+                await self.client.wait_identified(timeout=10)
+                for tick in itertools.count():
+                    with contextlib.suppress(GwtoolError):  # not connected right now: try next time
+                        if events:
+                            event = events[tick % len(events)]
+                            await self.client.send_event(event.t, event.example)
+                        if caches:
+                            cache = caches[tick % len(caches)]
+                            await self.client.send_cache(cache.name, cache.example)
+                    await asyncio.sleep(self.period)
