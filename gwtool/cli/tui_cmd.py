@@ -63,10 +63,19 @@ def tui(
         bool, typer.Option("--follow", metavar="", help="With --open: show lines appended to the file as they come (tail -f).")
     ] = False,
     log: LogOption = None,
+    web: Annotated[
+        bool, typer.Option("--web", metavar="", help="Serve the dashboard to browsers (textual-serve): a dashboard per tab.")
+    ] = False,
+    web_host: Annotated[
+        str, typer.Option("--web-host", metavar="HOST", help="With --web: the address to serve on (127.0.0.1 keeps it local).")
+    ] = "127.0.0.1",
+    web_port: Annotated[int, typer.Option("--web-port", metavar="PORT", help="With --web: the HTTP port.")] = 8000,
 ) -> None:
     """Live dashboard: payload stream, detail, latency, cache, services and a composer.
 
-    Exit status: 0 on quit, 1 invalid input.
+    --web serves it to browsers instead: every tab gets a dashboard, and without --url they all watch one embedded gateway.
+
+    Exit status: 0 on quit (after Ctrl-C with --web), 1 invalid input, 2 the --web port cannot be used.
     """
     proto = load(protocol)
     if service is not None and service not in proto.services:
@@ -79,6 +88,11 @@ def tui(
         raise typer.BadParameter(f"expected a port 0…65535 (0 = any free one), got {port}", param_hint="--port")
     if follow and open_ is None:
         raise typer.BadParameter("--follow needs --open FILE", param_hint="--follow")
+    if web:
+        _serve_web(
+            proto, url, service, token, compress, quiet, keep, protocol, show_token, port, open_, follow, log, web_host, web_port
+        )
+        return
     if open_ is not None:
         if url is not None or log is not None:
             raise typer.BadParameter("a recording is viewed with no network: drop --url / --log", param_hint="--open")
@@ -91,3 +105,39 @@ def tui(
         log, lambda: recording_header(proto, "tui", url or f"ws://127.0.0.1:{port}", service or proto.first_receiver())
     ) as log_file:
         make_app(proto, url=url, log=log_file, **options).run()
+
+
+def _serve_web(
+    proto, url, service, token, compress, quiet, keep, protocol, show_token, port, open_, follow, log, host, web_port
+) -> None:  # noqa: ANN001, PLR0913
+    """``--web``: each tab runs ``gwtool tui`` with the same options (the token through the environment,
+    not the command line, which ``ps`` shows); without --url or --open they share one gateway here."""
+    import os
+    import socket
+
+    from gwtool.errors import GwtoolError
+    from gwtool.tui.web import LOOPBACK_WARNING, DashboardServer, is_loopback
+
+    if not 0 <= web_port <= 65535:
+        raise typer.BadParameter(f"expected a port 0…65535, got {web_port}", param_hint="--web-port")
+    try:  # say so now, not as an aiohttp traceback once the server starts
+        with socket.create_server((host, web_port)):
+            pass
+    except OSError as exc:
+        error = GwtoolError(f"--web: cannot serve on {host}:{web_port}: {exc.strerror or exc}")
+        error.exit_code = 2
+        raise error from None
+    args = ["--keep", str(keep)]
+    for flag, value in (("--as", service), ("--protocol", protocol), ("--log", log)):
+        if value is not None:
+            args += [flag, str(value)]
+    args += [flag for flag, on in (("--compress", compress), ("--show-token", show_token), ("--follow", follow)) if on]
+    if open_ is not None:
+        args += ["--open", str(open_.resolve())]
+    if token:
+        os.environ["GWTOOL_TOKEN"] = token  # the tabs' processes inherit it
+    if not is_loopback(host):
+        typer.echo(LOOPBACK_WARNING.format(host=host, service=service or proto.first_receiver()), err=True)
+    shared = url is None and open_ is None
+    server = DashboardServer(proto, args, host=host, port=web_port, url=url, gateway_port=port, quiet=quiet, embed=shared)
+    server.serve()

@@ -403,12 +403,13 @@ class GwtoolApp(App[None]):
         if self.copy_text is None:
             self.notify("Nothing selected to copy: pick a line in the stream first.", severity="warning")
             return
-        self.copy_to_clipboard(self.copy_text)  # OSC 52: the terminal may ignore it, and cannot say
-        self.notify(
-            f"Sent {len(self.copy_text):,} characters of JSON to the terminal's clipboard "
-            "(OSC 52: tmux needs set-clipboard on; some terminals ignore it).",
-            timeout=4,
+        self.copy_to_clipboard(self.copy_text)  # OSC 52: the terminal (or browser) may ignore it, and cannot say
+        where = (
+            "the browser's clipboard (where the browser allows the page to write it)"
+            if self.is_web
+            else "the terminal's clipboard (OSC 52: tmux needs set-clipboard on; some terminals ignore it)"
         )
+        self.notify(f"Sent {len(self.copy_text):,} characters of JSON to {where}.", timeout=4)
 
     def action_zoom(self) -> None:
         """Give the whole screen to the stream or to the panes (whichever has focus); again to restore."""

@@ -1,0 +1,101 @@
+"""``gwtool tui --web``: the dashboard in a browser, served by textual-serve.
+
+Each browser tab gets a dashboard of its own: textual-serve runs ``gwtool tui`` once per tab with
+Textual's web driver and relays its screen and input over a websocket (xterm.js on the page, so
+keys, mouse, resize and OSC 52 copy work as in a terminal). Without ``--url`` this serving process
+starts one mock gateway (and the simulated service) and every tab's dashboard connects to it, so
+all tabs watch the same system.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from textual_serve.server import Server
+
+from gwtool.gateway import ListenFailed, MockGateway
+from gwtool.tui.session import EMBEDDED_HEARTBEAT_MS, SimulatedService
+
+TEMPLATES = Path(__file__).with_name("web_templates")  # textual-serve's page, with no font from the internet
+LOOPBACK_WARNING = (
+    "warning: {host} is not a loopback address: anyone who can reach this port gets a dashboard, and"
+    " through it a client of your gateway (it can send payloads as {service}). There is no login."
+)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+class DashboardServer(Server):
+    """textual-serve's Server, with the shared embedded gateway started and stopped with it."""
+
+    def __init__(
+        self,
+        proto: Any,
+        tui_args: list[str],
+        *,
+        host: str,
+        port: int,
+        url: str | None,
+        gateway_port: int,
+        quiet: bool,
+        embed: bool,
+    ):
+        super().__init__(self._command(tui_args, url), host=host, port=port, title="gwtool tui", templates_path=TEMPLATES)
+        self.proto, self.tui_args, self.url, self.embed = proto, tui_args, url, embed
+        self.gateway_port, self.quiet = gateway_port, quiet
+        self.gateway: MockGateway | None = None
+        self._tasks: list[Any] = []
+
+    @staticmethod
+    def _command(tui_args: list[str], url: str | None) -> str:
+        """What textual-serve runs for each tab (through a shell, hence the quoting)."""
+        args = [sys.executable, "-m", "gwtool", "tui", *tui_args]
+        if url is not None:
+            args += ["--url", url]
+        return shlex.join(args)
+
+    async def on_startup(self, app: Any) -> None:
+        """Start the shared gateway (without --url), then say where to point a browser."""
+        import asyncio
+
+        if self.embed:
+            self.gateway = await self._start_gateway()
+            self.command = self._command(self.tui_args, self.gateway.url)
+            if not self.quiet:
+                self._tasks.append(asyncio.create_task(SimulatedService(self.proto, self.gateway.url).run()))
+        where = self.gateway.url if self.gateway is not None else self.url
+        self.console.print(f"gwtool tui --web: open [bold]{self.public_url}[/bold] in a browser", highlight=False)
+        if where is not None:
+            shared = " (embedded here: every tab watches it)" if self.gateway is not None else ""
+            self.console.print(f"gateway {where}{shared}", highlight=False, markup=False)
+        self.console.print("each tab gets a dashboard of its own  ·  Ctrl-C stops", highlight=False, markup=False)
+
+    async def _start_gateway(self) -> MockGateway:
+        def gateway(port: int) -> MockGateway:
+            return MockGateway(self.proto, port=port, heartbeat_interval=EMBEDDED_HEARTBEAT_MS)
+
+        gw = gateway(self.gateway_port)
+        try:
+            await gw.start()
+        except ListenFailed as exc:
+            gw = gateway(0)
+            await gw.start()
+            self.console.print(f"{exc}: the embedded gateway listens on {gw.url} instead", highlight=False, markup=False)
+        return gw
+
+    async def on_shutdown(self, app: Any) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self.gateway is not None:
+            await self.gateway.stop()
