@@ -55,7 +55,8 @@ class DashboardServer(Server):
         self.proto, self.tui_args, self.url, self.embed = proto, tui_args, url, embed
         self.gateway_port, self.quiet = gateway_port, quiet
         self.gateway: MockGateway | None = None
-        self._tasks: list[Any] = []
+        self._tasks: list[Any] = []  # the simulated service
+        self._tabs: set[Any] = set()  # the handlers of the open tabs' websockets
 
     @staticmethod
     def _command(tui_args: list[str], url: str | None) -> str:
@@ -94,8 +95,25 @@ class DashboardServer(Server):
             self.console.print(f"{exc}: the embedded gateway listens on {gw.url} instead", highlight=False, markup=False)
         return gw
 
+    async def handle_websocket(self, request: Any) -> Any:
+        """textual-serve's tab handler, kept track of: aiohttp does not close websockets on shutdown
+        (a handler would run on until its browser leaves), so ``on_shutdown`` cancels them."""
+        import asyncio
+
+        task = asyncio.current_task()
+        self._tabs.add(task)
+        try:
+            return await super().handle_websocket(request)
+        finally:
+            self._tabs.discard(task)
+
     async def on_shutdown(self, app: Any) -> None:
-        for task in self._tasks:
+        """Ctrl-C: close every tab (textual-serve then tells its dashboard to quit), then the gateway."""
+        import asyncio
+
+        for task in (*self._tasks, *self._tabs):
             task.cancel()
+        if self._tabs:
+            await asyncio.wait(self._tabs, timeout=5)
         if self.gateway is not None:
             await self.gateway.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -120,6 +121,10 @@ def test_the_dashboard_in_chromium_identifies_takes_keys_and_two_tabs_share_one_
     services = orjson.loads(urlopen(f"http://127.0.0.1:{gateway_port}/services/").read())
     assert sum(s["type"] == "commands" for s in services) == 2  # both tabs, one embedded gateway
     assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)  # Ctrl-C, with two dashboards open
+    assert proc.wait(30) == 0
+    tabs = subprocess.run(["pgrep", "-f", f"gwtool tui .*--url ws://127.0.0.1:{gateway_port}"], capture_output=True, text=True)
+    assert tabs.stdout == "", "a tab's dashboard outlived the server"
 
 
 # --- without a browser --------------------------------------------------------------------------------
