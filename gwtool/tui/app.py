@@ -47,6 +47,7 @@ PANE_FOCUS = {"detail": "#detail-view", "cache": "#cache-tree", "compose": "#com
 OUR_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.binding} | {"escape"}
 # the actions that still run while a text field has focus: their keys are not text
 CTRL_ACTIONS = {a.action for a in ACTIONS if a.binding.startswith("ctrl+")}
+LIVE_ACTIONS = frozenset(("heartbeat", "reconnect", "send"))  # they act on a connection
 FILTER_HINT = "filter: op:HEARTBEAT  t:EXECUTE  dir:in  side:gw  -op:heartbeat  free text"
 
 
@@ -339,6 +340,8 @@ class GwtoolApp(App[None]):
         """Whether an action means something in the app's state (the palette asks this too)."""
         if action in ("cycle_side", "request_heartbeat"):
             return self.session.embedded
+        if action in LIVE_ACTIONS and getattr(self.session.state, "phase", None) == "recording":
+            return False  # a recording (tui --open) has no connection to act on
         if action in ("pause", "resume"):  # one key, p: the footer shows the one that applies
             return self.paused == (action == "resume")
         return True

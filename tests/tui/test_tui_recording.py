@@ -44,7 +44,8 @@ async def test_a_recording_shows_its_events_detail_latency_cache_and_services(pr
         assert app.session.cache.count("guild") == 1  # from the recorded CACHE payloads
         assert [s["type"] for s in await app.session.services()] == ["sharder"]  # identified, never closed
         assert app.session.state.phase == "recording"
-        await pilot.press("h")  # acting on a recording says why not, and breaks nothing
+        assert not app.applies("heartbeat") and not app.applies("send")  # the footer does not offer them
+        await pilot.press("h")  # and the key does nothing, breaking nothing
         await settle(pilot)
         assert app.is_running
 
