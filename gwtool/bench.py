@@ -24,7 +24,7 @@ import orjson
 
 from gwtool.errors import ClosedByGateway, ConnectFailed, GwtoolError
 from gwtool.protocol import codec
-from gwtool.protocol.examples import heartbeat_payload
+from gwtool.protocol.examples import heartbeat_payload, identify_payload
 from gwtool.records import Record
 
 if TYPE_CHECKING:
@@ -333,8 +333,8 @@ class Bench:
                 raise GwtoolError(f"expected HELLO first, got op {hello.get('op')!r}")
             roles = self.proto.roles
             interval_ms = (hello.get("d") or {}).get(roles.hello_interval, self.proto.default_interval_ms)
-            d = {roles.identify_service: service, roles.identify_token: self.config.token, roles.identify_compress: False}
-            await ws.send(codec.encode({"op": self._ops["IDENTIFY"], "d": d}), text=True)
+            identify = identify_payload(self.proto, service, token=self.config.token, compress=False)
+            await ws.send(codec.encode(identify), text=True)
             while True:
                 payload = await self._recv_payload(ws)
                 if payload.get("op") == self._ops["EVENT"] and payload.get("t") == self.roles.identified_t:

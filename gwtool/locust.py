@@ -84,10 +84,7 @@ class GatewayUser(User):
             self.ws = connect(self.host or "", compression=None, proxy=None, open_timeout=10, max_size=16 << 20)
             hello = decode(self.ws.recv(timeout=10)).payload
             interval = (hello.get("d") or {}).get(proto.roles.hello_interval, proto.default_interval_ms) / 1000
-            identify = identify_payload(proto, self.service)
-            identify["d"][proto.roles.identify_token] = self.token
-            identify["d"].pop(proto.roles.identify_compress, None)
-            self.ws.send(encode(identify).decode())
+            self.ws.send(encode(identify_payload(proto, self.service, token=self.token, compress=False)).decode())
             identified = proto.event_with_routing("identified")
             while True:
                 payload = decode(self.ws.recv(timeout=10)).payload

@@ -53,6 +53,12 @@ def header_line(data: dict[str, Any]) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
 
 
+def write_header(log: Any, data: dict[str, Any]) -> None:
+    """Start a run in an open ``--log`` file, before any of its records (they come from a writer thread)."""
+    log.write(header_line(data))
+    log.flush()
+
+
 @dataclass
 class Line:
     number: int  # 1-based line of the file

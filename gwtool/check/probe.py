@@ -170,13 +170,10 @@ class Probe:
 
 
 def identify(proto: Any, service: str, token: str, *, compress: bool | None = None) -> dict[str, Any]:
-    payload = identify_payload(proto, service)
-    roles = proto.roles
-    payload["d"][roles.identify_token] = token
+    """IDENTIFY with ``compress`` as given, or left out when None (a case checks the gateway's default)."""
+    payload = identify_payload(proto, service, token=token, compress=compress)
     if compress is None:
-        payload["d"].pop(roles.identify_compress, None)
-    else:
-        payload["d"][roles.identify_compress] = compress
+        payload["d"].pop(proto.roles.identify_compress, None)
     return payload
 
 

@@ -60,10 +60,13 @@ class ServiceContext:
     def interval(self) -> float:
         return self.interval_ms / 1000
 
-    def scenario(self, name: str, play: Callable[[Session], Awaitable[None]], **gateway: Any) -> Awaitable[Run]:
-        """The run of scenario ``name`` (started on first use, shared by the cases that grade it)."""
+    def scenario(
+        self, name: str, play: Callable[[Session], Awaitable[None]], gateway: dict[str, Any], token: str | None = None
+    ) -> Awaitable[Run]:
+        """The run of scenario ``name`` (started on first use, shared by the cases that grade it):
+        ``gateway`` are MockGateway options, ``token`` what the service is given (else ours)."""
         if name not in self.scenarios:
-            self.scenarios[name] = asyncio.ensure_future(_play(self, play, gateway))
+            self.scenarios[name] = asyncio.ensure_future(_play(self, play, gateway, token))
         return self.scenarios[name]
 
 
@@ -268,8 +271,9 @@ class Run:
             raise self.fail(got)
 
 
-async def _play(ctx: ServiceContext, play: Callable[[Session], Awaitable[None]], gateway: dict[str, Any]) -> Run:
-    token = gateway.pop("token", None)
+async def _play(
+    ctx: ServiceContext, play: Callable[[Session], Awaitable[None]], gateway: dict[str, Any], token: str | None
+) -> Run:
     session = Session(ctx, gateway, token)
     await session.start()
     error = ""
@@ -418,10 +422,10 @@ Grade = Callable[[ServiceContext, Run], str]
 
 def _case(
     case_id: str, title: str, expected: str, why: str, scenario: str, play: Callable[[Session], Awaitable[None]], grade: Grade,
-    *, needs_identify: bool = True, **gateway: Any,
+    *, needs_identify: bool = True, token: str | None = None, **gateway: Any,
 ) -> Case[ServiceContext]:  # fmt: skip
     async def run(ctx: ServiceContext) -> str:
-        result = await ctx.scenario(scenario, play, **dict(gateway))
+        result = await ctx.scenario(scenario, play, gateway, token)
         if result.error and needs_identify:
             raise result.fail(result.error)
         return grade(ctx, result)

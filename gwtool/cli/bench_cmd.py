@@ -123,9 +123,9 @@ async def _logged(config, proto, quiet: bool, log_file) -> BenchResult:  # noqa:
     if log_file is None:
         return await _drive(Bench(config, proto), quiet)
     from gwtool.output import LogOutput
-    from gwtool.recording import header, header_line
+    from gwtool.recording import header, write_header
 
-    log_file.write(header_line(header(proto, side="client", command="bench", url=config.url)))
+    write_header(log_file, header(proto, side="client", command="bench", url=config.url))
     config.log = output = LogOutput(log_file)
     try:
         return await _drive(Bench(config, proto), quiet)

@@ -6,6 +6,7 @@ commands so that ``gwtool --help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -31,6 +32,8 @@ from gwtool.cli.running import install_stop_signals, open_log
 from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from gwtool.client import GatewayClient
     from gwtool.protocol.definition import Protocol
     from gwtool.records import Notice, Record
@@ -377,7 +380,6 @@ async def _send(
 
     from gwtool.client import NotConnected
     from gwtool.console import human_size
-    from gwtool.errors import ConnectFailed
     from gwtool.output import WireOutput
     from gwtool.records import Record
 
@@ -399,8 +401,46 @@ async def _send(
 
     output = WireOutput(client.proto, hide=hidden, figures=lambda: latency_figures(client), **output_options)
     client.subscribe(output)
+    async with identified(client, output, timeout) as runner:
+        reply = asyncio.create_task(client.wait_for_event(wait_for, timeout=timeout or None)) if wait_for else None
+        try:
+            await asyncio.sleep(0)  # let the reply waiter subscribe before anything is sent
+            started, size, base = time.monotonic(), 0, client.data_sent
+            for i in range(repeat):
+                if rate and i:
+                    await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
+                try:
+                    size += (await client.send_payload(payload, validate=False, force=True)).size
+                except NotConnected:
+                    await asyncio.wait({runner}, timeout=client.close_timeout)  # the gateway closed: say how
+                    if repeat > 1:
+                        raise lost_midway(client, runner, what, i, repeat, base) from None
+                    raise
+            await confirm(client, timeout)
+            if reply is not None:
+                try:
+                    await reply
+                except TimeoutError:
+                    raise GwtoolError(f"no {wait_for} within {timeout:g} s (sent {repeat} {what})") from None
+        finally:
+            if reply is not None:
+                reply.cancel()
+        times = f" {repeat}×" if repeat > 1 else ""
+        output.message(f"sent{times} {what} as {client.service} to {client.url} ({human_size(size)})")
+
+
+@contextlib.asynccontextmanager
+async def identified(client: GatewayClient, output: Any, timeout: float) -> AsyncIterator[Any]:
+    """Run ``client`` for the block, which starts once it is IDENTIFIED (ConnectFailed after
+    ``timeout``) and gets the client's task. Afterwards the client is closed and ``output`` drained;
+    an error in the block wins over the client's own give-up (connection refused …), which is raised
+    otherwise. A NotConnected in the block becomes the close that caused it (code, name, reason)."""
+    import asyncio
+
+    from gwtool.client import NotConnected
+    from gwtool.errors import ConnectFailed
+
     runner = asyncio.create_task(client.run())
-    reply = None
     failed = False
     try:
         try:
@@ -408,27 +448,7 @@ async def _send(
         except TimeoutError:
             step = "IDENTIFIED (the answer to IDENTIFY)" if client.saw_hello else "HELLO"
             raise ConnectFailed(f"{client.url} sent no {step} within {timeout:g} s") from None
-        reply = asyncio.create_task(client.wait_for_event(wait_for, timeout=timeout or None)) if wait_for else None
-        await asyncio.sleep(0)  # let the reply waiter subscribe before anything is sent
-        started, size, base = time.monotonic(), 0, client.data_sent
-        for i in range(repeat):
-            if rate and i:
-                await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
-            try:
-                size += (await client.send_payload(payload, validate=False, force=True)).size
-            except NotConnected:
-                await asyncio.wait({runner}, timeout=client.close_timeout)  # the gateway closed: say how
-                if repeat > 1:
-                    raise lost_midway(client, runner, what, i, repeat, base) from None
-                raise
-        await confirm(client, timeout)
-        if reply is not None:
-            try:
-                await reply
-            except TimeoutError:
-                raise GwtoolError(f"no {wait_for} within {timeout:g} s (sent {repeat} {what})") from None
-        times = f" {repeat}×" if repeat > 1 else ""
-        output.message(f"sent{times} {what} as {client.service} to {client.url} ({human_size(size)})")
+        yield runner
     except NotConnected:
         failed = True
         if runner.done() and runner.exception() is not None:
@@ -438,8 +458,6 @@ async def _send(
         failed = True
         raise
     finally:
-        if reply is not None:
-            reply.cancel()
         if not runner.done():
             await client.close()
         try:

@@ -139,10 +139,9 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
     gw = MockGateway(proto, **settings)
     await gw.start()  # ListenFailed (exit 2) surfaces through main()
     if (log := output_options["log"]) is not None:
-        from gwtool.recording import header, header_line
+        from gwtool.recording import header, write_header
 
-        log.write(header_line(header(proto, side="gateway", command="mock-gateway", url=gw.url)))
-        log.flush()
+        write_header(log, header(proto, side="gateway", command="mock-gateway", url=gw.url))
     output = WireOutput(proto, show_conn=True, figures=lambda: _figures(gw), **output_options)
     stop = asyncio.Event()
     install_stop_signals(stop)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from gwtool.cli.app import app
-from gwtool.cli.client_cmds import check_service, confirm, lost_midway, make_client, recording_header, run_async
+from gwtool.cli.client_cmds import check_service, confirm, identified, lost_midway, make_client, recording_header, run_async
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_URL,
@@ -139,7 +139,7 @@ async def _replay(client: GatewayClient, plan: Plan, output_options: dict[str, A
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from gwtool.client import NotConnected
-    from gwtool.errors import ClosedByGateway, ConnectFailed
+    from gwtool.errors import ClosedByGateway
     from gwtool.output import WireOutput
     from gwtool.records import Record
 
@@ -155,14 +155,7 @@ async def _replay(client: GatewayClient, plan: Plan, output_options: dict[str, A
     err = Console(stderr=True)
     progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True,
                         disable=not err.is_terminal)  # fmt: skip
-    runner = asyncio.create_task(client.run())
-    failed = False
-    try:
-        try:
-            await client.wait_identified(timeout=timeout)
-        except TimeoutError:
-            step = "IDENTIFIED (the answer to IDENTIFY)" if client.saw_hello else "HELLO"
-            raise ConnectFailed(f"{client.url} sent no {step} within {timeout:g} s") from None
+    async with identified(client, output, timeout) as runner:
         base, total = client.data_sent, len(plan.items)
         with progress:
             task = progress.add_task("replay", total=total)
@@ -187,18 +180,3 @@ async def _replay(client: GatewayClient, plan: Plan, output_options: dict[str, A
             f"replayed {total} payloads as {client.service} to {client.url} in {elapsed:.2f} s (recorded over {recorded:.2f} s)",
             "bold",
         )
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        if not runner.done():
-            await client.close()
-        try:
-            if not failed:
-                await runner
-            else:
-                await asyncio.wait({runner})
-                if not runner.cancelled():
-                    runner.exception()
-        finally:
-            await output.aclose()

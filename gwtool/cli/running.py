@@ -20,10 +20,9 @@ class open_log:  # noqa: N801 - used as a context manager
             try:
                 self.file = open(self.path, "ab")  # noqa: SIM115
                 if self.header is not None:
-                    from gwtool.recording import header_line
+                    from gwtool.recording import write_header
 
-                    self.file.write(header_line(self.header()))
-                    self.file.flush()
+                    write_header(self.file, self.header())
             except OSError as exc:
                 raise GwtoolError(f"--log: cannot open {self.path}: {exc.strerror or exc}") from None
         return self.file

@@ -33,7 +33,7 @@ from gwtool.client.memory import resident_memory
 from gwtool.errors import ClosedByGateway, ConnectFailed, DecodeError, GwtoolError, InvalidPayload, clip_reason
 from gwtool.protocol import codec
 from gwtool.protocol.definition import WEBSOCKET_CLOSES, Protocol, load_protocol
-from gwtool.protocol.examples import example_value
+from gwtool.protocol.examples import example_value, identify_payload
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, masked_identify, preview
 
@@ -473,13 +473,9 @@ class GatewayClient:
             interval = self.proto.default_interval_ms
             self._notice("warning", f"HELLO has no usable {roles.hello_interval}: using {interval} ms")
         self.state.heartbeat_interval = interval
-        identify = {
-            roles.identify_service: self.service,
-            roles.identify_token: self.token,
-            roles.identify_compress: self.compress,
-        }
+        identify = identify_payload(self.proto, self.service, token=self.token, compress=self.compress)
         self._identify_by = time.monotonic() + self.open_timeout
-        await self._send(ws, {"op": self._op["IDENTIFY"], "d": identify})
+        await self._send(ws, identify)
         if self.heartbeat:
             self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(ws, interval / 1000))
         if self._identified_t is None:  # a definition without an IDENTIFIED event: IDENTIFY is all

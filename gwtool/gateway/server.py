@@ -182,10 +182,12 @@ class MockGateway:
         self._handlers = self._opcode_handlers()
         self._roles = roles = proto.roles  # the field names behind each meaning (the definition's [roles])
         self._hello = self._own_payload("HELLO", {roles.hello_interval: heartbeat_interval})
-        self._ack = self._own_payload("HEARTBEAT_ACK", {})
+        self._ack: tuple[dict[str, Any], bytes, bytes] | None = self._own_payload("HEARTBEAT_ACK", {})  # None: --ack never
         if ack == "without_d":
             frame = encode({"op": self._op["HEARTBEAT_ACK"]})
             self._ack = ({"op": self._op["HEARTBEAT_ACK"]}, frame, zlib.compress(frame))
+        elif ack == "never":
+            self._ack = None
         self._beat_request = self._own_payload("HEARTBEAT", {})
         self._identified_event = proto.event_with_routing("identified")
 
@@ -449,7 +451,7 @@ class MockGateway:
         conn.last_heartbeat_at = int(time.time() * 1000)
         kept = self._heartbeat_names.get(conn.service, self._heartbeat_names[None])
         conn.heartbeat = {k: v for k, v in d.items() if k in kept}  # the definition's fields only
-        if self.ack != "never":
+        if self._ack is not None:
             await self._send_own(conn, self._ack)
 
     async def _on_identify(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:

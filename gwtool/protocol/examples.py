@@ -82,11 +82,17 @@ def heartbeat_ack_payload(proto: Protocol) -> dict[str, Any]:
     return {"op": proto.op("HEARTBEAT_ACK"), "d": {}}
 
 
-def identify_payload(proto: Protocol, service: str) -> dict[str, Any]:
+def identify_payload(proto: Protocol, service: str, *, token: str | None = None, compress: bool | None = None) -> dict[str, Any]:
+    """IDENTIFY as ``service``; ``token`` and ``compress`` fill their fields (the definition's
+    [roles]) when given, else those fields keep their examples."""
     d = example_data(proto, proto.identify_fields, optional=True)
     for f in proto.identify_fields:  # the field that names the service type speaks for ``service``
         if f.type.kind == "scalar" and f.type.name == "service":
             d[f.name] = service
+    if token is not None:
+        d[proto.roles.identify_token] = token
+    if compress is not None:
+        d[proto.roles.identify_compress] = compress
     return {"op": proto.op("IDENTIFY"), "d": d}
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from gwtool.client import ClientState, LatencyStats
 from gwtool.gateway.cache import CacheStore
 from gwtool.protocol.codec import encode
+from gwtool.protocol.examples import identify_payload
 from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class DemoSession:
         r = p.roles  # the definition's field names
 
         def identify(service: str) -> dict[str, Any]:
-            return {"op": p.op("IDENTIFY"), "d": {r.identify_service: service, r.identify_token: "", r.identify_compress: False}}
+            return identify_payload(p, service, token="", compress=False)
 
         hello = {"op": p.op("HELLO"), "d": {r.hello_interval: 5000}}
         out.append(("you", Notice("connecting", f"connecting to {self.url} as {ours}", ts=T0)))
