@@ -39,6 +39,7 @@ TOLERANCE = 0.25  # heartbeat gaps may be this much of the interval off (late: t
 FIRST_BEAT_SLACK = 0.05  # the first heartbeat may be this much of the interval late (scheduling)
 STDERR_TAIL = 20  # lines of the service's stderr kept for a failed case's report
 STOP_WAIT_S = 2.0  # after SIGTERM, before SIGKILL
+EXIT_GRACE_S = 1.0  # a service that closed its own connection may be exiting: let it (and its stderr) finish
 
 
 class CannotStart(GwtoolError):
@@ -172,6 +173,12 @@ class Session:
         """Stop the service (SIGTERM, then SIGKILL) and the gateway; the service's exit status."""
         process, code = self.process, None
         if process is not None:
+            if process.returncode is None and self._closed_itself():
+                try:
+                    async with asyncio.timeout(EXIT_GRACE_S):
+                        await process.wait()
+                except TimeoutError:
+                    pass
             if process.returncode is None:
                 _signal_group(process, signal.SIGTERM)
                 try:
@@ -189,6 +196,13 @@ class Session:
                 self._stderr_task.cancel()
         await self.gateway.stop()
         return code
+
+    def _closed_itself(self) -> bool:
+        """Whether every connection is closed and the last close was the service's own."""
+        if not self.conns or any(c.closed is None for c in self.conns.values()):
+            return False
+        last = max(self.conns.values(), key=lambda c: c.closed or 0.0)
+        return last.close.get("by") == "service"
 
     async def until(self, predicate: Callable[[], Any], timeout: float) -> Any:
         """The first true value of ``predicate()`` as things arrive, or None after ``timeout`` s."""

@@ -69,7 +69,9 @@ class Service:
         try:
             async for frame in ws:
                 if isinstance(frame, bytes):
-                    if self.fault == "no-compression-support":
+                    if self.fault == "no-compression-support":  # gives up, and takes a while to exit
+                        await ws.close(1011, "giving up")
+                        await asyncio.sleep(0.3)
                         raise SystemExit(f"cannot read a binary frame: {frame[:10]!r}")
                     frame = zlib.decompress(frame)
                 payload = json.loads(frame)
