@@ -128,38 +128,54 @@ def plain_record(record: Record, proto: Protocol, *, who: str | None = None, ext
 
 class PlainLines:
     """``plain_record`` for a flood into a pipe: the columns that repeat for one connection and
-    kind of payload (arrow, who, label) are kept, so a line costs its time, size and data only."""
+    kind of payload (arrow, who, label) and the size column are kept, so a line costs its time and
+    data only, and the data is rendered once for the read and the forwards that share it."""
 
     MAX_KEPT = 10_000
 
     def __init__(self, proto: Protocol, *, show_conn: bool):
         self.proto, self.show_conn = proto, show_conn
         self._kept: dict[tuple[object, ...], str] = {}
+        self._sizes: dict[int, str] = {}  # the size column of an uncompressed payload, by size
         self._last_payload: object = None
         self._last_summary = ""
 
     def __call__(self, record: Record, extra: str = "") -> str:
         payload = record.payload
-        if payload is None or extra:
+        if payload is None:
             return plain_record(record, self.proto, who=self._who(record), extra=extra)
         try:
             key = (record.direction, record.conn, record.service, payload.get("op"), payload.get("t"), payload.get("type"))
             middle = self._kept.get(key)
         except TypeError:  # an unhashable t or type (a hostile payload): no shortcut
-            return plain_record(record, self.proto, who=self._who(record))
+            return plain_record(record, self.proto, who=self._who(record), extra=extra)
         if middle is None:
-            who = self._who(record)
             if len(self._kept) >= self.MAX_KEPT:
                 self._kept.clear()
-            _, arrow, who_text, label_text, *_ = record_texts(record, self.proto, who=who)
+            _, arrow, who_text, label_text, *_ = record_texts(record, self.proto, who=self._who(record))
             middle = self._kept[key] = arrow + who_text + label_text
-        if payload is not self._last_payload:  # the gateway's forward shares its payload with the read
+        if payload is not self._last_payload:  # a forward shares its payload with the read
             self._last_payload, self._last_summary = payload, summary(record, 4096)
+        size = self._sizes.get(record.size) if not record.compressed else None
+        if size is None:
+            size = f"{size_text(record):>9}  "
+            if not record.compressed and len(self._sizes) < self.MAX_KEPT:
+                self._sizes[record.size] = size
         # the columns of record_texts, in its order
-        return f"{clock(record.ts)}{middle}{size_text(record):>9}  {self._last_summary}"
+        if extra:
+            return f"{clock(record.ts)}{middle}{size}{extra}  {self._last_summary}"
+        return f"{clock(record.ts)}{middle}{size}{self._last_summary}"
 
     def _who(self, record: Record) -> str | None:
         return connection_name(record.conn, record.service) if self.show_conn else None
+
+
+def route_extra(read: Record, forwards: list[Record]) -> str:
+    """What a relayed event's line adds: where the gateway forwarded it (``→ #5 commands``), with
+    the forward's own size when it differs (compressed for its receiver)."""
+    return "→ " + ", ".join(
+        connection_name(f.conn, f.service) + (f" {size_text(f)}" if f.compressed or f.size != read.size else "") for f in forwards
+    )
 
 
 def ack_extra(record: Record) -> str:

@@ -6,7 +6,9 @@ every ``DRAIN_SECONDS``, turns the whole batch into text or NDJSON at once, and 
 per stream does the blocking writes in large chunks. A slow stdout (a terminal scrolled back,
 ``| less``) therefore never stalls the wire: its writer falls behind, drops whole chunks past
 ``STDOUT_BACKLOG`` bytes, and the records it dropped are counted and reported. ``--log`` never
-drops. What each kind of output shows is in docs/cli.md, "What the console prints".
+drops. A terminal in summary mode (a flood) counts each payload as it arrives instead of queueing
+it, unless a ``--log`` needs every record. What each kind of output shows is in docs/cli.md,
+"What the console prints".
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from gwtool.console import (
     format_record,
     ndjson,
     plain_notice,
+    route_extra,
 )
 from gwtool.records import Notice, Record
 from gwtool.text import printable_lines
@@ -54,11 +57,21 @@ SUMMARY_KINDS = 4  # payload kinds listed per direction in a summary line
 
 
 @dataclass(slots=True)
+class Unhidden:
+    """A payload summary mode counted as it arrived, to be printed after all: a refusal followed it."""
+
+    record: Record
+
+
+@dataclass(slots=True)
 class Message:
     """A line of gwtool's own (not from the wire), kept in order with the records."""
 
     text: str
     style: str = "dim"
+
+
+Queued = Record | Notice | Message | Unhidden  # what waits for the drain
 
 
 class StreamWriter:
@@ -151,32 +164,43 @@ class Summary:
     """What a terminal in summary mode was not shown during one second."""
 
     def __init__(self) -> None:
-        self.kinds: dict[tuple[str, int | None, str | None], int] = {}  # (direction, op, t or cache type) → payloads
+        self.kinds: dict[tuple[str, object, object], int] = {}  # (direction, op, t or cache type) → payloads
         self.bytes = {"in": 0, "out": 0}
         self.count = 0  # payloads in the second
         self.hidden = 0  # of them, not printed
 
     def add(self, record: Record) -> None:
+        """Count a payload that is not printed (one call per payload of a flood: kept short)."""
+        self.count += 1
+        self.hidden += 1
         payload, direction = record.payload, record.direction
-        if payload:
-            op, what = payload.get("op"), payload.get("t") or payload.get("type")
-            # a hostile payload's op, t or type may be any JSON: count it by name only when it is one
-            key = (direction, op if type(op) is int else None, what if type(what) is str else None)
-        else:
+        key = (direction, payload.get("op"), payload.get("t") or payload.get("type")) if payload else (direction, None, None)
+        try:
+            self.kinds[key] += 1
+        except KeyError:
+            self.kinds[key] = 1
+        except TypeError:  # a hostile payload's t or type may be a list or an object
             key = (direction, None, None)
-        kinds = self.kinds
-        kinds[key] = kinds.get(key, 0) + 1
+            self.kinds[key] = self.kinds.get(key, 0) + 1
         self.bytes[direction] += record.size
+
+    def named_kinds(self) -> dict[tuple[str, int | None, str | None], int]:
+        """``kinds`` with an op that is not an integer and a t or type that is not a string (any
+        JSON, from a hostile payload) counted as nameless."""
+        named: dict[tuple[str, int | None, str | None], int] = {}
+        for (direction, op, what), n in self.kinds.items():
+            key = (direction, op if type(op) is int else None, what if type(what) is str else None)
+            named[key] = named.get(key, 0) + n
+        return named
 
     def line(self, proto: Protocol, seconds: float, figures: str, dropped: int) -> Text:
         """``12:00:01.000 ▸ 31,204/s  ← 15,602 · 4.9 MB/s: EVENT EXECUTE_COMMAND 15,600 …``"""
         text = Text(no_wrap=False)
         text.append(clock(time.time()), "dim")
         text.append(f" ▸ {self.count / seconds:,.0f} payloads/s ", "bold")
+        kinds = self.named_kinds()
         for direction, arrow in (("in", "←"), ("out", "→")):
-            ranked = sorted(
-                ((n, op, what) for (way, op, what), n in self.kinds.items() if way == direction), key=_first, reverse=True
-            )
+            ranked = sorted(((n, op, what) for (way, op, what), n in kinds.items() if way == direction), key=_first, reverse=True)
             if not ranked:
                 continue
             total = sum(n for n, _, _ in ranked)
@@ -227,7 +251,7 @@ class WireOutput:
     ):
         self.proto, self.json, self.every, self.quiet = proto, json, every, quiet
         self.show_conn, self.hide, self.figures, self.on_closed = show_conn, hide, figures, on_closed
-        self._pending: deque[Record | Notice | Message] = deque()
+        self._pending: deque[Queued] = deque()
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         out = stdout if stdout is not None else sys.stdout.buffer
@@ -235,7 +259,9 @@ class WireOutput:
         self._stdout = StreamWriter(out, limit=backlog, name="stdout", on_broken=self._stdout_gone)
         self.lines_per_second, self.window = lines_per_second, window  # summary mode: a line a window
         self._log = StreamWriter(log, limit=None, name="log") if log is not None else None
+        self._counts_on_arrival = self.terminal and not (json or every or quiet) and hide is None and log is None
         self._plain = PlainLines(proto, show_conn=show_conn)
+        self._routes: dict[tuple[int, str | None], str] = {}  # see _route
         self._screen: Console | None = None  # Rich console rendering a terminal's lines to text
         self._buffer = io.StringIO()
         # summary mode (a terminal, text, not --every): see _text
@@ -253,6 +279,8 @@ class WireOutput:
     # --- the subscriber: called inside frame handlers, so it only appends ---------------------------
 
     def __call__(self, item: Record | Notice | Message) -> None:
+        if self.summarizing and self._counts_on_arrival and self._arrived_counted(item):
+            return
         pending = self._pending
         pending.append(item)
         if not self._scheduled:
@@ -262,6 +290,23 @@ class WireOutput:
             self._loop.call_later(DRAIN_SECONDS, self._drain)
         elif len(pending) >= MAX_PENDING:
             self._drain(everything=True)
+
+    def _arrived_counted(self, item: Record | Notice | Message) -> bool:
+        """Summary mode's bookkeeping as a record arrives: a flood's payloads are counted here and
+        never queued (only a ``--log`` needs them, and then this is off). A refusal takes the
+        payload just before it along, to be printed in full. True when nothing is left to queue."""
+        if type(item) is Record:
+            if item.payload is None:  # undecodable: always shown in full
+                return False
+            self._second.add(item)
+            self._unshown[item.conn] = item
+            return True
+        if type(item) is Notice:
+            if _refusal(item) and (behind := self._unshown.pop(item.conn, None)):
+                self._pending.append(Unhidden(behind))
+            if item.kind == "closed":
+                self._unshown.pop(item.conn, None)
+        return False
 
     def message(self, text: str, style: str = "dim") -> None:
         """A line of gwtool's own: in order with the records, on stderr in --json mode."""
@@ -325,7 +370,7 @@ class WireOutput:
             return
         lines: list[bytes] | None = None
         if self._log is not None:
-            lines = [ndjson(item) for item in batch if not isinstance(item, Message)]
+            lines = [ndjson(item) for item in batch if isinstance(item, (Record, Notice))]
             self._log.put(b"".join(lines))
         if self.json:
             shown = [item for item in batch if self._shown(item)]
@@ -335,28 +380,36 @@ class WireOutput:
             self._text(batch)
         self._report_drops()
 
-    def _shown(self, item: Record | Notice | Message) -> bool:
-        if isinstance(item, Message):
+    def _shown(self, item: Queued) -> bool:
+        if isinstance(item, (Message, Unhidden)):
             return False
         if self.hide is not None and self.hide(item):
             return False
         return isinstance(item, Notice) or not self.quiet
 
-    def _text(self, batch: list[Record | Notice | Message]) -> None:
+    def _text(self, batch: list[Queued]) -> None:
         self._columns = self._width() if self.terminal else 0
         if not self.summarizing and time.monotonic() - self._second_started >= self.window:
             self._second, self._second_started = Summary(), time.monotonic()
         out: list[str] = []
-        records = 0
-        for item in batch:
+        counting, second, unshown = self.terminal and not self.every, self._second, self._unshown
+        records, at, end = 0, 0, len(batch)
+        while at < end:
+            item = batch[at]
+            at += 1
             try:
                 if isinstance(item, Record):
                     if self.quiet or (self.hide is not None and self.hide(item)):
                         continue
-                    if self.terminal and not self.every and self._counted(item):
+                    if counting and self.summarizing and item.payload is not None:  # a flood's every payload: kept short
+                        second.add(item)
+                        unshown[item.conn] = item
                         continue
-                    out.append(self._record_line(item))
-                    records += 1
+                    if counting and self._counted(item):
+                        continue
+                    forwards, at = self._forwards(item, batch, at)
+                    out.append(self._record_line(item, forwards))
+                    records += 1 + len(forwards)
                 elif isinstance(item, Notice):
                     if self.hide is not None and self.hide(item):
                         continue
@@ -366,6 +419,10 @@ class WireOutput:
                     if item.kind == "closed":
                         self._unshown.pop(item.conn, None)
                     out.append(self._notice_line(item))
+                elif isinstance(item, Unhidden):
+                    out.append(self._record_line(item.record))  # the payload that led to a refusal, in full
+                    self._second.hidden -= 1
+                    records += 1
                 else:
                     line = printable_lines(item.text)
                     out.append(self._render(Text(line, item.style), soft_wrap=True) if self.terminal else line)
@@ -375,19 +432,39 @@ class WireOutput:
         if out:
             self._stdout.put(("\n".join(out) + "\n").encode("utf-8", "replace"), records)
 
+    def _forwards(self, read: Record, batch: list[Queued], at: int) -> tuple[list[Record], int]:
+        """The gateway's forwards of ``read``'s payload that come right after it in ``batch``: a
+        relayed event is one line (``← #1 sharder … → #5 commands``). Returns them and where the
+        batch goes on."""
+        payload = read.payload
+        forwards: list[Record] = []
+        if read.direction != "in" or payload is None:
+            return forwards, at
+        while at < len(batch):
+            item = batch[at]
+            if type(item) is not Record or item.payload is not payload or item.direction != "out":
+                break
+            at += 1
+            if self.hide is None or not self.hide(item):
+                forwards.append(item)
+        if forwards and self.terminal:
+            self._second.count += len(forwards)  # the rate counts payloads, forwards too
+        return forwards, at
+
     def _counted(self, record: Record) -> bool:
-        """Summary mode's bookkeeping; True when the record is summarized rather than printed."""
+        """Line mode's watch on the rate and summary mode's bookkeeping; True when the record is
+        summarized rather than printed. (``_text`` counts a flood's payloads itself, inline.)"""
         second = self._second
-        second.count += 1
         if not self.summarizing:
-            if second.count <= self.lines_per_second * self.window:
+            if second.count < self.lines_per_second * self.window:
+                second.count += 1
                 return False
             self._switch(True)
             self._schedule_tick()
         if record.payload is None:  # undecodable: always shown in full
+            second.count += 1
             return False
         second.add(record)
-        second.hidden += 1
         self._unshown[record.conn] = record
         return True
 
@@ -425,13 +502,30 @@ class WireOutput:
         self.summarizing = summarizing
         self.mode_changed.set()
 
-    def _record_line(self, record: Record) -> str:
-        extra = ack_extra(record) if record.direction == "in" and record.op == self._ack_op and record.payload is not None else ""
+    def _record_line(self, record: Record, forwards: list[Record] | None = None) -> str:
+        if forwards:
+            extra = self._route(record, forwards)
+        elif record.direction == "in" and record.payload is not None and record.payload.get("op") == self._ack_op:
+            extra = ack_extra(record)
+        else:
+            extra = ""
         if not self.terminal:
             return self._plain(record, extra)
         who = connection_name(record.conn, record.service) if self.show_conn else None
         width = max(20, self._columns - 60)
         return self._render(format_record(record, self.proto, who=who, extra=extra, width=width), one_line=True)
+
+    def _route(self, read: Record, forwards: list[Record]) -> str:
+        """``route_extra``, kept per receiver for the common case: one forward, as it was read."""
+        if len(forwards) > 1 or forwards[0].compressed or forwards[0].size != read.size:
+            return route_extra(read, forwards)
+        key = (forwards[0].conn, forwards[0].service)
+        text = self._routes.get(key)
+        if text is None:
+            if len(self._routes) >= PlainLines.MAX_KEPT:
+                self._routes.clear()
+            text = self._routes[key] = route_extra(read, forwards)
+        return text
 
     def _notice_line(self, notice: Notice) -> str:
         who = connection_name(notice.conn, notice.service) if self.show_conn else None

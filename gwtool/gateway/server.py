@@ -301,11 +301,13 @@ class MockGateway:
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn(record_or_notice)`` for everything from now on; returns the unsubscribe."""
-        self._subscribers.append(fn)
+        self._subscribers = [*self._subscribers, fn]
 
         def unsubscribe() -> None:
             if fn in self._subscribers:
-                self._subscribers.remove(fn)
+                rest = list(self._subscribers)
+                rest.remove(fn)
+                self._subscribers = rest
 
         return unsubscribe
 
@@ -733,7 +735,7 @@ class MockGateway:
     # --- records and notices ----------------------------------------------------------------------
 
     def _emit(self, item: Record | Notice) -> None:
-        for fn in tuple(self._subscribers):
+        for fn in self._subscribers:  # a new list on each (un)subscribe: safe to iterate as one changes it
             try:
                 fn(item)
             except Exception:  # a broken subscriber must not break the gateway

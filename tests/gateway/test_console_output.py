@@ -176,6 +176,21 @@ async def test_a_terminal_summarizes_a_flood_but_shows_a_refusal_in_full_and_lin
     assert re.search(r"← #\d+ sharder\s+EVENT EXECUTE_COMMAND .*after-the-flood", text)
 
 
+async def test_a_terminal_summarizing_a_flood_still_logs_every_record(tmp_path):
+    """Summary mode counts a flood's payloads as they arrive, without queueing them, unless a
+    ``--log`` needs them: then every record still reaches the file."""
+    log = tmp_path / "gw.ndjson"
+    with log.open("wb") as file:
+        async with MockGateway() as gw:
+            output = WireOutput(gw.proto, stdout=Captured(), terminal=True, log=file, lines_per_second=50, window=0.5)
+            gw.subscribe(output)
+            assert await flood(gw, 5_000) == 5_000
+            assert output.summarizing
+            await output.aclose()
+    events = [r for r in map(orjson.loads, log.read_bytes().splitlines()) if r.get("t") == "EXECUTE_COMMAND"]
+    assert sum(r["dir"] == "in" for r in events) == 5_000 and sum(r["dir"] == "out" for r in events) == 5_000
+
+
 async def read_all(ws) -> None:  # noqa: ANN001
     """Keep a receiver reading, as a real service does."""
     with contextlib.suppress(ConnectionClosed):
@@ -191,9 +206,34 @@ async def test_a_pipe_gets_every_payload_as_a_plain_line():
         assert await flood(gw, 1000) == 1000
         await output.aclose()
     lines = captured.text().splitlines()
-    assert sum(bool(re.search(r"← #\d+ sharder\s+EVENT EXECUTE_COMMAND", line)) for line in lines) == 1000
-    assert sum(bool(re.search(r"→ #\d+ commands\s+EVENT EXECUTE_COMMAND", line)) for line in lines) == 1000
+    reads = [line for line in lines if re.search(r"← #\d+ sharder\s+EVENT EXECUTE_COMMAND", line)]
+    routed = sum(bool(re.search(r" B  → #\d+ commands  \{", line)) for line in reads)  # read and forward: one line
+    alone = sum(bool(re.search(r"→ #\d+ commands\s+EVENT EXECUTE_COMMAND", line)) for line in lines)
+    assert len(reads) == 1000 and routed + alone == 1000, (len(reads), routed, alone)
+    assert routed > 500  # a forward is on its own line only when something came between it and its read
     assert "\x1b" not in captured.text() and "not printed" not in captured.text()
+
+
+def test_a_relayed_event_is_one_line_that_says_where_it_went():
+    """A forward right after its read (the same payload) joins the read's line; one that is
+    compressed says its own size; a forward of another payload (a held event) keeps its own line."""
+    from gwtool.protocol.definition import load_protocol
+    from gwtool.records import Record
+
+    proto = load_protocol()
+    payload = {"op": proto.op("EVENT"), "t": "EXECUTE_COMMAND", "d": {"n": 1}}
+    sink = io.BytesIO()
+    output = WireOutput(proto, stdout=sink, terminal=False, show_conn=True)
+    output._pending.extend([  # noqa: SLF001
+        Record("in", 40, payload, conn=1, service="sharder"),
+        Record("out", 40, payload, conn=2, service="commands"),
+        Record("out", 31, payload, True, conn=3, service="commands"),
+        Record("out", 40, dict(payload), conn=4, service="commands"),
+    ])  # fmt: skip
+    output.close()
+    first, second = sink.getvalue().decode().splitlines()
+    assert re.search(r"← #1 sharder\s+EVENT EXECUTE_COMMAND\s+40 B  → #2 commands, #3 commands 31 B z  \{\"n\":1\}$", first)
+    assert re.search(r"→ #4 commands\s+EVENT EXECUTE_COMMAND\s+40 B  \{\"n\":1\}$", second)
 
 
 def test_a_burst_read_in_one_turn_is_drained_in_a_few_turns_not_all_at_once():
