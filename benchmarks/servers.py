@@ -2,6 +2,7 @@
 
     python benchmarks/servers.py raw  [--port 0] [--greet]           # the unparsed baseline relay
     python benchmarks/servers.py mock [--port 0] [--heartbeat-interval MS] [--hold N]
+    python benchmarks/servers.py layer --layer none|records|quiet|pipe  # what the console costs
 
 Each prints ``READY <url>`` once listening, and exits when its stdin closes, on SIGTERM, or after
 ``--max-seconds`` (a bound, so that a lost parent never leaves a server behind).
@@ -81,6 +82,32 @@ async def serve_mock(proto: Protocol, port: int, stopped: asyncio.Event, interva
         await stopped.wait()
 
 
+LAYERS = ("none", "records", "quiet", "pipe")
+
+
+async def serve_layer(proto: Protocol, port: int, stopped: asyncio.Event, layer: str) -> None:
+    """``MockGateway`` with the console's layers added one at a time, as ``mock-gateway`` runs it
+    (uvloop, ``gc.freeze()``): no subscriber; one that does nothing (the gateway makes its Records);
+    ``WireOutput`` quiet; ``WireOutput`` printing a line per payload to stdout (a pipe)."""
+    import gc
+
+    from gwtool.gateway import MockGateway
+    from gwtool.output import WireOutput
+
+    async with MockGateway(proto, port=port) as gw:
+        output = None
+        if layer == "records":
+            gw.subscribe(lambda item: None)
+        elif layer in ("quiet", "pipe"):
+            output = WireOutput(proto, show_conn=True, quiet=layer == "quiet", terminal=False)
+            gw.subscribe(output)
+        gc.freeze()
+        print(f"READY {gw.url}", flush=True)  # before anything the output writes
+        await stopped.wait()
+    if output:
+        await output.aclose()
+
+
 def watch_gc() -> None:
     """Time every garbage collection; print a summary on stderr at exit (--gc-stats)."""
     import atexit
@@ -114,7 +141,8 @@ def tune_malloc() -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=("raw", "mock"))
+    parser.add_argument("kind", choices=("raw", "mock", "layer"))
+    parser.add_argument("--layer", choices=LAYERS, default="none", help="layer: what the console adds (see serve_layer)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--heartbeat-interval", type=int, default=30000, help="ms, in HELLO (mock)")
     parser.add_argument("--hold", type=int, default=1000)
@@ -142,6 +170,8 @@ async def main() -> None:
     loop.call_later(args.max_seconds, stopped.set)
     if args.kind == "raw":
         server = serve_raw(proto, args.port, stopped, args.greet)
+    elif args.kind == "layer":
+        server = serve_layer(proto, args.port, stopped, args.layer)
     else:
         server = serve_mock(proto, args.port, stopped, args.heartbeat_interval, args.hold)
     with contextlib.suppress(TimeoutError):
@@ -149,4 +179,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["layer"]:  # the wire commands' loop, as mock-gateway runs it
+        from gwtool.cli.running import run_on_fast_loop
+
+        run_on_fast_loop(main())
+    else:
+        asyncio.run(main())

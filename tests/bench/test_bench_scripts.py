@@ -54,3 +54,12 @@ def test_liveview_quick_mode_counts_every_payload() -> None:
     assert sent == counted > 0
     assert any(line.startswith("ALL ") and line.endswith("RECEIVED BY THE DASHBOARD: PASS") for line in lines)
     assert lines[-1].startswith("RATIO dashboard/no-UI sustained rate = ")
+
+
+def test_console_cost_runs_every_layer_without_loss_and_prints_ratios_last() -> None:
+    out = run_script("bench_console_cost.py", "--rounds", "1", "--seconds", "0.3", timeout=120)
+    lines = out.strip().splitlines()
+    kinds = ["raw", "none", "records", "quiet", "pipe", "gwtool-pipe", "gwtool-tty"]
+    runs = [line.split() for line in lines if " msg/s  lost " in line]
+    assert [run[0] for run in runs] == kinds and all(run[run.index("lost") + 1] == "0" for run in runs)
+    assert [line.split()[1] for line in lines[-len(kinds) :]] == kinds and lines[-1].startswith("RATIO ")
