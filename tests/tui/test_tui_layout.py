@@ -258,3 +258,25 @@ async def test_the_editor_highlights_json(proto):
         await settle(pilot)
         await pilot.press("4")
         assert app.focused.language == "json"
+
+
+async def test_latency_given_figures_before_its_pane_composed_shows_them_once_mounted():
+    """Opening the latency pane refreshes it at once, sometimes before the pane has composed its
+    widgets: that must not crash the dashboard (it once did, under load), and the figures must show."""
+    from textual.app import App
+    from textual.widgets import Static
+
+    from gwtool.client.latency import LatencyStats
+    from gwtool.tui.widgets.latency import Latency
+
+    stats = LatencyStats()
+    for ms in (0.9, 1.2, 0.8):
+        stats.add(ms)
+    latency = Latency()
+    latency.show(stats, embedded=True)  # not mounted yet: no children to update
+    app = App()
+    async with app.run_test() as pilot:
+        await app.mount(latency)
+        await pilot.pause()
+        table, summary = latency.query_one("#latency-numbers", Static).content.renderables  # type: ignore[union-attr]
+        assert summary.plain.startswith("3 heartbeats answered")

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Sparkline, Static
 
 
@@ -31,21 +32,33 @@ class Latency(Vertical):
         }
     """
 
+    _latest: tuple[Any, bool, bool] | None = None  # what show() was last given
+
     def compose(self) -> ComposeResult:
         yield Static(Text("no heartbeat yet", "dim"), id="latency-numbers")
         yield Static(id="latency-help")
         yield Sparkline([], id="latency-graph")
 
+    def on_mount(self) -> None:
+        if self._latest is not None:
+            stats, embedded, stale = self._latest
+            self.show(stats, embedded=embedded, stale=stale)
+
     def show(self, stats: Any, *, embedded: bool, stale: bool = False) -> None:
         """``stale``: not connected now, so the figures are from before the connection was lost."""
-        numbers = self.query_one("#latency-numbers", Static)
-        graph = self.query_one("#latency-graph", Sparkline)
+        self._latest = (stats, embedded, stale)
+        try:
+            numbers = self.query_one("#latency-numbers", Static)
+            graph = self.query_one("#latency-graph", Sparkline)
+            help_line = self.query_one("#latency-help", Static)
+        except NoMatches:  # its pane is opening and has not composed it yet: on_mount shows this
+            return
         keys = Text("h", "bold")
         keys.append(" heartbeat now", "dim")
         if embedded:
             keys.append("   H", "bold")
             keys.append(" gateway asks for one", "dim")
-        self.query_one("#latency-help", Static).update(keys)
+        help_line.update(keys)
         if stats is None or not stats.count:
             numbers.update(Text("no heartbeat answered yet", "dim"))
             graph.data = []
