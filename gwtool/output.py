@@ -276,7 +276,7 @@ class WireOutput:
         self._ack_op = proto.op("HEARTBEAT_ACK")
         self.failures = 0  # items that could not be shown (a bug, reported once)
 
-    # --- the subscriber: called inside frame handlers, so it only appends ---------------------------
+    # --- the subscriber: called inside frame handlers, so it only appends (or counts) ---------------
 
     def __call__(self, item: Record | Notice | Message) -> None:
         if self.summarizing and self._counts_on_arrival and self._arrived_counted(item):
