@@ -119,17 +119,21 @@ class Server:
 
     def __init__(self, kind: str, greet: bool = False):
         self.kind = kind
-        if kind == "raw":
-            argv = [sys.executable, str(HERE / "servers.py"), "raw", "--max-seconds", "300"] + (["--greet"] if greet else [])
-            output = "pipe"
-        else:
-            argv = [str(GWTOOL), "mock-gateway", "--port", "0"]
-            output = kind.removeprefix("gwtool-")
+        argv, output = self.command(kind, greet)
         self.proc, self.drain = spawn(argv, output)
         if not self.drain.ready.wait(30) or self.drain.url is None:
             stop(self.proc)
             raise RuntimeError(f"{kind} did not start")
         self.url = self.drain.url
+
+    @staticmethod
+    def command(kind: str, greet: bool) -> tuple[list[str], str]:
+        """The server's command line and what its stdout is (``pipe`` or ``tty``)."""
+        if kind == "raw":
+            return [sys.executable, str(HERE / "servers.py"), "raw", "--max-seconds", "300"] + (
+                ["--greet"] if greet else []
+            ), "pipe"
+        return [str(GWTOOL), "mock-gateway", "--port", "0"], kind.removeprefix("gwtool-")
 
     def close(self) -> None:
         stop(self.proc)

@@ -31,21 +31,13 @@ LAYERS = ("none", "records", "quiet", "pipe")
 
 
 class Run(bench_cli.Server):
-    """One server process: the raw relay, a layer, or the installed command (stdout a pipe or a pty)."""
+    """One server process: the raw relay, a layer of servers.py, or the installed command."""
 
-    def __init__(self, kind: str):
-        self.kind = "raw" if kind == "raw" else "layer"
-        if kind == "raw" or kind in LAYERS:
-            argv = [sys.executable, str(bench_cli.HERE / "servers.py"), "raw" if kind == "raw" else "layer",
-                    "--max-seconds", "300"] + ([] if kind == "raw" else ["--layer", kind])  # fmt: skip
-            output = "pipe"
-        else:
-            argv, output = [str(bench_cli.GWTOOL), "mock-gateway", "--port", "0"], kind.removeprefix("gwtool-")
-        self.proc, self.drain = bench_cli.spawn(argv, output)
-        if not self.drain.ready.wait(30) or self.drain.url is None:
-            bench_cli.stop(self.proc)
-            raise RuntimeError(f"{kind} did not start")
-        self.url = self.drain.url
+    @staticmethod
+    def command(kind: str, greet: bool) -> tuple[list[str], str]:
+        if kind in LAYERS:
+            return [sys.executable, str(bench_cli.HERE / "servers.py"), "layer", "--layer", kind, "--max-seconds", "300"], "pipe"
+        return bench_cli.Server.command(kind, greet)
 
 
 async def main() -> int:

@@ -298,14 +298,10 @@ class WireOutput:
         if type(item) is Record:
             if item.payload is None:  # undecodable: always shown in full
                 return False
-            self._second.add(item)
-            self._unshown[item.conn] = item
+            self._summarize(item)
             return True
-        if type(item) is Notice:
-            if _refusal(item) and (behind := self._unshown.pop(item.conn, None)):
-                self._pending.append(Unhidden(behind))
-            if item.kind == "closed":
-                self._unshown.pop(item.conn, None)
+        if type(item) is Notice and (behind := self._refused(item)):
+            self._pending.append(Unhidden(behind))
         return False
 
     def message(self, text: str, style: str = "dim") -> None:
@@ -392,7 +388,7 @@ class WireOutput:
         if not self.summarizing and time.monotonic() - self._second_started >= self.window:
             self._second, self._second_started = Summary(), time.monotonic()
         out: list[str] = []
-        counting, second, unshown = self.terminal and not self.every, self._second, self._unshown
+        counting = self.terminal and not self.every
         records, at, end = 0, 0, len(batch)
         while at < end:
             item = batch[at]
@@ -400,10 +396,6 @@ class WireOutput:
             try:
                 if isinstance(item, Record):
                     if self.quiet or (self.hide is not None and self.hide(item)):
-                        continue
-                    if counting and self.summarizing and item.payload is not None:  # a flood's every payload: kept short
-                        second.add(item)
-                        unshown[item.conn] = item
                         continue
                     if counting and self._counted(item):
                         continue
@@ -413,15 +405,12 @@ class WireOutput:
                 elif isinstance(item, Notice):
                     if self.hide is not None and self.hide(item):
                         continue
-                    if self.summarizing and _refusal(item) and (behind := self._unshown.pop(item.conn, None)):
-                        out.append(self._record_line(behind))  # the payload that led to it, in full
-                        self._second.hidden -= 1
-                    if item.kind == "closed":
-                        self._unshown.pop(item.conn, None)
+                    if behind := self._refused(item):
+                        out.append(self._unhidden_line(behind))
+                        records += 1
                     out.append(self._notice_line(item))
                 elif isinstance(item, Unhidden):
-                    out.append(self._record_line(item.record))  # the payload that led to a refusal, in full
-                    self._second.hidden -= 1
+                    out.append(self._unhidden_line(item.record))
                     records += 1
                 else:
                     line = printable_lines(item.text)
@@ -453,7 +442,7 @@ class WireOutput:
 
     def _counted(self, record: Record) -> bool:
         """Line mode's watch on the rate and summary mode's bookkeeping; True when the record is
-        summarized rather than printed. (``_text`` counts a flood's payloads itself, inline.)"""
+        summarized rather than printed."""
         second = self._second
         if not self.summarizing:
             if second.count < self.lines_per_second * self.window:
@@ -464,9 +453,26 @@ class WireOutput:
         if record.payload is None:  # undecodable: always shown in full
             second.count += 1
             return False
-        second.add(record)
-        self._unshown[record.conn] = record
+        self._summarize(record)
         return True
+
+    def _summarize(self, record: Record) -> None:
+        """Count a payload summary mode does not print; keep each connection's last for a refusal."""
+        self._second.add(record)
+        self._unshown[record.conn] = record
+
+    def _refused(self, notice: Notice) -> Record | None:
+        """The summarized payload a refusal followed, to be printed in full after all; a closed
+        connection's last payload is forgotten."""
+        behind = self._unshown.pop(notice.conn, None) if self.summarizing and _refusal(notice) else None
+        if notice.kind == "closed":
+            self._unshown.pop(notice.conn, None)
+        return behind
+
+    def _unhidden_line(self, record: Record) -> str:
+        """The line of a payload that was counted as hidden and is printed after all."""
+        self._second.hidden -= 1
+        return self._record_line(record)
 
     def _schedule_tick(self) -> None:
         delay = max(0.0, self._second_started + self.window - time.monotonic())
