@@ -13,7 +13,7 @@ import orjson
 from rich.text import Text
 
 from gwtool.records import Notice, Record
-from gwtool.text import printable
+from gwtool.text import printable, printable_json
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
@@ -74,14 +74,34 @@ def label(record: Record, proto: Protocol) -> str:
 def summary(record: Record, width: int = 160) -> str:
     """The payload's data (or the decode error) as compact one-line JSON, cut to ``width``."""
     if record.payload is None:
-        text = f"{record.error}: {record.raw or ''}"  # line breaks become ⏎ below
+        text = printable(f"{record.error}: {record.raw or ''}")  # line breaks become ⏎
     else:
         d = record.payload.get("d")
         try:
-            text = "" if d is None else orjson.dumps(d).decode()  # JSON: no raw line breaks
+            text = "" if d is None else printable_json(orjson.dumps(d))  # JSON: no raw line breaks
         except orjson.JSONEncodeError as exc:  # nested past orjson's depth limit, say
-            text = f"<data not shown: {exc}>"
-    text = printable(text)
+            text = printable(f"<data not shown: {exc}>")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def payload_json(record: Record, width: int = 4096) -> str:
+    """The whole payload as one line of JSON, cut to ``width``: the frame exactly as it came when
+    it was read from the wire (made printable), else encoded again. A pipe's lines end with it."""
+    frame = record.frame
+    if frame is None or record.payload is None:
+        if record.payload is None:
+            return summary(record, width)
+        try:
+            text = printable_json(orjson.dumps(record.payload))
+        except orjson.JSONEncodeError as exc:  # nested past orjson's depth limit, say
+            text = printable(f"<payload not shown: {exc}>")
+    # A frame orjson decoded holds no control character but whitespace between tokens and DEL (it
+    # refuses the others inside strings): four C-speed scans clear it (str.isprintable looks up
+    # each character). isascii() is O(1).
+    elif frame.isascii() and "\n" not in frame and "\r" not in frame and "\t" not in frame and "\x7f" not in frame:
+        text = frame
+    else:
+        text = printable(frame)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -127,44 +147,38 @@ def plain_record(record: Record, proto: Protocol, *, who: str | None = None, ext
 
 
 class PlainLines:
-    """``plain_record`` for a flood into a pipe: the columns that repeat for one connection and
-    kind of payload (arrow, who, label) and the size column are kept, so a line costs its time and
-    data only, and the data is rendered once for the read and the forwards that share it."""
+    """``plain_record`` for a flood into a pipe. Every column but the time, ``extra`` and the data
+    repeats for one connection, kind of payload and size, so it is made once and kept; so is a
+    relayed event's route (``to``: its one forward, as it was read)."""
 
     MAX_KEPT = 10_000
 
     def __init__(self, proto: Protocol, *, show_conn: bool):
         self.proto, self.show_conn = proto, show_conn
         self._kept: dict[tuple[object, ...], str] = {}
-        self._sizes: dict[int, str] = {}  # the size column of an uncompressed payload, by size
-        self._last_payload: object = None
-        self._last_summary = ""
 
-    def __call__(self, record: Record, extra: str = "") -> str:
+    def __call__(self, record: Record, extra: str = "", to: Record | None = None) -> str:
         payload = record.payload
         if payload is None:
-            return plain_record(record, self.proto, who=self._who(record), extra=extra)
+            return plain_record(record, self.proto, who=self._who(record), extra=route_extra(record, [to]) if to else extra)
+        key = (record.conn, record.direction, record.service, payload.get("op"), payload.get("t"), payload.get("type"),
+               record.size, record.compressed, to and to.conn, to and to.service)  # fmt: skip
         try:
-            key = (record.direction, record.conn, record.service, payload.get("op"), payload.get("t"), payload.get("type"))
             middle = self._kept.get(key)
-        except TypeError:  # an unhashable t or type (a hostile payload): no shortcut
-            return plain_record(record, self.proto, who=self._who(record), extra=extra)
+            hashable = True
+        except TypeError:  # an unhashable t or type (a hostile payload): nothing kept
+            middle, hashable = None, False
         if middle is None:
-            if len(self._kept) >= self.MAX_KEPT:
-                self._kept.clear()
-            _, arrow, who_text, label_text, *_ = record_texts(record, self.proto, who=self._who(record))
-            middle = self._kept[key] = arrow + who_text + label_text
-        if payload is not self._last_payload:  # a forward shares its payload with the read
-            self._last_payload, self._last_summary = payload, summary(record, 4096)
-        size = self._sizes.get(record.size) if not record.compressed else None
-        if size is None:
-            size = f"{size_text(record):>9}  "
-            if not record.compressed and len(self._sizes) < self.MAX_KEPT:
-                self._sizes[record.size] = size
-        # the columns of record_texts, in its order
-        if extra:
-            return f"{clock(record.ts)}{middle}{size}{extra}  {self._last_summary}"
-        return f"{clock(record.ts)}{middle}{size}{self._last_summary}"
+            route = route_extra(record, [to]) + "  " if to is not None else ""
+            _, *columns, _, _ = record_texts(record, self.proto, who=self._who(record), width=0)
+            middle = "".join(columns) + route
+            if hashable:
+                if len(self._kept) >= self.MAX_KEPT:
+                    self._kept.clear()
+                self._kept[key] = middle
+        if extra:  # the columns of record_texts, then the whole payload
+            return f"{clock(record.ts)}{middle}{extra}  {payload_json(record)}"
+        return f"{clock(record.ts)}{middle}{payload_json(record)}"
 
     def _who(self, record: Record) -> str | None:
         return connection_name(record.conn, record.service) if self.show_conn else None

@@ -1,9 +1,10 @@
 """The hand-off between the wire and whoever watches it: a terminal, a pipe, NDJSON, ``--log``.
 
 The gateway and the client call their subscribers inside the handler that read the frame, so the
-subscriber here only appends the item to a list. A drain, scheduled on the event loop at most
-every ``DRAIN_SECONDS``, turns the whole batch into text or NDJSON at once, and one writer thread
-per stream does the blocking writes in large chunks. A slow stdout (a terminal scrolled back,
+subscriber here only appends the item to a list. A drain, scheduled for the event loop's next turn
+(outside any frame handler, while the records are still in the CPU's cache), turns the batch into
+text or NDJSON at once, and one writer thread per stream does the blocking writes, in large chunks
+gathered for ``DRAIN_SECONDS``. A slow stdout (a terminal scrolled back,
 ``| less``) therefore never stalls the wire: its writer falls behind, drops whole chunks past
 ``STDOUT_BACKLOG`` bytes, and the records it dropped are counted and reported. ``--log`` never
 drops. A terminal in summary mode (a flood) counts each payload as it arrives instead of queueing
@@ -46,8 +47,8 @@ if TYPE_CHECKING:
 
     from gwtool.protocol.definition import Protocol
 
-DRAIN_SECONDS = 0.01  # a record reaches its output at most this late (plus the write itself); small
-# batches keep each drain's pause short, which is what a latency percentile sees
+DRAIN_SECONDS = 0.01  # a writer gathers chunks this long between writes: a record is written at most
+# this late (plus the write itself), and a flood costs a hundred writes a second, not one per drain
 DRAIN_SLICE = 64  # items rendered per turn of the event loop at least (~0.3 ms of plain lines); see _drain
 MAX_PENDING = 100_000  # past this many undrained items the subscriber drains at once (a bound)
 LINES_PER_SECOND = 50  # a terminal shows a line per payload up to this rate, then a summary a second
@@ -132,6 +133,8 @@ class StreamWriter:
             finally:
                 with self._cond:
                     self._queued -= len(data)
+            if not self._closing:
+                time.sleep(DRAIN_SECONDS)  # let chunks gather: one write per pace, not one per drain
 
 
 class LogOutput:
@@ -261,7 +264,6 @@ class WireOutput:
         self._log = StreamWriter(log, limit=None, name="log") if log is not None else None
         self._counts_on_arrival = self.terminal and not (json or every or quiet) and hide is None and log is None
         self._plain = PlainLines(proto, show_conn=show_conn)
-        self._routes: dict[tuple[int, str | None], str] = {}  # see _route
         self._screen: Console | None = None  # Rich console rendering a terminal's lines to text
         self._buffer = io.StringIO()
         # summary mode (a terminal, text, not --every): see _text
@@ -287,7 +289,7 @@ class WireOutput:
             self._scheduled = True
             if self._loop is None:
                 self._loop = asyncio.get_running_loop()
-            self._loop.call_later(DRAIN_SECONDS, self._drain)
+            self._loop.call_soon(self._drain)
         elif len(pending) >= MAX_PENDING:
             self._drain(everything=True)
 
@@ -388,14 +390,14 @@ class WireOutput:
         if not self.summarizing and time.monotonic() - self._second_started >= self.window:
             self._second, self._second_started = Summary(), time.monotonic()
         out: list[str] = []
-        counting = self.terminal and not self.every
+        counting, hide, quiet = self.terminal and not self.every, self.hide, self.quiet
         records, at, end = 0, 0, len(batch)
         while at < end:
             item = batch[at]
             at += 1
             try:
                 if isinstance(item, Record):
-                    if self.quiet or (self.hide is not None and self.hide(item)):
+                    if quiet or (hide is not None and hide(item)):
                         continue
                     if counting and self._counted(item):
                         continue
@@ -403,7 +405,7 @@ class WireOutput:
                     out.append(self._record_line(item, forwards))
                     records += 1 + len(forwards)
                 elif isinstance(item, Notice):
-                    if self.hide is not None and self.hide(item):
+                    if hide is not None and hide(item):
                         continue
                     if behind := self._refused(item):
                         out.append(self._unhidden_line(behind))
@@ -419,7 +421,8 @@ class WireOutput:
                 self.failures += 1
                 out.append(f"gwtool: could not show a {type(item).__name__}: {type(exc).__name__}: {exc}")
         if out:
-            self._stdout.put(("\n".join(out) + "\n").encode("utf-8", "replace"), records)
+            out.append("")  # the last line's newline, without copying the whole text again
+            self._stdout.put("\n".join(out).encode("utf-8", "replace"), records)
 
     def _forwards(self, read: Record, batch: list[Queued], at: int) -> tuple[list[Record], int]:
         """The gateway's forwards of ``read``'s payload that come right after it in ``batch``: a
@@ -509,29 +512,22 @@ class WireOutput:
         self.mode_changed.set()
 
     def _record_line(self, record: Record, forwards: list[Record] | None = None) -> str:
+        to = None  # a relayed event's one forward, as it was read: a pipe keeps its route's text
         if forwards:
-            extra = self._route(record, forwards)
+            one = forwards[0]
+            if len(forwards) == 1 and not one.compressed and one.size == record.size and not self.terminal:
+                to, extra = one, ""
+            else:
+                extra = route_extra(record, forwards)
         elif record.direction == "in" and record.payload is not None and record.payload.get("op") == self._ack_op:
             extra = ack_extra(record)
         else:
             extra = ""
         if not self.terminal:
-            return self._plain(record, extra)
+            return self._plain(record, extra, to)
         who = connection_name(record.conn, record.service) if self.show_conn else None
         width = max(20, self._columns - 60)
         return self._render(format_record(record, self.proto, who=who, extra=extra, width=width), one_line=True)
-
-    def _route(self, read: Record, forwards: list[Record]) -> str:
-        """``route_extra``, kept per receiver for the common case: one forward, as it was read."""
-        if len(forwards) > 1 or forwards[0].compressed or forwards[0].size != read.size:
-            return route_extra(read, forwards)
-        key = (forwards[0].conn, forwards[0].service)
-        text = self._routes.get(key)
-        if text is None:
-            if len(self._routes) >= PlainLines.MAX_KEPT:
-                self._routes.clear()
-            text = self._routes[key] = route_extra(read, forwards)
-        return text
 
     def _notice_line(self, notice: Notice) -> str:
         who = connection_name(notice.conn, notice.service) if self.show_conn else None

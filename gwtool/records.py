@@ -30,6 +30,7 @@ class Record:
     raw: str | None = None  # a preview of an undecodable frame
     ts: float = field(default_factory=time.time)
     latency_ms: float | None = None  # an ACK the client received: its heartbeat's round trip
+    frame: str | None = None  # the text frame it was read from (the same str, not a copy): a pipe prints it
 
     @property
     def op(self) -> Any:

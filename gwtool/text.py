@@ -31,6 +31,14 @@ def printable(text: str) -> str:
     return _UNSAFE.sub(_visible, text)
 
 
+def printable_json(data: bytes) -> str:
+    """``printable`` for JSON that orjson wrote: it escapes every C0 control, so ASCII output can
+    only hold a DEL, and two C-speed byte scans clear it (``str.isprintable`` looks up each character)."""
+    if data.isascii() and b"\x7f" not in data:
+        return data.decode("ascii")
+    return printable(data.decode())
+
+
 def printable_lines(text: str) -> str:
     """Like ``printable`` but keeps line breaks (a message of several lines)."""
     return "\n".join(printable(line) for line in text.split("\n"))

@@ -440,7 +440,8 @@ class GatewayClient:
             decoded = codec.decode(frame, max_size=self.max_size)
         except DecodeError as exc:
             return Record("in", size, None, codec.is_compressed(frame), self.state.conn, self.service, str(exc), preview(frame))
-        return Record("in", size, decoded.payload, decoded.compressed, self.state.conn, self.service)
+        text = frame if isinstance(frame, str) else None  # the frame as it came, for a pipe's line
+        return Record("in", size, decoded.payload, decoded.compressed, self.state.conn, self.service, frame=text)
 
     async def _handle(self, ws: ClientConnection, record: Record) -> None:
         """Account for one received payload, hand it to subscribers, then react to it."""

@@ -750,9 +750,10 @@ class MockGateway:
         if not self._subscribers:
             return
         raw = preview(frame) if payload is None else None
+        text = cast(str, frame) if payload is not None else None  # _loads decodes text frames only
         if payload is not None and not self.show_token and payload.get("op") == self._op["IDENTIFY"]:
-            payload = masked_identify(payload, self._roles.identify_token)
-        self._emit(Record("in", _size(frame), payload, False, conn.id, conn.service, error=error, raw=raw))
+            payload, text = masked_identify(payload, self._roles.identify_token), None  # the frame has the token
+        self._emit(Record("in", _size(frame), payload, False, conn.id, conn.service, error=error, raw=raw, frame=text))
 
     def _http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
         if self._subscribers:

@@ -122,6 +122,9 @@ class Feed:
         if len(batch) > self.limit:
             self.dropped += len(batch) - self.limit
             batch = batch[-self.limit :]
+        for entry in batch:  # the ring keeps payloads; a frame is for a pipe's line, and would double a big one
+            if isinstance(entry.item, Record):
+                entry.item.frame = None
         overflow = len(self.entries) + len(batch) - self.limit
         if overflow > 0:
             self.dropped += overflow

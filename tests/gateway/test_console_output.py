@@ -232,8 +232,60 @@ def test_a_relayed_event_is_one_line_that_says_where_it_went():
     ])  # fmt: skip
     output.close()
     first, second = sink.getvalue().decode().splitlines()
-    assert re.search(r"← #1 sharder\s+EVENT EXECUTE_COMMAND\s+40 B  → #2 commands, #3 commands 31 B z  \{\"n\":1\}$", first)
-    assert re.search(r"→ #4 commands\s+EVENT EXECUTE_COMMAND\s+40 B  \{\"n\":1\}$", second)
+    whole = re.escape(orjson.dumps(payload).decode())  # a pipe's line ends with the whole payload
+    assert re.search(r"← #1 sharder\s+EVENT EXECUTE_COMMAND\s+40 B  → #2 commands, #3 commands 31 B z  " + whole + "$", first)
+    assert re.search(r"→ #4 commands\s+EVENT EXECUTE_COMMAND\s+40 B  " + whole + "$", second)
+
+
+async def test_a_pipe_shows_the_frame_as_it_came_on_one_line_made_printable():
+    """A pipe's line ends with the sender's own frame (its spacing kept, not encoded again); the
+    whitespace JSON allows between tokens and a DEL in a string show as visible stand-ins."""
+    captured = Captured()
+    async with MockGateway() as gw:
+        output = WireOutput(gw.proto, stdout=captured, terminal=False, show_conn=True)
+        gw.subscribe(output)
+        receiver, _ = await service(gw, "commands")
+        sender, _ = await service(gw, "sharder")
+        spaced = orjson.dumps(event(d={**EVENT, "command": "a\x7fb"})).decode().replace(",", ", ").replace(":", ": ", 1)
+        await sender.send(spaced)
+        await sender.send(spaced.replace(", ", ",\n\t", 1))
+        for _ in range(2):
+            await recv(receiver)
+        await output.aclose()
+    lines = [line for line in captured.text().splitlines() if "EVENT EXECUTE_COMMAND" in line and "← #2" in line]
+    assert len(lines) == 2
+    shown = spaced.replace("\x7f", "�")
+    assert lines[0].endswith("  " + shown), lines[0][-120:]
+    assert lines[1].endswith("  " + shown.replace(", ", ",⏎ ", 1)), lines[1][-120:]  # \n → ⏎, \t → a space
+
+
+def test_payload_json_is_the_frame_when_there_is_one_else_the_payload_encoded_again():
+    from gwtool.console import payload_json
+    from gwtool.records import Record
+
+    payload = {"op": 0, "d": {"x": "\u202eevil"}}
+    assert payload_json(Record("out", 10, payload)) == '{"op":0,"d":{"x":"<U+202E>evil"}}'  # made printable
+    frame = '{ "op": 0, "d": {"x": "\u202eevil"} }'
+    assert payload_json(Record("in", 10, payload, frame=frame)) == '{ "op": 0, "d": {"x": "<U+202E>evil"} }'
+    assert payload_json(Record("in", 10, payload, frame="{" + " " * 50 + "}"), width=20) == "{" + " " * 18 + "…"
+    undecodable = Record("in", 3, None, error="not JSON", raw="\x1b[2J")
+    assert payload_json(undecodable) == "not JSON: �[2J"
+
+
+def test_a_pipe_s_ack_lines_say_each_round_trip_and_keep_one_set_of_columns():
+    """The columns a pipe keeps per connection and kind do not include an ACK's latency."""
+    from gwtool.protocol.definition import load_protocol
+    from gwtool.records import Record
+
+    proto = load_protocol()
+    sink = io.BytesIO()
+    output = WireOutput(proto, stdout=sink, terminal=False)
+    ack = {"op": proto.op("HEARTBEAT_ACK"), "d": {}}
+    output._pending.extend(Record("in", 20, ack, latency_ms=ms) for ms in (0.5, 1.25, None))  # noqa: SLF001
+    output.close()
+    lines = sink.getvalue().decode().splitlines()
+    assert [line.split("  ")[-2].strip() for line in lines] == ["0.50 ms", "1.25 ms", "unsolicited"]
+    assert len(output._plain._kept) == 1  # noqa: SLF001
 
 
 def test_a_burst_read_in_one_turn_is_drained_in_a_few_turns_not_all_at_once():

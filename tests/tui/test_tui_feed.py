@@ -25,6 +25,16 @@ def test_ring_buffer_keeps_the_newest_and_counts_the_dropped():
     assert feed.pending == []
 
 
+def test_the_ring_keeps_a_record_s_payload_not_its_frame(proto):
+    """A frame is kept only for a pipe's line: in the ring it would double what a big payload holds."""
+    feed = Feed()
+    record = event(proto)
+    record.frame = '{"op":0,"t":"EXECUTE_COMMAND","d":{"command":"ban"}}'
+    feed.push("gw", record)
+    (entry,) = feed.drain()
+    assert entry.item.frame is None and entry.item.payload["d"] == {"command": "ban"}
+
+
 def test_filter_terms(proto):
     feed = Feed()
     feed.push("you", beat(proto))
