@@ -13,7 +13,7 @@ import orjson
 from rich.text import Text
 
 from gwtool.records import Notice, Record
-from gwtool.text import printable, printable_json
+from gwtool.text import printable, printable_frame, printable_json
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
@@ -87,21 +87,15 @@ def summary(record: Record, width: int = 160) -> str:
 def payload_json(record: Record, width: int = 4096) -> str:
     """The whole payload as one line of JSON, cut to ``width``: the frame exactly as it came when
     it was read from the wire (made printable), else encoded again. A pipe's lines end with it."""
-    frame = record.frame
-    if frame is None or record.payload is None:
-        if record.payload is None:
-            return summary(record, width)
+    if record.payload is None:
+        return summary(record, width)
+    if record.frame is not None:
+        text = printable_frame(record.frame)
+    else:
         try:
             text = printable_json(orjson.dumps(record.payload))
         except orjson.JSONEncodeError as exc:  # nested past orjson's depth limit, say
             text = printable(f"<payload not shown: {exc}>")
-    # A frame orjson decoded holds no control character but whitespace between tokens and DEL (it
-    # refuses the others inside strings): four C-speed scans clear it (str.isprintable looks up
-    # each character). isascii() is O(1).
-    elif frame.isascii() and "\n" not in frame and "\r" not in frame and "\t" not in frame and "\x7f" not in frame:
-        text = frame
-    else:
-        text = printable(frame)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -159,8 +153,8 @@ class PlainLines:
 
     def __call__(self, record: Record, extra: str = "", to: Record | None = None) -> str:
         payload = record.payload
-        if payload is None:
-            return plain_record(record, self.proto, who=self._who(record), extra=route_extra(record, [to]) if to else extra)
+        if payload is None:  # (``to`` is never set then: only a read with a payload has forwards)
+            return plain_record(record, self.proto, who=self._who(record), extra=extra)
         key = (record.conn, record.direction, record.service, payload.get("op"), payload.get("t"), payload.get("type"),
                record.size, record.compressed, to and to.conn, to and to.service)  # fmt: skip
         try:
