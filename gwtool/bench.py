@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from gwtool.protocol.definition import Event, Protocol
 
+IDENTIFY_SECONDS = 10.0  # from connected to IDENTIFIED, at most
 MARK = "bench"  # the extra field of the event data: [sender index, seq, perf_counter_ns at send]
 
 
@@ -327,18 +328,25 @@ class Bench:
 
     async def _identify(self, ws: ClientConnection, service: str) -> float:
         """HELLO → IDENTIFY → IDENTIFIED; the heartbeat interval in seconds."""
-        async with asyncio.timeout(10):
-            hello = await self._recv_payload(ws)
-            if hello.get("op") != self._ops["HELLO"]:
-                raise GwtoolError(f"expected HELLO first, got op {hello.get('op')!r}")
-            roles = self.proto.roles
-            interval_ms = (hello.get("d") or {}).get(roles.hello_interval, self.proto.default_interval_ms)
-            identify = identify_payload(self.proto, service, token=self.config.token, compress=False)
-            await ws.send(codec.encode(identify), text=True)
-            while True:
-                payload = await self._recv_payload(ws)
-                if payload.get("op") == self._ops["EVENT"] and payload.get("t") == self.roles.identified_t:
-                    break
+        awaited = "HELLO"
+        try:
+            async with asyncio.timeout(IDENTIFY_SECONDS):
+                hello = await self._recv_payload(ws)
+                if hello.get("op") != self._ops["HELLO"]:
+                    raise GwtoolError(f"expected HELLO first, got op {hello.get('op')!r}")
+                roles = self.proto.roles
+                interval_ms = (hello.get("d") or {}).get(roles.hello_interval, self.proto.default_interval_ms)
+                identify = identify_payload(self.proto, service, token=self.config.token, compress=False)
+                awaited = self.roles.identified_t
+                await ws.send(codec.encode(identify), text=True)
+                while True:
+                    payload = await self._recv_payload(ws)
+                    if payload.get("op") == self._ops["EVENT"] and payload.get("t") == self.roles.identified_t:
+                        break
+        except TimeoutError:
+            raise GwtoolError(
+                f"{self.config.url}: no {awaited} within {IDENTIFY_SECONDS:g} s — is it a gateway of this protocol?"
+            ) from None
         return self.config.heartbeat_interval or interval_ms / 1000
 
     async def _recv_payload(self, ws: ClientConnection) -> dict[str, Any]:

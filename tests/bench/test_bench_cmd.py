@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from gwtool.bench import MARK, Bench, BenchConfig, Roles
 from gwtool.cli import app
-from gwtool.errors import ClosedByGateway, ConnectFailed
+from gwtool.errors import ClosedByGateway, ConnectFailed, GwtoolError
 from gwtool.gateway import MockGateway
 from gwtool.protocol.definition import load_protocol
 
@@ -89,6 +89,19 @@ def test_nothing_listening_exits_2() -> None:
     result = CliRunner().invoke(app, ["bench", "--url", "ws://127.0.0.1:9", "--duration", "0.2"])
     assert isinstance(result.exception, ConnectFailed)
     assert result.exception.exit_code == 2
+
+
+async def test_a_peer_that_never_says_hello_is_named_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from websockets.asyncio.server import serve
+
+    import gwtool.bench
+
+    monkeypatch.setattr(gwtool.bench, "IDENTIFY_SECONDS", 0.2)
+    async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0) as server:  # accepts, says nothing
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        with pytest.raises(GwtoolError) as info:
+            await Bench(BenchConfig(url=url, senders=1, receivers=1, duration=0.2), PROTO).run()
+    assert str(info.value) == f"{url}: no HELLO within 0.2 s — is it a gateway of this protocol?"
 
 
 async def test_a_gateway_that_closes_the_receivers_does_not_hang_the_run() -> None:
