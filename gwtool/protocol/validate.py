@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gwtool.protocol.definition import Field, TypeExpr
 
@@ -56,20 +56,33 @@ def _is_timestamp(v: Any) -> bool:
     return True
 
 
-# scalar type → (predicate, what the error message says is expected)
-def _scalars(proto: Protocol) -> dict[str, tuple[Predicate, str]]:
-    services = frozenset(proto.services)
-    service_list = ", ".join(proto.services)
+# scalar type → (a Python expression true when the value ``x`` is one, what an error says is expected).
+# The expressions are compiled into predicates, and inlined into each field table's generated check.
+_SCALARS = {
+    "string": ("type(x) is str", "string"),
+    "integer": ("type(x) is int", "integer"),
+    "boolean": ("type(x) is bool", "boolean"),
+    "snowflake": ("type(x) is str and x.isascii() and x.isdigit()", "snowflake id (string of digits)"),
+    "discriminator": ("type(x) is str and len(x) == 4 and x.isascii() and x.isdigit()", "4 digits"),
+    "timestamp": ("_is_timestamp(x)", "ISO 8601 timestamp"),
+    "object": ("type(x) is dict", "object"),
+    "any": ("True", "any value"),
+    "service": ("type(x) is str and x in services", ""),  # label: the protocol's services, below
+}
+
+
+def _expression_names(proto: Protocol) -> dict[str, Any]:
+    """What the scalar expressions refer to."""
+    return {"_is_timestamp": _is_timestamp, "services": frozenset(proto.services)}
+
+
+def _scalars(proto: Protocol) -> dict[str, tuple[Predicate, str, str]]:
+    """Each scalar type's (predicate, label, expression) for one protocol's services."""
+    namespace = _expression_names(proto)
+    labels = {"service": f"a service type ({', '.join(proto.services)})"}
     return {
-        "string": (lambda v: type(v) is str, "string"),
-        "integer": (lambda v: type(v) is int, "integer"),
-        "boolean": (lambda v: type(v) is bool, "boolean"),
-        "snowflake": (lambda v: type(v) is str and v.isascii() and v.isdigit(), "snowflake id (string of digits)"),
-        "discriminator": (lambda v: type(v) is str and len(v) == 4 and v.isascii() and v.isdigit(), "4 digits"),
-        "timestamp": (_is_timestamp, "ISO 8601 timestamp"),
-        "object": (lambda v: type(v) is dict, "object"),
-        "any": (lambda v: True, "any value"),
-        "service": (lambda v: v in services if type(v) is str else False, f"a service type ({service_list})"),
+        name: (eval(f"lambda x: {expr}", namespace), labels.get(name, label), expr)  # noqa: S307 - our own table
+        for name, (expr, label) in _SCALARS.items()
     }
 
 
@@ -84,7 +97,8 @@ class _Compiler:
     def predicate(self, expr: TypeExpr) -> tuple[Predicate, str] | None:
         """A plain predicate for types that need no path below them (the fast path)."""
         if expr.kind == "scalar":
-            return self.scalars[expr.name]
+            pred, label, _ = self.scalars[expr.name]
+            return pred, label
         if expr.kind == "choice":
             choices = frozenset(expr.choices)
             return (lambda v: type(v) is str and v in choices), " or ".join(f'"{c}"' for c in expr.choices)
@@ -148,32 +162,42 @@ class _Compiler:
         return check_ref
 
     def table(self, fields: tuple[Field, ...]) -> Check:
-        """A check for an object whose fields are ``fields`` (dotted paths for nested objects)."""
+        """A check for an object whose fields are ``fields`` (dotted paths for nested objects).
+
+        It is generated as one function with each scalar's expression inline: the gateway runs it
+        on every payload, where a call per field cost more than the tests themselves. Names, labels
+        and inner checks reach it as variables (``name0``, ``label0``, ``check0``), never as source."""
         depth = fields[0].path.count(".") if fields else 0
         top = [f for f in fields if f.path.count(".") == depth]
-        entries = []
-        for f in top:
+        namespace: dict[str, Any] = {"_MISSING": _MISSING, "_got": _got, **_expression_names(self.proto)}
+        body = [
+            "def check_object(v, path, errors):",
+            "    if type(v) is not dict:",
+            '        errors.append(f"{path}: expected object, {_got(v)}")',
+            "        return",
+        ]
+        for i, f in enumerate(top):
             children = tuple(g for g in fields if g.path.startswith(f.path + "."))
+            namespace[f"name{i}"], namespace[f"type{i}"] = f.name, f.type
+            body += [f"    x = v.get(name{i}, _MISSING)", "    if x is _MISSING:"]
+            body.append(
+                "        pass"
+                if f.optional
+                else f'        errors.append(f"{{path}}.{{name{i}}}: missing (required {{type{i}}})")'
+            )
             simple = None if children else self.predicate(f.type)
-            check = None if simple else self.type_check(f.type, children)
-            entries.append((f.name, f.optional, simple, check, f.type))
-
-        def check_object(v: Any, path: str, errors: list[str]) -> None:
-            if type(v) is not dict:
-                errors.append(f"{path}: expected object, {_got(v)}")
-                return
-            for name, optional, simple, check, expr in entries:
-                x = v.get(name, _MISSING)
-                if x is _MISSING:
-                    if not optional:
-                        errors.append(f"{path}.{name}: missing (required {expr})")
-                elif simple is not None:
-                    if not simple[0](x):
-                        errors.append(f"{path}.{name}: expected {simple[1]}, {_got(x, simple[1])}")
-                elif check is not None:
-                    check(x, f"{path}.{name}", errors)
-
-        return check_object
+            if simple is not None:
+                namespace[f"test{i}"], namespace[f"label{i}"] = simple
+                inline = self.scalars[f.type.name][2] if f.type.kind == "scalar" else f"test{i}(x)"
+                body += [
+                    f"    elif not ({inline}):",
+                    f'        errors.append(f"{{path}}.{{name{i}}}: expected {{label{i}}}, {{_got(x, label{i})}}")',
+                ]
+            else:
+                namespace[f"check{i}"] = self.type_check(f.type, children)
+                body += ["    else:", f'        check{i}(x, f"{{path}}.{{name{i}}}", errors)']
+        exec("\n".join(body), namespace)  # noqa: S102 - source made above from fixed templates only
+        return cast(Check, namespace["check_object"])
 
 
 class Checks:

@@ -215,3 +215,27 @@ def test_made_up_examples_for_fields_without_one(tmp_path) -> None:  # noqa: ANN
     assert set(payload["d"]) == {"when", "who", "meta", "from", "level"}
     assert payload["d"]["meta"] == {"tags": ["text"], "kind": "a"}
     assert validate_payload(proto, payload) == []
+
+
+def test_field_names_that_look_like_code_are_only_names(tmp_path) -> None:  # noqa: ANN001
+    """The checks are generated; a user's field names reach them as values, never as source."""
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[events.ODD]\nfrom = ["all"]\nto = ["all"]\nrouting = "broadcast"\n'
+        "[events.ODD.fields]\n"
+        '"a\\"{__import__(\'os\')}\\"\\n{path}" = "integer"\n'
+        '"b\') or True or (\'" = "snowflake"\n',
+        "utf-8",
+    )
+    proto = load_protocol(path, use_env=False)
+    quote_name = "a\"{__import__('os')}\"\n{path}"
+    paren_name = "b') or True or ('"
+    payload = {"op": proto.op("EVENT"), "t": "ODD", "d": {quote_name: "x", paren_name: 5}}
+    assert validate_payload(proto, payload) == [
+        f"d.{quote_name}: expected integer, got string",
+        f"d.{paren_name}: expected snowflake id (string of digits), got integer",
+    ]
+    assert validate_payload(proto, {**payload, "d": {}}) == [
+        f"d.{quote_name}: missing (required integer)",
+        f"d.{paren_name}: missing (required snowflake)",
+    ]
