@@ -26,11 +26,11 @@ class Record:
     compressed: bool = False
     conn: int = 0  # connection id, unique within one gateway or client
     service: str | None = None  # the connection's service type, once identified
+    frame: str | None = None  # the text frame it was read from (the same str, not a copy): a pipe prints it
     error: str | None = None
     raw: str | None = None  # a preview of an undecodable frame
     ts: float = field(default_factory=time.time)
     latency_ms: float | None = None  # an ACK the client received: its heartbeat's round trip
-    frame: str | None = None  # the text frame it was read from (the same str, not a copy): a pipe prints it
 
     @property
     def op(self) -> Any:

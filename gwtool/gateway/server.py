@@ -179,6 +179,7 @@ class MockGateway:
         }
         self._timeout = heartbeat_interval * proto.heartbeat_timeout_factor / 1000  # seconds
         self._op = {name: proto.op(name) for name in proto.opcodes}
+        self._identify_op = self._op["IDENTIFY"]
         self._handlers = self._opcode_handlers()
         self._roles = roles = proto.roles  # the field names behind each meaning (the definition's [roles])
         self._hello = self._own_payload("HELLO", {roles.hello_interval: heartbeat_interval})
@@ -749,11 +750,14 @@ class MockGateway:
     def _record_in(self, conn: Connection, frame: str | bytes, payload: dict[str, Any] | None, error: str | None = None) -> None:
         if not self._subscribers:
             return
-        raw = preview(frame) if payload is None else None
-        text = cast(str, frame) if payload is not None else None  # _loads decodes text frames only
-        if payload is not None and not self.show_token and payload.get("op") == self._op["IDENTIFY"]:
-            payload, text = masked_identify(payload, self._roles.identify_token), None  # the frame has the token
-        self._emit(Record("in", _size(frame), payload, False, conn.id, conn.service, error=error, raw=raw, frame=text))
+        if payload is None:
+            record = Record("in", _size(frame), None, False, conn.id, conn.service, error=error, raw=preview(frame))
+        elif payload.get("op") == self._identify_op and not self.show_token:  # its frame has the token
+            payload = masked_identify(payload, self._roles.identify_token)
+            record = Record("in", _size(frame), payload, False, conn.id, conn.service, error=error)
+        else:  # a flood's path: positional arguments are the cheap call
+            record = Record("in", _size(frame), payload, False, conn.id, conn.service, cast(str, frame), error)
+        self._emit(record)
 
     def _http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
         if self._subscribers:
