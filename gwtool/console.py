@@ -16,6 +16,8 @@ from gwtool.records import Notice, Record
 from gwtool.text import printable, printable_frame, printable_json
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from gwtool.protocol.definition import Protocol
 
 OP_STYLES = {
@@ -178,7 +180,7 @@ class PlainLines:
         return connection_name(record.conn, record.service) if self.show_conn else None
 
 
-def route_extra(read: Record, forwards: list[Record]) -> str:
+def route_extra(read: Record, forwards: Sequence[Record]) -> str:
     """What a relayed event's line adds: where the gateway forwarded it (``→ #5 commands``), with
     the forward's own size when it differs (compressed for its receiver)."""
     return "→ " + ", ".join(

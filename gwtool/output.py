@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
@@ -262,7 +262,9 @@ class WireOutput:
         self._stdout = StreamWriter(out, limit=backlog, name="stdout", on_broken=self._stdout_gone)
         self.lines_per_second, self.window = lines_per_second, window  # summary mode: a line a window
         self._log = StreamWriter(log, limit=None, name="log") if log is not None else None
+        # a terminal's summary mode counts payloads as they arrive, unless something needs every record
         self._counts_on_arrival = self.terminal and not (json or every or quiet) and hide is None and log is None
+        self._counting_arrivals = False  # summarizing, and counting on arrival
         self._plain = PlainLines(proto, show_conn=show_conn)
         self._screen: Console | None = None  # Rich console rendering a terminal's lines to text
         self._buffer = io.StringIO()
@@ -281,8 +283,13 @@ class WireOutput:
     # --- the subscriber: called inside frame handlers, so it only appends (or counts) ---------------
 
     def __call__(self, item: Record | Notice | Message) -> None:
-        if self.summarizing and self._counts_on_arrival and self._arrived_counted(item):
-            return
+        if self._counting_arrivals:  # summary mode: a flood's payloads are counted, never queued
+            if type(item) is Record and item.payload is not None:  # (undecodable: shown in full)
+                self._second.add(item)
+                self._unshown[item.conn] = item  # kept in case a refusal follows
+                return
+            if type(item) is Notice and (behind := self._refused(item)):
+                self._pending.append(Unhidden(behind))  # the payload a refusal followed, in full
         pending = self._pending
         pending.append(item)
         if not self._scheduled:
@@ -292,19 +299,6 @@ class WireOutput:
             self._loop.call_soon(self._drain)
         elif len(pending) >= MAX_PENDING:
             self._drain(everything=True)
-
-    def _arrived_counted(self, item: Record | Notice | Message) -> bool:
-        """Summary mode's bookkeeping as a record arrives: a flood's payloads are counted here and
-        never queued (only a ``--log`` needs them, and then this is off). A refusal takes the
-        payload just before it along, to be printed in full. True when nothing is left to queue."""
-        if type(item) is Record:
-            if item.payload is None:  # undecodable: always shown in full
-                return False
-            self._summarize(item)
-            return True
-        if type(item) is Notice and (behind := self._refused(item)):
-            self._pending.append(Unhidden(behind))
-        return False
 
     def message(self, text: str, style: str = "dim") -> None:
         """A line of gwtool's own: in order with the records, on stderr in --json mode."""
@@ -424,20 +418,21 @@ class WireOutput:
             out.append("")  # the last line's newline, without copying the whole text again
             self._stdout.put("\n".join(out).encode("utf-8", "replace"), records)
 
-    def _forwards(self, read: Record, batch: list[Queued], at: int) -> tuple[list[Record], int]:
+    def _forwards(self, read: Record, batch: list[Queued], at: int) -> tuple[Sequence[Record], int]:
         """The gateway's forwards of ``read``'s payload that come right after it in ``batch``: a
         relayed event is one line (``← #1 sharder … → #5 commands``). Returns them and where the
         batch goes on."""
         payload = read.payload
+        if payload is None or read.direction != "in":
+            return (), at
         forwards: list[Record] = []
-        if read.direction != "in" or payload is None:
-            return forwards, at
-        while at < len(batch):
+        hide, end = self.hide, len(batch)
+        while at < end:
             item = batch[at]
             if type(item) is not Record or item.payload is not payload or item.direction != "out":
                 break
             at += 1
-            if self.hide is None or not self.hide(item):
+            if hide is None or not hide(item):
                 forwards.append(item)
         if forwards and self.terminal:
             self._second.count += len(forwards)  # the rate counts payloads, forwards too
@@ -509,9 +504,10 @@ class WireOutput:
 
     def _switch(self, summarizing: bool) -> None:
         self.summarizing = summarizing
+        self._counting_arrivals = summarizing and self._counts_on_arrival
         self.mode_changed.set()
 
-    def _record_line(self, record: Record, forwards: list[Record] | None = None) -> str:
+    def _record_line(self, record: Record, forwards: Sequence[Record] = ()) -> str:
         to = None  # a relayed event's one forward, as it was read: a pipe keeps its route's text
         if forwards:
             one = forwards[0]
