@@ -285,8 +285,7 @@ class WireOutput:
     def __call__(self, item: Record | Notice | Message) -> None:
         if self._counting_arrivals:  # summary mode: a flood's payloads are counted, never queued
             if type(item) is Record and item.payload is not None:  # (undecodable: shown in full)
-                self._second.add(item)
-                self._unshown[item.conn] = item  # kept in case a refusal follows
+                self._summarize(item)
                 return
             if type(item) is Notice and (behind := self._refused(item)):
                 self._pending.append(Unhidden(behind))  # the payload a refusal followed, in full
