@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import orjson
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
@@ -86,7 +86,7 @@ class Connection:
     __slots__ = (
         "id", "ws", "remote", "service", "identified", "compress", "shards", "heartbeat", "start_time",
         "opened", "last_heartbeat", "last_heartbeat_at", "window_start", "window_count", "closing", "close_code",
-        "close_name", "close_reason", "task", "forwarding", "grace", "backed_up_since",
+        "close_name", "close_reason", "task", "backed_up_since",
     )  # fmt: skip
 
     def __init__(self, conn_id: int, ws: ServerConnection, remote: str):
@@ -109,8 +109,6 @@ class Connection:
         self.close_name = ""
         self.close_reason = ""
         self.task: asyncio.Task[Any] | None = None
-        self.forwarding = False  # waiting for a receiver to take an event: its heartbeats wait unread
-        self.grace = 0.0  # monotonic time the sweep last saw it waiting; the timeout counts from here
         self.backed_up_since: float | None = None  # monotonic time it was first found not reading
 
     def unread(self) -> int:
@@ -523,7 +521,7 @@ class MockGateway:
         if errors:
             await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
             return
-        await self._route(conn, event, payload, frame)
+        self._route(conn, event, payload, frame)
 
     async def _on_cache(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
         if denied := permission_error(self.proto, payload, conn.service):  # type: ignore[arg-type]
@@ -547,29 +545,26 @@ class MockGateway:
 
     # --- routing -----------------------------------------------------------------------------------
 
-    async def _route(self, sender: Connection, event: Event, payload: dict[str, Any], frame: str) -> None:
+    def _route(self, sender: Connection, event: Event, payload: dict[str, Any], frame: str) -> None:
+        """Synchronous, as every write is: a receiver that reads slowly never holds up its sender."""
         router = self.router
-        sender.forwarding = True  # a receiver that reads slowly must not get its sender timed out
-        try:
-            if event.routing == "round_robin":
-                for _ in range(len(router.receivers(event))):  # each receiver once at most: all may be backed up
-                    target = router.next_receiver(event)
-                    if target is None:
-                        break
-                    if await self._forward(target, payload, frame):
-                        return
+        if event.routing == "round_robin":
+            for _ in range(len(router.receivers(event))):  # each receiver once at most: all may be backed up
+                target = router.next_receiver(event)
+                if target is None:
+                    break
+                if self._forward(target, payload, frame):
+                    return
+            self._hold(Held(event, frame, sender.id), sender)
+        elif event.routing == "broadcast":
+            delivered = False
+            for target in list(router.receivers(event)):
+                if target is not sender:
+                    delivered = self._forward(target, payload, frame) or delivered
+            if not delivered:
                 self._hold(Held(event, frame, sender.id), sender)
-            elif event.routing == "broadcast":
-                delivered = False
-                for target in list(router.receivers(event)):
-                    if target is not sender:
-                        delivered = await self._forward(target, payload, frame) or delivered
-                if not delivered:
-                    self._hold(Held(event, frame, sender.id), sender)
-        finally:
-            sender.forwarding = False
 
-    async def _forward(self, target: Connection, payload: dict[str, Any] | None, frame: str) -> bool:
+    def _forward(self, target: Connection, payload: dict[str, Any] | None, frame: str) -> bool:
         """Send an event as its sender sent it (compressed when asked); False if the target is gone
         or backed up (then the event goes to another receiver or is held)."""
         ws = target.ws
@@ -582,14 +577,10 @@ class MockGateway:
         if target.backed_up_since is not None:
             target.backed_up_since = None
             self._notice("info", "reading again: events go to it again", target)
-        try:
-            if target.compress:
-                data: str | bytes = zlib.compress(frame.encode())
-                await ws.send(data)
-            else:
-                data = frame
-                await ws.send(frame)
-        except ConnectionClosed:
+        data: str | bytes = zlib.compress(frame.encode()) if target.compress else frame
+        try:  # written now, never awaited: the unread() check above is what bounds its buffer
+            broadcast((ws,), data, raise_exceptions=True)
+        except ExceptionGroup:  # the write failed: the connection is going
             self.router.remove(target)
             return False
         if self._subscribers:
@@ -632,7 +623,7 @@ class MockGateway:
         """Hand a newly identified receiver the events held for its type, oldest first."""
         delivered = 0
         while not conn.closing and (item := self.router.take_held(conn.service)) is not None:  # type: ignore[arg-type]
-            if not await self._forward(conn, None, item.frame):
+            if not self._forward(conn, None, item.frame):
                 self.router.held.appendleft(item)  # it left already: keep the event for the next one
                 break
             delivered += 1
@@ -719,10 +710,7 @@ class MockGateway:
                         self._spawn(self._refuse(conn, "not_reading", kib=conn.unread() // 1024, seconds=now - stuck))
                     else:
                         conn.backed_up_since = None
-                if conn.forwarding:  # blocked by a receiver, not silent
-                    conn.grace = now
-                    continue
-                since = max(conn.last_heartbeat or conn.opened, conn.grace)
+                since = conn.last_heartbeat or conn.opened
                 if not conn.closing and now - since > self._timeout:
                     what = "no heartbeat" if conn.last_heartbeat is None else "no heartbeat since the last one"
                     ms = (now - since) * 1000
