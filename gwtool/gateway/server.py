@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import orjson
-from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
@@ -30,6 +30,7 @@ from gwtool.gateway.reasons import reason
 from gwtool.gateway.rest import make_connection_class, make_process_request
 from gwtool.gateway.router import Held, Router
 from gwtool.gateway.shards import ShardPool
+from gwtool.gateway.writes import TurnWrites
 from gwtool.protocol.codec import decode_text, encode, too_deep
 from gwtool.protocol.validate import check_data as _check_data
 from gwtool.protocol.validate import permission_error, validate_payload
@@ -169,6 +170,7 @@ class MockGateway:
         self._server: Any = None
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._writes = TurnWrites()
         self._stopping = False
         self._checks = proto.checks
         self._heartbeat_names = {
@@ -565,8 +567,9 @@ class MockGateway:
                 self._hold(Held(event, frame, sender.id), sender)
 
     def _forward(self, target: Connection, payload: dict[str, Any] | None, frame: str) -> bool:
-        """Send an event as its sender sent it (compressed when asked); False if the target is gone
-        or backed up (then the event goes to another receiver or is held)."""
+        """Send an event as its sender sent it (compressed when asked), written when this turn of the
+        loop ends (see writes.py); False if the target is gone or backed up (then the event goes to
+        another receiver or is held)."""
         ws = target.ws
         if target.closing or ws.protocol.state is not OPEN:
             self.router.remove(target)
@@ -578,11 +581,7 @@ class MockGateway:
             target.backed_up_since = None
             self._notice("info", "reading again: events go to it again", target)
         data: str | bytes = zlib.compress(frame.encode()) if target.compress else frame
-        try:  # written now, never awaited: the unread() check above is what bounds its buffer
-            broadcast((ws,), data, raise_exceptions=True)
-        except ExceptionGroup:  # the write failed: the connection is going
-            self.router.remove(target)
-            return False
+        self._writes.add(ws, data)
         if self._subscribers:
             if payload is None:  # a held event: only its frame was kept
                 payload = orjson.loads(frame)
