@@ -7,10 +7,13 @@
 Each prints ``READY <url>`` once listening, and exits when its stdin closes, on SIGTERM, or after
 ``--max-seconds`` (a bound, so that a lost parent never leaves a server behind).
 
-The raw relay is the floor a gateway on the same library can reach: a connection at
+The raw relay is the bare websockets relay a gateway is measured against: a connection at
 ``/<sender service>`` has every frame forwarded, unparsed, to the next connection at
 ``/<receiver service>`` in turn (``recv(decode=False)`` → ``send(data, text=True)``); heartbeat
 frames, recognised by their first bytes only, get a constant ACK frame. No validation, no records.
+It writes each frame as it forwards it; ``MockGateway`` writes a receiver's frames once per turn
+of the loop (gwtool/gateway/writes.py), so in a flood it can cost less per message than this.
+Every server runs on the loop the wire commands use (uvloop where installed).
 """
 
 from __future__ import annotations
@@ -179,9 +182,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["layer"]:  # the wire commands' loop, as mock-gateway runs it
-        from gwtool.cli.running import run_on_fast_loop
+    from gwtool.cli.running import run_on_fast_loop
 
-        run_on_fast_loop(main())
-    else:
-        asyncio.run(main())
+    run_on_fast_loop(main())  # every server on the wire commands' loop, as mock-gateway runs: a fair floor
