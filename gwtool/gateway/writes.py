@@ -23,6 +23,7 @@ FLUSH_BYTES = 64 * 1024  # a receiver's frames of one turn are written at once p
 class TurnWrites:
     def __init__(self) -> None:
         self._pending: dict[ServerConnection, int] = {}  # receiver → bytes framed, not yet written
+        self._scheduled = False  # the turn's flush is on the loop
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, ws: ServerConnection, data: str | bytes) -> None:
@@ -34,11 +35,12 @@ class TurnWrites:
         else:
             frame = data
             ws.protocol.send_binary(frame)
-        pending = self._pending
-        if not pending:
+        if not self._scheduled:  # (not "nothing pending": a receiver past FLUSH_BYTES leaves none)
+            self._scheduled = True
             if self._loop is None:
                 self._loop = asyncio.get_running_loop()
             self._loop.call_soon(self.flush)
+        pending = self._pending
         queued = pending.get(ws, 0) + len(frame)
         if queued > FLUSH_BYTES:  # a hold delivered at once, a huge event: not all in memory twice
             pending.pop(ws, None)
@@ -47,7 +49,7 @@ class TurnWrites:
             pending[ws] = queued
 
     def flush(self) -> None:
-        pending, self._pending = self._pending, {}
+        pending, self._pending, self._scheduled = self._pending, {}, False
         for ws in pending:
             _write(ws)
 
