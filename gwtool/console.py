@@ -105,15 +105,18 @@ def record_texts(
     record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", width: int = 160
 ) -> tuple[str, ...]:
     """One console line's columns as text: styled for a terminal, joined plain for a pipe."""
-    size = size_text(record)
+    return (*record_columns(record, proto, who=who, extra=extra), summary(record, width))
+
+
+def record_columns(record: Record, proto: Protocol, *, who: str | None = None, extra: str = "") -> tuple[str, ...]:
+    """Every column of ``record_texts`` but the data."""
     return (
         clock(record.ts),
         f" {ARROWS[record.direction]} ",
         f"{who:<14.14} " if who is not None else "",
         f"{label(record, proto):<24} ",
-        f"{size:>9}  ",
+        f"{size_text(record):>9}  ",
         extra + "  " if extra else "",
-        summary(record, width),
     )
 
 
@@ -125,10 +128,14 @@ def record_styles(record: Record, proto: Protocol) -> tuple[str, ...]:
     return ("dim", "bold" if record.direction == "in" else "dim", "dim", style, "dim", "bold green", "default")
 
 
-def format_record(record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", width: int = 160) -> Text:
-    """One console line. ``who`` names the other side (the gateway's console shows the service)."""
+def format_record(record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", columns: int = 160) -> Text:
+    """One console line for a terminal ``columns`` cells wide: the data gets what the other columns
+    leave (at least 20), so a line of single-cell text fits as made and need not be cut again.
+    ``who`` names the other side (the gateway's console shows the service)."""
+    texts = record_columns(record, proto, who=who, extra=extra)
+    width = max(20, columns - sum(map(len, texts)))
     line = Text(no_wrap=True, overflow="ellipsis")
-    for text, style in zip(record_texts(record, proto, who=who, extra=extra, width=width), record_styles(record, proto)):
+    for text, style in zip((*texts, summary(record, width)), record_styles(record, proto)):
         line.append(text, style)
     return line
 
@@ -166,7 +173,7 @@ class PlainLines:
             middle, hashable = None, False
         if middle is None:
             route = route_extra(record, [to]) + "  " if to is not None else ""
-            _, *columns, _, _ = record_texts(record, self.proto, who=self._who(record), width=0)
+            _, *columns, _ = record_columns(record, self.proto, who=self._who(record))
             middle = "".join(columns) + route
             if hashable:
                 if len(self._kept) >= self.MAX_KEPT:

@@ -55,6 +55,7 @@ LINES_PER_SECOND = 50  # a terminal shows a line per payload up to this rate, th
 STDOUT_BACKLOG = 8 << 20  # bytes stdout may be behind before whole chunks are dropped
 STDOUT_CLOSE_SECONDS = 2.0  # at exit, how long a stuck stdout may take to take what is queued
 SUMMARY_KINDS = 4  # payload kinds listed per direction in a summary line
+SUMMARY_INDENT = "  "  # a summary's wrapped lines start so
 
 
 @dataclass(slots=True)
@@ -196,28 +197,40 @@ class Summary:
             named[key] = named.get(key, 0) + n
         return named
 
-    def line(self, proto: Protocol, seconds: float, figures: str, dropped: int) -> Text:
-        """``12:00:01.000 ▸ 31,204/s  ← 15,602 · 4.9 MB/s: EVENT EXECUTE_COMMAND 15,600 …``"""
-        text = Text(no_wrap=False)
-        text.append(clock(time.time()), "dim")
-        text.append(f" ▸ {self.count / seconds:,.0f} payloads/s ", "bold")
+    def lines(self, proto: Protocol, seconds: float, figures: str, dropped: int, width: int) -> list[Text]:
+        """``12:00:01.000 ▸ 31,204/s  ← 15,602 · 4.9 MB/s: EVENT EXECUTE_COMMAND 15,600 …``, wrapped
+        between its phrases to ``width`` (not left to Rich: wrapping it costs ~0.7 ms a second)."""
+        phrases = [(clock(time.time()), "dim"), (f" ▸ {self.count / seconds:,.0f} payloads/s ", "bold")]
         kinds = self.named_kinds()
         for direction, arrow in (("in", "←"), ("out", "→")):
             ranked = sorted(((n, op, what) for (way, op, what), n in kinds.items() if way == direction), key=_first, reverse=True)
             if not ranked:
                 continue
             total = sum(n for n, _, _ in ranked)
-            text.append(f" {arrow} {total:,} · {self.bytes[direction] / seconds / 1e6:.1f} MB/s: ", "bold")
+            phrases.append((f" {arrow} {total:,} · {self.bytes[direction] / seconds / 1e6:.1f} MB/s:", "bold"))
             names = [f"{_kind_name(proto, op, what)} {n:,}" for n, op, what in ranked[:SUMMARY_KINDS]]
             if len(ranked) > SUMMARY_KINDS:
                 names.append(f"+{len(ranked) - SUMMARY_KINDS} more")
-            text.append(" · ".join(names))
+            phrases.extend((f" {name}" if i == 0 else f" · {name}", "") for i, name in enumerate(names))
         if figures:
-            text.append(f"  │ {figures}", "cyan")
-        text.append(f"  │ {self.hidden:,} not printed (--every prints each)", "yellow")
+            phrases.append((f"  │ {figures}", "cyan"))
+        phrases.append((f"  │ {self.hidden:,} not printed (--every prints each)", "yellow"))
         if dropped:
-            text.append(f" · {dropped:,} lost by a slow terminal", "bold red")
-        return text
+            phrases.append((f" · {dropped:,} lost by a slow terminal", "bold red"))
+        return _wrap(phrases, width)
+
+
+def _wrap(phrases: list[tuple[str, str]], width: int) -> list[Text]:
+    """Lines of whole phrases, each under ``width`` where it can be; a new line starts indented."""
+    lines, line = [], Text()
+    for phrase, style in phrases:
+        if line and len(line.plain) + len(phrase) > width:
+            lines.append(line)
+            line = Text(SUMMARY_INDENT)
+            phrase = phrase.lstrip()
+        line.append(phrase, style)
+    lines.append(line)
+    return lines
 
 
 def _kind_name(proto: Protocol, op: object, what: object) -> str:
@@ -492,8 +505,10 @@ class WireOutput:
             except Exception as exc:  # a figure that fails must not end the summary
                 figures = f"figures failed: {type(exc).__name__}"
         if second.hidden:
-            line = second.line(self.proto, seconds, figures, self._stdout.dropped)
-            self._stdout.put((self._render(line) + "\n").encode("utf-8", "replace"))
+            width = self._columns = self._width()
+            lines = second.lines(self.proto, seconds, figures, self._stdout.dropped, width)
+            text = "\n".join(self._render(line, one_line=True) for line in lines)
+            self._stdout.put((text + "\n").encode("utf-8", "replace"))
         self._second, self._second_started = Summary(), now
         if force or second.count < self.lines_per_second * self.window:
             self._switch(False)
@@ -521,8 +536,8 @@ class WireOutput:
         if not self.terminal:
             return self._plain(record, extra, to)
         who = connection_name(record.conn, record.service) if self.show_conn else None
-        width = max(20, self._columns - 60)
-        return self._render(format_record(record, self.proto, who=who, extra=extra, width=width), one_line=True)
+        columns = self._columns or self._width()
+        return self._render(format_record(record, self.proto, who=who, extra=extra, columns=columns), one_line=True)
 
     def _notice_line(self, notice: Notice) -> str:
         who = connection_name(notice.conn, notice.service) if self.show_conn else None
@@ -535,17 +550,22 @@ class WireOutput:
         """A terminal's line with its colours, rendered by Rich to text (written by the thread)."""
         if not self.terminal:
             return text.plain
-        if self._screen is None:
+        screen = self._screen
+        if screen is None:
             from rich.console import Console
 
-            self._screen = Console(file=self._buffer, force_terminal=True, highlight=False)
+            screen = self._screen = Console(file=self._buffer, force_terminal=True, highlight=False)
+        width = screen.width = self._columns or self._width()
+        if single_cells(plain := text.plain) and (one_line or len(plain) <= width):  # the usual line: cheaply
+            if len(plain) > width:
+                text.plain = plain[: width - 1] + "…"  # as Text.truncate(overflow="ellipsis") cuts it
+            return ansi(text, screen)
         self._buffer.seek(0)
         self._buffer.truncate()
-        self._screen.width = self._columns or self._width()
         if one_line:  # cut at the terminal's edge with an ellipsis
-            self._screen.print(text, end="", no_wrap=True, overflow="ellipsis", crop=True)
+            screen.print(text, end="", no_wrap=True, overflow="ellipsis", crop=True)
         else:
-            self._screen.print(text, end="", soft_wrap=soft_wrap)
+            screen.print(text, end="", soft_wrap=soft_wrap)
         return self._buffer.getvalue()
 
     # --- stdout going away or falling behind --------------------------------------------------------
@@ -568,6 +588,32 @@ class WireOutput:
 
     def _log_hint(self) -> str:
         return " (--log keeps every record)" if self._log is None else " (the --log file has every one)"
+
+
+_OWN_GLYPHS = str.maketrans("", "", "←→…·⏎�▸│")  # what console lines add to ASCII: each one cell wide
+
+
+def single_cells(plain: str) -> bool:
+    """A console line of printable ASCII and our own glyphs: every character one cell wide, so
+    measuring and cutting it by characters is by cells, without Rich's grapheme measuring (~150 µs
+    a line)."""
+    ascii_part = plain.translate(_OWN_GLYPHS)
+    return ascii_part.isascii() and ascii_part.isprintable()
+
+
+def ansi(text: Text, screen: Console) -> str:
+    """``text`` as ``screen.print(text, end="")`` writes a line that fits, at a fraction of the cost
+    (a terminal in line mode renders up to ``LINES_PER_SECOND`` of them a second, on the loop that
+    relays the frames): its segments with their styles' escape codes, and no colour when
+    ``screen.no_color``. tests/gateway/test_console_output.py compares the two."""
+    from rich.console import COLOR_SYSTEMS
+    from rich.segment import Segment
+
+    segments = text.render(screen, end="")
+    if screen.no_color:
+        segments = Segment.remove_color(segments)
+    system = COLOR_SYSTEMS.get(screen.color_system) if screen.color_system else None
+    return "".join([seg.style.render(seg.text, color_system=system) if seg.style else seg.text for seg in segments])
 
 
 def _stderr(text: str) -> None:

@@ -313,3 +313,66 @@ def test_a_burst_read_in_one_turn_is_drained_in_a_few_turns_not_all_at_once():
     asyncio.run(main())
     assert sink.getvalue().count(b"\n") == 10_000
     assert 3 < len(turns) < 10_000 // 64, turns  # sliced, and faster than a fixed 64 a turn
+
+
+def test_a_terminal_line_is_what_rich_prints_cut_at_the_terminal_s_edge(monkeypatch):
+    """A terminal's record line is rendered without Console.print when every character is one cell
+    wide (gwtool.output.ansi): it must be byte for byte what print() writes, cut with an ellipsis at
+    every width, with colours and with NO_COLOR, and wide characters still go through Rich."""
+    from rich.console import Console
+
+    from gwtool.console import format_notice, format_record
+    from gwtool.protocol.definition import load_protocol
+    from gwtool.records import Notice, Record
+
+    proto = load_protocol()
+    datas = ({"n": 1}, {"command": "ban", "raw": "x" * 300}, {"name": "名前😀 wide", "raw": "y" * 200})
+    for no_color in (False, True):
+        if no_color:
+            monkeypatch.setenv("NO_COLOR", "1")
+        for columns in (40, 80, 160, 400):
+            monkeypatch.setenv("COLUMNS", str(columns))
+            records = [
+                Record("in", 99, {"op": proto.op("EVENT"), "t": "EXECUTE_COMMAND", "d": d}, conn=1, service="sharder")
+                for d in datas
+            ]
+            sink = io.BytesIO()
+            output = WireOutput(proto, stdout=sink, terminal=True, show_conn=True)
+            output._pending.extend(records)  # noqa: SLF001 - drained by close(), no loop needed
+            output.close()
+            shown = sink.getvalue().decode().splitlines()
+            screen = Console(file=io.StringIO(), force_terminal=True, highlight=False, width=columns)
+            for record, line in zip(records, shown, strict=True):
+                with screen.capture() as capture:
+                    text = format_record(record, proto, who="#1 sharder", columns=columns)
+                    screen.print(text, end="", no_wrap=True, overflow="ellipsis", crop=True)
+                assert line == capture.get(), (no_color, columns, record.payload)
+            assert ("\x1b[1;34m" in shown[0]) is not no_color  # EVENT's colour (bold stays under NO_COLOR)
+            notices = [Notice("closed", "code 4002 DECODE_ERROR: " + "z" * n, 1, "commands", {"by": "gateway"}) for n in (5, 500)]
+            sink = io.BytesIO()
+            output = WireOutput(proto, stdout=sink, terminal=True, show_conn=True)
+            output._pending.extend(notices)  # noqa: SLF001
+            output.close()
+            with screen.capture() as capture:
+                for notice in notices:
+                    screen.print(format_notice(notice, who="#1 commands"))
+            assert sink.getvalue().decode() == capture.get(), (no_color, columns)  # the long one wrapped
+
+
+def test_a_summary_wraps_between_its_phrases_at_the_terminal_s_width():
+    from gwtool.output import Summary
+    from gwtool.protocol.definition import load_protocol
+    from gwtool.records import Record
+
+    proto = load_protocol()
+    second = Summary()
+    for t in ("EXECUTE_COMMAND", "GUILD_CREATE", "MESSAGE_CREATE", "SHARD_READY", "GUILD_DELETE", "TYPING"):
+        for direction in ("in", "out"):
+            second.add(Record(direction, 250, {"op": proto.op("EVENT"), "t": t, "d": {}}))
+    for width in (60, 80, 160, 1000):
+        lines = [line.plain for line in second.lines(proto, 1.0, "8 connections · 0 held", 3, width)]
+        assert all(len(line) <= width for line in lines), (width, lines)
+        assert (len(lines) == 1) is (width == 1000)
+        whole = " ".join(line.strip() for line in lines)
+        for phrase in ("payloads/s", "EVENT EXECUTE_COMMAND 1", "+2 more", "8 connections · 0 held", "12 not printed", "3 lost"):
+            assert phrase in whole, (width, phrase, lines)
