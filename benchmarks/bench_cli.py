@@ -10,7 +10,7 @@ Consumer: ``gwtool connect --as commands`` vs a bare websockets consumer, each t
   the same raw relay (``--greet``: HELLO and IDENTIFIED so the real client can identify); one sender
   blasts N events; the consumer's rate is N / (first send → the consumer has them all and exited).
 
-    python benchmarks/bench_cli.py            # 3 rounds of saturation, 5 at 2,000/s (~7 min)
+    python benchmarks/bench_cli.py            # 3 rounds of saturation, 7 at 2,000/s (~9 min)
     python benchmarks/bench_cli.py --quick    # 1 round of short runs
 """
 
@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import fmt, machine, median, verdict
+from harness import fmt, machine, median, stolen_seconds, verdict
 
 from gwtool.bench import Bench, BenchConfig, BenchResult, Roles
 from gwtool.protocol import codec
@@ -154,15 +154,18 @@ async def gateway_rounds(args: argparse.Namespace) -> dict[tuple[str, str], list
         for _ in range(rounds):
             for kind in ("raw", "gwtool-tty", "raw", "gwtool-pipe"):
                 server = Server(kind)
+                stolen = stolen_seconds()
                 try:
                     result = await load(server, args, rate)
                 finally:
+                    stolen = stolen_seconds() - stolen
                     server.close()
                 figures.setdefault((phase, kind), []).append(result)
                 lat, ack = result.latency_ms, result.ack_ms
                 print(
                     f"  {phase:<10} {kind:<12} {result.rate:8.0f} msg/s  lost {result.lost}  closes {len(result.closes)}"
-                    f"  p99 {fmt(lat['p99'])} ms  ACK p99 {fmt(ack['p99'])} ms  stdout {server.drain.bytes / 1e6:.1f} MB",
+                    f"  p99 {fmt(lat['p99'])} ms  ACK p99 {fmt(ack['p99'])} ms  stdout {server.drain.bytes / 1e6:.1f} MB"
+                    f"  stolen {stolen * 1000:.0f} ms",
                     flush=True,
                 )
     return figures
@@ -256,7 +259,7 @@ async def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="of sending, per gateway run")
     parser.add_argument("--events", type=int, default=100_000, help="per consumer run")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--fixed-rounds", type=int, default=5, help="of the fixed rate: a p99 swings more than a rate")
+    parser.add_argument("--fixed-rounds", type=int, default=7, help="of the fixed rate: a p99 swings more than a rate")
     parser.add_argument("--quick", action="store_true", help="1 round, 2 s runs, 30,000 events")
     args = parser.parse_args()
     if args.quick:
@@ -266,8 +269,10 @@ async def main() -> int:
 
     print(f"machine: {machine()}")
     print(f"command: {GWTOOL}, console at its defaults; {args.rounds} round(s), {args.fixed_rounds} at {args.rate:g}/s")
+    stolen = stolen_seconds()
     figures = await gateway_rounds(args)
     rates = await consumer_rounds(args)
+    print(f"CPU stolen by other guests during the run: {stolen_seconds() - stolen:.1f} s (a quiet machine: ~0)")
 
     sat, fixed = "saturation", f"{args.rate:g}/s"
     ok = all(r.lost == 0 and not r.closes for results in figures.values() for r in results)

@@ -84,6 +84,17 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs, load average {load}, Python {sys.version.split()[0]}"
 
 
+def stolen_seconds() -> float:
+    """CPU time the hypervisor gave to other guests so far, all CPUs (/proc/stat's steal; 0 where
+    there is none): a fixed-rate round with much of it measured the machine, not the server."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def run_queue_seconds(pid: int | str = "self") -> float:
     """Time this process's threads spent runnable but waiting for a CPU (taken by other work)."""
     total = 0
