@@ -9,6 +9,9 @@ Gateway (raw websockets clients as load, ``gwtool.bench``: 4 sharders → 4 comm
 Consumer: ``gwtool connect --as commands`` vs a bare websockets consumer, each the only receiver of
   the same raw relay (``--greet``: HELLO and IDENTIFIED so the real client can identify); one sender
   blasts N events; the consumer's rate is N / (first send → the consumer has them all and exited).
+A gateway run during which the hypervisor gave more than ``--max-stolen`` of CPU to other guests
+(/proc/stat's steal) is run again, up to ``--retries`` times, the raw relay's as gwtool's: on a
+shared VM such a run measures the machine (p99s of 3-14 ms against ~1 ms in a quiet run).
 
     python benchmarks/bench_cli.py            # 3 rounds of saturation, 7 at 2,000/s (~9 min)
     python benchmarks/bench_cli.py --quick    # 1 round of short runs
@@ -149,26 +152,39 @@ async def load(server: Server, args: argparse.Namespace, rate: float) -> BenchRe
 
 
 async def gateway_rounds(args: argparse.Namespace) -> dict[tuple[str, str], list[BenchResult]]:
+    """Every run's result by (phase, kind); runs done again because the machine was busy are kept
+    under (phase, "busy") so that the zero-loss verdict still covers them."""
     figures: dict[tuple[str, str], list[BenchResult]] = {}
     for phase, rate, rounds in (("saturation", 0.0, args.rounds), (f"{args.rate:g}/s", args.rate, args.fixed_rounds)):
         for _ in range(rounds):
             for kind in ("raw", "gwtool-tty", "raw", "gwtool-pipe"):
-                server = Server(kind)
-                stolen = stolen_seconds()
-                try:
-                    result = await load(server, args, rate)
-                finally:
-                    stolen = stolen_seconds() - stolen
-                    server.close()
+                for attempt in range(args.retries + 1):
+                    result, stolen = await gateway_run(kind, args, rate, phase)
+                    if stolen <= args.max_stolen or attempt == args.retries:
+                        break
+                    figures.setdefault((phase, "busy"), []).append(result)
+                    print(f"  {'':<10} {kind:<12} the machine was busy (stolen > {args.max_stolen * 1000:.0f} ms): again")
                 figures.setdefault((phase, kind), []).append(result)
-                lat, ack = result.latency_ms, result.ack_ms
-                print(
-                    f"  {phase:<10} {kind:<12} {result.rate:8.0f} msg/s  lost {result.lost}  closes {len(result.closes)}"
-                    f"  p99 {fmt(lat['p99'])} ms  ACK p99 {fmt(ack['p99'])} ms  stdout {server.drain.bytes / 1e6:.1f} MB"
-                    f"  stolen {stolen * 1000:.0f} ms",
-                    flush=True,
-                )
     return figures
+
+
+async def gateway_run(kind: str, args: argparse.Namespace, rate: float, phase: str) -> tuple[BenchResult, float]:
+    """One run against a fresh server; its result and the CPU seconds stolen meanwhile."""
+    server = Server(kind)
+    stolen = stolen_seconds()
+    try:
+        result = await load(server, args, rate)
+    finally:
+        stolen = stolen_seconds() - stolen
+        server.close()
+    lat, ack = result.latency_ms, result.ack_ms
+    print(
+        f"  {phase:<10} {kind:<12} {result.rate:8.0f} msg/s  lost {result.lost}  closes {len(result.closes)}"
+        f"  p99 {fmt(lat['p99'])} ms  ACK p99 {fmt(ack['p99'])} ms  stdout {server.drain.bytes / 1e6:.1f} MB"
+        f"  stolen {stolen * 1000:.0f} ms",
+        flush=True,
+    )
+    return result, stolen
 
 
 # --- the consumer ---------------------------------------------------------------------------------
@@ -260,6 +276,11 @@ async def main() -> int:
     parser.add_argument("--events", type=int, default=100_000, help="per consumer run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fixed-rounds", type=int, default=7, help="of the fixed rate: a p99 swings more than a rate")
+    parser.add_argument(
+        "--max-stolen", type=float, default=0.1,
+        help="CPU seconds the hypervisor may take from other guests during a gateway run before it is run again",
+    )  # fmt: skip
+    parser.add_argument("--retries", type=int, default=2, help="times a run is done again while the machine is busy")
     parser.add_argument("--quick", action="store_true", help="1 round, 2 s runs, 30,000 events")
     args = parser.parse_args()
     if args.quick:
