@@ -301,7 +301,7 @@ def test_a_burst_read_in_one_turn_is_drained_in_a_few_turns_not_all_at_once():
         output = WireOutput(load_protocol(), stdout=sink, terminal=False)
         for n in range(10_000):
             output(Record("in", 10, {"op": 1, "d": {"n": n}}, conn=1))
-        for _ in range(1_000_000):  # turn by turn, what the drains left (the first is due in 10 ms)
+        for _ in range(1_000_000):  # turn by turn, what the drains left (a drain runs on the next turn)
             left = len(output._pending)  # noqa: SLF001
             if left < (turns[-1] if turns else 10_000):
                 turns.append(left)
