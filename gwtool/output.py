@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
+from rich.segment import Segment
 from rich.text import Text
 
 from gwtool.console import (
@@ -43,6 +44,7 @@ from gwtool.records import Notice, Record
 from gwtool.text import printable_lines
 
 if TYPE_CHECKING:
+    from rich.color import ColorSystem
     from rich.console import Console
 
     from gwtool.protocol.definition import Protocol
@@ -282,6 +284,7 @@ class WireOutput:
         self._counting_arrivals = False  # summarizing, and counting on arrival
         self._plain = PlainLines(proto, show_conn=show_conn)
         self._screen: Console | None = None  # Rich console rendering a terminal's lines to text
+        self._colors: ColorSystem | None = None  # its colour system, read once (see ansi)
         self._buffer = io.StringIO()
         # summary mode (a terminal, text, not --every): see _text
         self.summarizing = False
@@ -554,14 +557,15 @@ class WireOutput:
             return text.plain
         screen = self._screen
         if screen is None:
-            from rich.console import Console
+            from rich.console import COLOR_SYSTEMS, Console
 
             screen = self._screen = Console(file=self._buffer, force_terminal=True, highlight=False)
+            self._colors = COLOR_SYSTEMS.get(screen.color_system) if screen.color_system else None
         width = screen.width = self._columns or self._width()
         if single_cells(plain := text.plain) and (one_line or len(plain) <= width):  # the usual line: cheaply
             if len(plain) > width:
                 text.plain = plain[: width - 1] + "…"  # as Text.truncate(overflow="ellipsis") cuts it
-            return ansi(text, screen)
+            return ansi(text, screen, self._colors)
         self._buffer.seek(0)
         self._buffer.truncate()
         if one_line:  # cut at the terminal's edge with an ellipsis
@@ -592,7 +596,9 @@ class WireOutput:
         return " (--log keeps every record)" if self._log is None else " (the --log file has every one)"
 
 
-_OWN_GLYPHS = str.maketrans("", "", "←→…·⏎�▸│")  # what console lines add to ASCII: each one cell wide
+# what console lines add to ASCII, each one cell wide (a glyph missing here only sends its lines
+# through Rich's slower measuring)
+_OWN_GLYPHS = str.maketrans("", "", "←→…·⏎�▸│")
 
 
 def single_cells(plain: str) -> bool:
@@ -603,19 +609,16 @@ def single_cells(plain: str) -> bool:
     return ascii_part.isascii() and ascii_part.isprintable()
 
 
-def ansi(text: Text, screen: Console) -> str:
+def ansi(text: Text, screen: Console, colors: ColorSystem | None) -> str:
     """``text`` as ``screen.print(text, end="")`` writes a line that fits, at a fraction of the cost
-    (a terminal in line mode renders up to ``LINES_PER_SECOND`` of them a second, on the loop that
-    relays the frames): its segments with their styles' escape codes, and no colour when
-    ``screen.no_color``. tests/gateway/test_console_output.py compares the two."""
-    from rich.console import COLOR_SYSTEMS
-    from rich.segment import Segment
-
+    (a terminal renders a line per payload up to ``LINES_PER_SECOND`` a second, or every one with
+    ``--every``, on the loop that relays the frames): its segments with their styles' escape codes
+    for ``colors`` (``screen``'s colour system), and no colour when ``screen.no_color``.
+    tests/gateway/test_console_output.py compares the two."""
     segments = text.render(screen, end="")
     if screen.no_color:
         segments = Segment.remove_color(segments)
-    system = COLOR_SYSTEMS.get(screen.color_system) if screen.color_system else None
-    return "".join([seg.style.render(seg.text, color_system=system) if seg.style else seg.text for seg in segments])
+    return "".join([seg.style.render(seg.text, color_system=colors) if seg.style else seg.text for seg in segments])
 
 
 def _stderr(text: str) -> None:

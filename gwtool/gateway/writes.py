@@ -8,7 +8,7 @@ events. So a forward frames the event at once through the connection's Sans-I/O 
 event, the usual one below saturation, does not wait for the rest of the turn's work: at
 2,000 msg/s that wait was most of the gateway's added latency), and the bytes of every later one
 go in one ``transport.write`` when the turn ends (or sooner, past ``FLUSH_BYTES``): two writes a
-receiver and turn at most, however many events it got.
+receiver and turn, however many events it got (more only past ``FLUSH_BYTES``).
 
 Order is kept: websockets' own writes (a ping, an ACK through ``send()``, a close) flush the same
 protocol buffer first. ``ServerConnection.protocol`` and ``.transport`` are attributes websockets
