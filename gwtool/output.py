@@ -53,6 +53,8 @@ DRAIN_SECONDS = 0.05  # a writer gathers chunks this long between writes: a reco
 # this late (plus the write itself), and a flood costs twenty writes a second, not one per drain (each
 # wakes the thread, whose GIL hand-offs showed in the gateway's latency: ACK p99 1.55 ms at a 10 ms
 # pace, 1.09 ms at 50 ms, at 2,000 msg/s into a pipe)
+GATHERED_BYTES = 64 << 10  # a writer that finds this much waiting after a write writes again at once:
+# pacing a reader that only just keeps up would leave it idle and let the backlog grow past its bound
 DRAIN_SLICE = 64  # items rendered per turn of the event loop at least (~0.3 ms of plain lines); see _drain
 MAX_PENDING = 100_000  # past this many undrained items the subscriber drains at once (a bound)
 LINES_PER_SECOND = 50  # a terminal shows a line per payload up to this rate, then a summary a second
@@ -138,7 +140,8 @@ class StreamWriter:
             finally:
                 with self._cond:
                     self._queued -= len(data)
-            if not self._closing:
+                    behind = self._queued >= GATHERED_BYTES
+            if not self._closing and not behind:
                 time.sleep(DRAIN_SECONDS)  # let chunks gather: one write per pace, not one per drain
 
 
