@@ -55,10 +55,14 @@ def usage_error_text(exc: Exception) -> str:
     message = re.sub(r"^Invalid value for '?(-[-\w]+)'?: ", r"\1: ", message)
     message = re.sub(r"Input should be greater than or equal to (\S+)", r"must be ≥ \1", message)
     message = re.sub(r"Input should be less than or equal to (\S+)", r"must be ≤ \1", message)
-    message = re.sub(r"Input should be a valid (\w+)\b.*", r"expected a \1", message)
+    message = re.sub(r"Input should be a valid (\w+)\b.*", lambda m: f"expected {_article(m[1])} {m[1]}", message)
     if message.startswith("No such command"):
         hint = f"\n({path} --help lists the commands)"
     return message.rstrip(".") + hint
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _fail(message: str, code: int) -> None:

@@ -228,6 +228,7 @@ def test_usage_errors_are_one_line_naming_the_option_and_the_allowed_values(caps
         (["send", "EXECUTE_COMMAND", "--repeat", "0"], "error: --repeat: must be ≥ 1"),
         (["mock-gateway", "--port", "99999"], "error: --port: expected a port 0…65535 (0 = any free one), got 99999"),
         (["send", "EXECUTE_COMMAND", "--rate", "abc"], "error: --rate: expected a number"),
+        (["mock-gateway", "--port", "abc"], "error: --port: expected an integer"),
     ]
     for argv, first_line in cases:
         try:
