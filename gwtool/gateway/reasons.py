@@ -28,7 +28,7 @@ REASONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     ),
     "unknown_event": ("INVALID_PAYLOAD", "t: {what} (known: {known})", {"what": "unknown event 'NOPE'", "known": "EXECUTE_COMMAND"}),
     "t_on_other_op": ("INVALID_PAYLOAD", "t: only {op} EVENT payloads carry t", {"op": 0}),
-    "rate_limited": ("RATE_LIMITED", "more than {count} payloads in {seconds:g} s", {"count": 120, "seconds": 60.0}),
+    "rate_limited": ("RATE_LIMITED", "more than {count} payload{s} in {seconds:g} s", {"count": 120, "s": "s", "seconds": 60.0}),
     "heartbeat_timeout": (
         "HEARTBEAT_TIMEOUT", "{what} for {ms:.0f} ms (timeout {factor:g} × {interval} ms)",
         {"what": "no heartbeat since the last one", "ms": 45012, "factor": 1.5, "interval": 30000},

@@ -45,6 +45,7 @@ class Router:
         }
         self._turn: dict[str, int] = {}
         self.held: deque[Held] = deque()
+        self.held_by_t: dict[str, int] = {}  # event type → how many of it are held
         self.dropped = 0
 
     # membership
@@ -86,18 +87,31 @@ class Router:
         dropped = []
         while self.held and (len(self.held) >= self.hold_limit or self.held_size + size > self.hold_bytes):
             old = self.held.popleft()
-            self.held_size -= len(old.frame)
+            self._forget_held(old)
             dropped.append(old)
         self.dropped += len(dropped)
         self.held.append(item)
         self.held_size += size
+        self.held_by_t[item.event.t] = self.held_by_t.get(item.event.t, 0) + 1
         return dropped
+
+    def services_with_held(self) -> list[str]:
+        """The service types some held event waits for."""
+        return list(dict.fromkeys(s for t in self.held_by_t for s in self._services[t]))
 
     def take_held(self, service: str) -> Held | None:
         """The oldest held event that ``service`` receives, removed from the hold."""
         for item in self.held:
             if item.event.is_received_by(service):
                 self.held.remove(item)
-                self.held_size -= len(item.frame)
+                self._forget_held(item)
                 return item
         return None
+
+    def _forget_held(self, item: Held) -> None:
+        self.held_size -= len(item.frame)
+        left = self.held_by_t[item.event.t] - 1
+        if left:
+            self.held_by_t[item.event.t] = left
+        else:
+            del self.held_by_t[item.event.t]

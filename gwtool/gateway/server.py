@@ -51,6 +51,13 @@ GOING_AWAY = 1001  # RFC 6455: the gateway is shutting down
 BACKED_UP_BYTES = 1 << 20
 SLOW_RECEIVER_SECONDS = 5.0
 HOLD_BYTES = 64 << 20  # bytes of held frames at most (besides the count, --hold)
+# Held events go to a receiver while less than HOLD_PACE_BYTES written to it are unread, so a late
+# receiver takes a backlog as fast as it reads it, never as one burst that would find it "not
+# reading". A buffer draining is the only sign that a peer has read (nothing calls back below the
+# transport's low-water mark, which websockets keeps for its own sends), so while a receiver of a
+# held event is full the hold is offered again every HOLD_PACE_SECONDS.
+HOLD_PACE_BYTES = 256 << 10
+HOLD_PACE_SECONDS = 0.005
 IDENTIFY_TIMEOUT = 30.0  # seconds a connection may stay without IDENTIFY (heartbeating or not)
 Ack = Literal["always", "without_d", "never"]  # how the gateway answers heartbeats
 ACK_MODES: tuple[Ack, ...] = ("always", "without_d", "never")
@@ -87,7 +94,7 @@ class Connection:
     __slots__ = (
         "id", "ws", "remote", "service", "identified", "compress", "shards", "heartbeat", "start_time",
         "opened", "last_heartbeat", "last_heartbeat_at", "window_start", "window_count", "closing", "close_code",
-        "close_name", "close_reason", "task", "backed_up_since",
+        "close_name", "close_reason", "task", "backed_up_since", "held_taken",
     )  # fmt: skip
 
     def __init__(self, conn_id: int, ws: ServerConnection, remote: str):
@@ -111,6 +118,7 @@ class Connection:
         self.close_reason = ""
         self.task: asyncio.Task[Any] | None = None
         self.backed_up_since: float | None = None  # monotonic time it was first found not reading
+        self.held_taken = 0  # held events handed to it since the hold last ran dry for its type
 
     def unread(self) -> int:
         """Bytes written to this connection that its peer has not read yet (ours and the kernel's
@@ -171,6 +179,7 @@ class MockGateway:
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writes = TurnWrites()
+        self._pump_handle: asyncio.Handle | None = None  # the hold offered again (see HOLD_PACE_SECONDS)
         self._stopping = False
         self._checks = proto.checks
         self._heartbeat_names = {
@@ -251,6 +260,8 @@ class MockGateway:
         self._stopping = True
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._pump_handle is not None:
+            self._pump_handle.cancel()
         if held := self.held_count:  # at-most-once: nothing keeps them past the process
             self._notice(
                 "warning", f"shutting down: {held} held event(s) discarded (no receiver took them)", None, discarded=held
@@ -392,19 +403,18 @@ class MockGateway:
             frame = await recv()
             if self._stopping or conn.closing:
                 return
-            if rate_limit is not None and self._over_rate(conn, rate_limit):
-                count, seconds = rate_limit
-                self._record_in(conn, frame, None, error="rate limited")
-                await self._refuse(conn, "rate_limited", count=count, seconds=seconds)
-                return
+            over_rate = rate_limit is not None and self._over_rate(conn, rate_limit)
             payload = _loads(frame)
             if payload is None:
-                await self._undecodable(conn, frame)
+                await self._undecodable(conn, frame, over_rate)
                 return
             op = payload.get("op")
             handler = handlers.get(op) if type(op) is int else None
             if self._subscribers:
                 self._record_in(conn, frame, payload)
+            if over_rate:  # read and shown like any payload, then refused
+                await self._refuse_over_rate(conn)
+                return
             if handler is None:
                 await self._close(conn, "UNKNOWN_OPCODE", self._unknown_op_reason(op))
                 return
@@ -414,7 +424,7 @@ class MockGateway:
             await handler(conn, payload, cast(str, frame))  # _loads took only a text frame
             del frame, payload  # not kept alive while waiting for the next one (up to --max-size each)
 
-    async def _undecodable(self, conn: Connection, frame: str | bytes) -> None:
+    async def _undecodable(self, conn: Connection, frame: str | bytes, over_rate: bool) -> None:
         try:
             decode_text(frame)
             reason = "not a gateway payload"
@@ -422,7 +432,14 @@ class MockGateway:
             reason = exc.reason
         if self._subscribers:
             self._record_in(conn, frame, None, error=reason)
-        await self._close(conn, "DECODE_ERROR", reason)
+        if over_rate:
+            await self._refuse_over_rate(conn)
+        else:
+            await self._close(conn, "DECODE_ERROR", reason)
+
+    async def _refuse_over_rate(self, conn: Connection) -> None:
+        count, seconds = self.rate_limit or (0, 0.0)
+        await self._refuse(conn, "rate_limited", count=count, s="s" * (count != 1), seconds=seconds)
 
     def _unknown_op_reason(self, op: Any) -> str:
         known = ", ".join(f"{o.code} {o.name}" for o in self.proto.opcodes.values() if "service" in o.sent_by)
@@ -498,9 +515,9 @@ class MockGateway:
             if compress:
                 text += ", compressed"
             self._notice("identified", text, conn, shards=conn.shards, compress=compress)
-        await self._deliver_held(conn)
         if not conn.closing:
             self.router.add(conn)
+            self._pump()
 
     async def _on_event(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
         t = payload.get("t")
@@ -550,21 +567,33 @@ class MockGateway:
     def _route(self, sender: Connection, event: Event, payload: dict[str, Any], frame: str) -> None:
         """Synchronous, as every write is: a receiver that reads slowly never holds up its sender."""
         router = self.router
-        if event.routing == "round_robin":
-            for _ in range(len(router.receivers(event))):  # each receiver once at most: all may be backed up
+        if event.t in router.held_by_t:  # older ones of its type wait: it goes behind them, in order
+            older = router.held_by_t[event.t]
+            self._hold(Held(event, frame, sender.id), sender, f"behind {older:,} older one{'s' * (older != 1)}")
+            self._pump()
+        elif event.routing == "round_robin":
+            receivers = len(router.receivers(event))
+            for _ in range(receivers):  # each receiver once at most: all may be backed up
                 target = router.next_receiver(event)
                 if target is None:
                     break
                 if self._forward(target, payload, frame):
                     return
-            self._hold(Held(event, frame, sender.id), sender)
+            self._hold(Held(event, frame, sender.id), sender, self._no_receiver(event, receivers))
         elif event.routing == "broadcast":
             delivered = False
+            receivers = 0
             for target in list(router.receivers(event)):
                 if target is not sender:
+                    receivers += 1
                     delivered = self._forward(target, payload, frame) or delivered
             if not delivered:
-                self._hold(Held(event, frame, sender.id), sender)
+                self._hold(Held(event, frame, sender.id), sender, self._no_receiver(event, receivers))
+
+    @staticmethod
+    def _no_receiver(event: Event, receivers: int) -> str:
+        targets = " or ".join(event.targets)
+        return f"every {targets} service is backed up" if receivers else f"no {targets} service connected"
 
     def _forward(self, target: Connection, payload: dict[str, Any] | None, frame: str) -> bool:
         """Send an event as its sender sent it (compressed when asked), written when this turn of the
@@ -597,16 +626,14 @@ class MockGateway:
                 f" (closed if it stays so for {self.slow_receiver_seconds:g} s)", conn, unread=kib * 1024,
             )  # fmt: skip
 
-    def _hold(self, item: Held, sender: Connection) -> None:
+    def _hold(self, item: Held, sender: Connection, why: str) -> None:
         dropped = self.router.hold(item)
         if not self._subscribers:
             return
         if item not in dropped:
-            targets = " or ".join(item.event.targets)
             self._notice(
-                "held", f"held {item.event.t}: no {targets} service connected ({self.held_count} held)", sender,
-                t=item.event.t, held=self.held_count,
-            )  # fmt: skip
+                "held", f"held {item.event.t}: {why} ({self.held_count:,} held)", sender, t=item.event.t, held=self.held_count
+            )
         router = self.router
         for old in dropped:
             since = time.strftime("%H:%M:%S", time.localtime(old.ts))
@@ -618,16 +645,38 @@ class MockGateway:
                 sender, t=old.event.t, dropped=self.dropped_count,
             )  # fmt: skip
 
-    async def _deliver_held(self, conn: Connection) -> None:
-        """Hand a newly identified receiver the events held for its type, oldest first."""
-        delivered = 0
-        while not conn.closing and (item := self.router.take_held(conn.service)) is not None:  # type: ignore[arg-type]
-            if not self._forward(conn, None, item.frame):
-                self.router.held.appendleft(item)  # it left already: keep the event for the next one
-                break
-            delivered += 1
-        if delivered and self._subscribers:
-            self._notice("info", f"delivered {delivered} held event(s)", conn, delivered=delivered)
+    def _pump(self) -> None:
+        """Hand held events, oldest first, to receivers with room (in turn), until the hold is
+        empty or every receiver of what is left is full; then try again in HOLD_PACE_SECONDS."""
+        if self._pump_handle is not None:
+            self._pump_handle.cancel()
+            self._pump_handle = None
+        router = self.router
+        full = False
+        for service in router.services_with_held():
+            receivers = list(router.by_service[service])
+            while receivers:
+                for conn in list(receivers):
+                    if conn.closing or conn.ws.protocol.state is not OPEN or conn.unread() >= HOLD_PACE_BYTES:
+                        receivers.remove(conn)
+                        full = full or not conn.closing
+                        continue
+                    item = router.take_held(service)
+                    if item is None:
+                        receivers = []
+                        break
+                    self._forward(conn, None, item.frame)  # open and with room: it takes it
+                    conn.held_taken += 1
+            if service not in router.services_with_held():
+                self._hold_ran_dry(service)
+        if full and router.held and not self._stopping:
+            self._pump_handle = asyncio.get_running_loop().call_later(HOLD_PACE_SECONDS, self._pump)
+
+    def _hold_ran_dry(self, service: str) -> None:
+        for conn in self.router.by_service[service]:
+            if conn.held_taken:
+                self._notice("info", f"delivered {conn.held_taken:,} held event(s)", conn, delivered=conn.held_taken)
+                conn.held_taken = 0
 
     # --- sending, closing, bookkeeping ------------------------------------------------------------
 

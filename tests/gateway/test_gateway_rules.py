@@ -25,6 +25,7 @@ from gateway_testkit import (
 )  # fmt: skip
 
 from gwtool.gateway import MockGateway
+from gwtool.records import Record
 
 
 @pytest.fixture
@@ -251,3 +252,25 @@ async def test_compression_applies_from_identified_on(gw):
     assert orjson.loads(zlib.decompress(forwarded)) == event()
     await ws.close()
     await sharder.close()
+
+
+async def test_a_payload_over_the_rate_limit_is_recorded_as_read_then_refused():
+    async with MockGateway(PROTO, port=0, rate_limit=(1, 60)) as gw:
+        items: list = []
+        gw.subscribe(items.append)
+        ws, _ = await service(gw, "sharder")
+        await send(ws, heartbeat(guilds=1))
+        assert await closed_with(ws) == (code("RATE_LIMITED"), "more than 1 payload in 60 s")
+        last_in = [r for r in items if isinstance(r, Record) and r.direction == "in"][-1]
+        assert last_in.payload is not None and last_in.op == op("HEARTBEAT") and last_in.error is None
+
+
+async def test_an_undecodable_frame_over_the_rate_limit_is_refused_for_the_rate():
+    async with MockGateway(PROTO, port=0, rate_limit=(0, 60)) as gw:
+        items: list = []
+        gw.subscribe(items.append)
+        ws = await hello(gw)
+        await ws.send("not json")
+        assert (await closed_with(ws))[0] == code("RATE_LIMITED")
+        last_in = [r for r in items if isinstance(r, Record) and r.direction == "in"][-1]
+        assert last_in.payload is None and last_in.error.startswith("not JSON")
