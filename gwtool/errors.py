@@ -67,3 +67,18 @@ class LostMidway(GwtoolError):
     """The connection was lost part way through a run of sends: some were written, some not."""
 
     exit_code = 4
+
+
+class InvalidSetting(GwtoolError):
+    """A setting of an engine (the mock gateway, the client) is out of range; ``name`` is the
+    setting's name, which a front end maps to its own flag."""
+
+    def __init__(self, name: str, problem: str):
+        self.name, self.problem = name, problem
+        super().__init__(f"{name}: {problem}")
+
+
+class ListenFailed(GwtoolError):
+    """A server could not listen on its host and port (in use, or not allowed)."""
+
+    exit_code = 2

@@ -1,6 +1,8 @@
 """The mock gateway: ``async with MockGateway(port=0) as gw: …`` (see docs/gateway.md)."""
 
+from gwtool.errors import ListenFailed
 from gwtool.gateway.cache import CacheStore
-from gwtool.gateway.server import ConnectionInfo, ListenFailed, MockGateway, address_text
+from gwtool.gateway.server import ConnectionInfo, MockGateway, address_text
+from gwtool.gateway.settings import GatewaySettings
 
-__all__ = ["CacheStore", "ConnectionInfo", "ListenFailed", "MockGateway", "address_text"]
+__all__ = ["CacheStore", "ConnectionInfo", "GatewaySettings", "ListenFailed", "MockGateway", "address_text"]

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 class Receiver(TypingProtocol):
-    service: str | None
+    @property
+    def service(self) -> str | None: ...
 
 
 @dataclass(slots=True, eq=False)

@@ -10,31 +10,31 @@ Every rule comes from the Protocol object: opcodes and close codes by name, rout
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
-import hmac
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from gwtool.errors import DecodeError, GwtoolError, clip_reason
+from gwtool.errors import DecodeError, ListenFailed, clip_reason
 from gwtool.gateway.cache import CacheStore
-from gwtool.gateway.reasons import reason
 from gwtool.gateway.rest import make_connection_class, make_process_request
 from gwtool.gateway.router import Held, Router
+from gwtool.gateway.settings import GatewaySettings
 from gwtool.gateway.shards import ShardPool
 from gwtool.gateway.writes import TurnWrites
-from gwtool.protocol.codec import decode_text, encode, too_deep
-from gwtool.protocol.validate import check_data as _check_data
-from gwtool.protocol.validate import permission_error, validate_payload
+from gwtool.protocol.codec import decode_text, too_deep
 from gwtool.records import Notice, Record, masked_identify, preview
+from gwtool.session.actions import Action, Close, Joined, Route, Send, Store
+from gwtool.session.gateway import GatewayRules, GatewaySession
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Event, Protocol
@@ -49,8 +49,6 @@ GOING_AWAY = 1001  # RFC 6455: the gateway is shutting down
 # go to the next receiver (or are held) instead of waiting for it, and past SLOW_RECEIVER_SECONDS
 # backed up it is closed with UNKNOWN_ERROR. Its sender never waits on it.
 BACKED_UP_BYTES = 1 << 20
-SLOW_RECEIVER_SECONDS = 5.0
-HOLD_BYTES = 64 << 20  # bytes of held frames at most (besides the count, --hold)
 # Held events go to a receiver while less than HOLD_PACE_BYTES written to it are unread, so a late
 # receiver takes a backlog as fast as it reads it, never as one burst that would find it "not
 # reading". A buffer draining is the only sign that a peer has read (nothing calls back below the
@@ -58,15 +56,6 @@ HOLD_BYTES = 64 << 20  # bytes of held frames at most (besides the count, --hold
 # held event is full the hold is offered again every HOLD_PACE_SECONDS.
 HOLD_PACE_BYTES = 256 << 10
 HOLD_PACE_SECONDS = 0.005
-IDENTIFY_TIMEOUT = 30.0  # seconds a connection may stay without IDENTIFY (heartbeating or not)
-Ack = Literal["always", "without_d", "never"]  # how the gateway answers heartbeats
-ACK_MODES: tuple[Ack, ...] = ("always", "without_d", "never")
-
-
-class ListenFailed(GwtoolError):
-    """The gateway could not listen on its host and port (in use, or not allowed)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,29 +78,17 @@ class ConnectionInfo:
 
 
 class Connection:
-    """The gateway's state for one websocket connection."""
+    """The gateway's state for one websocket connection: its protocol session, and the socket's."""
 
-    __slots__ = (
-        "id", "ws", "remote", "service", "identified", "compress", "shards", "heartbeat", "start_time",
-        "opened", "last_heartbeat", "last_heartbeat_at", "window_start", "window_count", "closing", "close_code",
-        "close_name", "close_reason", "task", "backed_up_since", "held_taken",
-    )  # fmt: skip
+    __slots__ = ("id", "ws", "remote", "session", "start_time", "closing", "close_code", "close_name", "close_reason",
+                 "task", "backed_up_since", "held_taken")  # fmt: skip
 
-    def __init__(self, conn_id: int, ws: ServerConnection, remote: str):
+    def __init__(self, conn_id: int, ws: ServerConnection, remote: str, session: GatewaySession):
         self.id = conn_id
         self.ws = ws
         self.remote = remote
-        self.service: str | None = None
-        self.identified = False
-        self.compress = False
-        self.shards: list[int] = []
-        self.heartbeat: dict[str, Any] = {}
+        self.session = session
         self.start_time = int(time.time() * 1000)
-        self.opened = time.monotonic()
-        self.last_heartbeat: float | None = None
-        self.last_heartbeat_at: int | None = None  # ms since the epoch, for GET /services/
-        self.window_start = self.opened
-        self.window_count = 0
         self.closing = False  # the gateway decided to close it (or it is closing)
         self.close_code: int | None = None  # set when the gateway closed it
         self.close_name = ""
@@ -119,6 +96,14 @@ class Connection:
         self.task: asyncio.Task[Any] | None = None
         self.backed_up_since: float | None = None  # monotonic time it was first found not reading
         self.held_taken = 0  # held events handed to it since the hold last ran dry for its type
+
+    @property
+    def service(self) -> str | None:
+        return self.session.service
+
+    @property
+    def compress(self) -> bool:
+        return self.session.compress
 
     def unread(self) -> int:
         """Bytes written to this connection that its peer has not read yet (ours and the kernel's
@@ -128,50 +113,32 @@ class Connection:
 
 
 class MockGateway:
-    """A strict gateway on ``host:port``. ``async with MockGateway(port=0) as gw: gw.url …``"""
+    """A strict gateway on ``host:port``. ``async with MockGateway(port=0) as gw: gw.url …``
 
-    def __init__(
-        self,
-        proto: Protocol | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        heartbeat_interval: int = 30000,
-        token: str | None = None,
-        max_shards: int = 3,
-        shards_per_sharder: int = 3,
-        max_size: int = 1 << 20,
-        rate_limit: tuple[int, float] | None = None,
-        hold: int = 1000,
-        slow_receiver_seconds: float = SLOW_RECEIVER_SECONDS,
-        hold_bytes: int = HOLD_BYTES,
-        identify_timeout: float = IDENTIFY_TIMEOUT,
-        allow_origins: tuple[str, ...] = (),
-        show_token: bool = False,
-        ack: Ack = "always",
-    ):
+    Its rules are ``rules_class`` (made once) and ``session_class`` (one per connection): a gateway
+    that breaks a rule on purpose (to see a service or a checker cope) subclasses those."""
+
+    rules_class = GatewayRules
+    session_class = GatewaySession
+
+    def __init__(self, proto: Protocol | None = None, settings: GatewaySettings | None = None, **overrides: Any):
+        """``settings``, or the defaults with ``overrides`` (``MockGateway(port=0, hold=10)``); both
+        are checked at once (InvalidSetting names the setting)."""
         if proto is None:
             from gwtool.protocol.definition import load_protocol
 
             proto = load_protocol()
         self.proto = proto
-        self.host = host
-        self.port = port
-        self.heartbeat_interval = heartbeat_interval
-        self.token = token or None
-        self.max_shards = max_shards
-        self.max_size = max_size
-        self.rate_limit = rate_limit
-        self.slow_receiver_seconds = slow_receiver_seconds
-        self.identify_timeout = identify_timeout
-        self.show_token = show_token  # records show IDENTIFY tokens masked unless this is set
-        if ack not in ACK_MODES:
-            raise ValueError(f"ack: expected one of {', '.join(ACK_MODES)}, got {ack!r}")
-        self.ack = ack  # "without_d" and "never" let a service's developer see it cope (or not)
-        self.allow_origins = tuple(allow_origins)  # browser origins allowed; clients without one always are
+        if settings is None:
+            settings = GatewaySettings(**overrides)
+        elif overrides:
+            settings = dataclasses.replace(settings, **overrides)
+        self.settings = settings
+        self.host, self.port = settings.host, settings.port  # port: the real one once started
+        self.rules = self.rules_class(proto, settings)
         self.cache = CacheStore(proto)
-        self.shard_pool = ShardPool(max_shards, shards_per_sharder)
-        self.router = Router(proto, hold, hold_bytes)
+        self.shard_pool = ShardPool(settings.max_shards, settings.shards_per_sharder)
+        self.router = Router(proto, settings.hold, settings.hold_bytes)
         self._conns: dict[int, Connection] = {}
         self._next_id = 1
         self._subscribers: list[Subscriber] = []
@@ -181,41 +148,28 @@ class MockGateway:
         self._writes = TurnWrites()
         self._pump_handle: asyncio.Handle | None = None  # the hold offered again (see HOLD_PACE_SECONDS)
         self._stopping = False
-        self._checks = proto.checks
-        self._heartbeat_names = {
-            service: frozenset(f.name for f in proto.heartbeat_fields_for(service) if "." not in f.path)
-            for service in (None, *proto.services)
-        }
-        self._timeout = heartbeat_interval * proto.heartbeat_timeout_factor / 1000  # seconds
-        self._op = {name: proto.op(name) for name in proto.opcodes}
-        self._identify_op = self._op["IDENTIFY"]
-        self._handlers = self._opcode_handlers()
-        self._roles = roles = proto.roles  # the field names behind each meaning (the definition's [roles])
-        self._hello = self._own_payload("HELLO", {roles.hello_interval: heartbeat_interval})
-        self._ack: tuple[dict[str, Any], bytes, bytes] | None = self._own_payload("HEARTBEAT_ACK", {})  # None: --ack never
-        if ack == "without_d":
-            frame = encode({"op": self._op["HEARTBEAT_ACK"]})
-            self._ack = ({"op": self._op["HEARTBEAT_ACK"]}, frame, zlib.compress(frame))
-        elif ack == "never":
-            self._ack = None
-        self._beat_request = self._own_payload("HEARTBEAT", {})
-        self._identified_event = proto.event_with_routing("identified")
+        self._identify_op = proto.op("IDENTIFY")
 
-    def _own_payload(self, op_name: str, d: dict[str, Any]) -> tuple[dict[str, Any], bytes, bytes]:
-        """A payload the gateway sends often: (payload, JSON frame, compressed frame), made once."""
-        payload = {"op": self._op[op_name], "d": d}
-        frame = encode(payload)
-        return payload, frame, zlib.compress(frame)
+    # settings other parts read by name
+    @property
+    def token(self) -> str | None:
+        return self.settings.token
 
-    def _opcode_handlers(self) -> dict[int, Callable[[Connection, dict[str, Any], str], Awaitable[None]]]:
-        """op code → handler for every opcode a service may send (by name, from the protocol)."""
-        by_name = {
-            "HEARTBEAT": self._on_heartbeat,
-            "IDENTIFY": self._on_identify,
-            "EVENT": self._on_event,
-            "CACHE": self._on_cache,
-        }
-        return {op.code: by_name.get(op.name, self._on_other) for op in self.proto.opcodes.values() if "service" in op.sent_by}
+    @property
+    def ack(self) -> str:
+        return self.settings.ack
+
+    @property
+    def allow_origins(self) -> tuple[str, ...]:
+        return self.settings.allow_origins
+
+    @property
+    def max_shards(self) -> int:
+        return self.settings.max_shards
+
+    @property
+    def heartbeat_interval(self) -> int:
+        return self.settings.heartbeat_interval
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -234,11 +188,11 @@ class MockGateway:
                 self.host,
                 self.port,
                 compression=None,
-                max_size=self.max_size,
+                max_size=self.settings.max_size,
                 ping_interval=None,  # the protocol has its own heartbeats
                 close_timeout=CLOSE_TIMEOUT,
                 # room for one more frame above the backed-up bound: a send never waits to drain
-                write_limit=BACKED_UP_BYTES + self.max_size,
+                write_limit=BACKED_UP_BYTES + self.settings.max_size,
                 process_request=make_process_request(self),
                 create_connection=make_connection_class(self),
                 logger=_NoticeLogger(self),
@@ -329,17 +283,19 @@ class MockGateway:
         The gateway's own fields come first and win over a heartbeat field of the same name.
         """
         out = []
+        roles = self.proto.roles
         for conn in self._conns.values():
-            if not conn.identified:
+            session = conn.session
+            if session.service is None:
                 continue
             entry: dict[str, Any] = {
-                "conn": conn.id, "type": conn.service, "startTime": conn.start_time, "lastHeartbeat": conn.last_heartbeat_at,
+                "conn": conn.id, "type": session.service, "startTime": conn.start_time, "lastHeartbeat": session.last_heartbeat_at,
             }  # fmt: skip
-            for f in self.proto.heartbeat_fields_for(conn.service):
-                entry.setdefault(f.name, conn.heartbeat.get(f.name))
-            if self.proto.services[conn.service].shards:  # type: ignore[index]
-                entry[self._roles.identified_shards] = conn.shards
-                entry[self._roles.identified_max_shards] = self.max_shards
+            for f in self.proto.heartbeat_fields_for(session.service):
+                entry.setdefault(f.name, session.heartbeat.get(f.name))
+            if self.proto.services[session.service].shards:
+                entry[roles.identified_shards] = session.shards
+                entry[roles.identified_max_shards] = self.max_shards
             out.append(entry)
         return out
 
@@ -351,7 +307,7 @@ class MockGateway:
         for target in targets:
             if not target.closing:
                 try:
-                    await self._send_own(target, self._beat_request)
+                    await self._send_own(target, target.session.heartbeat_request())
                 except ConnectionClosed:  # it left meanwhile; its handler reports how
                     pass
 
@@ -377,14 +333,15 @@ class MockGateway:
     # --- one connection --------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
-        conn = Connection(self._next_id, ws, address_text(ws.remote_address))
+        session = self.session_class(self.rules, self.shard_pool, self._next_id, time.monotonic())
+        conn = Connection(self._next_id, ws, address_text(ws.remote_address), session)
         self._next_id += 1
         conn.task = asyncio.current_task()
         self._conns[conn.id] = conn
         if self._subscribers:
             self._notice("connected", f"connected from {conn.remote}", conn, remote=conn.remote)
         try:
-            await self._send_own(conn, self._hello)
+            await self._send_own(conn, session.hello())
             await self._read(conn)
         except ConnectionClosed:
             pass
@@ -396,171 +353,65 @@ class MockGateway:
 
     async def _read(self, conn: Connection) -> None:
         recv = conn.ws.recv
-        handlers = self._handlers
-        rate_limit = self.rate_limit
-        before_identify = (self._op["HEARTBEAT"], self._op["IDENTIFY"])
+        session = conn.session
+        clock = time.monotonic
         while not self._stopping:
             frame = await recv()
             if self._stopping or conn.closing:
                 return
-            over_rate = rate_limit is not None and self._over_rate(conn, rate_limit)
+            now = clock()
+            over_rate = session.admit(now)
             payload = _loads(frame)
             if payload is None:
                 await self._undecodable(conn, frame, over_rate)
                 return
-            op = payload.get("op")
-            handler = handlers.get(op) if type(op) is int else None
             if self._subscribers:
                 self._record_in(conn, frame, payload)
-            if over_rate:  # read and shown like any payload, then refused
-                await self._refuse_over_rate(conn)
+            if over_rate is not None:  # read and shown like any payload, then refused
+                await self._close_with(conn, over_rate)
                 return
-            if handler is None:
-                await self._close(conn, "UNKNOWN_OPCODE", self._unknown_op_reason(op))
+            actions = session.receive(payload, now)
+            if actions and not await self._act(conn, actions, payload, cast(str, frame)):  # _loads took only text
                 return
-            if not conn.identified and op not in before_identify:
-                await self._refuse(conn, "before_identify", op=self.proto.op_name(op))
-                return
-            await handler(conn, payload, cast(str, frame))  # _loads took only a text frame
             del frame, payload  # not kept alive while waiting for the next one (up to --max-size each)
 
-    async def _undecodable(self, conn: Connection, frame: str | bytes, over_rate: bool) -> None:
+    async def _act(self, conn: Connection, actions: Sequence[Action], payload: dict[str, Any], frame: str) -> bool:
+        """Carry out what the session answered; False once the connection is closing."""
+        for action in actions:
+            if type(action) is Route:
+                self._route(conn, action.event, payload, frame)
+            elif type(action) is Send:
+                await self._send_own(conn, action)
+            elif type(action) is Close:
+                await self._close_with(conn, action)
+                return False
+            elif type(action) is Joined:
+                self._joined(conn, action)
+            elif type(action) is Store:
+                self.cache.put(action.cache_type, action.d)
+        return not conn.closing
+
+    async def _undecodable(self, conn: Connection, frame: str | bytes, over_rate: Close | None) -> None:
         try:
             decode_text(frame)
-            reason = "not a gateway payload"
+            why = "not a gateway payload"
         except DecodeError as exc:
-            reason = exc.reason
+            why = exc.reason
         if self._subscribers:
-            self._record_in(conn, frame, None, error=reason)
-        if over_rate:
-            await self._refuse_over_rate(conn)
-        else:
-            await self._close(conn, "DECODE_ERROR", reason)
+            self._record_in(conn, frame, None, error=why)
+        await self._close_with(conn, over_rate or conn.session.undecodable(why))
 
-    async def _refuse_over_rate(self, conn: Connection) -> None:
-        count, seconds = self.rate_limit or (0, 0.0)
-        await self._refuse(conn, "rate_limited", count=count, s="s" * (count != 1), seconds=seconds)
-
-    def _unknown_op_reason(self, op: Any) -> str:
-        known = ", ".join(f"{o.code} {o.name}" for o in self.proto.opcodes.values() if "service" in o.sent_by)
-        if op is None:
-            return f"op: missing (one of {known})"
-        opcode = self.proto.opcode_by_code.get(op) if type(op) is int else None
-        if opcode is not None:
-            return f"op: {opcode.code} {opcode.name} is sent by the gateway only (services send {known})"
-        return f"op: unknown opcode {op!r} (services send {known})"
-
-    def _over_rate(self, conn: Connection, limit: tuple[int, float]) -> bool:
-        now = time.monotonic()
-        if now - conn.window_start >= limit[1]:
-            conn.window_start, conn.window_count = now, 0
-        conn.window_count += 1
-        return conn.window_count > limit[0]
-
-    # --- opcodes -----------------------------------------------------------------------------------
-
-    async def _on_heartbeat(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
-        if await self._reject_t(conn, payload):
-            return
-        checks = self._checks.heartbeat
-        d, errors = _check_data(checks.get(conn.service, checks[None]), payload)
-        if errors:
-            await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
-            return
-        conn.last_heartbeat = time.monotonic()
-        conn.last_heartbeat_at = int(time.time() * 1000)
-        kept = self._heartbeat_names.get(conn.service, self._heartbeat_names[None])
-        conn.heartbeat = {k: v for k, v in d.items() if k in kept}  # the definition's fields only
-        if self._ack is not None:
-            await self._send_own(conn, self._ack)
-
-    async def _on_identify(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
-        if conn.identified:
-            await self._refuse(conn, "already_identified", service=conn.service)
-            return
-        if await self._reject_t(conn, payload):
-            return
-        d, errors = _check_data(self._checks.identify, payload)
-        roles = self._roles
-        service = d.get(roles.identify_service) if type(d) is dict else None
-        unknown_service = type(service) is str and service not in self.proto.services
-        if unknown_service:  # its own close code, once the rest is well-formed and the token matches
-            errors = [e for e in errors if not e.startswith(f"d.{roles.identify_service}:")]
-        if errors:
-            await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
-            return
-        if self.token is not None and not hmac.compare_digest(str(d[roles.identify_token]).encode(), self.token.encode()):
-            await self._refuse(conn, "bad_token")
-            return
-        if unknown_service or type(service) is not str:
-            await self._refuse(conn, "unknown_service", service=service, known=", ".join(self.proto.services))
-            return
-        await self._identify(conn, service, d.get(roles.identify_compress) is True)
-
-    async def _identify(self, conn: Connection, service: str, compress: bool) -> None:
-        conn.service, conn.identified, conn.compress = service, True, compress
-        answer: dict[str, Any] = {}
-        has_shards = self.proto.services[service].shards
-        if has_shards:
-            conn.shards = self.shard_pool.allocate(conn.id)
-            answer = {self._roles.identified_shards: conn.shards, self._roles.identified_max_shards: self.max_shards}
-        if self._identified_event is not None:
-            payload = {"op": self._op["EVENT"], "t": self._identified_event.t, "d": answer}
-            frame = encode(payload)
-            await self._send_own(conn, (payload, frame, None))
+    def _joined(self, conn: Connection, joined: Joined) -> None:
         if self._subscribers:
-            text = f"identified as {service}"
-            if has_shards:
-                text += f" with shards {conn.shards} of {self.max_shards}" if conn.shards else " — no free shard: shards []"
-            if compress:
+            text = f"identified as {joined.service}"
+            if self.proto.services[joined.service].shards:
+                text += f" with shards {joined.shards} of {self.max_shards}" if joined.shards else " — no free shard: shards []"
+            if joined.compress:
                 text += ", compressed"
-            self._notice("identified", text, conn, shards=conn.shards, compress=compress)
+            self._notice("identified", text, conn, shards=joined.shards, compress=joined.compress)
         if not conn.closing:
             self.router.add(conn)
             self._pump()
-
-    async def _on_event(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
-        t = payload.get("t")
-        event = self.proto.events.get(t) if type(t) is str else None
-        if event is None:
-            known = ", ".join(self.proto.events)
-            what = (
-                "missing"
-                if t is None
-                else f"unknown event {t!r}"
-                if type(t) is str
-                else f"expected string, got {type(t).__name__}"
-            )
-            await self._refuse(conn, "unknown_event", what=what, known=known)
-            return
-        if not event.may_be_sent_by(conn.service):  # type: ignore[arg-type]
-            await self._close(conn, "EVENT_NOT_ALLOWED", permission_error(self.proto, payload, conn.service))  # type: ignore[arg-type]
-            return
-        _, errors = _check_data(self._checks.events[event.t], payload)
-        if errors:
-            await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
-            return
-        self._route(conn, event, payload, frame)
-
-    async def _on_cache(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
-        if denied := permission_error(self.proto, payload, conn.service):  # type: ignore[arg-type]
-            await self._close(conn, "EVENT_NOT_ALLOWED", denied)
-            return
-        if errors := validate_payload(self.proto, payload, service=conn.service):
-            await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
-            return
-        self.cache.put(payload["type"], payload["d"])
-
-    async def _on_other(self, conn: Connection, payload: dict[str, Any], frame: str) -> None:
-        """An opcode a user's protocol adds for services: checked, otherwise accepted as is."""
-        if errors := validate_payload(self.proto, payload, service=conn.service):
-            await self._close(conn, "INVALID_PAYLOAD", "; ".join(errors))
-
-    async def _reject_t(self, conn: Connection, payload: dict[str, Any]) -> bool:
-        if payload.get("t") is None:
-            return False
-        await self._refuse(conn, "t_on_other_op", op=self._op["EVENT"])
-        return True
 
     # --- routing -----------------------------------------------------------------------------------
 
@@ -623,7 +474,7 @@ class MockGateway:
             kib = conn.unread() // 1024
             self._notice(
                 "warning", f"not reading: {kib:,} KiB unread; events go to other receivers or are held"
-                f" (closed if it stays so for {self.slow_receiver_seconds:g} s)", conn, unread=kib * 1024,
+                f" (closed if it stays so for {self.settings.slow_receiver_seconds:g} s)", conn, unread=kib * 1024,
             )  # fmt: skip
 
     def _hold(self, item: Held, sender: Connection, why: str) -> None:
@@ -680,17 +531,17 @@ class MockGateway:
 
     # --- sending, closing, bookkeeping ------------------------------------------------------------
 
-    async def _send_own(self, conn: Connection, own: tuple[dict[str, Any], bytes, bytes | None]) -> None:
+    async def _send_own(self, conn: Connection, send: Send) -> None:
         """Send a payload the gateway made: a text frame, or zlib in a binary frame once asked."""
-        payload, frame, zframe = own
+        frame = send.frame if send.frame is not None else orjson.dumps(send.payload)
         if conn.compress:
-            data = zframe if zframe is not None else zlib.compress(frame)
+            data = send.zframe if send.zframe is not None else zlib.compress(frame)
             await conn.ws.send(data)
         else:
             data = frame
             await conn.ws.send(frame, text=True)
         if self._subscribers:
-            self._emit(Record("out", len(data), payload, conn.compress, conn.id, conn.service))
+            self._emit(Record("out", len(data), send.payload, conn.compress, conn.id, conn.service))
 
     def _mark_closing(self, conn: Connection, code: int, name: str, reason: str) -> bool:
         if conn.closing:
@@ -702,14 +553,10 @@ class MockGateway:
 
     async def _refuse(self, conn: Connection, why: str, **values: Any) -> None:
         """Close with one of the gateway's own reasons (gateway/reasons.py)."""
-        await self._close(conn, *reason(why, **values))
+        await self._close_with(conn, self.rules.refuse(why, **values))
 
-    async def _close(self, conn: Connection, name: str, reason: str) -> None:
-        """Close with the protocol's code called ``name`` and a reason naming the problem."""
-        await self._close_with(conn, self.proto.close(name).code, name, reason)
-
-    async def _close_with(self, conn: Connection, code: int, name: str, reason: str) -> None:
-        if self._mark_closing(conn, code, name, reason):
+    async def _close_with(self, conn: Connection, close: Close) -> None:
+        if self._mark_closing(conn, close.code, close.name, close.reason):
             await self._send_close(conn)
 
     async def _send_close(self, conn: Connection) -> None:
@@ -725,8 +572,7 @@ class MockGateway:
         """The connection ended: free its shards, leave the router, tell subscribers how it closed."""
         self._conns.pop(conn.id, None)
         self.router.remove(conn)
-        if conn.shards:
-            self.shard_pool.release(conn.id)
+        conn.session.ended()
         if not self._subscribers:
             return
         if conn.close_code is not None:
@@ -741,28 +587,24 @@ class MockGateway:
         self._notice("closed", shown, conn, code=code, name=name, reason=reason, by=by, reconnect=not final)
 
     async def _sweep_heartbeats(self) -> None:
-        """One task for every connection: close those silent for longer than the timeout."""
-        period = min(max(self._timeout / 5, 0.01), 1.0)
-        interval = self.heartbeat_interval
-        factor = self.proto.heartbeat_timeout_factor
+        """One task for every connection: the sessions' deadlines, and receivers that stopped reading."""
+        period = min(max(self.rules.timeout / 5, 0.01), 1.0)
+        slow = self.settings.slow_receiver_seconds
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
             for conn in list(self._conns.values()):
-                if not conn.identified and not conn.closing and now - conn.opened > self.identify_timeout:
-                    self._spawn(self._refuse(conn, "identify_deadline", seconds=self.identify_timeout))
+                if conn.closing:
+                    continue
+                if (close := conn.session.tick(now)) is not None:
+                    self._spawn(self._close_with(conn, close))
                     continue
                 stuck = conn.backed_up_since
-                if stuck is not None and not conn.closing and now - stuck > self.slow_receiver_seconds:
+                if stuck is not None and now - stuck > slow:
                     if conn.unread() > BACKED_UP_BYTES:
                         self._spawn(self._refuse(conn, "not_reading", kib=conn.unread() // 1024, seconds=now - stuck))
                     else:
                         conn.backed_up_since = None
-                since = conn.last_heartbeat or conn.opened
-                if not conn.closing and now - since > self._timeout:
-                    what = "no heartbeat" if conn.last_heartbeat is None else "no heartbeat since the last one"
-                    ms = (now - since) * 1000
-                    self._spawn(self._refuse(conn, "heartbeat_timeout", what=what, ms=ms, factor=factor, interval=interval))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -788,8 +630,8 @@ class MockGateway:
             return
         if payload is None:
             record = Record("in", _size(frame), None, False, conn.id, conn.service, error=error, raw=preview(frame))
-        elif payload.get("op") == self._identify_op and not self.show_token:  # its frame has the token
-            payload = masked_identify(payload, self._roles.identify_token)
+        elif payload.get("op") == self._identify_op and not self.settings.show_token:  # its frame has the token
+            payload = masked_identify(payload, self.proto.roles.identify_token)
             record = Record("in", _size(frame), payload, False, conn.id, conn.service, error=error)
         else:  # a flood's path: positional arguments are the cheap call
             record = Record("in", _size(frame), payload, False, conn.id, conn.service, cast(str, frame), error)
@@ -803,12 +645,13 @@ class MockGateway:
             self._emit(Notice("info", text, 0, "http", data))
 
     def _info(self, c: Connection) -> ConnectionInfo:
-        has_shards = c.service is not None and self.proto.services[c.service].shards
+        s = c.session
+        has_shards = s.service is not None and self.proto.services[s.service].shards
         return ConnectionInfo(
-            conn=c.id, service=c.service, identified=c.identified, shards=list(c.shards),
-            max_shards=self.max_shards if has_shards else None, heap_used=c.heartbeat.get(self._roles.heartbeat_memory),
-            guilds=c.heartbeat.get("guilds"), start_time=c.start_time, last_heartbeat=c.last_heartbeat,
-            compress=c.compress, remote=c.remote, heartbeat=dict(c.heartbeat), last_heartbeat_at=c.last_heartbeat_at,
+            conn=c.id, service=s.service, identified=s.phase == "identified", shards=list(s.shards),
+            max_shards=self.max_shards if has_shards else None, heap_used=s.heartbeat.get(self.proto.roles.heartbeat_memory),
+            guilds=s.heartbeat.get("guilds"), start_time=c.start_time, last_heartbeat=s.last_heartbeat,
+            compress=s.compress, remote=c.remote, heartbeat=dict(s.heartbeat), last_heartbeat_at=s.last_heartbeat_at,
         )  # fmt: skip
 
 

@@ -16,6 +16,8 @@ from gwtool.check.cases import Report, run_suite, select
 from gwtool.check.gateway_suite import GatewayContext, Unreachable, gateway_cases, prepare
 from gwtool.gateway import MockGateway
 from gwtool.protocol.definition import load_protocol
+from gwtool.session.actions import Close
+from gwtool.session.gateway import GatewayRules, GatewaySession
 
 PROTO = load_protocol(use_env=False)
 INTERVAL = 400  # ms: short, so that heartbeat.timeout runs without --slow
@@ -70,15 +72,19 @@ async def test_nothing_listening_is_unreachable():
 
 
 class NoHello(MockGateway):
-    async def _send_own(self, conn: Any, own: Any) -> None:
-        if own is not self._hello:
-            await super()._send_own(conn, own)
+    async def _send_own(self, conn: Any, send: Any) -> None:
+        if send is not self.rules.hello:
+            await super()._send_own(conn, send)
+
+
+class NoIdentifiedRules(GatewayRules):
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.identified_event = None
 
 
 class NoIdentified(MockGateway):
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._identified_event = None
+    rules_class = NoIdentifiedRules
 
 
 class NoHeartbeatTimeout(MockGateway):
@@ -86,19 +92,31 @@ class NoHeartbeatTimeout(MockGateway):
         await asyncio.Event().wait()
 
 
+class IgnoresCompressSession(GatewaySession):
+    def _identify(self, service: str, compress: bool) -> Any:
+        return super()._identify(service, False)
+
+
 class IgnoresCompress(MockGateway):
-    async def _identify(self, conn: Any, service: str, compress: bool) -> None:
-        await super()._identify(conn, service, False)
+    session_class = IgnoresCompressSession
+
+
+class CompressesUnaskedSession(GatewaySession):
+    def _identify(self, service: str, compress: bool) -> Any:
+        return super()._identify(service, True)
 
 
 class CompressesUnasked(MockGateway):
-    async def _identify(self, conn: Any, service: str, compress: bool) -> None:
-        await super()._identify(conn, service, True)
+    session_class = CompressesUnaskedSession
+
+
+class WrongCloseCodeRules(GatewayRules):
+    def close(self, name: str, text: str) -> Close:
+        return super().close("UNKNOWN_ERROR", text)
 
 
 class WrongCloseCodes(MockGateway):
-    async def _close(self, conn: Any, name: str, reason: str) -> None:
-        await super()._close(conn, "UNKNOWN_ERROR", reason)
+    rules_class = WrongCloseCodeRules
 
 
 class NoRoundRobin(MockGateway):

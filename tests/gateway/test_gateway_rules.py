@@ -266,10 +266,12 @@ async def test_a_payload_over_the_rate_limit_is_recorded_as_read_then_refused():
 
 
 async def test_an_undecodable_frame_over_the_rate_limit_is_refused_for_the_rate():
-    async with MockGateway(PROTO, port=0, rate_limit=(0, 60)) as gw:
+    async with MockGateway(PROTO, port=0, rate_limit=(1, 60)) as gw:
         items: list = []
         gw.subscribe(items.append)
         ws = await hello(gw)
+        await send(ws, heartbeat())
+        assert (await recv(ws))["op"] == op("HEARTBEAT_ACK")
         await ws.send("not json")
         assert (await closed_with(ws))[0] == code("RATE_LIMITED")
         last_in = [r for r in items if isinstance(r, Record) and r.direction == "in"][-1]

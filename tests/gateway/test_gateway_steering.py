@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from gwtool.errors import InvalidSetting
 from gwtool.gateway import MockGateway
 from tests.gateway.gateway_testkit import PROTO, closed_with, heartbeat, op, recv, send, service, until
 
@@ -28,7 +29,7 @@ async def test_ack_never_answers_no_heartbeat_but_keeps_the_connection():
 
 
 def test_an_unknown_ack_mode_is_refused():
-    with pytest.raises(ValueError, match="ack: expected one of always, without_d, never"):
+    with pytest.raises(InvalidSetting, match="ack: expected one of always, without_d, never"):
         MockGateway(PROTO, ack="sometimes")  # type: ignore[arg-type]
 
 
