@@ -21,7 +21,6 @@ any receiving user in the run.
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 from typing import Any
@@ -35,10 +34,11 @@ from websockets.sync.client import ClientConnection, connect
 from gwtool.errors import DecodeError
 from gwtool.protocol.codec import decode, encode
 from gwtool.protocol.definition import Protocol, load_protocol
-from gwtool.protocol.examples import event_data, heartbeat_payload, identify_payload
-from gwtool.protocol.validate import validate_payload
+from gwtool.protocol.examples import event_data, heartbeat_payload
+from gwtool.session import Ack, Action, Close, Problem, Send, ServiceSession
 
 LOG = logging.getLogger("gwtool.locust")
+HANDSHAKE_SECONDS = 10.0  # HELLO after connecting, IDENTIFIED after IDENTIFY
 MARK = "gwtoolLocust"  # the data field carrying [sender, seq, send time] (extra fields pass validation)
 PROTO: Protocol = load_protocol()
 COUNTS = {"sent": 0, "received": 0}  # this process's events, reported to the master at the end
@@ -68,7 +68,10 @@ class GatewayUser(User):
 
     def on_start(self) -> None:
         self.ws: ClientConnection | None = None
-        self.beat_sent: float | None = None
+        self.session = ServiceSession(
+            self.proto, self.service, token=self.token, handshake_timeout=HANDSHAKE_SECONDS,
+            heartbeat_data=lambda: heartbeat_payload(self.proto, self.service)["d"],
+        )  # fmt: skip
         self.closing = False
         self._connect()
 
@@ -77,19 +80,21 @@ class GatewayUser(User):
         if self.ws is not None:
             self.ws.close()
 
-    # --- the connection --------------------------------------------------------------------------
+    # --- the connection: the protocol's steps are the session's, the socket is ours ---------------
     def _connect(self) -> None:
-        proto, started = self.proto, time.perf_counter()
+        started, session = time.perf_counter(), self.session
         try:
             self.ws = connect(self.host or "", compression=None, proxy=None, open_timeout=10, max_size=16 << 20)
-            hello = decode(self.ws.recv(timeout=10)).payload
-            interval = (hello.get("d") or {}).get(proto.roles.hello_interval, proto.default_interval_ms) / 1000
-            self.ws.send(encode(identify_payload(proto, self.service, token=self.token, compress=False)).decode())
-            identified = proto.event_with_routing("identified")
-            while True:
-                payload = decode(self.ws.recv(timeout=10)).payload
-                if identified is None or payload.get("t") == identified.t:
-                    break
+            session.connected(time.monotonic())
+            while session.phase in ("awaiting_hello", "identifying"):
+                try:
+                    frame = self.ws.recv(timeout=max(0.0, (session.deadline() or 0.0) - time.monotonic()))
+                except TimeoutError:
+                    self._perform(session.tick(time.monotonic()))
+                    continue
+                self._perform(session.receive(decode(frame).payload, time.monotonic()))
+            if session.identified is None:
+                raise GatewayError(f"not identified ({session.phase})")
         except ConnectionClosed as exc:
             self._closed(exc)
             raise
@@ -98,11 +103,11 @@ class GatewayUser(User):
             raise
         self._fire("CONNECT", self.service, started)
         gevent.spawn(self._read)
-        gevent.spawn(self._heartbeats, interval)
+        gevent.spawn(self._clock)
 
     def _read(self) -> None:
         assert self.ws is not None
-        beat_ack, event = self.proto.op("HEARTBEAT_ACK"), self.proto.op("EVENT")
+        event_op = self.proto.op("EVENT")
         try:
             for frame in self.ws:
                 try:
@@ -110,30 +115,37 @@ class GatewayUser(User):
                 except DecodeError as exc:
                     self._fire("INVALID", "undecodable frame", time.perf_counter(), exception=GatewayError(str(exc)))
                     continue
-                op = payload.get("op")
-                if op == beat_ack and self.beat_sent is not None:
-                    self._fire("HEARTBEAT", "HEARTBEAT", self.beat_sent)
-                    self.beat_sent = None
-                elif op == event:
+                valid = self._perform(self.session.receive(payload, time.monotonic()), payload)
+                if valid and payload.get("op") == event_op and payload.get("t") != self.session.identified_t:
                     self.on_event(payload)
-                elif op == self.proto.op("HEARTBEAT"):  # the gateway asks for one now
-                    self._heartbeat()
         except ConnectionClosed as exc:
             self._closed(exc)
 
-    def _heartbeats(self, interval: float) -> None:
-        gevent.sleep(random.uniform(0.1, 0.9) * interval)
-        while not self.closing:
+    def _clock(self) -> None:
+        """Heartbeats (and the zombie check) when the session says they are due."""
+        while not self.closing and (due := self.session.deadline()) is not None:
+            gevent.sleep(max(0.0, due - time.monotonic()))
             try:
-                self._heartbeat()
+                self._perform(self.session.tick(time.monotonic()))
             except ConnectionClosed:
                 return
-            gevent.sleep(interval)
 
-    def _heartbeat(self) -> None:
+    def _perform(self, actions: list[Action], payload: dict[str, Any] | None = None) -> bool:
+        """Carry out the session's actions; False when ``payload`` broke a rule (a failure each)."""
         assert self.ws is not None
-        self.beat_sent = time.perf_counter()
-        self.ws.send(encode(heartbeat_payload(self.proto, self.service)).decode())
+        valid = True
+        for action in actions:
+            if isinstance(action, Send):
+                self.ws.send(encode(action.payload).decode())
+            elif isinstance(action, Ack) and action.latency_ms is not None:
+                self._fire_ms("HEARTBEAT", "HEARTBEAT", action.latency_ms)
+            elif isinstance(action, Problem):
+                valid = False
+                kind, name = ("EVENT", str(payload.get("t"))) if payload and payload.get("t") else ("INVALID", "payload")
+                self._fire(kind, name, time.perf_counter(), exception=GatewayError(action.text))
+            elif isinstance(action, Close):
+                self.ws.close(action.code, action.reason)
+        return valid
 
     def _closed(self, exc: ConnectionClosed) -> None:
         if self.closing:
@@ -145,30 +157,24 @@ class GatewayUser(User):
         self._fire("CLOSE", f"{code} {name}".rstrip(), time.perf_counter(), exception=GatewayError(reason))
 
     def _fire(self, kind: str, name: str, started: float, *, length: int = 0, exception: Exception | None = None) -> None:
+        self._fire_ms(kind, name, (time.perf_counter() - started) * 1000, length=length, exception=exception)
+
+    def _fire_ms(self, kind: str, name: str, ms: float, *, length: int = 0, exception: Exception | None = None) -> None:
         self.environment.events.request.fire(
-            request_type=kind, name=name, response_time=(time.perf_counter() - started) * 1000,
-            response_length=length, exception=exception, context={},
+            request_type=kind, name=name, response_time=ms, response_length=length, exception=exception, context={},
         )  # fmt: skip
 
     # --- events ------------------------------------------------------------------------------------
     def on_event(self, payload: dict[str, Any]) -> None:
-        """An EVENT the gateway routed to this user: a request named by the event, its latency the
-        time since its sender sent it; invalid data is a failure."""
-        name = str(payload.get("t"))
-        errors = validate_payload(self.proto, payload, sender="gateway")
+        """A valid EVENT the gateway routed to this user (invalid ones are failures already): a
+        request named by the event, its latency the time since its sender sent it."""
         d = payload.get("d")
         mark = d.get(MARK) if isinstance(d, dict) else None
-        if errors:
-            self._fire("EVENT", name, time.perf_counter(), exception=GatewayError("; ".join(errors)))
-            return
         if not (isinstance(mark, list) and len(mark) == 3 and isinstance(mark[2], float)) or mark[2] < _RUN["started"]:
             return  # not one of this run's
         COUNTS["received"] += 1
         latency_ms = max(0.0, (time.time() - mark[2]) * 1000)
-        self.environment.events.request.fire(
-            request_type="EVENT", name=name, response_time=latency_ms, response_length=len(orjson.dumps(d)),
-            exception=None, context={},
-        )  # fmt: skip
+        self._fire_ms("EVENT", str(payload.get("t")), latency_ms, length=len(orjson.dumps(d)))
 
 
 class SenderUser(GatewayUser):
