@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from gwtool.errors import ClosedByGateway, ConnectFailed, GwtoolError
+from gwtool.errors import ConnectFailed, GwtoolError
 from gwtool.protocol import codec
-from gwtool.protocol.examples import heartbeat_payload, identify_payload
+from gwtool.protocol.examples import heartbeat_payload
 from gwtool.records import Record
+from gwtool.session import Ack, ServiceSession
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -185,7 +186,8 @@ class Bench:
         self._conn_ids: dict[ClientConnection, int] = {}  # 1, 2, … in the order they opened (--log's conn)
         self._senders: list[ClientConnection] = []
         self._receivers: list[ClientConnection] = []
-        self._beat_sent: dict[ClientConnection, float] = {}  # connection → when its heartbeat went
+        self._sessions: dict[ClientConnection, ServiceSession] = {}  # the protocol's side of each (not raw)
+        self._measured: dict[ClientConnection, deque[bool]] = {}  # each un-ACKed beat: sent while measuring?
         self._beat_data: dict[str, dict[str, Any]] = {}  # service type → its heartbeat data, made once
         self._closing = False  # closes after this are ours, not the gateway's
 
@@ -328,38 +330,17 @@ class Bench:
 
     async def _identify(self, ws: ClientConnection, service: str) -> float:
         """HELLO → IDENTIFY → IDENTIFIED; the heartbeat interval in seconds."""
-        awaited = "HELLO"
-        try:
-            async with asyncio.timeout(IDENTIFY_SECONDS):
-                hello = await self._recv_payload(ws)
-                if hello.get("op") != self._ops["HELLO"]:
-                    raise GwtoolError(f"expected HELLO first, got op {hello.get('op')!r}")
-                roles = self.proto.roles
-                interval_ms = (hello.get("d") or {}).get(roles.hello_interval, self.proto.default_interval_ms)
-                identify = identify_payload(self.proto, service, token=self.config.token, compress=False)
-                awaited = self.roles.identified_t
-                await ws.send(codec.encode(identify), text=True)
-                while True:
-                    payload = await self._recv_payload(ws)
-                    if payload.get("op") == self._ops["EVENT"] and payload.get("t") == self.roles.identified_t:
-                        break
-        except TimeoutError:
-            raise GwtoolError(
-                f"{self.config.url}: no {awaited} within {IDENTIFY_SECONDS:g} s — is it a gateway of this protocol?"
-            ) from None
-        return self.config.heartbeat_interval or interval_ms / 1000
+        from gwtool.client.handshake import HandshakeStalled, handshake
 
-    async def _recv_payload(self, ws: ClientConnection) -> dict[str, Any]:
-        from websockets.exceptions import ConnectionClosed
-
+        session = self._sessions[ws] = ServiceSession(
+            self.proto, service, token=self.config.token, heartbeat=False, handshake_timeout=IDENTIFY_SECONDS,
+            heartbeat_data=lambda: self._heartbeat_data(service),
+        )  # fmt: skip
         try:
-            return codec.decode(await ws.recv(decode=False)).payload
-        except ConnectionClosed as exc:
-            rcvd = exc.rcvd
-            code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
-            name = self.proto.close_name(code)
-            message = f"the gateway closed the connection while identifying: {code} {name}".rstrip()
-            raise ClosedByGateway(message + (f": {reason}" if reason else ""), code, name, reason) from None
+            await handshake(ws, session)
+        except HandshakeStalled as exc:
+            raise GwtoolError(f"{self.config.url}: {exc} — is it a gateway of this protocol?") from None
+        return self.config.heartbeat_interval or (session.interval_ms or self.proto.default_interval_ms) / 1000
 
     # --- traffic ----------------------------------------------------------------------------------
 
@@ -417,7 +398,7 @@ class Bench:
                     if log is not None:
                         log(Record("in", len(frame), payload, conn=conn, service=service))
                 elif op == ops["HEARTBEAT_ACK"]:
-                    self._acked(ws)
+                    self._acked(ws, payload)
                 elif op == ops["HEARTBEAT"]:  # the gateway asks for one now
                     await self._heartbeat(ws, service)
         except ConnectionClosed as exc:
@@ -464,22 +445,30 @@ class Bench:
         except ConnectionClosed:
             pass
 
+    def _heartbeat_data(self, service: str) -> dict[str, Any]:
+        if service not in self._beat_data:
+            self._beat_data[service] = heartbeat_payload(self.proto, service)["d"]
+        return self._beat_data[service]
+
     async def _heartbeat(self, ws: ClientConnection, service: str) -> None:
-        if self.config.raw:
-            data = {}
-        else:
-            if service not in self._beat_data:
-                self._beat_data[service] = heartbeat_payload(self.proto, service)["d"]
-            data = self._beat_data[service]
-        self._beat_sent[ws] = time.perf_counter()
+        session = self._sessions.get(ws)
+        now = time.monotonic()
+        beat = session.heartbeat(now).payload if session is not None else {"op": self._ops["HEARTBEAT"], "d": {}}
         if self.stats.started:
             self.stats.beats += 1
-        await ws.send(codec.encode({"op": self._ops["HEARTBEAT"], "d": data}), text=True)
+        if session is not None:
+            self._measured.setdefault(ws, deque()).append(self.stats.started > 0)
+        await ws.send(codec.encode(beat), text=True)
 
-    def _acked(self, ws: ClientConnection) -> None:
-        sent = self._beat_sent.pop(ws, None)
-        if sent is not None and sent >= self.stats.started > 0:  # not while connecting; unasked ACKs ignored
-            self.stats.acks_ms.append((time.perf_counter() - sent) * 1000)
+    def _acked(self, ws: ClientConnection, payload: dict[str, Any]) -> None:
+        session = self._sessions.get(ws)
+        if session is None:
+            return
+        for action in session.receive(payload, time.monotonic()):
+            measured = self._measured.get(ws)
+            if isinstance(action, Ack) and action.latency_ms is not None and measured:
+                if measured.popleft():  # the ACK of a beat sent while measuring (not while connecting)
+                    self.stats.acks_ms.append(action.latency_ms)
 
 
 def dumps(result: BenchResult) -> str:
