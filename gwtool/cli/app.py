@@ -12,7 +12,6 @@ app = typer.Typer(
     cls=GwtoolGroup,
     help=f"See and poke the wire of a websocket-gateway microservice system.\n\n{EXIT_CODES_HELP}",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -29,7 +28,7 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_print_version, is_eager=True, metavar="", help="Print gwtool's version and exit."
+        False, "--version", "-V", callback=_print_version, is_eager=True, metavar="", help="Print gwtool's version and exit."
     ),
 ) -> None:
     """See and poke the wire of a websocket-gateway microservice system."""

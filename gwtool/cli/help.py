@@ -154,5 +154,12 @@ class GwtoolCommand(TyperCommand):
 
 
 class GwtoolGroup(TyperGroup):
+    """A group whose options are all flags (--version, the completion ones): no ``<bool>`` beside them."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.params:
+            param.display_type_rich = _no_type  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
+
     def get_help_option(self, ctx: Any) -> Any:
         return _plain_help_option(super().get_help_option(ctx))
