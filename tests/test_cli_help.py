@@ -69,3 +69,15 @@ def test_send_and_cache_list_the_valid_names_from_the_definition():
 def test_the_usage_line_names_arguments_plainly():
     assert "Usage: gwtool send [OPTIONS] EVENT" in help_text("send")
     assert "Usage: gwtool validate [OPTIONS] [FILE]" in help_text("validate")
+
+
+def test_every_command_s_annotations_are_resolved_once_when_declared():
+    """Typer evaluates string annotations each time it reads a command (several times a start, for
+    every command): the app resolves them when a command is declared instead."""
+    typers = [app, *(group.typer_instance for group in app.registered_groups)]
+    callbacks = [c.callback for t in typers for c in t.registered_commands]
+    callbacks += [t.registered_callback.callback for t in typers if t.registered_callback is not None]
+    assert len(callbacks) >= len(COMMANDS) + 1
+    for callback in callbacks:
+        strings = [name for name, value in callback.__annotations__.items() if isinstance(value, str)]
+        assert not strings, (callback.__qualname__, strings)

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from gwtool.cli.app import app
+from gwtool.cli.app import Typer, app
 from gwtool.cli.help import GwtoolCommand, GwtoolGroup
 from gwtool.cli.options import DEFAULT_URL, ProtocolOption, load
 
 if TYPE_CHECKING:
     from gwtool.check.cases import Case, Report, Result
 
-check_app = typer.Typer(
+check_app = Typer(
     name="check",
     cls=GwtoolGroup,
     help="Conformance suites: does a gateway speak the protocol, does a service behave? (docs/check.md)",
