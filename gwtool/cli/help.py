@@ -1,12 +1,17 @@
 """What ``--help`` shows beyond Typer's defaults: examples, the protocol's valid names, no type noise.
 
 The names come from the active protocol definition (the built-in one, or ``$GWTOOL_PROTOCOL``) and
-are read only when help is shown, so start-up does not pay for them.
+are read only when help is shown. Those of the built-in definition are also kept, generated, in
+help_names.py (``python -m gwtool.cli.help`` writes it): loading the definition would cost a tenth
+of ``gwtool send --help``. They are used only while default.toml is the file they were made from.
 """
 
 from __future__ import annotations
 
+import os
+import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -100,20 +105,53 @@ NAMES: dict[str, tuple[Callable[[Protocol], str], ...]] = {
 }
 
 
+def names_text(proto: Protocol, command: str) -> str:
+    """The lines of ``command``'s help that list ``proto``'s valid names (plain text)."""
+    return "\n".join(names(proto) for names in NAMES[command])
+
+
+DEFAULT_DEFINITION = Path(__file__).resolve().parents[1] / "protocol" / "default.toml"
+
+
+def definition_crc32() -> int | None:
+    """CRC-32 of the built-in default.toml (None if it cannot be read as a file)."""
+    try:
+        return zlib.crc32(DEFAULT_DEFINITION.read_bytes())
+    except OSError:
+        return None
+
+
+def _cached_names(command: str) -> str | None:
+    """``command``'s names from help_names.py when they are the active definition's, else None."""
+    if os.environ.get("GWTOOL_PROTOCOL"):
+        return None
+    from gwtool.cli import help_names
+
+    if definition_crc32() != help_names.DEFINITION_CRC32:  # default.toml changed since: load it
+        return None
+    return help_names.NAMES.get(command)
+
+
+def _names(command: str) -> str:
+    if (cached := _cached_names(command)) is not None:
+        return cached
+    from gwtool.protocol.definition import load_protocol
+
+    return names_text(load_protocol(), command)
+
+
 def epilog(command: str) -> str:
     """Examples, then the valid names, then the exit codes (rich markup: every name is escaped)."""
     parts = []
     if examples := EXAMPLES.get(command):
         parts.append("[b]Examples[/b]\n" + "\n".join(f"  {escape(line)}" for line in examples))
-    if lists := NAMES.get(command):
+    if command in NAMES:
         try:
-            from gwtool.protocol.definition import load_protocol
-
-            proto = load_protocol()
+            names = _names(command)
         except Exception as exc:  # a broken $GWTOOL_PROTOCOL must not break --help
             parts.append(escape(f"(the protocol definition did not load: {exc})"))
         else:
-            parts.append("\n".join(escape(names(proto)) for names in lists) + "  (from the protocol definition)")
+            parts.append(escape(names) + "  (from the protocol definition)")
     parts.append(EXIT_CODES_HELP)
     return "\n\n".join(parts)
 
@@ -163,3 +201,23 @@ class GwtoolGroup(TyperGroup):
 
     def get_help_option(self, ctx: Any) -> Any:
         return _plain_help_option(super().get_help_option(ctx))
+
+
+GENERATED = ("# generated: start\n", "# generated: end\n")
+
+
+def generated_names_block() -> str:
+    """help_names.py's generated block for the built-in definition as it is now."""
+    import json
+
+    from gwtool.protocol.definition import load_protocol
+
+    proto = load_protocol(use_env=False)
+    names = "".join(f"    {json.dumps(c)}: {json.dumps(names_text(proto, c), ensure_ascii=False)},\n" for c in NAMES)
+    return f"{GENERATED[0]}DEFINITION_CRC32 = {definition_crc32():#010x}\nNAMES = {{\n{names}}}\n{GENERATED[1]}"
+
+
+def rewrite_names_block(path: Path) -> None:
+    text = path.read_text()
+    start, end = text.index(GENERATED[0]), text.index(GENERATED[1]) + len(GENERATED[1])
+    path.write_text(text[:start] + generated_names_block() + text[end:])
