@@ -65,3 +65,28 @@ def test_root_help_lists_the_completion_options_without_type_noise():
     done = gwtool("--help")
     assert "--install-completion" in done.stdout and "--show-completion" in done.stdout
     assert "-V" in done.stdout and "<bool>" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "usage"), [((), "Usage: gwtool [OPTIONS] COMMAND"), (("check",), "Usage: gwtool check [OPTIONS]")]
+)
+def test_no_command_prints_the_help_and_exits_0(args, usage):
+    done = gwtool(*args)
+    assert done.returncode == 0, done.stderr
+    assert usage in done.stdout and "Commands" in done.stdout
+    assert done.stderr == ""  # no empty "error: " after it
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (("send", "EXECUTE_COMMAND", "--data"), "error: --data: needs a value", "gwtool send --help"),
+        (("check", "gateway", "--only"), "error: --only: needs a value", "gwtool check gateway --help"),
+        (("send", "--bogus"), "error: --bogus: no such option for gwtool send", "gwtool send --help"),
+        (("check", "--bogus"), "error: --bogus: no such option for gwtool check", "gwtool check --help"),
+    ],
+)
+def test_a_usage_error_names_the_subcommand_s_help(args, message, hint):
+    done = gwtool(*args)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [message, f"({hint} lists the options)"]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from typer._click.exceptions import UsageError  # typer 0.29 bundles click: not exported by typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from gwtool.cli.options import EXIT_CODES_HELP
@@ -180,6 +181,13 @@ class GwtoolCommand(TyperCommand):
 
     def get_help_option(self, ctx: Any) -> Any:
         return _plain_help_option(super().get_help_option(ctx))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+        except UsageError as exc:
+            exc.ctx = exc.ctx or ctx  # the parser's own errors (--data with no value) come without it
+            raise
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         """``[OPTIONS] EVENT`` (click's style) rather than Typer's ``{EVENT}``."""
