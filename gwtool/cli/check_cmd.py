@@ -10,6 +10,7 @@ import typer
 from gwtool.cli.app import Typer, app
 from gwtool.cli.help import GwtoolCommand, GwtoolGroup
 from gwtool.cli.options import DEFAULT_URL, ProtocolOption, load
+from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
     from gwtool.check.cases import Case, Report, Result
@@ -43,7 +44,21 @@ EXIT_HELP = "Exit status: 0 no case failed, 1 a case failed (or invalid input), 
 
 @check_app.command("gateway", cls=GwtoolCommand, epilog=EXIT_HELP)
 def check_gateway(
-    url: Annotated[str, typer.Argument(metavar="URL", envvar="GWTOOL_URL", help="The gateway's websocket URL.")] = DEFAULT_URL,
+    ctx: typer.Context,
+    url_argument: Annotated[
+        Optional[str],
+        typer.Argument(metavar="URL", help=f"The gateway's websocket URL (default {DEFAULT_URL}).", show_default=False),
+    ] = None,
+    url_option: Annotated[
+        Optional[str],
+        typer.Option(
+            "--url",
+            metavar="URL",
+            envvar="GWTOOL_URL",
+            show_envvar=True,
+            help="The gateway's websocket URL, as the other commands take it.",
+        ),
+    ] = None,
     token: Annotated[
         Optional[str],
         typer.Option("--token", metavar="TOKEN", envvar="GWTOOL_TOKEN", help="The gateway's token (else: any is sent)."),
@@ -65,10 +80,18 @@ def check_gateway(
     """
     from gwtool.check.gateway_suite import GatewayContext, gateway_cases, prepare
 
+    url = _gateway_url(ctx, url_argument, url_option)
     proto = load(protocol)
     cases = _selected(gateway_cases(proto), only, skip, list_cases)
-    ctx = GatewayContext(proto, url, token=token, slow=slow, max_size=max_size)
-    _run("gateway", url, cases, ctx, prepare, json, junit)
+    _run("gateway", url, cases, GatewayContext(proto, url, token=token, slow=slow, max_size=max_size), prepare, json, junit)
+
+
+def _gateway_url(ctx: typer.Context, argument: str | None, option: str | None) -> str:
+    """URL or --url, typed once; GWTOOL_URL only when neither is typed (it is a default, not a flag)."""
+    typed_option = option if ctx.get_parameter_source("url_option").name != "ENVIRONMENT" else None  # type: ignore[union-attr]
+    if argument is not None and typed_option is not None and argument != typed_option:
+        raise GwtoolError(f"two gateway URLs given, {argument} and --url {typed_option}: give one")
+    return argument or option or DEFAULT_URL
 
 
 @check_app.command("service", cls=GwtoolCommand, epilog=EXIT_HELP, context_settings={"allow_interspersed_args": False})

@@ -67,7 +67,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "check gateway": (
         "gwtool check gateway ws://127.0.0.1:8765",
         "gwtool check gateway ws://127.0.0.1:9000 --token s3cret --slow --junit gateway.xml",
-        "gwtool check gateway --only 'identify.*' --json",
+        "gwtool check gateway --url ws://127.0.0.1:9000 --only 'identify.*' --json",
     ),
     "check service": (
         "gwtool check service --as commands -- python worker.py",

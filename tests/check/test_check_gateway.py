@@ -180,6 +180,35 @@ def test_check_gateway_exit_codes_for_no_gateway_and_for_no_matching_case():
     assert done.returncode == 1 and "no case matches" in done.stderr
 
 
+def gwtool_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "GWTOOL_URL"} | {"COLUMNS": "120", **env}
+    return subprocess.run([sys.executable, "-m", "gwtool", *args], capture_output=True, text=True, timeout=120, env=environ)
+
+
+def test_check_gateway_takes_its_url_as_argument_or_url_or_gwtool_url(mock_gateway_process):
+    url, only = mock_gateway_process, ("--only", "hello.first", "--json")
+    for env, args in [({}, (url,)), ({}, ("--url", url)), ({"GWTOOL_URL": url}, ()), ({}, (url, "--url", url))]:
+        done = gwtool_with(env, "check", "gateway", *args, *only)
+        assert done.returncode == 0, (env, args, done.stderr)
+        assert orjson.loads(done.stdout)["passed"] == 1
+    # GWTOOL_URL is a default, not a --url typed: the argument wins over it, with no complaint
+    done = gwtool_with({"GWTOOL_URL": "ws://127.0.0.1:9"}, "check", "gateway", url, *only)
+    assert done.returncode == 0, done.stderr
+    done = gwtool_with({}, "check", "gateway", url, "--url", "ws://127.0.0.1:9", *only)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"error: two gateway URLs given, {url} and --url ws://127.0.0.1:9: give one"
+
+
+@pytest.mark.parametrize("args", [("127.0.0.1:19006",), ("--url", "127.0.0.1:19006")])
+def test_check_gateway_refuses_a_url_without_ws_like_every_command(args):
+    done = gwtool_with({}, "check", "gateway", *args)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: invalid gateway URL '127.0.0.1:19006': expected ws://HOST:PORT or wss://HOST:PORT"
+        " — did you mean ws://127.0.0.1:19006?"
+    )
+
+
 def test_mock_gateway_ack_flag_is_what_check_gateway_sees():
     proc = subprocess.Popen(
         [sys.executable, "-m", "gwtool", "mock-gateway", "--port", "0", "--ack", "without-d", "-q"],
