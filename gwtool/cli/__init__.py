@@ -56,7 +56,7 @@ def usage_error_text(exc: Exception) -> str:
     if type(exc).__name__ == "NoSuchOption" and option:
         return f"{option}: no such option for {path}" + hint
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    message = re.sub(r"^Invalid value for '?(-[-\w]+)'?: ", r"\1: ", message)
+    message = re.sub(r"^Invalid value for '?(-[-\w]+)'?(?: / '?-[-\w]+'?)*: ", r"\1: ", message)  # --sharders / --senders
     message = re.sub(r"^Option '(-[-\w]+)' requires an argument", r"\1: needs a value", message)
     message = re.sub(r"Input should be greater than or equal to (\S+)", r"must be ≥ \1", message)
     message = re.sub(r"Input should be less than or equal to (\S+)", r"must be ≤ \1", message)
