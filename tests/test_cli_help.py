@@ -125,3 +125,41 @@ def test_every_command_s_annotations_are_resolved_once_when_declared():
     for callback in callbacks:
         strings = [name for name, value in callback.__annotations__.items() if isinstance(value, str)]
         assert not strings, (callback.__qualname__, strings)
+
+
+GROUPS = ["", "check"]
+
+
+@pytest.mark.parametrize("command", GROUPS + COMMANDS)
+def test_each_help_states_its_own_exit_statuses_once(command):
+    from gwtool.cli.help import EXIT_STATUS
+
+    text = " ".join(help_text(*command.split()).split())  # unwrapped
+    assert text.count("Exit status:") == 1, command
+    own = LEAVES[command].help if command in LEAVES else None
+    if own is None or "Exit status:" not in own:
+        assert EXIT_STATUS[command] in text
+
+
+@pytest.mark.parametrize(
+    ("command", "absent"),
+    [
+        ("mock-gateway", "could not connect"),  # it listens: the port, not a connection, can fail
+        ("protocol", "could not connect"),  # offline
+        ("validate", "could not connect"),
+        ("locustfile", "could not connect"),
+        ("check gateway", "connection lost midway"),
+        ("check service", "closed by the gateway"),
+        ("check", "connection lost midway"),
+        ("bench", "connection lost midway"),
+    ],
+)
+def test_no_help_claims_an_exit_status_its_command_never_gives(command, absent):
+    text = " ".join(help_text(*command.split()).split())
+    assert absent not in text.partition("Exit status:")[2], command
+
+
+def test_bench_json_is_described_as_the_one_object_it_prints():
+    text = " ".join(help_text("bench").split())
+    json_option = text.split("│ --json", 1)[1].split("│ --", 1)[0]
+    assert "one JSON object" in json_option and "NDJSON" not in json_option

@@ -8,7 +8,6 @@ from typing import Any, TypeVar, get_type_hints
 import typer
 
 from gwtool.cli.help import GwtoolGroup
-from gwtool.cli.options import EXIT_CODES_HELP
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +37,7 @@ class Typer(typer.Typer):
 app = Typer(
     name="gwtool",
     cls=GwtoolGroup,
-    help=f"See and poke the wire of a websocket-gateway microservice system.\n\n{EXIT_CODES_HELP}",
+    help="See and poke the wire of a websocket-gateway microservice system.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -8,7 +8,7 @@ import typer
 
 from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
-from gwtool.cli.options import JsonOption, LogOption, ProtocolOption, TokenOption, load
+from gwtool.cli.options import LogOption, ProtocolOption, TokenOption, load
 from gwtool.cli.running import open_log, with_close_hint
 from gwtool.errors import ClosedByGateway
 
@@ -45,7 +45,9 @@ def bench(
     ] = 64,
     token: TokenOption = "",
     protocol: ProtocolOption = None,
-    json: JsonOption = False,
+    json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print the result as one JSON object instead of a table (no live view).")
+    ] = False,
     processes: Annotated[
         int, typer.Option("--processes", min=1, metavar="N", help="Spread the load over N local processes (one core each).")
     ] = 1,
@@ -56,8 +58,6 @@ def bench(
     Each event carries its sender, number and send time in an extra "bench" data field.
 
     Shows rate, sent, received, lost and latency p50/p99 live, then a table (--json: one object).
-
-    Exit 3 if the gateway closed a connection.
     """
     import asyncio
 

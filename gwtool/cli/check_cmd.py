@@ -39,10 +39,9 @@ JunitOption = Annotated[
     Optional[Path], typer.Option("--junit", metavar="FILE", dir_okay=False, help="Also write JUnit XML to FILE (for CI).")
 ]
 ListOption = Annotated[bool, typer.Option("--list", metavar="", help="List the cases (id and title) and exit.")]
-EXIT_HELP = "Exit status: 0 no case failed, 1 a case failed (or invalid input), 2 the gateway could not be reached / the command not started."
 
 
-@check_app.command("gateway", cls=GwtoolCommand, epilog=EXIT_HELP)
+@check_app.command("gateway", cls=GwtoolCommand)
 def check_gateway(
     ctx: typer.Context,
     url_argument: Annotated[
@@ -94,7 +93,7 @@ def _gateway_url(ctx: typer.Context, argument: str | None, option: str | None) -
     return argument or option or DEFAULT_URL
 
 
-@check_app.command("service", cls=GwtoolCommand, epilog=EXIT_HELP, context_settings={"allow_interspersed_args": False})
+@check_app.command("service", cls=GwtoolCommand, context_settings={"allow_interspersed_args": False})
 def check_service(
     command: Annotated[
         Optional[list[str]],

@@ -18,8 +18,6 @@ from rich.markup import escape
 from typer._click.exceptions import UsageError  # typer 0.29 bundles click: not exported by typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-from gwtool.cli.options import EXIT_CODES_HELP
-
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
 
@@ -75,6 +73,38 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "gwtool check service --as sharder --only 'reconnect.*' -- ./run-sharder.sh",
     ),
 }
+
+
+# What each command's exit status means, the last thing its --help says (a command whose docstring
+# states it, as mock-gateway's and tui's do, gets no second statement). "" is gwtool's own help.
+EXIT_STATUS = {
+    "": "Exit status: 0 ok, 1 invalid input, 2 could not connect, 3 closed by the gateway, 4 connection lost midway, "
+    "130 Ctrl-C; each command's --help says which it uses.",
+    "connect": "Exit status: 0 ended by Ctrl-C, --duration, --count or a closed stdout; 1 invalid input; 2 could not connect "
+    "(or no HELLO / IDENTIFIED within --timeout); 3 closed by the gateway with a code that says not to reconnect.",
+    "send": "Exit status: 0 sent and confirmed; 1 invalid input, or no ACK / --wait-for event within --timeout; "
+    "2 could not connect; 3 closed by the gateway; 4 connection lost midway through --repeat; 130 Ctrl-C.",
+    "cache": "Exit status: 0 sent and confirmed; 1 invalid input, or no ACK within --timeout; 2 could not connect; "
+    "3 closed by the gateway; 4 connection lost midway through --repeat; 130 Ctrl-C.",
+    "replay": "Exit status: 0 replayed and confirmed (or --dry-run); 1 invalid input (a payload the gateway would refuse), "
+    "or no ACK within --timeout; 2 could not connect; 3 closed by the gateway; 4 connection lost midway; 130 Ctrl-C.",
+    "bench": "Exit status: 0 done; 1 invalid input; 2 could not connect; 3 the gateway closed a connection; 130 Ctrl-C.",
+    "protocol": "Exit status: 0 printed; 1 invalid input (an unknown TABLE, a broken --protocol file).",
+    "validate": "Exit status: 0 every payload valid; 1 a payload invalid (each error with its JSON path), or invalid input; "
+    "130 Ctrl-C.",
+    "locustfile": "Exit status: 0 printed; 1 invalid input.",
+    "check": "Exit status: 0 no case failed; 1 a case failed, or invalid input; 2 the gateway could not be reached "
+    "(check gateway) or the command not started (check service); 130 Ctrl-C.",
+    "check gateway": "Exit status: 0 no case failed; 1 a case failed, or invalid input (a URL that is not ws:// or wss://); "
+    "2 the gateway could not be reached or refused the token; 130 Ctrl-C.",
+    "check service": "Exit status: 0 no case failed; 1 a case failed, or invalid input; 2 the command could not be started; "
+    "130 Ctrl-C.",
+}
+
+
+def exit_status(command: str, help_text: str | None) -> str | None:
+    """The exit-status statement for ``command``'s help, unless its own help text states one."""
+    return None if "Exit status:" in (help_text or "") else EXIT_STATUS[command]
 
 
 def _services(proto: Protocol) -> str:
@@ -141,8 +171,8 @@ def _names(command: str) -> str:
     return names_text(load_protocol(), command)
 
 
-def epilog(command: str) -> str:
-    """Examples, then the valid names, then the exit codes (rich markup: every name is escaped)."""
+def epilog(command: str, help_text: str | None = None) -> str:
+    """Examples, then the valid names, then the exit statuses (rich markup: every name is escaped)."""
     parts = []
     if examples := EXAMPLES.get(command):
         parts.append("[b]Examples[/b]\n" + "\n".join(f"  {escape(line)}" for line in examples))
@@ -153,7 +183,8 @@ def epilog(command: str) -> str:
             parts.append(escape(f"(the protocol definition did not load: {exc})"))
         else:
             parts.append(escape(names) + "  (from the protocol definition)")
-    parts.append(EXIT_CODES_HELP)
+    if statuses := exit_status(command, help_text):
+        parts.append(escape(statuses))
     return "\n\n".join(parts)
 
 
@@ -173,7 +204,7 @@ class GwtoolCommand(TyperCommand):
     arguments show their metavar only (``EVENT``, not ``EVENT <str>``)."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        self.epilog = epilog(ctx.command_path.partition(" ")[2] or self.name or "")  # "check gateway"
+        self.epilog = epilog(ctx.command_path.partition(" ")[2] or self.name or "", self.help)  # "check gateway"
         for param in self.params:
             if isinstance(param, TyperArgument) and param.metavar:
                 param.display_type_rich = _no_type  # type: ignore[method-assign]
@@ -200,9 +231,11 @@ class GwtoolCommand(TyperCommand):
 
 
 class GwtoolGroup(TyperGroup):
-    """A group whose options are all flags (--version, the completion ones): no ``<bool>`` beside them."""
+    """A group whose help ends with its exit statuses, and whose options are all flags (--version, the
+    completion ones): no ``<bool>`` beside them."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.epilog = escape(EXIT_STATUS[ctx.command_path.partition(" ")[2]])  # "" for gwtool itself, "check"
         for param in self.params:
             param.display_type_rich = _no_type  # type: ignore[attr-defined]
         super().format_help(ctx, formatter)
