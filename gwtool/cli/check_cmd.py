@@ -216,6 +216,9 @@ class _Progress:
 
 
 def _print_report(console: Any, report: Report) -> None:
+    if not console.is_terminal:
+        _print_lines(report)
+        return
     from rich.table import Table
     from rich.text import Text
 
@@ -235,3 +238,15 @@ def _print_report(console: Any, report: Report) -> None:
     console.print(table)
     style = "bold red" if report.count("fail") else "bold green"
     console.print(Text(report.verdict, style))
+
+
+def _print_lines(report: Report) -> None:
+    """The report for a pipe: one line per case, never wrapped (``| grep fail`` gets whole cases)."""
+    from gwtool.text import printable
+
+    typer.echo(f"gwtool check {report.suite}: {printable(report.target)}")
+    width = max((len(printable(r.id)) for r in report.results), default=4)
+    for r in report.results:
+        expected = f" (expected: {printable(r.expected)})" if r.status == "fail" else ""
+        typer.echo(f"{printable(r.id):<{width}}  {r.status:<4}  {r.ms:6.0f} ms  {printable(r.got)}{expected}")
+    typer.echo(report.verdict)

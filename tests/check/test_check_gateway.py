@@ -163,6 +163,20 @@ def test_check_gateway_command_prints_a_table_and_a_verdict_and_writes_junit(moc
     assert suite.find("testcase[@name='identify.bad-token']/skipped") is not None
 
 
+def test_check_gateway_in_a_pipe_prints_one_unwrapped_line_per_case(mock_gateway_process):
+    import re
+
+    done = gwtool_with({"COLUMNS": "80"}, "check", "gateway", mock_gateway_process)
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"gwtool check gateway: {mock_gateway_process}" and lines[-1].endswith("0 failed, 3 skipped")
+    rows = [re.fullmatch(r"(\S+) +(pass|fail|skip) +\d+ ms  (.+)", line) for line in lines[1:-1]]
+    assert all(rows), [line for line, row in zip(lines[1:-1], rows) if not row]
+    ids = {r["id"] for r in orjson.loads(gwtool("check", "gateway", mock_gateway_process, "--json").stdout)["cases"]}
+    in_pipe = [row[1] for row in rows if row]
+    assert len(in_pipe) == len(set(in_pipe)) and set(in_pipe) == ids  # each case once, its id whole
+    assert any(len(line) > 80 for line in lines)  # not wrapped at the 80 columns a pipe gets
+
+
 def test_check_gateway_json_is_one_document_with_the_counts(mock_gateway_process):
     done = gwtool("check", "gateway", mock_gateway_process, "--only", "identify.*", "--skip", "identify.twice", "--json")
     assert done.returncode == 0, done.stderr
