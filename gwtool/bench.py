@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from gwtool.protocol.definition import Event, Protocol
 
+OPEN_SECONDS = 10.0  # for the websocket handshake, at most
 IDENTIFY_SECONDS = 10.0  # from connected to IDENTIFIED, at most
 MARK = "bench"  # the extra field of the event data: [sender index, seq, perf_counter_ns at send]
 
@@ -311,13 +312,13 @@ class Bench:
     async def _open(self, service: str) -> ClientConnection:
         from websockets.asyncio.client import connect
 
+        from gwtool.client.core import connect_error_text
+
         url = f"{self.config.url.rstrip('/')}/{service}" if self.config.raw else self.config.url
         try:
-            ws = await connect(url, compression=None, proxy=None, max_size=None, open_timeout=10)
-        except (OSError, TimeoutError) as exc:
-            raise ConnectFailed(f"could not connect to {url}: {exc}") from None
-        except Exception as exc:  # handshake refused, bad URL …
-            raise ConnectFailed(f"could not connect to {url}: {exc}") from None
+            ws = await connect(url, compression=None, proxy=None, max_size=None, open_timeout=OPEN_SECONDS)
+        except Exception as exc:  # refused, no handshake, not a websocket …: in the client's words
+            raise ConnectFailed(f"could not connect to {url}: {connect_error_text(exc, OPEN_SECONDS)}") from None
         self._conns.append(ws)
         self._conn_ids[ws] = len(self._conns)
         interval = self.config.heartbeat_interval
@@ -539,6 +540,9 @@ def _process_main(config: BenchConfig, protocol: str | None, barrier: Any, resul
 
     try:
         results.put(("ok", run_on_fast_loop(main())))
+    except ClosedByGateway as exc:  # the parent raises it again: exit 3, as in one process
+        barrier.abort()
+        results.put(("closed", (str(exc), exc.code, exc.name, exc.reason)))
     except BaseException as exc:  # the parent says what went wrong, once
         barrier.abort()
         results.put(("error", f"{type(exc).__name__}: {exc}" if not isinstance(exc, GwtoolError) else str(exc)))
@@ -566,6 +570,8 @@ def run_processes(config: BenchConfig, protocol: str | None, processes: int) -> 
             child.join(5)
             if child.is_alive():
                 child.kill()
+    if closed := [details for kind, details in outcomes if kind == "closed"]:
+        raise ClosedByGateway(*closed[0])
     errors = [text for kind, text in outcomes if kind == "error"]
     if errors:
         raise GwtoolError(f"a bench process failed: {errors[0]}")

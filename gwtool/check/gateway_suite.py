@@ -20,6 +20,7 @@ from typing import Any
 
 from gwtool.check.cases import Case, Failed, Skipped, expect
 from gwtool.check.probe import WAIT, Closed, Frame, Probe, connect_problem, identify
+from gwtool.client.core import check_url
 from gwtool.client.rest import http_get_json
 from gwtool.errors import GwtoolError
 from gwtool.protocol.definition import NOBODY, Event, Field, Protocol, Structure
@@ -96,8 +97,10 @@ class _WatchedProbe(Probe):
 
 
 async def prepare(ctx: GatewayContext) -> None:
-    """Connect once, for the heartbeat interval in HELLO. Exit 2 (``Unreachable``) when nothing
-    answers or the gateway refuses the token; any other fault is left to the cases to name."""
+    """Connect once, for the heartbeat interval in HELLO. Exit 1 for a URL that is not a websocket URL,
+    2 (``Unreachable``) when nothing answers or the gateway refuses the token; any other fault is left
+    to the cases to name."""
+    check_url(ctx.url)  # not a websocket URL: invalid input (exit 1), as for every command, with a "did you mean"
     service = next(iter(ctx.proto.services))
     try:
         async with ctx.probe() as p:

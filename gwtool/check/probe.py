@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from gwtool.check.cases import Failed
+from gwtool.client.core import connect_error_text
 from gwtool.errors import DecodeError
 from gwtool.protocol.codec import decode, encode
 from gwtool.protocol.examples import heartbeat_payload, identify_payload
@@ -189,7 +190,7 @@ def connect_problem(exc: BaseException) -> str | None:
     if isinstance(exc, InvalidURI):
         return f"not a websocket URL: {exc}"
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (is the gateway running?)"
+        return connect_error_text(exc, 0)
     if isinstance(exc, (OSError, InvalidHandshake, TimeoutError)):
         return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return None

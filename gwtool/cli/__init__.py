@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> None:
         code = command.main(args=argv, prog_name="gwtool", standalone_mode=False)
     except GwtoolError as exc:
         _fail(str(exc), exc.exit_code)
+    except typer._click.exceptions.NoArgsIsHelpError as exc:  # `gwtool`, `gwtool check`: their help, asked for
+        if text := exc.format_message():  # Rich help is printed as the error is made; plain help is its text
+            typer.echo(text)
+        sys.exit(0)
     except typer._click.exceptions.ClickException as exc:  # bad flag, missing argument, …
         _fail(usage_error_text(exc), 1)
     except typer.Abort:
@@ -52,7 +56,8 @@ def usage_error_text(exc: Exception) -> str:
     if type(exc).__name__ == "NoSuchOption" and option:
         return f"{option}: no such option for {path}" + hint
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    message = re.sub(r"^Invalid value for '?(-[-\w]+)'?: ", r"\1: ", message)
+    message = re.sub(r"^Invalid value for '?(-[-\w]+)'?(?: / '?-[-\w]+'?)*: ", r"\1: ", message)  # --sharders / --senders
+    message = re.sub(r"^Option '(-[-\w]+)' requires an argument", r"\1: needs a value", message)
     message = re.sub(r"Input should be greater than or equal to (\S+)", r"must be ≥ \1", message)
     message = re.sub(r"Input should be less than or equal to (\S+)", r"must be ≤ \1", message)
     message = re.sub(r"Input should be a valid (\w+)\b.*", lambda m: f"expected {_article(m[1])} {m[1]}", message)

@@ -8,8 +8,9 @@ import typer
 
 from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
-from gwtool.cli.options import JsonOption, LogOption, ProtocolOption, TokenOption, load
-from gwtool.cli.running import open_log
+from gwtool.cli.options import LogOption, ProtocolOption, TokenOption, load
+from gwtool.cli.running import open_log, with_close_hint
+from gwtool.errors import ClosedByGateway
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -28,12 +29,12 @@ def bench(
     senders: Annotated[
         int,
         typer.Option(
-            "--sharders", "--senders", min=0, metavar="N", help="Connections that send the protocol's round-robin event."
+            "--sharders", "--senders", min=1, metavar="N", help="Connections that send the protocol's round-robin event."
         ),
     ] = 4,
     receivers: Annotated[
         int,
-        typer.Option("--commands", "--receivers", min=0, metavar="N", help="Connections of the service type that receives it."),
+        typer.Option("--commands", "--receivers", min=1, metavar="N", help="Connections of the service type that receives it."),
     ] = 4,
     rate: Annotated[
         float, typer.Option("--rate", min=0, metavar="PER_SECOND", help="Events per second in all; 0 = as fast as it takes them.")
@@ -44,7 +45,9 @@ def bench(
     ] = 64,
     token: TokenOption = "",
     protocol: ProtocolOption = None,
-    json: JsonOption = False,
+    json: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print the result as one JSON object instead of a table (no live view).")
+    ] = False,
     processes: Annotated[
         int, typer.Option("--processes", min=1, metavar="N", help="Spread the load over N local processes (one core each).")
     ] = 1,
@@ -55,24 +58,29 @@ def bench(
     Each event carries its sender, number and send time in an extra "bench" data field.
 
     Shows rate, sent, received, lost and latency p50/p99 live, then a table (--json: one object).
-
-    Exit 3 if the gateway closed a connection.
     """
     import asyncio
 
     from gwtool.bench import BenchConfig
 
+    if url is not None:
+        from gwtool.client.core import check_url
+
+        check_url(url)  # not a websocket URL: exit 1 with a "did you mean", as for every command
     proto = load(protocol)
     config = BenchConfig(
         url=url or "", senders=senders, receivers=receivers, rate=rate, duration=duration, window=window, token=token
     )
-    if processes > 1:
-        if log is not None:
-            raise typer.BadParameter("each process would need a log of its own: drop --log", param_hint="--processes")
-        result = asyncio.run(_run_processes(config, proto, json, processes, str(protocol) if protocol else None))
-    else:
-        with open_log(log) as log_file:  # its header once the URL is known (an embedded gateway's port)
-            result = asyncio.run(_run(config, proto, json, log_file))
+    if processes > 1 and log is not None:
+        raise typer.BadParameter("each process would need a log of its own: drop --log", param_hint="--processes")
+    try:
+        if processes > 1:
+            result = asyncio.run(_run_processes(config, proto, json, processes, str(protocol) if protocol else None))
+        else:
+            with open_log(log) as log_file:  # its header once the URL is known (an embedded gateway's port)
+                result = asyncio.run(_run(config, proto, json, log_file))
+    except ClosedByGateway as exc:  # refused while identifying: say what to do about it (--token …)
+        raise with_close_hint(exc) from None
     if json:
         from gwtool.bench import dumps
 

@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from gwtool.cli.app import app
+from gwtool.cli.app import Typer, app
 from gwtool.cli.help import GwtoolCommand, GwtoolGroup
 from gwtool.cli.options import DEFAULT_URL, ProtocolOption, load
+from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
     from gwtool.check.cases import Case, Report, Result
 
-check_app = typer.Typer(
+check_app = Typer(
     name="check",
     cls=GwtoolGroup,
     help="Conformance suites: does a gateway speak the protocol, does a service behave? (docs/check.md)",
@@ -38,12 +39,25 @@ JunitOption = Annotated[
     Optional[Path], typer.Option("--junit", metavar="FILE", dir_okay=False, help="Also write JUnit XML to FILE (for CI).")
 ]
 ListOption = Annotated[bool, typer.Option("--list", metavar="", help="List the cases (id and title) and exit.")]
-EXIT_HELP = "Exit status: 0 no case failed, 1 a case failed (or invalid input), 2 the gateway could not be reached / the command not started."
 
 
-@check_app.command("gateway", cls=GwtoolCommand, epilog=EXIT_HELP)
+@check_app.command("gateway", cls=GwtoolCommand)
 def check_gateway(
-    url: Annotated[str, typer.Argument(metavar="URL", envvar="GWTOOL_URL", help="The gateway's websocket URL.")] = DEFAULT_URL,
+    ctx: typer.Context,
+    url_argument: Annotated[
+        Optional[str],
+        typer.Argument(metavar="URL", help=f"The gateway's websocket URL (default {DEFAULT_URL}).", show_default=False),
+    ] = None,
+    url_option: Annotated[
+        Optional[str],
+        typer.Option(
+            "--url",
+            metavar="URL",
+            envvar="GWTOOL_URL",
+            show_envvar=True,
+            help="The gateway's websocket URL, as the other commands take it.",
+        ),
+    ] = None,
     token: Annotated[
         Optional[str],
         typer.Option("--token", metavar="TOKEN", envvar="GWTOOL_TOKEN", help="The gateway's token (else: any is sent)."),
@@ -65,13 +79,21 @@ def check_gateway(
     """
     from gwtool.check.gateway_suite import GatewayContext, gateway_cases, prepare
 
+    url = _gateway_url(ctx, url_argument, url_option)
     proto = load(protocol)
     cases = _selected(gateway_cases(proto), only, skip, list_cases)
-    ctx = GatewayContext(proto, url, token=token, slow=slow, max_size=max_size)
-    _run("gateway", url, cases, ctx, prepare, json, junit)
+    _run("gateway", url, cases, GatewayContext(proto, url, token=token, slow=slow, max_size=max_size), prepare, json, junit)
 
 
-@check_app.command("service", cls=GwtoolCommand, epilog=EXIT_HELP, context_settings={"allow_interspersed_args": False})
+def _gateway_url(ctx: typer.Context, argument: str | None, option: str | None) -> str:
+    """URL or --url, typed once; GWTOOL_URL only when neither is typed (it is a default, not a flag)."""
+    typed_option = option if ctx.get_parameter_source("url_option").name != "ENVIRONMENT" else None  # type: ignore[union-attr]
+    if argument is not None and typed_option is not None and argument != typed_option:
+        raise GwtoolError(f"two gateway URLs given, {argument} and --url {typed_option}: give one")
+    return argument or option or DEFAULT_URL
+
+
+@check_app.command("service", cls=GwtoolCommand, context_settings={"allow_interspersed_args": False})
 def check_service(
     command: Annotated[
         Optional[list[str]],
@@ -194,6 +216,9 @@ class _Progress:
 
 
 def _print_report(console: Any, report: Report) -> None:
+    if not console.is_terminal:
+        _print_lines(report)
+        return
     from rich.table import Table
     from rich.text import Text
 
@@ -213,3 +238,15 @@ def _print_report(console: Any, report: Report) -> None:
     console.print(table)
     style = "bold red" if report.count("fail") else "bold green"
     console.print(Text(report.verdict, style))
+
+
+def _print_lines(report: Report) -> None:
+    """The report for a pipe: one line per case, never wrapped (``| grep fail`` gets whole cases)."""
+    from gwtool.text import printable
+
+    typer.echo(f"gwtool check {report.suite}: {printable(report.target)}")
+    width = max((len(printable(r.id)) for r in report.results), default=4)
+    for r in report.results:
+        expected = f" (expected: {printable(r.expected)})" if r.status == "fail" else ""
+        typer.echo(f"{printable(r.id):<{width}}  {r.status:<4}  {r.ms:6.0f} ms  {printable(r.got)}{expected}")
+    typer.echo(report.verdict)

@@ -28,7 +28,7 @@ from gwtool.cli.options import (
     UrlOption,
     load,
 )
-from gwtool.cli.running import install_stop_signals, open_log
+from gwtool.cli.running import CLOSE_HINTS, install_stop_signals, open_log
 from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
@@ -518,12 +518,6 @@ def make_client(url: str, service: str, token: str, compress: bool, proto: Proto
     from gwtool.client import GatewayClient
 
     return GatewayClient(url, service=service, token=token, compress=compress, proto=proto, **options)
-
-
-CLOSE_HINTS = {  # what a user can do about a close that ends the command
-    "AUTHENTICATION_FAILED": "--token or GWTOOL_TOKEN sets the token gwtool sends",
-    "INVALID_SERVICE": "the gateway does not know this service type: --as picks another, --protocol adds one",
-}
 
 
 def run_async(coro: Any, *, interrupted_status: int = 0) -> None:

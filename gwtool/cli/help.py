@@ -1,18 +1,22 @@
 """What ``--help`` shows beyond Typer's defaults: examples, the protocol's valid names, no type noise.
 
 The names come from the active protocol definition (the built-in one, or ``$GWTOOL_PROTOCOL``) and
-are read only when help is shown, so start-up does not pay for them.
+are read only when help is shown. Those of the built-in definition are also kept, generated, in
+help_names.py (``python -m gwtool.cli.help`` writes it): loading the definition would cost a tenth
+of ``gwtool send --help``. They are used only while default.toml is the file they were made from.
 """
 
 from __future__ import annotations
 
+import os
+import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from typer._click.exceptions import UsageError  # typer 0.29 bundles click: not exported by typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
-
-from gwtool.cli.options import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
@@ -61,7 +65,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "check gateway": (
         "gwtool check gateway ws://127.0.0.1:8765",
         "gwtool check gateway ws://127.0.0.1:9000 --token s3cret --slow --junit gateway.xml",
-        "gwtool check gateway --only 'identify.*' --json",
+        "gwtool check gateway --url ws://127.0.0.1:9000 --only 'identify.*' --json",
     ),
     "check service": (
         "gwtool check service --as commands -- python worker.py",
@@ -69,6 +73,38 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "gwtool check service --as sharder --only 'reconnect.*' -- ./run-sharder.sh",
     ),
 }
+
+
+# What each command's exit status means, the last thing its --help says (a command whose docstring
+# states it, as mock-gateway's and tui's do, gets no second statement). "" is gwtool's own help.
+EXIT_STATUS = {
+    "": "Exit status: 0 ok, 1 invalid input, 2 could not connect, 3 closed by the gateway, 4 connection lost midway, "
+    "130 Ctrl-C; each command's --help says which it uses.",
+    "connect": "Exit status: 0 ended by Ctrl-C, --duration, --count or a closed stdout; 1 invalid input; 2 could not connect "
+    "(or no HELLO / IDENTIFIED within --timeout); 3 closed by the gateway with a code that says not to reconnect.",
+    "send": "Exit status: 0 sent and confirmed; 1 invalid input, or no ACK / --wait-for event within --timeout; "
+    "2 could not connect; 3 closed by the gateway; 4 connection lost midway through --repeat; 130 Ctrl-C.",
+    "cache": "Exit status: 0 sent and confirmed; 1 invalid input, or no ACK within --timeout; 2 could not connect; "
+    "3 closed by the gateway; 4 connection lost midway through --repeat; 130 Ctrl-C.",
+    "replay": "Exit status: 0 replayed and confirmed (or --dry-run); 1 invalid input (a payload the gateway would refuse), "
+    "or no ACK within --timeout; 2 could not connect; 3 closed by the gateway; 4 connection lost midway; 130 Ctrl-C.",
+    "bench": "Exit status: 0 done; 1 invalid input; 2 could not connect; 3 the gateway closed a connection; 130 Ctrl-C.",
+    "protocol": "Exit status: 0 printed; 1 invalid input (an unknown TABLE, a broken --protocol file).",
+    "validate": "Exit status: 0 every payload valid; 1 a payload invalid (each error with its JSON path), or invalid input; "
+    "130 Ctrl-C.",
+    "locustfile": "Exit status: 0 printed; 1 invalid input.",
+    "check": "Exit status: 0 no case failed; 1 a case failed, or invalid input; 2 the gateway could not be reached "
+    "(check gateway) or the command not started (check service); 130 Ctrl-C.",
+    "check gateway": "Exit status: 0 no case failed; 1 a case failed, or invalid input (a URL that is not ws:// or wss://); "
+    "2 the gateway could not be reached or refused the token; 130 Ctrl-C.",
+    "check service": "Exit status: 0 no case failed; 1 a case failed, or invalid input; 2 the command could not be started; "
+    "130 Ctrl-C.",
+}
+
+
+def exit_status(command: str, help_text: str | None) -> str | None:
+    """The exit-status statement for ``command``'s help, unless its own help text states one."""
+    return None if "Exit status:" in (help_text or "") else EXIT_STATUS[command]
 
 
 def _services(proto: Protocol) -> str:
@@ -100,21 +136,55 @@ NAMES: dict[str, tuple[Callable[[Protocol], str], ...]] = {
 }
 
 
-def epilog(command: str) -> str:
-    """Examples, then the valid names, then the exit codes (rich markup: every name is escaped)."""
+def names_text(proto: Protocol, command: str) -> str:
+    """The lines of ``command``'s help that list ``proto``'s valid names (plain text)."""
+    return "\n".join(names(proto) for names in NAMES[command])
+
+
+DEFAULT_DEFINITION = Path(__file__).resolve().parents[1] / "protocol" / "default.toml"
+
+
+def definition_crc32() -> int | None:
+    """CRC-32 of the built-in default.toml (None if it cannot be read as a file)."""
+    try:
+        return zlib.crc32(DEFAULT_DEFINITION.read_bytes())
+    except OSError:
+        return None
+
+
+def _cached_names(command: str) -> str | None:
+    """``command``'s names from help_names.py when they are the active definition's, else None."""
+    if os.environ.get("GWTOOL_PROTOCOL"):
+        return None
+    from gwtool.cli import help_names
+
+    if definition_crc32() != help_names.DEFINITION_CRC32:  # default.toml changed since: load it
+        return None
+    return help_names.NAMES.get(command)
+
+
+def _names(command: str) -> str:
+    if (cached := _cached_names(command)) is not None:
+        return cached
+    from gwtool.protocol.definition import load_protocol
+
+    return names_text(load_protocol(), command)
+
+
+def epilog(command: str, help_text: str | None = None) -> str:
+    """Examples, then the valid names, then the exit statuses (rich markup: every name is escaped)."""
     parts = []
     if examples := EXAMPLES.get(command):
         parts.append("[b]Examples[/b]\n" + "\n".join(f"  {escape(line)}" for line in examples))
-    if lists := NAMES.get(command):
+    if command in NAMES:
         try:
-            from gwtool.protocol.definition import load_protocol
-
-            proto = load_protocol()
+            names = _names(command)
         except Exception as exc:  # a broken $GWTOOL_PROTOCOL must not break --help
             parts.append(escape(f"(the protocol definition did not load: {exc})"))
         else:
-            parts.append("\n".join(escape(names(proto)) for names in lists) + "  (from the protocol definition)")
-    parts.append(EXIT_CODES_HELP)
+            parts.append(escape(names) + "  (from the protocol definition)")
+    if statuses := exit_status(command, help_text):
+        parts.append(escape(statuses))
     return "\n\n".join(parts)
 
 
@@ -134,7 +204,7 @@ class GwtoolCommand(TyperCommand):
     arguments show their metavar only (``EVENT``, not ``EVENT <str>``)."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        self.epilog = epilog(ctx.command_path.partition(" ")[2] or self.name or "")  # "check gateway"
+        self.epilog = epilog(ctx.command_path.partition(" ")[2] or self.name or "", self.help)  # "check gateway"
         for param in self.params:
             if isinstance(param, TyperArgument) and param.metavar:
                 param.display_type_rich = _no_type  # type: ignore[method-assign]
@@ -142,6 +212,13 @@ class GwtoolCommand(TyperCommand):
 
     def get_help_option(self, ctx: Any) -> Any:
         return _plain_help_option(super().get_help_option(ctx))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+        except UsageError as exc:
+            exc.ctx = exc.ctx or ctx  # the parser's own errors (--data with no value) come without it
+            raise
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         """``[OPTIONS] EVENT`` (click's style) rather than Typer's ``{EVENT}``."""
@@ -154,5 +231,34 @@ class GwtoolCommand(TyperCommand):
 
 
 class GwtoolGroup(TyperGroup):
+    """A group whose help ends with its exit statuses, and whose options are all flags (--version, the
+    completion ones): no ``<bool>`` beside them."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.epilog = escape(EXIT_STATUS[ctx.command_path.partition(" ")[2]])  # "" for gwtool itself, "check"
+        for param in self.params:
+            param.display_type_rich = _no_type  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
+
     def get_help_option(self, ctx: Any) -> Any:
         return _plain_help_option(super().get_help_option(ctx))
+
+
+GENERATED = ("# generated: start\n", "# generated: end\n")
+
+
+def generated_names_block() -> str:
+    """help_names.py's generated block for the built-in definition as it is now."""
+    import json
+
+    from gwtool.protocol.definition import load_protocol
+
+    proto = load_protocol(use_env=False)
+    names = "".join(f"    {json.dumps(c)}: {json.dumps(names_text(proto, c), ensure_ascii=False)},\n" for c in NAMES)
+    return f"{GENERATED[0]}DEFINITION_CRC32 = {definition_crc32():#010x}\nNAMES = {{\n{names}}}\n{GENERATED[1]}"
+
+
+def rewrite_names_block(path: Path) -> None:
+    text = path.read_text()
+    start, end = text.index(GENERATED[0]), text.index(GENERATED[1]) + len(GENERATED[1])
+    path.write_text(text[:start] + generated_names_block() + text[end:])

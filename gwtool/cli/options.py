@@ -59,8 +59,6 @@ ServiceOption = Annotated[
     ),
 ]
 
-EXIT_CODES_HELP = "Exit status: 0 ok, 1 invalid input, 2 could not connect, 3 closed by the gateway, 4 connection lost midway."
-
 
 def load(protocol: Path | None) -> Protocol:
     """The active protocol definition (the option wins over $GWTOOL_PROTOCOL, which Typer reads)."""

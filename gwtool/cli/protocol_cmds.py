@@ -43,7 +43,8 @@ def protocol_command(
     ] = None,
     protocol: ProtocolOption = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the definition as JSON (a valid --protocol file).", metavar="")
+        bool,
+        typer.Option("--json", help="Print the definition (or TABLE's part of it) as JSON: a valid --protocol file.", metavar=""),
     ] = False,
     markdown: Annotated[
         bool, typer.Option("--markdown", help="Print the full protocol write-up as Markdown.", metavar="")
@@ -54,8 +55,11 @@ def protocol_command(
     if as_json:
         import orjson
 
-        sys.stdout.buffer.write(orjson.dumps(proto.as_definition(), option=orjson.OPT_INDENT_2) + b"\n")
+        part = proto.as_definition() if name is None else definition_part(proto, name)
+        sys.stdout.buffer.write(orjson.dumps(part, option=orjson.OPT_INDENT_2) + b"\n")
         return
+    if markdown and name is not None:
+        raise GwtoolError(f"--markdown writes up the whole protocol: drop {name!r} (or use --json for one table)")
     if markdown:
         from gwtool.protocol.docs import render
 
@@ -80,14 +84,37 @@ def print_protocol(proto: Protocol, console: Console, name: str | None = None) -
         wanted = name.lower()
         sections = [(names, items) for names, items in sections if wanted in (names[0].lower(), names[-1].lower())]
         if not sections:
-            choices = list(dict.fromkeys(n for names, _ in _sections(proto) for n in names))
-            raise GwtoolError(f"no table {name!r} in the protocol (choose from: {', '.join(choices)})")
+            raise _no_table(proto, name)
     console.print(Text.assemble(("Protocol definition: ", "bold"), " + ".join(_source_names(proto))))
     console.print(Text(TYPE_HELP, "dim"))
     for _, items in sections:
         console.print()
         for item in items:
             console.print(item)
+
+
+def _no_table(proto: Protocol, name: str) -> GwtoolError:
+    choices = list(dict.fromkeys(n for names, _ in _sections(proto) for n in names))
+    return GwtoolError(f"no table {name!r} in the protocol (choose from: {', '.join(choices)})")
+
+
+def definition_part(proto: Protocol, name: str) -> dict[str, Any]:
+    """The part of ``proto.as_definition()`` that the table ``name`` shows, under its own keys (so it
+    is still a --protocol file): ``EXECUTE_COMMAND`` → ``{"events": {"EXECUTE_COMMAND": …}}``."""
+    definition = proto.as_definition()
+    wanted = name.lower()
+    for names, _ in _sections(proto):  # the names the tables answer to
+        if names[-1].lower() != wanted:
+            continue
+        if names == ("cache",):
+            return {key: definition[key] for key in ("cache_types", "structures")}
+        if len(names) == 1:
+            key = names[0].replace("-", "_")  # close-codes → close_codes
+            return {key: definition[key]}
+        entry = names[-1]
+        section = "events" if names[0] == "events" else "cache_types" if entry in definition["cache_types"] else "structures"
+        return {section: {entry: definition[section][entry]}}
+    raise _no_table(proto, name)
 
 
 def _sections(proto: Protocol) -> list[Section]:

@@ -6,7 +6,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gwtool.errors import GwtoolError
+from gwtool.errors import ClosedByGateway, GwtoolError
+
+CLOSE_HINTS = {  # what a user can do about a close that ends the command
+    "AUTHENTICATION_FAILED": "--token or GWTOOL_TOKEN sets the token gwtool sends",
+    "INVALID_SERVICE": "the gateway does not know this service type: --as picks another, --protocol adds one",
+}
+
+
+def with_close_hint(exc: ClosedByGateway) -> ClosedByGateway:
+    """``exc`` with what the user can do about it on a second line, when CLOSE_HINTS knows."""
+    if (hint := CLOSE_HINTS.get(exc.name)) is None:
+        return exc
+    return ClosedByGateway(f"{exc}\n({hint})", exc.code, exc.name, exc.reason)
 
 
 class open_log:  # noqa: N801 - used as a context manager

@@ -668,7 +668,8 @@ Rules of the file:
   `routing` is one of {", ".join(f"`{r}`" for r in ROUTING_HELP)}.
 - Opcodes and close codes are referred to by name; their numbers are yours to change, but every
   built-in name must stay defined.
-- `gwtool protocol --json` prints the whole active definition in this format, ready to edit.
+- `gwtool protocol --json` prints the whole active definition in this format, ready to edit;
+  `gwtool protocol TABLE --json` one table or entry of it (`gwtool protocol EXECUTE_COMMAND --json`).
 
 A broken file is refused with its name and the key, e.g. with `to = ["musik"]`:
 {_code(_broken_file_error())}"""

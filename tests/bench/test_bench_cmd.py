@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
 import orjson
 import pytest
@@ -162,3 +164,50 @@ def test_merge_counts_an_event_once_whichever_process_received_it() -> None:
 def test_processes_need_an_open_loop_rate() -> None:
     result = CliRunner().invoke(app, ["bench", "--processes", "2", "--rate", "0", "--duration", "0.2"])
     assert result.exit_code != 0 and "--processes needs --rate" in str(result.exception or result.output)
+
+
+# --- as a user runs it: the installed command's exit status and words -------------------------------
+
+GWTOOL = [sys.executable, "-m", "gwtool"]
+
+
+async def gwtool_bench(*args: str) -> tuple[int, str]:
+    """(exit status, stderr) of ``gwtool bench ARGS`` in a process of its own."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GWTOOL_URL", "GWTOOL_TOKEN")}
+    proc = await asyncio.create_subprocess_exec(
+        *GWTOOL, "bench", *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env
+    )
+    _, stderr = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, stderr.decode()
+
+
+async def test_nothing_listening_is_said_in_the_client_s_words() -> None:
+    from gwtool.client.core import connect_error_text
+
+    status, stderr = await gwtool_bench("--url", "ws://127.0.0.1:9", "--duration", "0.2")
+    assert status == 2
+    assert stderr.strip() == f"error: could not connect to ws://127.0.0.1:9: {connect_error_text(ConnectionRefusedError(), 0)}"
+
+
+async def test_a_url_without_ws_is_invalid_input_with_a_hint() -> None:
+    status, stderr = await gwtool_bench("--url", "127.0.0.1:9", "--duration", "0.2")
+    assert status == 1 and stderr.strip().endswith("— did you mean ws://127.0.0.1:9?")
+
+
+@pytest.mark.parametrize("processes", [("--processes", "1"), ("--processes", "2", "--rate", "100")])
+async def test_a_wrong_token_exits_3_with_the_token_hint(processes: tuple[str, ...]) -> None:
+    from gwtool.cli.running import CLOSE_HINTS
+
+    async with MockGateway(PROTO, token="secret") as gw:
+        status, stderr = await gwtool_bench("--url", gw.url, "--duration", "0.2", "--token", "wrong", *processes)
+    assert status == 3
+    lines = stderr.strip().splitlines()
+    assert "4004 AUTHENTICATION_FAILED" in lines[0] and lines[1:] == [f"({CLOSE_HINTS['AUTHENTICATION_FAILED']})"]
+
+
+@pytest.mark.parametrize("option", ["--sharders", "--commands"])
+async def test_no_senders_is_refused_as_no_receivers_is(option: str) -> None:
+    status, stderr = await gwtool_bench(option, "0", "--duration", "0.2")
+    assert status == 1
+    assert stderr.splitlines()[0] == f"error: {option}: must be ≥ 1"

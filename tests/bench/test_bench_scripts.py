@@ -36,8 +36,8 @@ def test_scale_quick_mode_closes_nothing() -> None:
 def test_startup_prints_both_ratios() -> None:
     out = run_script("bench_startup.py", "--rounds", "1")
     lines = out.strip().splitlines()
-    assert lines[-2].startswith("RATIO gwtool --help / import typer = ")
-    assert lines[-1].startswith("RATIO gwtool send --help / import typer = ")
+    assert lines[-2].startswith("RATIO gwtool --help / typer app --help = ")
+    assert lines[-1].startswith("RATIO gwtool send --help / typer app send --help = ")
     assert "heavy modules imported by `import gwtool.cli`: none" in out
 
 
@@ -63,3 +63,27 @@ def test_console_cost_runs_every_layer_without_loss_and_prints_ratios_last() -> 
     runs = [line.split() for line in lines if " msg/s  lost " in line]
     assert [run[0] for run in runs] == kinds and all(run[run.index("lost") + 1] == "0" for run in runs)
     assert [line.split()[1] for line in lines[-len(kinds) :]] == kinds and lines[-1].startswith("RATIO ")
+
+
+def test_startup_baseline_is_a_typer_app_of_gwtool_s_shape(tmp_path) -> None:
+    """The baseline has gwtool's commands, each with as many options and arguments, of the same names."""
+    import importlib.util
+
+    from typer.main import get_command
+
+    from gwtool.cli import app
+
+    spec = importlib.util.spec_from_file_location("bench_startup", BENCHMARKS / "bench_startup.py")
+    assert spec is not None and spec.loader is not None
+    bench_startup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_startup)
+    namespace: dict[str, object] = {}
+    exec(compile(bench_startup.baseline_source(), "typer_app.py", "exec"), namespace)  # noqa: S102
+
+    def shape(group):  # noqa: ANN001, ANN202
+        out = {"": sorted(p.name for p in group.params)}
+        for name, command in group.commands.items():
+            out[name] = shape(command) if hasattr(command, "commands") else sorted(p.name for p in command.params)
+        return out
+
+    assert shape(get_command(namespace["app"])) == shape(get_command(app))

@@ -181,6 +181,20 @@ def test_check_gateway_command_prints_a_table_and_a_verdict_and_writes_junit(moc
     assert suite.find("testcase[@name='identify.bad-token']/skipped") is not None
 
 
+def test_check_gateway_in_a_pipe_prints_one_unwrapped_line_per_case(mock_gateway_process):
+    import re
+
+    done = gwtool_with({"COLUMNS": "80"}, "check", "gateway", mock_gateway_process)
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"gwtool check gateway: {mock_gateway_process}" and lines[-1].endswith("0 failed, 3 skipped")
+    rows = [re.fullmatch(r"(\S+) +(pass|fail|skip) +\d+ ms  (.+)", line) for line in lines[1:-1]]
+    assert all(rows), [line for line, row in zip(lines[1:-1], rows) if not row]
+    ids = {r["id"] for r in orjson.loads(gwtool("check", "gateway", mock_gateway_process, "--json").stdout)["cases"]}
+    in_pipe = [row[1] for row in rows if row]
+    assert len(in_pipe) == len(set(in_pipe)) and set(in_pipe) == ids  # each case once, its id whole
+    assert any(len(line) > 80 for line in lines)  # not wrapped at the 80 columns a pipe gets
+
+
 def test_check_gateway_json_is_one_document_with_the_counts(mock_gateway_process):
     done = gwtool("check", "gateway", mock_gateway_process, "--only", "identify.*", "--skip", "identify.twice", "--json")
     assert done.returncode == 0, done.stderr
@@ -193,9 +207,39 @@ def test_check_gateway_json_is_one_document_with_the_counts(mock_gateway_process
 
 def test_check_gateway_exit_codes_for_no_gateway_and_for_no_matching_case():
     done = gwtool("check", "gateway", "ws://127.0.0.1:9")
-    assert done.returncode == 2 and "connection refused" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "connection refused — is a gateway running? `gwtool mock-gateway` starts one" in done.stderr
     done = gwtool("check", "gateway", "--only", "nope.*")
     assert done.returncode == 1 and "no case matches" in done.stderr
+
+
+def gwtool_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "GWTOOL_URL"} | {"COLUMNS": "120", **env}
+    return subprocess.run([sys.executable, "-m", "gwtool", *args], capture_output=True, text=True, timeout=120, env=environ)
+
+
+def test_check_gateway_takes_its_url_as_argument_or_url_or_gwtool_url(mock_gateway_process):
+    url, only = mock_gateway_process, ("--only", "hello.first", "--json")
+    for env, args in [({}, (url,)), ({}, ("--url", url)), ({"GWTOOL_URL": url}, ()), ({}, (url, "--url", url))]:
+        done = gwtool_with(env, "check", "gateway", *args, *only)
+        assert done.returncode == 0, (env, args, done.stderr)
+        assert orjson.loads(done.stdout)["passed"] == 1
+    # GWTOOL_URL is a default, not a --url typed: the argument wins over it, with no complaint
+    done = gwtool_with({"GWTOOL_URL": "ws://127.0.0.1:9"}, "check", "gateway", url, *only)
+    assert done.returncode == 0, done.stderr
+    done = gwtool_with({}, "check", "gateway", url, "--url", "ws://127.0.0.1:9", *only)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"error: two gateway URLs given, {url} and --url ws://127.0.0.1:9: give one"
+
+
+@pytest.mark.parametrize("args", [("127.0.0.1:19006",), ("--url", "127.0.0.1:19006")])
+def test_check_gateway_refuses_a_url_without_ws_like_every_command(args):
+    done = gwtool_with({}, "check", "gateway", *args)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: invalid gateway URL '127.0.0.1:19006': expected ws://HOST:PORT or wss://HOST:PORT"
+        " — did you mean ws://127.0.0.1:19006?"
+    )
 
 
 def test_mock_gateway_ack_flag_is_what_check_gateway_sees():

@@ -68,6 +68,30 @@ async def test_a_misbehaving_service_is_caught_by_a_named_failing_case(fault, on
     assert report.exit_code == 1
 
 
+async def test_a_service_identifying_as_another_type_fails_what_depends_on_its_type():
+    command = [sys.executable, SAMPLE, "--as", "sharder"]  # checked as a commands worker
+    ctx = ServiceContext(PROTO, "commands", command, interval_ms=INTERVAL)
+    only = ["connect.identifies", "sends.valid", "events.received", "heartbeat.interval"]
+    report = await run_suite("service", " ".join(command), select(service_cases(PROTO), only, None), ctx)
+    results = {r.id: r for r in report.results}
+    for case in ("connect.identifies", "sends.valid", "events.received"):
+        assert results[case].status == "fail", results[case]
+        assert "identified as sharder, not" in results[case].got
+    assert results["heartbeat.interval"].status == "pass"  # what it names, it does
+
+
+async def test_a_service_without_heartbeats_of_its_own_that_answers_requests_passes_heartbeat_request():
+    report = await check("sharder", "--fault", "no-heartbeats", only=["heartbeat"])
+    statuses = {r.id: r.status for r in report.results}
+    assert statuses == {
+        "heartbeat.first": "fail",
+        "heartbeat.interval": "fail",
+        "heartbeat.data": "skip",  # nothing to check
+        "heartbeat.request": "pass",  # it does answer at once
+        "heartbeat.zombie": "skip",  # nothing left unanswered
+    }, failures(report)
+
+
 def gwtool(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "160"}
     return subprocess.run([sys.executable, "-m", "gwtool", *args], capture_output=True, text=True, timeout=120, env=env)

@@ -220,6 +220,36 @@ def test_protocol_shows_one_table_by_name(cli) -> None:  # noqa: ANN001
     assert code == 1 and "no table 'emoji' in the protocol (choose from: opcodes, services" in err
 
 
+TABLES = ["opcodes", "services", "hello", "identify", "heartbeat", "events", "EXECUTE_COMMAND", "cache", "guild",
+          "overwrite", "close-codes"]  # fmt: skip
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_protocol_json_prints_one_table_as_a_loadable_part_of_the_definition(cli, tmp_path: Path, table: str) -> None:  # noqa: ANN001
+    code, whole, _ = cli("protocol", "--json")
+    code, out, _ = cli("protocol", table, "--json")
+    assert code == 0
+    part, full = json.loads(out), json.loads(whole)
+    assert part != full and part  # the table's part, not the whole definition
+    for section, entries in part.items():  # each under its own key, as in the whole definition
+        assert entries == full[section] or all(entries[k] == full[section][k] for k in entries)
+    code, again, _ = cli("protocol", "--json", "--protocol", write(tmp_path, "part.json", out))  # a valid --protocol file
+    assert code == 0 and json.loads(again) == full
+
+
+def test_protocol_json_of_an_event_is_that_event(cli) -> None:  # noqa: ANN001
+    code, whole, _ = cli("protocol", "--json")
+    code, out, _ = cli("protocol", "execute_command", "--json")  # names match in any case
+    assert code == 0 and json.loads(out) == {"events": {"EXECUTE_COMMAND": json.loads(whole)["events"]["EXECUTE_COMMAND"]}}
+    code, _, err = cli("protocol", "emoji", "--json")
+    assert code == 1 and "no table 'emoji' in the protocol (choose from: opcodes, services" in err
+
+
+def test_protocol_markdown_refuses_a_table_it_would_ignore(cli) -> None:  # noqa: ANN001
+    code, out, err = cli("protocol", "events", "--markdown")
+    assert code == 1 and out == "" and "--markdown writes up the whole protocol: drop 'events'" in err
+
+
 def test_usage_errors_are_one_line_naming_the_option_and_the_allowed_values(capsys):
     from gwtool.cli import main
 
