@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from gwtool.errors import ConnectFailed, GwtoolError
+from gwtool.errors import ClosedByGateway, ConnectFailed, GwtoolError
 from gwtool.protocol import codec
 from gwtool.protocol.examples import heartbeat_payload
 from gwtool.records import Record
