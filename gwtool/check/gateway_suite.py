@@ -26,6 +26,7 @@ from gwtool.errors import GwtoolError
 from gwtool.protocol.definition import NOBODY, Event, Field, Protocol, Structure
 from gwtool.protocol.examples import cache_data, event_data, heartbeat_payload
 from gwtool.protocol.validate import validate_payload
+from gwtool.session import Hello, Problem, ServiceSession
 from gwtool.text import printable
 
 ANY_TOKEN = "gwtool-check"  # sent when no --token is given (a gateway without one accepts any)
@@ -120,9 +121,14 @@ async def prepare(ctx: GatewayContext) -> None:
 
 
 def _interval(ctx: GatewayContext, hello: Frame) -> int:
-    d = hello.payload.get("d") if hello.payload else None
-    value = d.get(ctx.proto.roles.hello_interval) if isinstance(d, dict) else None
-    return value if type(value) is int and value > 0 else 0
+    """HELLO's heartbeat interval as a service reads it; 0 when it has no usable one (the cases
+    that need one say so)."""
+    session = ServiceSession(ctx.proto, next(iter(ctx.proto.services)), heartbeat=False)
+    session.connected(hello.at)
+    actions = session.receive(hello.payload or {}, hello.at)
+    if any(isinstance(a, Problem) and a.path == f"d.{ctx.proto.roles.hello_interval}" for a in actions):
+        return 0
+    return next((a.interval_ms for a in actions if isinstance(a, Hello)), 0)
 
 
 # --- building payloads from the definition ------------------------------------------------------

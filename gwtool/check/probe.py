@@ -20,6 +20,7 @@ from gwtool.client.core import connect_error_text
 from gwtool.errors import DecodeError
 from gwtool.protocol.codec import decode, encode
 from gwtool.protocol.examples import heartbeat_payload, identify_payload
+from gwtool.session import Send, ServiceSession
 from gwtool.text import printable
 
 WAIT = 3.0  # seconds a probe waits for one answer unless told otherwise
@@ -153,14 +154,22 @@ class Probe:
         return await self.recv_op("HELLO")
 
     async def identify(self, service: str, token: str, *, compress: bool | None = None) -> Frame:
-        """HELLO, IDENTIFY as ``service``, and the gateway's IDENTIFIED (its frame)."""
-        if not self.frames:
-            await self.hello()
-        await self.send(identify(self.proto, service, token, compress=compress))
-        identified = self.proto.event_with_routing("identified")
-        if identified is None:
+        """HELLO, IDENTIFY as ``service``, and the gateway's IDENTIFIED (its frame): a service's
+        session takes each step, the probe only carries frames (heartbeats stay the case's own)."""
+        session = ServiceSession(self.proto, service, token=token, compress=compress, heartbeat=False)
+        if session.identified_t is None:
             raise Failed("the protocol definition has no event routed 'identified'")
-        return await self.recv_event(identified.t)
+        session.connected(time.monotonic())
+        hello_op = self.proto.op("HELLO")
+        frame = next((f for f in self.frames if f.payload is not None and f.payload.get("op") == hello_op), None)
+        frame = frame or await self.hello()
+        while True:
+            for action in session.receive(frame.payload or {}, frame.at, compressed=frame.compressed):
+                if isinstance(action, Send) and action.payload.get("op") == self.proto.op("IDENTIFY"):
+                    await self.send(action.payload)
+            if session.identified is not None:
+                return frame
+            frame = await self.recv_event(session.identified_t)
 
     async def heartbeat(self, service: str | None, timeout: float = WAIT) -> float:
         """Send one heartbeat and wait for its ACK: the round trip in ms."""
@@ -171,7 +180,8 @@ class Probe:
 
 
 def identify(proto: Any, service: str, token: str, *, compress: bool | None = None) -> dict[str, Any]:
-    """IDENTIFY with ``compress`` as given, or left out when None (a case checks the gateway's default)."""
+    """IDENTIFY with ``compress`` as given, or left out when None (a case checks the gateway's
+    default); any ``service``, known or not, as a case may send what no service would."""
     payload = identify_payload(proto, service, token=token, compress=compress)
     if compress is None:
         payload["d"].pop(proto.roles.identify_compress, None)

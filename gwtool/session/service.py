@@ -40,7 +40,7 @@ class ServiceSession:
         service: str,
         *,
         token: str = "",
-        compress: bool = False,
+        compress: bool | None = False,
         heartbeat: bool = True,
         handshake_timeout: float = 5.0,
         heartbeat_data: Callable[[], dict[str, Any]] | None = None,
@@ -136,6 +136,13 @@ class ServiceSession:
         self.beats_sent += 1
         return Send({"op": self._op["HEARTBEAT"], "d": self._heartbeat_data()})
 
+    def identify_payload(self) -> dict[str, Any]:
+        """This session's IDENTIFY (``compress=None`` leaves the field out: the gateway's default)."""
+        payload = identify_payload(self.proto, self.service, token=self.token, compress=self.compress)
+        if self.compress is None:
+            payload["d"].pop(self.proto.roles.identify_compress, None)
+        return payload
+
     def unsent(self) -> None:
         """The last heartbeat could not be sent after all: forget it."""
         if self._pending:
@@ -179,7 +186,7 @@ class ServiceSession:
         self._handshake_by = now + self.handshake_timeout
         if self.scheduled_beats:
             self._next_beat = now + interval / 1000 * self._first_beat()
-        out += [Hello(interval), Send(identify_payload(self.proto, self.service, token=self.token, compress=self.compress))]
+        out += [Hello(interval), Send(self.identify_payload())]
         if self.identified_t is None:  # a definition without an IDENTIFIED event: IDENTIFY is all
             out += self._on_identified({})
         return out
