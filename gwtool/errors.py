@@ -82,3 +82,15 @@ class ListenFailed(GwtoolError):
     """A server could not listen on its host and port (in use, or not allowed)."""
 
     exit_code = 2
+
+
+class Unreachable(GwtoolError):
+    """``check gateway``: the gateway could not be reached, or refused the check's own IDENTIFY."""
+
+    exit_code = 2
+
+
+class CannotStart(GwtoolError):
+    """``check service``: the command under test could not be started at all."""
+
+    exit_code = 2

@@ -22,7 +22,7 @@ from gwtool.check.cases import Case, Failed, Skipped, expect
 from gwtool.check.probe import WAIT, Closed, Frame, Probe, connect_problem, identify
 from gwtool.client.core import check_url
 from gwtool.client.rest import http_get_json
-from gwtool.errors import GwtoolError
+from gwtool.errors import Unreachable
 from gwtool.protocol.definition import NOBODY, Event, Field, Protocol, Structure
 from gwtool.protocol.examples import cache_data, event_data, heartbeat_payload
 from gwtool.protocol.validate import validate_payload
@@ -34,12 +34,6 @@ WRONG_TOKEN_SUFFIX = "-not-the-token"
 ACK_BOUND_MS = 250.0  # an ACK later than this under no load is not "at once"
 QUICK_TIMEOUT_S = 10.0  # heartbeat timeouts up to this long are checked without --slow
 RATE_PROBE = 300  # heartbeats sent back to back to find a rate limit
-
-
-class Unreachable(GwtoolError):
-    """The gateway could not be reached, or refused the check's own IDENTIFY: no case can run."""
-
-    exit_code = 2
 
 
 @dataclass

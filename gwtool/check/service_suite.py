@@ -23,7 +23,7 @@ from typing import Any
 
 from gwtool.check.cases import Case, Failed, Skipped
 from gwtool.check.probe import Probe
-from gwtool.errors import GwtoolError
+from gwtool.errors import CannotStart, GwtoolError
 from gwtool.gateway.server import MockGateway
 from gwtool.protocol.definition import Protocol
 from gwtool.protocol.examples import event_data
@@ -40,12 +40,6 @@ FIRST_BEAT_SLACK = 0.05  # the first heartbeat may be this much of the interval 
 STDERR_TAIL = 20  # lines of the service's stderr kept for a failed case's report
 STOP_WAIT_S = 2.0  # after SIGTERM, before SIGKILL
 EXIT_GRACE_S = 1.0  # a service that closed its own connection may be exiting: let it (and its stderr) finish
-
-
-class CannotStart(GwtoolError):
-    """The command under test could not be started at all."""
-
-    exit_code = 2
 
 
 @dataclass

@@ -13,7 +13,8 @@ import orjson
 import pytest
 
 from gwtool.check.cases import Report, run_suite, select
-from gwtool.check.gateway_suite import GatewayContext, Unreachable, gateway_cases, prepare
+from gwtool.check.gateway_suite import GatewayContext, gateway_cases, prepare
+from gwtool.errors import Unreachable
 from gwtool.gateway import MockGateway
 from gwtool.protocol.definition import load_protocol
 from gwtool.session.actions import Close
