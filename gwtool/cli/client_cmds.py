@@ -446,8 +446,10 @@ async def identified(client: GatewayClient, output: Any, timeout: float) -> Asyn
         try:
             await client.wait_identified(timeout=timeout or None)
         except TimeoutError:
-            step = "IDENTIFIED (the answer to IDENTIFY)" if client.saw_hello else "HELLO"
-            raise ConnectFailed(f"{client.url} sent no {step} within {timeout:g} s") from None
+            step = "IDENTIFIED" if client.saw_hello else "HELLO"
+            await client.abandon(f"no {step} within {timeout:g} s")  # told why, as a stalled handshake is
+            answer = " (the answer to IDENTIFY)" if client.saw_hello else ""
+            raise ConnectFailed(f"{client.url}: the gateway sent no {step}{answer} within {timeout:g} s") from None
         yield runner
     except NotConnected:
         failed = True
@@ -489,6 +491,7 @@ async def confirm(client: GatewayClient, timeout: float) -> None:
     try:
         await client.round_trip(timeout or None)
     except TimeoutError:
+        await client.abandon(f"no HEARTBEAT_ACK within {timeout:g} s")
         raise GwtoolError(
             f"the gateway did not ACK a heartbeat within {timeout:g} s: the payload was written, not confirmed"
         ) from None
