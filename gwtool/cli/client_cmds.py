@@ -95,7 +95,8 @@ def connect(
     json: JsonOption = False,
     duration: Annotated[Optional[float], typer.Option(min=0.0, metavar="SECONDS", help="Stop after this long.")] = None,
     count: Annotated[
-        Optional[int], typer.Option(min=1, metavar="N", help="Stop after N payloads received (of those shown).")
+        Optional[int],
+        typer.Option(min=1, metavar="N", help="Stop after N payloads received (of those shown) and close: exactly N are shown."),
     ] = None,
     no_heartbeat_lines: Annotated[
         bool, typer.Option("--no-heartbeat-lines", help="Hide heartbeats and their ACKs.", metavar="")
@@ -170,6 +171,7 @@ async def _connect(
             if isinstance(item, Record) and item.direction == "in" and not hidden(item):
                 shown += 1
                 if shown >= count:
+                    client.stop()  # exactly N: nothing read after this one is shown
                     enough.set()
 
         client.subscribe(count_received)

@@ -36,6 +36,7 @@ from gwtool.protocol.definition import WEBSOCKET_CLOSES, Protocol, load_protocol
 from gwtool.protocol.examples import example_value, identify_payload
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, masked_identify, preview
+from gwtool.text import plural
 
 Item = Record | Notice
 Listener = Callable[[Item], None]
@@ -146,6 +147,9 @@ class GatewayClient:
         self._pending: deque[float] = deque()  # monotonic send times of un-ACKed heartbeats
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._running = self._closing = self._ever_connected = self._saw_hello = False
+        self._reading = True  # stop() ends it: frames that come after are not read
+        self._stopper: asyncio.Task[None] | None = None
+        self.unread = 0  # frames that arrived after stop() (the gateway had sent them already)
         self._ever_identified = False
         self._identify_by: float | None = None  # monotonic deadline for IDENTIFIED, once IDENTIFY went
         self._error: GwtoolError | None = None
@@ -267,6 +271,15 @@ class GatewayClient:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.close_timeout + 1.0):
                     await self._stopped.wait()
+
+    def stop(self) -> None:
+        """``close()`` for synchronous code, such as a subscriber that has seen what it wanted: no
+        frame read after this call reaches subscribers (they are counted in ``unread``), and the
+        connection closes with 1000 as soon as the event loop turns."""
+        if not self._reading:
+            return
+        self._reading = False
+        self._stopper = asyncio.get_running_loop().create_task(self.close())
 
     async def abandon(self, reason: str) -> None:
         """Close and stop because the gateway did not answer in time: with the code a dead
@@ -425,11 +438,21 @@ class GatewayClient:
                     except TimeoutError:
                         stalled = await self._stalled(ws, "HELLO" if not self._saw_hello else "IDENTIFIED")
                         continue  # the next recv() says how the connection ended
+                if not self._reading:  # stop(): the frames that come after are counted, not read
+                    self.unread += 1
+                    continue
                 try:
                     await self._handle(ws, self._record_in(frame))
                 except NotConnected:  # closed while answering: the next recv() says how
                     continue
         except ConnectionClosed as exc:
+            if self.unread:
+                self._notice(
+                    "info",
+                    f"{plural(self.unread, 'more payload')} arrived after reading stopped and "
+                    f"{'was' if self.unread == 1 else 'were'} not shown (the gateway had sent them already)",
+                    unread=self.unread,
+                )
             return replace(self._ended(exc), stalled=stalled)
 
     async def _stalled(self, ws: ClientConnection, step: str) -> str:
