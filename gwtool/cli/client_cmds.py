@@ -26,6 +26,7 @@ from gwtool.cli.options import (
     ShowTokenOption,
     TokenOption,
     UrlOption,
+    from_environment,
     load,
 )
 from gwtool.cli.running import install_stop_signals, open_log
@@ -87,6 +88,7 @@ GuildsOption = Annotated[
 
 @app.command(cls=GwtoolCommand)
 def connect(
+    ctx: typer.Context,
     url: UrlOption = DEFAULT_URL,
     service: ServiceOption = None,
     token: TokenOption = "",
@@ -127,6 +129,7 @@ def connect(
     """  # noqa: E501
     proto = load(protocol)
     service = check_service(proto, service or next(iter(proto.services)))
+    check_url_option(ctx, url)
     options = dict(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
     with open_log(log, lambda: recording_header(proto, "connect", url, service)) as log_file:
         client = make_client(
@@ -211,6 +214,7 @@ async def run_until(client: GatewayClient, stop: Any, duration: float | None) ->
 
 @app.command(cls=GwtoolCommand)
 def send(
+    ctx: typer.Context,
     event: Annotated[
         str, typer.Argument(metavar="EVENT", help="Event name (t), e.g. one listed by `gwtool protocol`.", show_default=False)
     ],
@@ -253,6 +257,7 @@ def send(
                 f"no service type may send {event} (from: {', '.join(known.sources)}); use --as SERVICE --force to send it anyway"
             )
     check_service(proto, service)
+    check_url_option(ctx, url)
     d = build_data(data, set_ or [], event_data(proto, event), known.fields, proto)
     payload = {"op": proto.op("EVENT"), "t": event, "d": d}
     with open_log(log, lambda: recording_header(proto, "send", url, service)) as log_file:
@@ -279,6 +284,7 @@ def send(
 
 @app.command(cls=GwtoolCommand)
 def cache(
+    ctx: typer.Context,
     cache_type: Annotated[
         str, typer.Argument(metavar="TYPE", help="Cache type, e.g. one listed by `gwtool protocol`.", show_default=False)
     ],
@@ -318,6 +324,7 @@ def cache(
         if service is None:
             raise GwtoolError("no service type may send CACHE; use --as SERVICE --force to send it anyway")
     check_service(proto, service)
+    check_url_option(ctx, url)
     d = build_data(data, set_ or [], cache_data(proto, cache_type), structure.fields, proto)
     payload = {"op": proto.op("CACHE"), "type": cache_type, "d": d}
     with open_log(log, lambda: recording_header(proto, "cache", url, service)) as log_file:
@@ -517,6 +524,18 @@ def check_service(proto: Protocol, service: str) -> str:
 def did_you_mean(name: str, known: Any) -> str:
     match = next((k for k in known if k.lower() == name.lower() or k.lower() == name.lower().replace("-", "_")), None)
     return f" — did you mean {match}?" if match else ""
+
+
+def check_url_option(ctx: typer.Context, url: str) -> None:
+    """Refuse a URL that cannot be a gateway's, naming GWTOOL_URL when that is where it came from."""
+    from gwtool.client.core import check_url
+
+    try:
+        check_url(url)
+    except GwtoolError as exc:
+        if from_environment(ctx, "url"):
+            raise GwtoolError(f"GWTOOL_URL: {exc}") from None
+        raise
 
 
 def make_client(url: str, service: str, token: str, compress: bool, proto: Protocol, **options: Any) -> GatewayClient:

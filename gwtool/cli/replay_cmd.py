@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from gwtool.cli.app import app
-from gwtool.cli.client_cmds import check_service, confirm, identified, lost_midway, make_client, recording_header, run_async
+from gwtool.cli.client_cmds import (
+    check_service,
+    check_url_option,
+    confirm,
+    identified,
+    lost_midway,
+    make_client,
+    recording_header,
+    run_async,
+)
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_URL,
@@ -33,6 +42,7 @@ SHOWN_ERRORS = 5  # invalid payloads listed before "… and N more"
 
 @app.command("replay", cls=GwtoolCommand)
 def replay(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A recording (--log of any command).", dir_okay=False)],
     url: UrlOption = DEFAULT_URL,
     service: ServiceOption = None,
@@ -81,6 +91,7 @@ def replay(
     if dry_run:
         _print_plan(proto, plan, file, 1.0 if asap else speed, asap)
         return
+    check_url_option(ctx, url)
     with open_log(log, lambda: recording_header(proto, "replay", url, plan.service)) as log_file:  # type: ignore[arg-type]
         client = make_client(url, plan.service, token, False, proto, heartbeat=True, guilds=0, reconnect=False,
                              open_timeout=min(timeout, 5.0))  # fmt: skip
