@@ -7,6 +7,7 @@ commands so that ``gwtool --help`` stays fast.
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -33,7 +34,7 @@ from gwtool.cli.running import install_stop_signals, open_log
 from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable, Iterable
 
     from gwtool.client import GatewayClient
     from gwtool.protocol.definition import Protocol
@@ -385,9 +386,7 @@ async def _send(
     repeat: int, rate: float | None, wait_for: str | None, timeout: float,
 ) -> None:  # fmt: skip
     import asyncio
-    import time
 
-    from gwtool.client import NotConnected
     from gwtool.console import human_size
     from gwtool.output import WireOutput
     from gwtool.records import Record
@@ -414,18 +413,8 @@ async def _send(
         reply = asyncio.create_task(client.wait_for_event(wait_for, timeout=timeout or None)) if wait_for else None
         try:
             await asyncio.sleep(0)  # let the reply waiter subscribe before anything is sent
-            started, size, base = time.monotonic(), 0, client.data_sent
-            for i in range(repeat):
-                if rate and i:
-                    await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
-                try:
-                    size += (await client.send_payload(payload, validate=False, force=True)).size
-                except NotConnected:
-                    await asyncio.wait({runner}, timeout=client.close_timeout)  # the gateway closed: say how
-                    if repeat > 1:
-                        raise lost_midway(client, runner, what, i, repeat, base) from None
-                    raise
-            await confirm(client, timeout)
+            schedule = ((i / rate if rate else 0.0, payload) for i in range(repeat))
+            size = await send_all(client, runner, schedule, repeat, what, timeout, counts=repeat > 1)
             if reply is not None:
                 try:
                     await reply
@@ -482,17 +471,90 @@ async def identified(client: GatewayClient, output: Any, timeout: float) -> Asyn
             await output.aclose()
 
 
-def lost_midway(client: GatewayClient, runner: Any, what: str, written: int, repeat: int, base: int) -> GwtoolError:
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped a run of sends; the message says how far it got (exit 130)."""
+
+
+async def send_all(
+    client: GatewayClient, runner: Any, schedule: Iterable[tuple[float, dict[str, Any]]], total: int, what: str,
+    timeout: float, *, counts: bool = True, progress: Callable[[int], None] | None = None,
+) -> int:  # fmt: skip
+    """Send each payload ``offset`` seconds after the first, then confirm them with a heartbeat
+    round trip; the bytes sent. A refusal or a lost connection raises the close that caused it,
+    with how many were written and confirmed (``counts``); Ctrl-C stops it with ``Interrupted``."""
+    import asyncio
+    import time
+
+    from gwtool.cli.running import stop_signals
+    from gwtool.client import NotConnected
+    from gwtool.errors import ClosedByGateway
+
+    stop = asyncio.Event()
+    base, written, size = client.data_sent, 0, 0
+    with stop_signals(stop):
+        try:
+            started = time.monotonic()
+            for offset, payload in schedule:
+                if (delay := started + offset - time.monotonic()) > 0:
+                    await until(stop, asyncio.sleep(delay))
+                if stop.is_set():
+                    break
+                size += (await client.send_payload(payload, validate=False, force=True)).size
+                written += 1
+                if progress is not None:
+                    progress(written)
+            else:
+                await until(stop, confirm(client, timeout))
+        except (NotConnected, ClosedByGateway):  # refused, or gone: the counts say how far it got
+            await asyncio.wait({runner}, timeout=client.close_timeout)
+            if counts:
+                raise lost_midway(client, runner, what, written, total, base) from None
+            raise
+    if stop.is_set():
+        with contextlib.suppress(Exception):  # a brief last round trip: what it took, exactly
+            await client.round_trip(timeout=1.0)
+        raise Interrupted(f"interrupted: {sent_counts(client, what, written, total, base)}")
+    return size
+
+
+async def until(stop: Any, work: Any) -> None:
+    """Await ``work`` unless ``stop`` is set first (then it is cancelled)."""
+    import asyncio
+
+    task, stopped = asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.done() and not task.cancelled():
+        task.result()  # its error, if any
+
+
+def sent_counts(client: GatewayClient, what: str, written: int, total: int, base: int) -> str:
+    """``244 of 600 EXECUTE_COMMAND written, 230 confirmed by a heartbeat ACK; the rest were not sent``."""
+    confirmed = max(0, min(written, client.data_confirmed - base))
+    rest = "; the rest were not sent" if written < total else ""
+    return f"{written:,} of {total:,} {what} written, {confirmed:,} confirmed by a heartbeat ACK{rest}"
+
+
+def lost_midway(client: GatewayClient, runner: Any, what: str, written: int, total: int, base: int) -> GwtoolError:
     """The error for a run of sends cut short: how many were written and how many confirmed."""
     from gwtool.errors import ClosedByGateway, LostMidway
 
-    confirmed = max(0, min(written, client.data_confirmed - base))
-    counts = f"{written} of {repeat} {what} written, {confirmed} confirmed by a heartbeat ACK"
+    counts = sent_counts(client, what, written, total, base)
     cause = runner.exception() if runner.done() and not runner.cancelled() else None
     if isinstance(cause, ClosedByGateway):  # a refusal: exit 3 as ever, with the counts
         return ClosedByGateway(f"{cause} ({counts})", cause.code, cause.name, cause.reason)
-    why = f": {cause}" if cause is not None else ""
-    return LostMidway(f"connection lost midway{why} ({counts}; the rest were not sent)")
+    state = client.state
+    if state.close_code is None:
+        how = ""
+    else:  # how the connection ended, once (the client's own text already begins "connection lost")
+        how = f": {state.close_code} {state.close_name}".rstrip() + (f" — {state.close_reason}" if state.close_reason else "")
+    return LostMidway(f"connection lost midway{how} ({counts})")
 
 
 async def confirm(client: GatewayClient, timeout: float) -> None:
@@ -558,6 +620,11 @@ def run_async(coro: Any, *, interrupted_status: int = 0) -> None:
     try:
         run_on_fast_loop(coro)
     except KeyboardInterrupt:
+        raise SystemExit(interrupted_status) from None
+    except Interrupted as exc:  # what was done is said; the output was drained when the run ended
+        from gwtool.text import printable
+
+        sys.stderr.write(printable(str(exc)) + "\n")
         raise SystemExit(interrupted_status) from None
     except ClosedByGateway as exc:
         if (hint := CLOSE_HINTS.get(exc.name)) is None:

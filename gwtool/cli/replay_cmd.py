@@ -11,12 +11,11 @@ from gwtool.cli.app import app
 from gwtool.cli.client_cmds import (
     check_service,
     check_url_option,
-    confirm,
     identified,
-    lost_midway,
     make_client,
     recording_header,
     run_async,
+    send_all,
 )
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
@@ -143,14 +142,11 @@ def _print_plan(proto: Protocol, plan: Plan, file: Path, speed: float, asap: boo
 
 
 async def _replay(client: GatewayClient, plan: Plan, output_options: dict[str, Any], speed: float | None, timeout: float) -> None:
-    import asyncio
     import time
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from gwtool.client import NotConnected
-    from gwtool.errors import ClosedByGateway
     from gwtool.output import WireOutput
     from gwtool.records import Record
 
@@ -167,24 +163,13 @@ async def _replay(client: GatewayClient, plan: Plan, output_options: dict[str, A
     progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True,
                         disable=not err.is_terminal)  # fmt: skip
     async with identified(client, output, timeout) as runner:
-        base, total = client.data_sent, len(plan.items)
+        total = len(plan.items)
         with progress:
             task = progress.add_task("replay", total=total)
             started = time.monotonic()
-            for i, (offset, payload, _) in enumerate(plan.items):
-                if speed is not None:
-                    await asyncio.sleep(max(0.0, started + offset / speed - time.monotonic()))
-                try:
-                    await client.send_payload(payload, validate=False, force=True)
-                except NotConnected:
-                    await asyncio.wait({runner}, timeout=client.close_timeout)  # the gateway closed: say how
-                    raise lost_midway(client, runner, "payloads", i, total, base) from None
-                progress.update(task, completed=i + 1)
-            try:
-                await confirm(client, timeout)
-            except (NotConnected, ClosedByGateway):  # refused after the last write: the counts say how far it got
-                await asyncio.wait({runner}, timeout=client.close_timeout)
-                raise lost_midway(client, runner, "payloads", total, total, base) from None
+            schedule = ((offset / speed if speed is not None else 0.0, payload) for offset, payload, _ in plan.items)
+            await send_all(client, runner, schedule, total, "payloads", timeout,
+                           progress=lambda done: progress.update(task, completed=done))  # fmt: skip
         elapsed = time.monotonic() - started
         recorded = plan.items[-1][0]
         output.message(

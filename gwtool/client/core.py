@@ -547,7 +547,7 @@ class GatewayClient:
             return _Ended(exc.rcvd.code, exc.rcvd.reason, by_gateway=True)
         if exc.sent is not None:
             return _Ended(exc.sent.code, exc.sent.reason, by_gateway=False)
-        return _Ended(ABNORMAL_CLOSE, "connection lost without a close frame", by_gateway=False)
+        return _Ended(ABNORMAL_CLOSE, "no close frame", by_gateway=False)
 
     # --- after a connection ended ----------------------------------------------------------------
 
