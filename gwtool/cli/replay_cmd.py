@@ -30,6 +30,7 @@ from gwtool.cli.options import (
 )
 from gwtool.cli.running import open_log
 from gwtool.errors import GwtoolError
+from gwtool.text import plural
 
 if TYPE_CHECKING:
     from gwtool.client import GatewayClient
@@ -51,7 +52,7 @@ def replay(
     ] = 1.0,
     asap: Annotated[bool, typer.Option("--asap", metavar="", help="As fast as the gateway takes them (no spacing).")] = False,
     conn: Annotated[
-        Optional[int], typer.Option("--conn", metavar="N", help="From a gateway-side recording: the connection to replay.")
+        Optional[int], typer.Option("--conn", metavar="N", help="Replay connection N only (its conn in the recording).")
     ] = None,
     only: Annotated[
         Optional[list[str]], typer.Option("--only", metavar="NAME", help="Only these events (t) or cache types. Repeatable.")
@@ -69,18 +70,14 @@ def replay(
 ) -> None:
     """Identify as the recorded service type (or --as) and send the recording's EVENT and CACHE payloads again.
 
-    They go with their recorded spacing (scaled by --speed; --asap: none), each checked against the definition first. From a mock-gateway --log recording, one connection is replayed: --conn, or the first of the --as type (or of any) that sent one. Prints a progress bar, then what was sent; a refusal ends it with the close code, name and reason (exit 3).
+    They go with their recorded spacing (scaled by --speed; --asap: none), each checked against the definition first. From a mock-gateway --log recording, one connection is replayed: --conn, or the first of the --as type (or of any) that sent a payload --only keeps. Prints a progress bar, then what was sent; a refusal ends it with the close code, name and reason (exit 3).
     """  # noqa: E501
     from gwtool.recording import protocol_digest, replay_plan
 
     proto = load(protocol)
     plan = replay_plan(file, proto, conn=conn, service=service, only=only)
     if not plan.items:
-        what = f" of connection {conn}" if conn is not None else ""
-        raise GwtoolError(
-            f"{file}: nothing to replay: no EVENT or CACHE payload a service sent{what}"
-            + (f" among {', '.join(only)}" if only else "")
-        )
+        raise GwtoolError(_nothing_to_replay(file, plan, conn, service, only))
     if plan.service is None:
         raise GwtoolError(f"{file}: the recording does not say which service type sent them: give --as SERVICE")
     check_service(proto, plan.service)
@@ -98,6 +95,26 @@ def replay(
         run_async(_replay(client, plan, output, None if asap else speed, timeout), interrupted_status=130)
 
 
+SHOWN_CONNECTIONS = 20  # connections listed when none matches
+
+
+def _nothing_to_replay(file: Path, plan: Plan, conn: int | None, service: str | None, only: list[str] | None) -> str:
+    """Why nothing matched, and what the recording's connections did send."""
+    among = f" among {', '.join(only)}" if only else ""
+    if not plan.connections:
+        return f"{file}: nothing to replay: no EVENT or CACHE payload a service sent"
+    if conn is not None and conn not in plan.connections:
+        why = f"no connection {conn} sent an EVENT or CACHE payload"
+    elif conn is not None:
+        why = f"connection {conn} sent nothing{among}"
+    else:
+        why = f"no {service} connection sent anything{among}" if service else f"nothing{among}"
+    listed = [f"#{number} {sent.service or '?'} ({sent.describe()})" for number, sent in plan.connections.items()]
+    more = len(listed) - SHOWN_CONNECTIONS
+    shown = ", ".join(listed[:SHOWN_CONNECTIONS]) + (f" … and {more} more" if more > 0 else "")
+    return f"{file}: nothing to replay: {why}\n(what its connections sent: {shown})"
+
+
 def _check_payloads(proto: Protocol, plan: Plan, file: Path, no_validate: bool) -> None:
     """Each payload as the gateway will check it; invalid ones stop the replay unless --no-validate."""
     from gwtool.protocol.validate import permission_error, validate_payload
@@ -112,7 +129,7 @@ def _check_payloads(proto: Protocol, plan: Plan, file: Path, no_validate: bool) 
     if problems and not no_validate:
         more = f"\n… and {len(problems) - SHOWN_ERRORS} more" if len(problems) > SHOWN_ERRORS else ""
         raise GwtoolError(
-            f"{len(problems)} of {len(plan.items)} payloads would be refused:\n" + "\n".join(problems[:SHOWN_ERRORS]) + more
+            f"{len(problems):,} of {plural(len(plan.items), 'payload')} would be refused:\n" + "\n".join(problems[:SHOWN_ERRORS]) + more
             + "\n(--no-validate sends them anyway, to reproduce the refusal)"
         )  # fmt: skip
 
@@ -135,7 +152,7 @@ def _print_plan(proto: Protocol, plan: Plan, file: Path, speed: float, asap: boo
     span = plan.items[-1][0] / speed
     console.print(
         Text(
-            f"dry run: would send {len(plan.items)} payloads as {plan.service} over {0 if asap else span:.2f} s; nothing sent",
+            f"dry run: would send {plural(len(plan.items), 'payload')} as {plan.service} over {0 if asap else span:.2f} s; nothing sent",
             "bold",
         )
     )
@@ -173,6 +190,6 @@ async def _replay(client: GatewayClient, plan: Plan, output_options: dict[str, A
         elapsed = time.monotonic() - started
         recorded = plan.items[-1][0]
         output.message(
-            f"replayed {total} payloads as {client.service} to {client.url} in {elapsed:.2f} s (recorded over {recorded:.2f} s)",
+            f"replayed {plural(total, 'payload')} as {client.service} to {client.url} in {elapsed:.2f} s (recorded over {recorded:.2f} s)",
             "bold",
         )
