@@ -210,3 +210,21 @@ async def test_a_connection_that_is_not_there_is_named_with_the_ones_that_are(ca
     assert "#1 sharder (EXECUTE_COMMAND), #2 sharder (user ×2)" in err
     code, _, err = await gwtool(capsys, "replay", str(log), "--as", "commands", "--dry-run")
     assert code == 1 and "no commands connection sent anything" in " ".join(err.split())
+
+
+async def test_validate_as_checks_only_what_that_sender_sent_in_a_recording(capsys, tmp_path):
+    log = gateway_recording(tmp_path, [(1, "sharder", "EXECUTE_COMMAND"), (2, "sharder", "user")])
+    lines = log.read_bytes().splitlines(keepends=True)
+    gateway_sent = {"ts": 9.0, "kind": "payload", "dir": "out", "conn": 1, "service": "sharder", "op": PROTO.op("HELLO"),
+                    "t": None, "type": None, "size": 1, "d": {"heartbeatInterval": "soon"}}  # fmt: skip
+    log.write_bytes(b"".join(lines) + orjson.dumps(gateway_sent) + b"\n")
+    code, out, _ = await gwtool(capsys, "validate", str(log), "--as", "sharder")
+    assert code == 0 and "ok: 2 payloads valid (those sharder sent)" in out
+    code, out, _ = await gwtool(capsys, "validate", str(log), "--as", "gateway")
+    assert code == 1 and "1 of 1 payload invalid (those the gateway sent)" in out and "heartbeatInterval" in out
+    code, _, err = await gwtool(capsys, "validate", str(log), "--as", "commands")
+    assert code == 1
+    assert (
+        "no payload in the recording was sent by commands (it holds 2 payloads from sharder, 1 payload from the gateway)"
+        in " ".join(err.split())
+    )
