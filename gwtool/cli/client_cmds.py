@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from gwtool.cli.app import app
-from gwtool.cli.data import build_data
+from gwtool.cli.data import build_data, invalid_data
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_URL,
@@ -373,7 +373,7 @@ def _send_command(
     try:
         client.check_payload(payload, validate=validate, force=force)
     except InvalidPayload as exc:
-        raise GwtoolError(f"invalid {what} data: {'; '.join(exc.errors)}\n(--no-validate sends it anyway)") from None
+        raise invalid_data(what, exc.errors, "--no-validate sends it anyway") from None
     except NotAllowed as exc:
         raise GwtoolError(
             f"{str(exc).partition(';')[0]}\n(--as another service type, or --force to test the gateway's refusal)"

@@ -29,6 +29,11 @@ def build_data(data: str | None, sets: list[str], example: Any, fields: tuple[Fi
     return d
 
 
+def invalid_data(what: str, errors: list[str], hint: str) -> GwtoolError:
+    """The error for data the definition's field tables refuse: every path and what it expects."""
+    return GwtoolError(f"invalid {what} data: {'; '.join(errors)}\n({hint})")
+
+
 def read_data(data: str) -> Any:
     import sys
 
