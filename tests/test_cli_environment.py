@@ -71,22 +71,25 @@ def test_a_bad_gwtool_url_is_named_as_the_variable(capsys, monkeypatch, opened):
     assert code == 1 and "error: invalid gateway URL 'localhost:2'" in text, text
 
 
-def test_a_token_from_gwtool_token_is_said_by_the_mock_gateway():
+async def test_a_token_from_gwtool_token_is_said_by_the_mock_gateway():
+    import asyncio
     import os
     import signal
-    import subprocess
     import sys
 
-    env = {**os.environ, "GWTOOL_TOKEN": "s3cret"}
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "gwtool", "mock-gateway", "--port", "0", "--json"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+    gateway = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gwtool", "mock-gateway", "--port", "0", "--json",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env={**os.environ, "GWTOOL_TOKEN": "s3cret"},
     )  # fmt: skip
+    assert gateway.stderr is not None
+    said = []
     try:
-        listening = gateway.stderr.readline()  # the first line: listening on …
-        assert "listening" in listening, listening
+        async with asyncio.timeout(10):  # listening, how to connect, then what it says of the token
+            while len(said) < 3:
+                said.append((await gateway.stderr.readline()).decode())
     finally:
         gateway.send_signal(signal.SIGINT)
-        _, err = gateway.communicate(timeout=10)
-    start = err.split("stopping:")[0]  # what it said before Ctrl-C
-    assert "GWTOOL_TOKEN" in start and "s3cret" not in start, start
+        said.append((await gateway.stderr.read()).decode())
+        await gateway.wait()
+    start = "".join(said).split("stopping:")[0]  # what it said before Ctrl-C
+    assert "listening" in said[0] and "GWTOOL_TOKEN" in said[2] and "s3cret" not in start, start
