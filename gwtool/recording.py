@@ -94,7 +94,9 @@ def parse_lines(lines: Iterable[bytes], name: str, *, header: dict[str, Any] | N
                 return
             raise RecordingError(f"{name}:{number}: not JSON ({exc.msg} at char {exc.pos})") from None
         if not isinstance(record, dict):
-            raise RecordingError(f"{name}:{number}: expected a JSON object (a record), got {type(record).__name__}")
+            from gwtool.protocol.validate import json_type
+
+            raise RecordingError(f"{name}:{number}: expected a JSON object (a record), got {json_type(record)}")
         if record.get("kind") == "header":
             current = record
             continue

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from gwtool.cli.app import app
-from gwtool.cli.data import build_data, invalid_data
+from gwtool.cli.data import build_data, invalid_data, one_data
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_URL,
@@ -41,11 +41,11 @@ if TYPE_CHECKING:
     from gwtool.records import Notice, Record
 
 DataOption = Annotated[
-    Optional[str],
+    Optional[list[str]],  # a list only to refuse a second one (cli/data.one_data), not to merge them
     typer.Option(
         "--data",
         metavar="JSON|@FILE|-",
-        help="The data (d): JSON text, @file.json, or - for stdin. Default: the definition's example.",
+        help="The data (d): JSON text, @file.json, or - for stdin (once). Default: the definition's example.",
     ),
 ]
 SetOption = Annotated[
@@ -65,7 +65,13 @@ WaitForOption = Annotated[
     Optional[str], typer.Option("--wait-for", metavar="EVENT", help="Then wait for this event and print it.")
 ]
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", min=0.0, metavar="SECONDS", help="Seconds to wait for identifying and for --wait-for.")
+    float,
+    typer.Option(
+        "--timeout", min=0.0, metavar="SECONDS", help="Seconds to wait for identifying, for the final ACK and for --wait-for."
+    ),
+]
+CacheTimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0.0, metavar="SECONDS", help="Seconds to wait for identifying and for the final ACK.")
 ]
 NoValidateOption = Annotated[
     bool, typer.Option("--no-validate", help="Send the data even if it fails the definition's field tables.", metavar="")
@@ -258,8 +264,10 @@ def send(
                 f"no service type may send {event} (from: {', '.join(known.sources)}); use --as SERVICE --force to send it anyway"
             )
     check_service(proto, service)
+    if wait_for is not None:
+        check_wait_for(proto, wait_for, service)
     check_url_option(ctx, url)
-    d = build_data(data, set_ or [], event_data(proto, event), known.fields, proto)
+    d = build_data(one_data(data), set_ or [], event_data(proto, event), known.fields, proto)
     payload = {"op": proto.op("EVENT"), "t": event, "d": d}
     with open_log(log, lambda: recording_header(proto, "send", url, service)) as log_file:
         output = dict(json=json, every=every, quiet=quiet, log=log_file)
@@ -293,7 +301,7 @@ def cache(
     set_: SetOption = None,
     repeat: RepeatOption = 1,
     rate: RateOption = None,
-    timeout: TimeoutOption = 10.0,
+    timeout: CacheTimeoutOption = 10.0,
     no_validate: NoValidateOption = False,
     force: ForceOption = False,
     url: UrlOption = DEFAULT_URL,
@@ -326,7 +334,7 @@ def cache(
             raise GwtoolError("no service type may send CACHE; use --as SERVICE --force to send it anyway")
     check_service(proto, service)
     check_url_option(ctx, url)
-    d = build_data(data, set_ or [], cache_data(proto, cache_type), structure.fields, proto)
+    d = build_data(one_data(data), set_ or [], cache_data(proto, cache_type), structure.fields, proto)
     payload = {"op": proto.op("CACHE"), "type": cache_type, "d": d}
     with open_log(log, lambda: recording_header(proto, "cache", url, service)) as log_file:
         output = dict(json=json, every=every, quiet=quiet, log=log_file)
@@ -575,6 +583,22 @@ def recording_header(proto: Protocol, command: str, url: str, service: str) -> d
     from gwtool.recording import header
 
     return header(proto, side="client", command=command, url=url, service=service)
+
+
+def check_wait_for(proto: Protocol, wait_for: str, service: str) -> None:
+    """Refuse to wait for an event that cannot come after the send: one the service type never
+    receives, or the answer to IDENTIFY (it came before anything was sent)."""
+    handshake = proto.event_with_routing("identified")
+    receives = [e.t for e in proto.events.values() if e.is_received_by(service) and e is not handshake]
+    event = proto.events[wait_for]
+    if event is handshake:
+        why = "it answers IDENTIFY, before anything is sent"
+    elif not event.is_received_by(service):
+        why = f"a {service} never receives it (it goes to {', '.join(event.targets)})"
+    else:
+        return
+    after = f"a {service} receives {', '.join(receives)}" if receives else f"a {service} receives no event after identifying"
+    raise GwtoolError(f"--wait-for {wait_for}: {why}; {after}")
 
 
 def check_service(proto: Protocol, service: str) -> str:

@@ -20,6 +20,7 @@ from gwtool.cli.options import (
     load,
 )
 from gwtool.cli.running import install_stop_signals, open_log, run_on_fast_loop
+from gwtool.text import plural
 
 
 def parse_rate_limit(text: str | None) -> tuple[int, float] | None:
@@ -190,7 +191,7 @@ def _open_files_warning(output):  # noqa: ANN001, ANN202
             last[0] = time.monotonic()
             output.message(
                 "cannot accept connections: too many open files (the process's limit, ulimit -n); "
-                f"seen {seen[0]} times so far, connections are refused until some close", "bold red",
+                f"seen {plural(seen[0], 'time')} so far, connections are refused until some close", "bold red",
             )  # fmt: skip
 
     return warn
@@ -254,7 +255,7 @@ async def _watch_open_files(warn, every: float = 1.0) -> None:  # noqa: ANN001
 
 def _figures(gw) -> str:  # noqa: ANN001
     """The gateway's own figures for the console's summary lines."""
-    return f"{gw.connection_count} connections · {gw.held_count:,} held"
+    return f"{plural(gw.connection_count, 'connection')} · {gw.held_count:,} held"
 
 
 async def _request_heartbeats(gw, seconds: float) -> None:  # noqa: ANN001

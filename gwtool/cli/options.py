@@ -62,6 +62,12 @@ ServiceOption = Annotated[
 EXIT_CODES_HELP = "Exit status: 0 ok, 1 invalid input, 2 could not connect, 3 closed by the gateway, 4 connection lost midway."
 
 
+def typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the user typed the command's option ``name`` (not its default, nor $ENV)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
 def from_environment(ctx: typer.Context, name: str) -> bool:
     """Whether the command's parameter ``name`` took its value from an environment variable: a
     default of the user's shell, never a flag they typed on this command line."""

@@ -27,6 +27,7 @@ from gwtool.cli.options import (
     TokenOption,
     UrlOption,
     load,
+    typed,
 )
 from gwtool.cli.running import open_log
 from gwtool.errors import GwtoolError
@@ -74,6 +75,11 @@ def replay(
     """  # noqa: E501
     from gwtool.recording import protocol_digest, replay_plan
 
+    if asap and typed(ctx, "speed"):
+        raise typer.BadParameter(
+            "cannot go with --speed: --asap sends with no spacing, --speed scales the recorded spacing; give one",
+            param_hint="--asap",
+        )
     proto = load(protocol)
     plan = replay_plan(file, proto, conn=conn, service=service, only=only)
     if not plan.items:
