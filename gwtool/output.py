@@ -41,7 +41,7 @@ from gwtool.console import (
     route_extra,
 )
 from gwtool.records import Notice, Record
-from gwtool.text import printable_lines
+from gwtool.text import plural, printable_lines
 
 if TYPE_CHECKING:
     from rich.color import ColorSystem
@@ -359,7 +359,7 @@ class WireOutput:
             self._log.close(None)
         if self._stdout.dropped and not self._stdout.broken:
             why = "was still blocked at exit" if stuck else "could not keep up"
-            _stderr(f"gwtool: stdout {why}: {self._stdout.dropped:,} records not written" + self._log_hint())
+            _stderr(f"gwtool: stdout {why}: {plural(self._stdout.dropped, 'record')} not written" + self._log_hint())
 
     # --- the drain: runs on the loop, off the frame handlers --------------------------------------
 
@@ -593,7 +593,7 @@ class WireOutput:
         if now - self._reported_at < 1.0:
             return
         self._reported_drops, self._reported_at = dropped, now
-        _stderr(f"gwtool: stdout fell behind: {dropped:,} records not written so far" + self._log_hint())
+        _stderr(f"gwtool: stdout fell behind: {plural(dropped, 'record')} not written so far" + self._log_hint())
 
     def _log_hint(self) -> str:
         return " (--log keeps every record)" if self._log is None else " (the --log file has every one)"

@@ -94,7 +94,9 @@ def parse_lines(lines: Iterable[bytes], name: str, *, header: dict[str, Any] | N
                 return
             raise RecordingError(f"{name}:{number}: not JSON ({exc.msg} at char {exc.pos})") from None
         if not isinstance(record, dict):
-            raise RecordingError(f"{name}:{number}: expected a JSON object (a record), got {type(record).__name__}")
+            from gwtool.protocol.validate import json_type
+
+            raise RecordingError(f"{name}:{number}: expected a JSON object (a record), got {json_type(record)}")
         if record.get("kind") == "header":
             current = record
             continue
@@ -155,6 +157,17 @@ def many_connections(line: Line) -> bool:
 
 
 @dataclass
+class Sent:
+    """What one recorded connection sent that replay could send again."""
+
+    service: str | None
+    names: dict[str, int] = field(default_factory=dict)  # event (t) or cache type → how many
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} ×{count}" if count > 1 else name for name, count in self.names.items())
+
+
+@dataclass
 class Plan:
     """What ``replay`` sends: (seconds after the first, payload, line number), as one service type."""
 
@@ -162,6 +175,7 @@ class Plan:
     items: list[tuple[float, dict[str, Any], int]]
     skipped: int = 0  # payloads of the recording left out (other connections, other events, …)
     protocol: str | None = None  # the digest of the definition it was recorded with
+    connections: dict[Any, Sent] = field(default_factory=dict)  # every connection that sent one, by id
 
 
 def replay_plan(
@@ -169,23 +183,26 @@ def replay_plan(
 ) -> Plan:
     """The service → gateway EVENT and CACHE payloads of a recording, with their recorded spacing.
 
-    From a gateway-side recording one connection is replayed: ``conn``, or the first connection of
-    ``service`` (or of any type) that sent one."""
+    ``conn`` replays that connection only. Otherwise, from a recording of several services'
+    connections (a gateway's, a bench's), one connection is replayed: the first of ``service`` (or
+    of any type) that sent a payload ``only`` keeps."""
     replayable = {proto.op("EVENT"), proto.op("CACHE")}
     items: list[tuple[float, dict[str, Any], int]] = []
+    connections: dict[Any, Sent] = {}
     chosen_conn, chosen_service, skipped, start, digest = conn, None, 0, None, None
     for line in read_lines(path):
         record = line.record
         digest = digest or line.header.get("protocol")
         if record.get("kind") != "payload" or not sent_by_service(line) or record.get("op") not in replayable:
             continue
-        if many_connections(line):
-            if chosen_conn is None and (service is None or record.get("service") == service):
-                chosen_conn = record.get("conn")
-            if record.get("conn") != chosen_conn:
-                skipped += 1
-                continue
-        if only and record.get("t") not in only and record.get("type") not in only:
+        name = record.get("t") if record.get("t") is not None else record.get("type")
+        sent = connections.setdefault(record.get("conn"), Sent(sender_type(line)))
+        sent.names[str(name)] = sent.names.get(str(name), 0) + 1
+        wanted = not only or name in only
+        scoped = conn is not None or many_connections(line)  # one connection of several
+        if scoped and chosen_conn is None and wanted and (service is None or sender_type(line) == service):
+            chosen_conn = record.get("conn")
+        if (scoped and record.get("conn") != chosen_conn) or not wanted:
             skipped += 1
             continue
         ts = record.get("ts")
@@ -193,7 +210,7 @@ def replay_plan(
         start = ts if start is None else start
         chosen_service = chosen_service or sender_type(line)
         items.append((max(0.0, ts - start), payload_of(record), line.number))
-    return Plan(service or chosen_service, items, skipped, digest)
+    return Plan(service or chosen_service, items, skipped, digest, connections)
 
 
 # --- records back into Records and Notices (the dashboard's viewer) ---------------------------------

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gwtool.text import plural
+
 Direction = Literal["in", "out"]  # as seen by whoever made the record
 NoticeKind = Literal[
     "connecting", "connected", "identified", "closed", "reconnecting", "held", "dropped", "info", "warning", "error"
@@ -93,7 +95,7 @@ def mask_token(token: str) -> str:
     """``s3c… (6 chars)``: recognisable, not usable. Records show this unless --show-token."""
     if not token:
         return token
-    return f"{token[:3] if len(token) > 6 else ''}… ({len(token)} chars)"
+    return f"{token[:3] if len(token) > 6 else ''}… ({plural(len(token), 'char')})"
 
 
 def masked_identify(payload: dict[str, Any], field: str) -> dict[str, Any]:

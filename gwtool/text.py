@@ -51,3 +51,9 @@ def printable_frame(frame: str) -> str:
 def printable_lines(text: str) -> str:
     """Like ``printable`` but keeps line breaks (a message of several lines)."""
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 payload``, ``2 payloads``, ``1,000 payloads``: a count with its noun agreeing
+    (``nouns`` for an irregular plural)."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"

@@ -7,12 +7,13 @@ commands so that ``gwtool --help`` stays fast.
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from gwtool.cli.app import app
-from gwtool.cli.data import build_data
+from gwtool.cli.data import build_data, invalid_data, one_data
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_URL,
@@ -26,24 +27,25 @@ from gwtool.cli.options import (
     ShowTokenOption,
     TokenOption,
     UrlOption,
+    from_environment,
     load,
 )
 from gwtool.cli.running import CLOSE_HINTS, install_stop_signals, open_log
 from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable, Iterable
 
     from gwtool.client import GatewayClient
     from gwtool.protocol.definition import Protocol
     from gwtool.records import Notice, Record
 
 DataOption = Annotated[
-    Optional[str],
+    Optional[list[str]],  # a list only to refuse a second one (cli/data.one_data), not to merge them
     typer.Option(
         "--data",
         metavar="JSON|@FILE|-",
-        help="The data (d): JSON text, @file.json, or - for stdin. Default: the definition's example.",
+        help="The data (d): JSON text, @file.json, or - for stdin (once). Default: the definition's example.",
     ),
 ]
 SetOption = Annotated[
@@ -63,7 +65,13 @@ WaitForOption = Annotated[
     Optional[str], typer.Option("--wait-for", metavar="EVENT", help="Then wait for this event and print it.")
 ]
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", min=0.0, metavar="SECONDS", help="Seconds to wait for identifying and for --wait-for.")
+    float,
+    typer.Option(
+        "--timeout", min=0.0, metavar="SECONDS", help="Seconds to wait for identifying, for the final ACK and for --wait-for."
+    ),
+]
+CacheTimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0.0, metavar="SECONDS", help="Seconds to wait for identifying and for the final ACK.")
 ]
 NoValidateOption = Annotated[
     bool, typer.Option("--no-validate", help="Send the data even if it fails the definition's field tables.", metavar="")
@@ -87,6 +95,7 @@ GuildsOption = Annotated[
 
 @app.command(cls=GwtoolCommand)
 def connect(
+    ctx: typer.Context,
     url: UrlOption = DEFAULT_URL,
     service: ServiceOption = None,
     token: TokenOption = "",
@@ -95,7 +104,8 @@ def connect(
     json: JsonOption = False,
     duration: Annotated[Optional[float], typer.Option(min=0.0, metavar="SECONDS", help="Stop after this long.")] = None,
     count: Annotated[
-        Optional[int], typer.Option(min=1, metavar="N", help="Stop after N payloads received (of those shown).")
+        Optional[int],
+        typer.Option(min=1, metavar="N", help="Stop after N payloads received (of those shown) and close: exactly N are shown."),
     ] = None,
     no_heartbeat_lines: Annotated[
         bool, typer.Option("--no-heartbeat-lines", help="Hide heartbeats and their ACKs.", metavar="")
@@ -126,6 +136,7 @@ def connect(
     """  # noqa: E501
     proto = load(protocol)
     service = check_service(proto, service or next(iter(proto.services)))
+    check_url_option(ctx, url)
     options = dict(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
     with open_log(log, lambda: recording_header(proto, "connect", url, service)) as log_file:
         client = make_client(
@@ -170,6 +181,7 @@ async def _connect(
             if isinstance(item, Record) and item.direction == "in" and not hidden(item):
                 shown += 1
                 if shown >= count:
+                    client.stop()  # exactly N: nothing read after this one is shown
                     enough.set()
 
         client.subscribe(count_received)
@@ -209,6 +221,7 @@ async def run_until(client: GatewayClient, stop: Any, duration: float | None) ->
 
 @app.command(cls=GwtoolCommand)
 def send(
+    ctx: typer.Context,
     event: Annotated[
         str, typer.Argument(metavar="EVENT", help="Event name (t), e.g. one listed by `gwtool protocol`.", show_default=False)
     ],
@@ -251,7 +264,10 @@ def send(
                 f"no service type may send {event} (from: {', '.join(known.sources)}); use --as SERVICE --force to send it anyway"
             )
     check_service(proto, service)
-    d = build_data(data, set_ or [], event_data(proto, event), known.fields, proto)
+    if wait_for is not None:
+        check_wait_for(proto, wait_for, service)
+    check_url_option(ctx, url)
+    d = build_data(one_data(data), set_ or [], event_data(proto, event), known.fields, proto)
     payload = {"op": proto.op("EVENT"), "t": event, "d": d}
     with open_log(log, lambda: recording_header(proto, "send", url, service)) as log_file:
         output = dict(json=json, every=every, quiet=quiet, log=log_file)
@@ -277,6 +293,7 @@ def send(
 
 @app.command(cls=GwtoolCommand)
 def cache(
+    ctx: typer.Context,
     cache_type: Annotated[
         str, typer.Argument(metavar="TYPE", help="Cache type, e.g. one listed by `gwtool protocol`.", show_default=False)
     ],
@@ -284,7 +301,7 @@ def cache(
     set_: SetOption = None,
     repeat: RepeatOption = 1,
     rate: RateOption = None,
-    timeout: TimeoutOption = 10.0,
+    timeout: CacheTimeoutOption = 10.0,
     no_validate: NoValidateOption = False,
     force: ForceOption = False,
     url: UrlOption = DEFAULT_URL,
@@ -316,7 +333,8 @@ def cache(
         if service is None:
             raise GwtoolError("no service type may send CACHE; use --as SERVICE --force to send it anyway")
     check_service(proto, service)
-    d = build_data(data, set_ or [], cache_data(proto, cache_type), structure.fields, proto)
+    check_url_option(ctx, url)
+    d = build_data(one_data(data), set_ or [], cache_data(proto, cache_type), structure.fields, proto)
     payload = {"op": proto.op("CACHE"), "type": cache_type, "d": d}
     with open_log(log, lambda: recording_header(proto, "cache", url, service)) as log_file:
         output = dict(json=json, every=every, quiet=quiet, log=log_file)
@@ -363,7 +381,7 @@ def _send_command(
     try:
         client.check_payload(payload, validate=validate, force=force)
     except InvalidPayload as exc:
-        raise GwtoolError(f"invalid {what} data: {'; '.join(exc.errors)}\n(--no-validate sends it anyway)") from None
+        raise invalid_data(what, exc.errors, "--no-validate sends it anyway") from None
     except NotAllowed as exc:
         raise GwtoolError(
             f"{str(exc).partition(';')[0]}\n(--as another service type, or --force to test the gateway's refusal)"
@@ -376,9 +394,7 @@ async def _send(
     repeat: int, rate: float | None, wait_for: str | None, timeout: float,
 ) -> None:  # fmt: skip
     import asyncio
-    import time
 
-    from gwtool.client import NotConnected
     from gwtool.console import human_size
     from gwtool.output import WireOutput
     from gwtool.records import Record
@@ -405,18 +421,8 @@ async def _send(
         reply = asyncio.create_task(client.wait_for_event(wait_for, timeout=timeout or None)) if wait_for else None
         try:
             await asyncio.sleep(0)  # let the reply waiter subscribe before anything is sent
-            started, size, base = time.monotonic(), 0, client.data_sent
-            for i in range(repeat):
-                if rate and i:
-                    await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
-                try:
-                    size += (await client.send_payload(payload, validate=False, force=True)).size
-                except NotConnected:
-                    await asyncio.wait({runner}, timeout=client.close_timeout)  # the gateway closed: say how
-                    if repeat > 1:
-                        raise lost_midway(client, runner, what, i, repeat, base) from None
-                    raise
-            await confirm(client, timeout)
+            schedule = ((i / rate if rate else 0.0, payload) for i in range(repeat))
+            size = await send_all(client, runner, schedule, repeat, what, timeout, counts=repeat > 1)
             if reply is not None:
                 try:
                     await reply
@@ -446,8 +452,10 @@ async def identified(client: GatewayClient, output: Any, timeout: float) -> Asyn
         try:
             await client.wait_identified(timeout=timeout or None)
         except TimeoutError:
-            step = "IDENTIFIED (the answer to IDENTIFY)" if client.saw_hello else "HELLO"
-            raise ConnectFailed(f"{client.url} sent no {step} within {timeout:g} s") from None
+            step = "IDENTIFIED" if client.saw_hello else "HELLO"
+            await client.abandon(f"no {step} within {timeout:g} s")  # told why, as a stalled handshake is
+            answer = " (the answer to IDENTIFY)" if client.saw_hello else ""
+            raise ConnectFailed(f"{client.url}: the gateway sent no {step}{answer} within {timeout:g} s") from None
         yield runner
     except NotConnected:
         failed = True
@@ -471,17 +479,90 @@ async def identified(client: GatewayClient, output: Any, timeout: float) -> Asyn
             await output.aclose()
 
 
-def lost_midway(client: GatewayClient, runner: Any, what: str, written: int, repeat: int, base: int) -> GwtoolError:
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM stopped a run of sends; the message says how far it got (exit 130)."""
+
+
+async def send_all(
+    client: GatewayClient, runner: Any, schedule: Iterable[tuple[float, dict[str, Any]]], total: int, what: str,
+    timeout: float, *, counts: bool = True, progress: Callable[[int], None] | None = None,
+) -> int:  # fmt: skip
+    """Send each payload ``offset`` seconds after the first, then confirm them with a heartbeat
+    round trip; the bytes sent. A refusal or a lost connection raises the close that caused it,
+    with how many were written and confirmed (``counts``); Ctrl-C stops it with ``Interrupted``."""
+    import asyncio
+    import time
+
+    from gwtool.cli.running import stop_signals
+    from gwtool.client import NotConnected
+    from gwtool.errors import ClosedByGateway
+
+    stop = asyncio.Event()
+    base, written, size = client.data_sent, 0, 0
+    with stop_signals(stop):
+        try:
+            started = time.monotonic()
+            for offset, payload in schedule:
+                if (delay := started + offset - time.monotonic()) > 0:
+                    await until(stop, asyncio.sleep(delay))
+                if stop.is_set():
+                    break
+                size += (await client.send_payload(payload, validate=False, force=True)).size
+                written += 1
+                if progress is not None:
+                    progress(written)
+            else:
+                await until(stop, confirm(client, timeout))
+        except (NotConnected, ClosedByGateway):  # refused, or gone: the counts say how far it got
+            await asyncio.wait({runner}, timeout=client.close_timeout)
+            if counts:
+                raise lost_midway(client, runner, what, written, total, base) from None
+            raise
+    if stop.is_set():
+        with contextlib.suppress(Exception):  # a brief last round trip: what it took, exactly
+            await client.round_trip(timeout=1.0)
+        raise Interrupted(f"interrupted: {sent_counts(client, what, written, total, base)}")
+    return size
+
+
+async def until(stop: Any, work: Any) -> None:
+    """Await ``work`` unless ``stop`` is set first (then it is cancelled)."""
+    import asyncio
+
+    task, stopped = asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.done() and not task.cancelled():
+        task.result()  # its error, if any
+
+
+def sent_counts(client: GatewayClient, what: str, written: int, total: int, base: int) -> str:
+    """``244 of 600 EXECUTE_COMMAND written, 230 confirmed by a heartbeat ACK; the rest were not sent``."""
+    confirmed = max(0, min(written, client.data_confirmed - base))
+    rest = "; the rest were not sent" if written < total else ""
+    return f"{written:,} of {total:,} {what} written, {confirmed:,} confirmed by a heartbeat ACK{rest}"
+
+
+def lost_midway(client: GatewayClient, runner: Any, what: str, written: int, total: int, base: int) -> GwtoolError:
     """The error for a run of sends cut short: how many were written and how many confirmed."""
     from gwtool.errors import ClosedByGateway, LostMidway
 
-    confirmed = max(0, min(written, client.data_confirmed - base))
-    counts = f"{written} of {repeat} {what} written, {confirmed} confirmed by a heartbeat ACK"
+    counts = sent_counts(client, what, written, total, base)
     cause = runner.exception() if runner.done() and not runner.cancelled() else None
     if isinstance(cause, ClosedByGateway):  # a refusal: exit 3 as ever, with the counts
         return ClosedByGateway(f"{cause} ({counts})", cause.code, cause.name, cause.reason)
-    why = f": {cause}" if cause is not None else ""
-    return LostMidway(f"connection lost midway{why} ({counts}; the rest were not sent)")
+    state = client.state
+    if state.close_code is None:
+        how = ""
+    else:  # how the connection ended, once (the client's own text already begins "connection lost")
+        how = f": {state.close_code} {state.close_name}".rstrip() + (f" — {state.close_reason}" if state.close_reason else "")
+    return LostMidway(f"connection lost midway{how} ({counts})")
 
 
 async def confirm(client: GatewayClient, timeout: float) -> None:
@@ -489,6 +570,7 @@ async def confirm(client: GatewayClient, timeout: float) -> None:
     try:
         await client.round_trip(timeout or None)
     except TimeoutError:
+        await client.abandon(f"no HEARTBEAT_ACK within {timeout:g} s")
         raise GwtoolError(
             f"the gateway did not ACK a heartbeat within {timeout:g} s: the payload was written, not confirmed"
         ) from None
@@ -503,6 +585,22 @@ def recording_header(proto: Protocol, command: str, url: str, service: str) -> d
     return header(proto, side="client", command=command, url=url, service=service)
 
 
+def check_wait_for(proto: Protocol, wait_for: str, service: str) -> None:
+    """Refuse to wait for an event that cannot come after the send: one the service type never
+    receives, or the answer to IDENTIFY (it came before anything was sent)."""
+    handshake = proto.event_with_routing("identified")
+    receives = [e.t for e in proto.events.values() if e.is_received_by(service) and e is not handshake]
+    event = proto.events[wait_for]
+    if event is handshake:
+        why = "it answers IDENTIFY, before anything is sent"
+    elif not event.is_received_by(service):
+        why = f"a {service} never receives it (it goes to {', '.join(event.targets)})"
+    else:
+        return
+    after = f"a {service} receives {', '.join(receives)}" if receives else f"a {service} receives no event after identifying"
+    raise GwtoolError(f"--wait-for {wait_for}: {why}; {after}")
+
+
 def check_service(proto: Protocol, service: str) -> str:
     if service not in proto.services:
         raise GwtoolError(f"--as: unknown service type {service!r} (known: {', '.join(proto.services)})")
@@ -512,6 +610,18 @@ def check_service(proto: Protocol, service: str) -> str:
 def did_you_mean(name: str, known: Any) -> str:
     match = next((k for k in known if k.lower() == name.lower() or k.lower() == name.lower().replace("-", "_")), None)
     return f" — did you mean {match}?" if match else ""
+
+
+def check_url_option(ctx: typer.Context, url: str) -> None:
+    """Refuse a URL that cannot be a gateway's, naming GWTOOL_URL when that is where it came from."""
+    from gwtool.client.core import check_url
+
+    try:
+        check_url(url)
+    except GwtoolError as exc:
+        if from_environment(ctx, "url"):
+            raise GwtoolError(f"GWTOOL_URL: {exc}") from None
+        raise
 
 
 def make_client(url: str, service: str, token: str, compress: bool, proto: Protocol, **options: Any) -> GatewayClient:
@@ -528,6 +638,11 @@ def run_async(coro: Any, *, interrupted_status: int = 0) -> None:
     try:
         run_on_fast_loop(coro)
     except KeyboardInterrupt:
+        raise SystemExit(interrupted_status) from None
+    except Interrupted as exc:  # what was done is said; the output was drained when the run ended
+        from gwtool.text import printable
+
+        sys.stderr.write(printable(str(exc)) + "\n")
         raise SystemExit(interrupted_status) from None
     except ClosedByGateway as exc:
         if (hint := CLOSE_HINTS.get(exc.name)) is None:

@@ -24,9 +24,31 @@ def build_data(data: str | None, sets: list[str], example: Any, fields: tuple[Fi
         if not sep or not path_text:
             raise GwtoolError(f"--set {item!r}: expected PATH=VALUE, e.g. ids.shard=2")
         path = parse_path(path_text)
-        value = parse_value(value_text, field_type(fields, path, proto))
+        try:
+            value = parse_value(value_text, field_type(fields, path, proto))
+        except GwtoolError as exc:
+            raise GwtoolError(f"--set {item!r}: {exc}") from None
         d = set_path(d, path, value, item)
     return d
+
+
+def one_data(data: list[str] | None) -> str | None:
+    """The one --data given (None: none). Two are refused rather than one silently winning."""
+    if not data:
+        return None
+    if len(data) > 1:
+        import typer
+
+        raise typer.BadParameter(
+            f"given {len(data)} times: the data is one JSON value (text, @FILE or -); --set PATH=VALUE changes fields of it",
+            param_hint="--data",
+        )
+    return data[0]
+
+
+def invalid_data(what: str, errors: list[str], hint: str) -> GwtoolError:
+    """The error for data the definition's field tables refuse: every path and what it expects."""
+    return GwtoolError(f"invalid {what} data: {'; '.join(errors)}\n({hint})")
 
 
 def read_data(data: str) -> Any:
@@ -81,7 +103,12 @@ def parse_value(text: str, expr: TypeExpr | None) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
+        if _JSON_NUMBER.fullmatch(text):  # a number, but past what a double holds: not a string either
+            raise GwtoolError(f"{text} is outside the range of a JSON number (a double: ±1.8e308 at most)") from None
         return text
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 def _is_string_type(expr: TypeExpr) -> bool:
@@ -127,7 +154,7 @@ def set_path(d: Any, path: list[str | int], value: Any, item: str) -> Any:
         last = i == len(path) - 1
         if isinstance(part, int):
             if not isinstance(node, list):
-                raise GwtoolError(f"--set {item!r}: [{part}] needs an array, found {type(node).__name__}")
+                raise GwtoolError(f"--set {item!r}: [{part}] needs an array, found {_found(node)}")
             if part > len(node):
                 raise GwtoolError(f"--set {item!r}: index {part} is past the end (array of {len(node)})")
             if part == len(node):
@@ -138,7 +165,7 @@ def set_path(d: Any, path: list[str | int], value: Any, item: str) -> Any:
                 node[part] = [] if isinstance(path[i + 1], int) else {}
         else:
             if not isinstance(node, dict):
-                raise GwtoolError(f"--set {item!r}: {part!r} needs an object, found {type(node).__name__}")
+                raise GwtoolError(f"--set {item!r}: {part!r} needs an object, found {_found(node)}")
             if last:
                 node[part] = value
             elif node.get(part) is None:  # missing: create it; a scalar in the way is an error below
@@ -146,3 +173,14 @@ def set_path(d: Any, path: list[str | int], value: Any, item: str) -> Any:
         if not last:
             node = node[part]
     return d
+
+
+def _found(node: Any) -> str:
+    """What is in the way of a --set path, in JSON's words: ``an object``, ``the string 'ban'``."""
+    from gwtool.protocol.definition import shown_value
+    from gwtool.protocol.validate import json_type
+
+    kind = json_type(node)
+    if isinstance(node, dict | list):
+        return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+    return f"the {kind} {shown_value(node)}" if node is not None else "null"

@@ -16,9 +16,11 @@ from gwtool.cli.options import (
     ProtocolOption,
     QuietOption,
     ShowTokenOption,
+    from_environment,
     load,
 )
 from gwtool.cli.running import install_stop_signals, open_log, run_on_fast_loop
+from gwtool.text import plural
 
 
 def parse_rate_limit(text: str | None) -> tuple[int, float] | None:
@@ -37,6 +39,7 @@ def parse_rate_limit(text: str | None) -> tuple[int, float] | None:
 
 @app.command("mock-gateway", cls=GwtoolCommand)
 def mock_gateway(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on (127.0.0.1 keeps it local).")] = "127.0.0.1",
     port: Annotated[
         int, typer.Option(metavar="PORT", help="Port for the websocket and the REST routes (0 = any free port).")
@@ -117,19 +120,20 @@ def mock_gateway(
         identify_timeout=identify_timeout, allow_origins=tuple(allow_origin or ()), show_token=show_token,
         ack=ack.replace("-", "_"),
     )  # fmt: skip
+    token_from = "GWTOOL_TOKEN" if token and from_environment(ctx, "token") else None  # say so: nobody typed it
 
     with open_log(log) as log_file:  # its header is written once the gateway listens (its real URL)
-        _run(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file), request_heartbeats)
+        _run(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file), request_heartbeats, token_from)
 
 
-def _run(proto, settings: dict, output_options: dict, request_every: float | None) -> None:  # noqa: ANN001
+def _run(proto, settings: dict, output_options: dict, request_every: float | None, token_from: str | None) -> None:  # noqa: ANN001
     try:
-        run_on_fast_loop(_serve(proto, settings, output_options, request_every))
+        run_on_fast_loop(_serve(proto, settings, output_options, request_every, token_from))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         pass
 
 
-async def _serve(proto, settings: dict, output_options: dict, request_every: float | None) -> None:  # noqa: ANN001
+async def _serve(proto, settings: dict, output_options: dict, request_every: float | None, token_from: str | None) -> None:  # noqa: ANN001
     import asyncio
     import gc
 
@@ -155,6 +159,8 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
     output.message(f"connect a service to {gw.url}  (e.g. python -m websockets {gw.url})  ·  Ctrl-C stops")
     if gw.token is None:
         output.message("no token configured (--token / GWTOOL_TOKEN): any token is accepted", "yellow")
+    elif token_from is not None:
+        output.message(f"services must send the token set in {token_from} (this shell's environment)", "yellow")
     if gw.ack != "always":
         what = "never answered" if gw.ack == "never" else "answered without d"
         output.message(f"--ack {gw.ack.replace('_', '-')}: heartbeats are {what}", "yellow")
@@ -185,7 +191,7 @@ def _open_files_warning(output):  # noqa: ANN001, ANN202
             last[0] = time.monotonic()
             output.message(
                 "cannot accept connections: too many open files (the process's limit, ulimit -n); "
-                f"seen {seen[0]} times so far, connections are refused until some close", "bold red",
+                f"seen {plural(seen[0], 'time')} so far, connections are refused until some close", "bold red",
             )  # fmt: skip
 
     return warn
@@ -249,7 +255,7 @@ async def _watch_open_files(warn, every: float = 1.0) -> None:  # noqa: ANN001
 
 def _figures(gw) -> str:  # noqa: ANN001
     """The gateway's own figures for the console's summary lines."""
-    return f"{gw.connection_count} connections · {gw.held_count:,} held"
+    return f"{plural(gw.connection_count, 'connection')} · {gw.held_count:,} held"
 
 
 async def _request_heartbeats(gw, seconds: float) -> None:  # noqa: ANN001

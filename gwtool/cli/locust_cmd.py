@@ -65,8 +65,9 @@ def locustfile(
 
     Save it and run it: gwtool locustfile > locustfile.py && locust -f locustfile.py --host ws://127.0.0.1:8765. The event is the definition's round-robin one (EXECUTE_COMMAND), its data the definition's example with --data / --set applied (as in gwtool send).
     """  # noqa: E501
-    from gwtool.cli.data import build_data
+    from gwtool.cli.data import build_data, invalid_data, one_data
     from gwtool.protocol.examples import event_data
+    from gwtool.protocol.validate import validate_payload
 
     proto = load(protocol)
     event = next((e for e in proto.events.values() if e.routing == "round_robin" and proto.first_sender(e.t)), None)
@@ -74,10 +75,12 @@ def locustfile(
         raise GwtoolError("the protocol definition has no round-robin event that a service sends: nothing to load with")
     sender = proto.first_sender(event.t) or ""
     receiver = next((s for s in proto.services if event.is_received_by(s)), proto.first_receiver())
-    d = build_data(data, set_ or [], event_data(proto, event.t), event.fields, proto)
+    d = build_data(one_data(data), set_ or [], event_data(proto, event.t), event.fields, proto)
     if not isinstance(d, dict):
         raise GwtoolError(f"--data: {event.t}'s data must be an object (a field carries each event's send time)")
-    overridden = " with --data / --set applied" if data is not None or set_ else " (edit it, or use --set)"
+    if errors := validate_payload(proto, {"op": proto.op("EVENT"), "t": event.t, "d": d}, sender="service", service=sender):
+        raise invalid_data(event.t, errors, f"the gateway would close every {sender} user with the first one it sent")
+    overridden = " with --data / --set applied" if data or set_ else " (edit it, or use --set)"
     typer.echo(TEMPLATE.format(
         sender=sender, receiver=receiver, event=event.t, name=name, token=token, token_field=proto.roles.identify_token,
         sender_class="SharderUser", receiver_class="CommandsUser", sender_title=_title(sender), receiver_title=_title(receiver),

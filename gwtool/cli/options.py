@@ -60,6 +60,19 @@ ServiceOption = Annotated[
 ]
 
 
+def typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the user typed the command's option ``name`` (not its default, nor $ENV)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def from_environment(ctx: typer.Context, name: str) -> bool:
+    """Whether the command's parameter ``name`` took its value from an environment variable: a
+    default of the user's shell, never a flag they typed on this command line."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "ENVIRONMENT"
+
+
 def load(protocol: Path | None) -> Protocol:
     """The active protocol definition (the option wins over $GWTOOL_PROTOCOL, which Typer reads)."""
     from gwtool.protocol.definition import load_protocol

@@ -16,6 +16,7 @@ from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import ProtocolOption, load
 from gwtool.errors import GwtoolError
+from gwtool.text import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -272,7 +273,8 @@ def validate_command(
         typer.Option(
             "--as",
             metavar="SERVICE",
-            help="Who sends it: a service type (also checks it may send it) or 'gateway'. Default: whoever may send its opcode.",
+            help="Who sends it: a service type (also checks it may send it) or 'gateway'. Default: whoever may send its "
+            "opcode. On a recording, whose payloads to check (each as recorded): default every sender's.",
             show_default=False,
         ),
     ] = None,
@@ -287,24 +289,32 @@ def validate_command(
     console = Console(highlight=False)
     from gwtool.recording import is_recording
 
+    whose = ""
     if is_recording(data.split(b"\n", 1)[0]):
-        results = _recording_errors(proto, data, file or "-")
+        results = _recording_errors(proto, data, file or "-", as_)
+        whose = f" (those {'the gateway' if as_ == GATEWAY else as_} sent)" if as_ is not None else ""
     else:
         results = [(line, _payload_errors(proto, frame, as_)) for line, frame in split_payloads(data)]
     if not results:
         raise GwtoolError("no payload to validate (the input is empty)")
-    raise typer.Exit(_report(console, results, single=len(results) == 1 and results[0][0] == 0))
+    raise typer.Exit(_report(console, results, single=len(results) == 1 and results[0][0] == 0, whose=whose))
 
 
-def _recording_errors(proto: Protocol, data: bytes, name: str) -> list[tuple[int, tuple[str, list[str]]]]:
+def _recording_errors(proto: Protocol, data: bytes, name: str, as_: str | None = None) -> list[tuple[int, tuple[str, list[str]]]]:
     """Each payload record of a recording, checked as its sender was: a service's payloads against
-    its type (and what it may send), the gateway's as the gateway's. Notices are not payloads."""
+    its type (and what it may send), the gateway's as the gateway's. Notices are not payloads.
+    ``as_`` keeps only what that sender (a service type, or the gateway) sent."""
     from gwtool.protocol.validate import permission_error, validate_payload
     from gwtool.recording import parse_lines, payload_of, sender_type, sent_by_service
 
     results = []
+    senders: dict[str, int] = {}  # who sent the recording's payloads, for a --as that matches none
     for line in parse_lines(data.splitlines(keepends=True), name):
         if line.record.get("kind") != "payload":
+            continue
+        sender = (sender_type(line) or _identifying_as(proto, line.record)) if sent_by_service(line) else GATEWAY
+        senders[sender] = senders.get(sender, 0) + 1
+        if as_ is not None and sender != as_:
             continue
         if line.record.get("error"):  # a frame that did not decode: it was refused as it came
             results.append((line.number, ("undecodable frame", [f"{line.record['error']}: {line.record.get('raw') or ''}"])))
@@ -318,7 +328,17 @@ def _recording_errors(proto: Protocol, data: bytes, name: str) -> list[tuple[int
         else:
             errors = validate_payload(proto, payload, sender=GATEWAY)
         results.append((line.number, (_label(proto, payload), errors)))
+    if as_ is not None and not results and senders:
+        found = ", ".join(f"{plural(n, 'payload')} from {'the gateway' if who == GATEWAY else who}" for who, n in senders.items())
+        raise GwtoolError(f"{name}: no payload in the recording was sent by {as_} (it holds {found})")
     return results
+
+
+def _identifying_as(proto: Protocol, record: dict[str, Any]) -> str:
+    """Who sent a payload before its connection identified: the type its IDENTIFY claims."""
+    d = record.get("d")
+    claimed = d.get(proto.roles.identify_service) if isinstance(d, dict) and record.get("op") == proto.op("IDENTIFY") else None
+    return claimed if isinstance(claimed, str) else "a service not identified yet"
 
 
 def _check_sender(proto: Protocol, as_: str | None) -> None:
@@ -392,7 +412,7 @@ def _label(proto: Protocol, payload: dict) -> str:
     return f"{name} {detail}" if isinstance(detail, str) else name
 
 
-def _report(console: Console, results: list[tuple[int, tuple[str, list[str]]]], *, single: bool) -> int:
+def _report(console: Console, results: list[tuple[int, tuple[str, list[str]]]], *, single: bool, whose: str = "") -> int:
     from rich.text import Text
 
     bad = 0
@@ -409,7 +429,7 @@ def _report(console: Console, results: list[tuple[int, tuple[str, list[str]]]], 
         verdict = Text("invalid", "bold red") if bad else Text("ok", "bold green")
         console.print(verdict + Text(f": {label}" if label else ""))
     elif bad:
-        console.print(Text(f"{bad} of {total} payloads invalid", "bold red"))
+        console.print(Text(f"{bad:,} of {plural(total, 'payload')} invalid{whose}", "bold red"))
     else:
-        console.print(Text(f"ok: {total} payloads valid", "bold green"))
+        console.print(Text(f"ok: {plural(total, 'payload')} valid{whose}", "bold green"))
     return 1 if bad else 0

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from gwtool.cli.app import app
-from gwtool.cli.client_cmds import check_service, confirm, identified, lost_midway, make_client, recording_header, run_async
+from gwtool.cli.client_cmds import (
+    check_service,
+    check_url_option,
+    identified,
+    make_client,
+    recording_header,
+    run_async,
+    send_all,
+)
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_URL,
@@ -19,9 +27,11 @@ from gwtool.cli.options import (
     TokenOption,
     UrlOption,
     load,
+    typed,
 )
 from gwtool.cli.running import open_log
 from gwtool.errors import GwtoolError
+from gwtool.text import plural
 
 if TYPE_CHECKING:
     from gwtool.client import GatewayClient
@@ -33,6 +43,7 @@ SHOWN_ERRORS = 5  # invalid payloads listed before "… and N more"
 
 @app.command("replay", cls=GwtoolCommand)
 def replay(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A recording (--log of any command).", dir_okay=False)],
     url: UrlOption = DEFAULT_URL,
     service: ServiceOption = None,
@@ -42,7 +53,7 @@ def replay(
     ] = 1.0,
     asap: Annotated[bool, typer.Option("--asap", metavar="", help="As fast as the gateway takes them (no spacing).")] = False,
     conn: Annotated[
-        Optional[int], typer.Option("--conn", metavar="N", help="From a gateway-side recording: the connection to replay.")
+        Optional[int], typer.Option("--conn", metavar="N", help="Replay connection N only (its conn in the recording).")
     ] = None,
     only: Annotated[
         Optional[list[str]], typer.Option("--only", metavar="NAME", help="Only these events (t) or cache types. Repeatable.")
@@ -60,18 +71,19 @@ def replay(
 ) -> None:
     """Identify as the recorded service type (or --as) and send the recording's EVENT and CACHE payloads again.
 
-    They go with their recorded spacing (scaled by --speed; --asap: none), each checked against the definition first. From a mock-gateway --log recording, one connection is replayed: --conn, or the first of the --as type (or of any) that sent one. Prints a progress bar, then what was sent; a refusal ends it with the close code, name and reason (exit 3).
+    They go with their recorded spacing (scaled by --speed; --asap: none), each checked against the definition first. From a mock-gateway --log recording, one connection is replayed: --conn, or the first of the --as type (or of any) that sent a payload --only keeps. Prints a progress bar, then what was sent; a refusal ends it with the close code, name and reason (exit 3).
     """  # noqa: E501
     from gwtool.recording import protocol_digest, replay_plan
 
+    if asap and typed(ctx, "speed"):
+        raise typer.BadParameter(
+            "cannot go with --speed: --asap sends with no spacing, --speed scales the recorded spacing; give one",
+            param_hint="--asap",
+        )
     proto = load(protocol)
     plan = replay_plan(file, proto, conn=conn, service=service, only=only)
     if not plan.items:
-        what = f" of connection {conn}" if conn is not None else ""
-        raise GwtoolError(
-            f"{file}: nothing to replay: no EVENT or CACHE payload a service sent{what}"
-            + (f" among {', '.join(only)}" if only else "")
-        )
+        raise GwtoolError(_nothing_to_replay(file, plan, conn, service, only))
     if plan.service is None:
         raise GwtoolError(f"{file}: the recording does not say which service type sent them: give --as SERVICE")
     check_service(proto, plan.service)
@@ -81,11 +93,32 @@ def replay(
     if dry_run:
         _print_plan(proto, plan, file, 1.0 if asap else speed, asap)
         return
+    check_url_option(ctx, url)
     with open_log(log, lambda: recording_header(proto, "replay", url, plan.service)) as log_file:  # type: ignore[arg-type]
         client = make_client(url, plan.service, token, False, proto, heartbeat=True, guilds=0, reconnect=False,
                              open_timeout=min(timeout, 5.0))  # fmt: skip
         output = dict(json=json, log=log_file)
         run_async(_replay(client, plan, output, None if asap else speed, timeout), interrupted_status=130)
+
+
+SHOWN_CONNECTIONS = 20  # connections listed when none matches
+
+
+def _nothing_to_replay(file: Path, plan: Plan, conn: int | None, service: str | None, only: list[str] | None) -> str:
+    """Why nothing matched, and what the recording's connections did send."""
+    among = f" among {', '.join(only)}" if only else ""
+    if not plan.connections:
+        return f"{file}: nothing to replay: no EVENT or CACHE payload a service sent"
+    if conn is not None and conn not in plan.connections:
+        why = f"no connection {conn} sent an EVENT or CACHE payload"
+    elif conn is not None:
+        why = f"connection {conn} sent nothing{among}"
+    else:
+        why = f"no {service} connection sent anything{among}" if service else f"nothing{among}"
+    listed = [f"#{number} {sent.service or '?'} ({sent.describe()})" for number, sent in plan.connections.items()]
+    more = len(listed) - SHOWN_CONNECTIONS
+    shown = ", ".join(listed[:SHOWN_CONNECTIONS]) + (f" … and {more} more" if more > 0 else "")
+    return f"{file}: nothing to replay: {why}\n(what its connections sent: {shown})"
 
 
 def _check_payloads(proto: Protocol, plan: Plan, file: Path, no_validate: bool) -> None:
@@ -102,7 +135,7 @@ def _check_payloads(proto: Protocol, plan: Plan, file: Path, no_validate: bool) 
     if problems and not no_validate:
         more = f"\n… and {len(problems) - SHOWN_ERRORS} more" if len(problems) > SHOWN_ERRORS else ""
         raise GwtoolError(
-            f"{len(problems)} of {len(plan.items)} payloads would be refused:\n" + "\n".join(problems[:SHOWN_ERRORS]) + more
+            f"{len(problems):,} of {plural(len(plan.items), 'payload')} would be refused:\n" + "\n".join(problems[:SHOWN_ERRORS]) + more
             + "\n(--no-validate sends them anyway, to reproduce the refusal)"
         )  # fmt: skip
 
@@ -125,21 +158,18 @@ def _print_plan(proto: Protocol, plan: Plan, file: Path, speed: float, asap: boo
     span = plan.items[-1][0] / speed
     console.print(
         Text(
-            f"dry run: would send {len(plan.items)} payloads as {plan.service} over {0 if asap else span:.2f} s; nothing sent",
+            f"dry run: would send {plural(len(plan.items), 'payload')} as {plan.service} over {0 if asap else span:.2f} s; nothing sent",
             "bold",
         )
     )
 
 
 async def _replay(client: GatewayClient, plan: Plan, output_options: dict[str, Any], speed: float | None, timeout: float) -> None:
-    import asyncio
     import time
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from gwtool.client import NotConnected
-    from gwtool.errors import ClosedByGateway
     from gwtool.output import WireOutput
     from gwtool.records import Record
 
@@ -156,27 +186,16 @@ async def _replay(client: GatewayClient, plan: Plan, output_options: dict[str, A
     progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True,
                         disable=not err.is_terminal)  # fmt: skip
     async with identified(client, output, timeout) as runner:
-        base, total = client.data_sent, len(plan.items)
+        total = len(plan.items)
         with progress:
             task = progress.add_task("replay", total=total)
             started = time.monotonic()
-            for i, (offset, payload, _) in enumerate(plan.items):
-                if speed is not None:
-                    await asyncio.sleep(max(0.0, started + offset / speed - time.monotonic()))
-                try:
-                    await client.send_payload(payload, validate=False, force=True)
-                except NotConnected:
-                    await asyncio.wait({runner}, timeout=client.close_timeout)  # the gateway closed: say how
-                    raise lost_midway(client, runner, "payloads", i, total, base) from None
-                progress.update(task, completed=i + 1)
-            try:
-                await confirm(client, timeout)
-            except (NotConnected, ClosedByGateway):  # refused after the last write: the counts say how far it got
-                await asyncio.wait({runner}, timeout=client.close_timeout)
-                raise lost_midway(client, runner, "payloads", total, total, base) from None
+            schedule = ((offset / speed if speed is not None else 0.0, payload) for offset, payload, _ in plan.items)
+            await send_all(client, runner, schedule, total, "payloads", timeout,
+                           progress=lambda done: progress.update(task, completed=done))  # fmt: skip
         elapsed = time.monotonic() - started
         recorded = plan.items[-1][0]
         output.message(
-            f"replayed {total} payloads as {client.service} to {client.url} in {elapsed:.2f} s (recorded over {recorded:.2f} s)",
+            f"replayed {plural(total, 'payload')} as {client.service} to {client.url} in {elapsed:.2f} s (recorded over {recorded:.2f} s)",
             "bold",
         )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,36 @@ def install_stop_signals(stop: Any) -> None:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not on this platform
             pass
+
+
+@contextlib.contextmanager
+def stop_signals(stop: Any) -> Iterator[None]:
+    """For the block, Ctrl-C and SIGTERM set ``stop`` (the command winds down and says how far it
+    got); a second one, or one after the block, interrupts as it did before."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    installed: list[signal.Signals] = []
+
+    def restore() -> None:
+        while installed:
+            sig = installed.pop()
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, saved[sig] if saved[sig] is not None else signal.SIG_DFL)
+
+    def on_signal() -> None:
+        stop.set()
+        restore()
+
+    for sig in saved:
+        try:
+            loop.add_signal_handler(sig, on_signal)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not on this platform
+            pass
+    try:
+        yield
+    finally:
+        restore()

@@ -10,12 +10,22 @@ import typer
 from gwtool.cli.app import app
 from gwtool.cli.client_cmds import recording_header
 from gwtool.cli.help import GwtoolCommand
-from gwtool.cli.options import DEFAULT_PORT, CompressOption, LogOption, ProtocolOption, ShowTokenOption, TokenOption, load
+from gwtool.cli.options import (
+    DEFAULT_PORT,
+    CompressOption,
+    LogOption,
+    ProtocolOption,
+    ShowTokenOption,
+    TokenOption,
+    from_environment,
+    load,
+)
 from gwtool.cli.running import open_log
 
 
 @app.command("tui", cls=GwtoolCommand)
 def tui(
+    ctx: typer.Context,
     url: Annotated[
         Optional[str],
         typer.Option(
@@ -80,22 +90,25 @@ def tui(
     proto = load(protocol)
     if service is not None and service not in proto.services:
         raise typer.BadParameter(f"unknown service type {service!r} (known: {', '.join(proto.services)})", param_hint="--as")
+    url_from_env = from_environment(ctx, "url")
+    if open_ is not None and url_from_env:
+        url = None  # $GWTOOL_URL is a default for the live dashboard: a recording needs no gateway
     if url is not None and not url.startswith(("ws://", "wss://")):
-        raise typer.BadParameter(f"{url!r}: expected a ws:// or wss:// URL", param_hint="--url")
+        raise typer.BadParameter(f"{url!r}: expected a ws:// or wss:// URL", param_hint="GWTOOL_URL" if url_from_env else "--url")
     from gwtool.tui.app import make_app
 
     if not 0 <= port <= 65535:
         raise typer.BadParameter(f"expected a port 0…65535 (0 = any free one), got {port}", param_hint="--port")
     if follow and open_ is None:
         raise typer.BadParameter("--follow needs --open FILE", param_hint="--follow")
+    if open_ is not None and (url is not None or log is not None):
+        raise typer.BadParameter("a recording is viewed with no network: drop --url / --log", param_hint="--open")
     if web:
         _serve_web(
             proto, url, service, token, compress, quiet, keep, protocol, show_token, port, open_, follow, log, web_host, web_port
         )
         return
     if open_ is not None:
-        if url is not None or log is not None:
-            raise typer.BadParameter("a recording is viewed with no network: drop --url / --log", param_hint="--open")
         if not open_.is_file():
             raise typer.BadParameter(f"{open_}: no such file", param_hint="--open")
         make_app(proto, recording=open_, follow=follow, limit=keep).run()

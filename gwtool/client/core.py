@@ -17,7 +17,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ from gwtool.protocol.definition import WEBSOCKET_CLOSES, Protocol, load_protocol
 from gwtool.protocol.examples import example_value, identify_payload
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, masked_identify, preview
+from gwtool.text import plural
 
 Item = Record | Notice
 Listener = Callable[[Item], None]
@@ -146,6 +147,9 @@ class GatewayClient:
         self._pending: deque[float] = deque()  # monotonic send times of un-ACKed heartbeats
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._running = self._closing = self._ever_connected = self._saw_hello = False
+        self._reading = True  # stop() ends it: frames that come after are not read
+        self._stopper: asyncio.Task[None] | None = None
+        self.unread = 0  # frames that arrived after stop() (the gateway had sent them already)
         self._ever_identified = False
         self._identify_by: float | None = None  # monotonic deadline for IDENTIFIED, once IDENTIFY went
         self._error: GwtoolError | None = None
@@ -241,10 +245,10 @@ class GatewayClient:
                 give_up = self._report_end(ended)
                 if self._closing:
                     break
-                if give_up is not None:
-                    raise give_up
                 if ended.stalled and not self._ever_identified and not self.retry_first:
                     raise ConnectFailed(f"{self.url}: {ended.stalled}")  # the first connection never got going
+                if give_up is not None:
+                    raise give_up
                 await self._wait_to_reconnect(ended)
                 if self._closing:
                     self._notice("closed", "closed while waiting to reconnect", final=True)
@@ -267,6 +271,20 @@ class GatewayClient:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.close_timeout + 1.0):
                     await self._stopped.wait()
+
+    def stop(self) -> None:
+        """``close()`` for synchronous code, such as a subscriber that has seen what it wanted: no
+        frame read after this call reaches subscribers (they are counted in ``unread``), and the
+        connection closes with 1000 as soon as the event loop turns."""
+        if not self._reading:
+            return
+        self._reading = False
+        self._stopper = asyncio.get_running_loop().create_task(self.close())
+
+    async def abandon(self, reason: str) -> None:
+        """Close and stop because the gateway did not answer in time: with the code a dead
+        connection gets (not 1000, so the gateway can tell it from a clean exit) and ``reason``."""
+        await self.close(self.proto.close(ZOMBIE_CLOSE).code, clip_reason(reason))
 
     @property
     def local_address(self) -> tuple[str, int] | None:
@@ -337,6 +355,9 @@ class GatewayClient:
             return _Ended(ABNORMAL_CLOSE, str(exc), by_gateway=False, connect_failed=True)
         if ws is None:
             return None
+        if self._closing:  # close() came as it opened: leave at once, and say with what
+            await ws.close(NORMAL_CLOSE)
+            return await self._end_of(ws)
         self._ws, self._ever_connected = ws, True
         self.state.connected_at = time.time()
         self.state.identified, self.state.shards, self.state.max_shards = None, [], None
@@ -358,6 +379,7 @@ class GatewayClient:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(self.close_timeout):
                         await ws.close(NORMAL_CLOSE)
+                        self._report_end(await self._end_of(ws), final=True)  # the close that went, as it went
 
     async def _open(self) -> ClientConnection:
         try:
@@ -395,43 +417,61 @@ class GatewayClient:
                 return None
             except GwtoolError:
                 return None
-        result = work.result()
-        if self._closing and isinstance(result, ClientConnection):
-            await result.close(NORMAL_CLOSE)
-            return None
-        return result
+        return work.result()
 
     async def _serve(self, ws: ClientConnection) -> _Ended:
         """Read frames until the connection ends; HELLO must come within open_timeout, and
-        IDENTIFIED within open_timeout of IDENTIFY."""
+        IDENTIFIED within open_timeout of IDENTIFY. How it ended is websockets' account of the close
+        frames that went each way, never what we meant to send: a close already under way wins."""
         hello_by = time.monotonic() + self.open_timeout
         self._identify_by = None
+        stalled: str | None = None
         try:
             while True:
                 deadline = hello_by if not self._saw_hello else self._identify_by
-                if deadline is None or self.state.phase == "identified":
+                if deadline is None or self.state.phase == "identified" or stalled is not None:
                     frame = await ws.recv()
                 else:
                     try:
                         async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                             frame = await ws.recv()
                     except TimeoutError:
-                        return await self._stalled(ws, "HELLO" if not self._saw_hello else "IDENTIFIED")
+                        stalled = await self._stalled(ws, "HELLO" if not self._saw_hello else "IDENTIFIED")
+                        continue  # the next recv() says how the connection ended
+                if not self._reading:  # stop(): the frames that come after are counted, not read
+                    self.unread += 1
+                    continue
                 try:
                     await self._handle(ws, self._record_in(frame))
                 except NotConnected:  # closed while answering: the next recv() says how
                     continue
         except ConnectionClosed as exc:
-            return self._ended(exc)
+            if self.unread:
+                self._notice(
+                    "info",
+                    f"{plural(self.unread, 'more payload')} arrived after reading stopped and "
+                    f"{'was' if self.unread == 1 else 'were'} not shown (the gateway had sent them already)",
+                    unread=self.unread,
+                )
+            return replace(self._ended(exc), stalled=stalled)
 
-    async def _stalled(self, ws: ClientConnection, step: str) -> _Ended:
+    async def _stalled(self, ws: ClientConnection, step: str) -> str:
         """The gateway never sent HELLO, or never answered IDENTIFY: close, naming the step."""
         close = self.proto.close(ZOMBIE_CLOSE)
         after = "of connecting" if step == "HELLO" else "of IDENTIFY"
         reason = f"no {step} within {self.open_timeout:g} s {after}"
-        self._notice("warning", f"the gateway sent {reason}: closing ({close.code} {close.name})")
-        await ws.close(close.code, reason)
-        return _Ended(close.code, reason, by_gateway=False, stalled=f"the gateway sent {reason}")
+        if ws.state is State.OPEN and not self._closing:  # else a close is under way already
+            self._notice("warning", f"the gateway sent {reason}: closing ({close.code} {close.name})")
+            await ws.close(close.code, reason)
+        return f"the gateway sent {reason}"
+
+    async def _end_of(self, ws: ClientConnection) -> _Ended:
+        """How a connection we closed ended, from the close frames that went each way."""
+        try:
+            while True:  # frames that came before the close are left unread: the caller is leaving
+                await ws.recv()
+        except ConnectionClosed as exc:
+            return self._ended(exc)
 
     def _record_in(self, frame: str | bytes) -> Record:
         size = len(frame) if isinstance(frame, bytes) or frame.isascii() else len(frame.encode())
@@ -507,19 +547,20 @@ class GatewayClient:
             return _Ended(exc.rcvd.code, exc.rcvd.reason, by_gateway=True)
         if exc.sent is not None:
             return _Ended(exc.sent.code, exc.sent.reason, by_gateway=False)
-        return _Ended(ABNORMAL_CLOSE, "connection lost without a close frame", by_gateway=False)
+        return _Ended(ABNORMAL_CLOSE, "no close frame", by_gateway=False)
 
     # --- after a connection ended ----------------------------------------------------------------
 
     def close_name(self, code: int) -> str:
         return self.proto.close_name(code)
 
-    def _report_end(self, ended: _Ended) -> GwtoolError | None:
+    def _report_end(self, ended: _Ended, *, final: bool = False) -> GwtoolError | None:
         """Tell subscribers how the connection ended; the error to give up with, if it is final."""
         name = self.close_name(ended.code)
         self.state.close_code, self.state.close_name, self.state.close_reason = ended.code, name, ended.reason
         known = self.proto.close_by_code.get(ended.code)
-        final = self._closing or not self.reconnect or (ended.by_gateway and known is not None and not known.reconnect)
+        final = final or self._closing or not self.reconnect
+        final = final or (ended.by_gateway and known is not None and not known.reconnect)
         if ended.connect_failed:
             self._notice("error", ended.reason, code=None, final=final)
             return ConnectFailed(ended.reason) if final else None
@@ -586,6 +627,8 @@ class GatewayClient:
         self.latency.missed += len(self._pending)
         self._beats_settled += len(self._pending)
         self._pending.clear()
+        if ws.state is not State.OPEN or self._closing:  # a close is under way already
+            return
         close = self.proto.close(ZOMBIE_CLOSE)
         self._notice(
             "warning",

@@ -249,8 +249,11 @@ class Protocol:
         return {n: s for n, s in self.structures.items() if s.cacheable}
 
     def op_name(self, code: Any) -> str:
+        """The opcode's name; for anything else from the wire, what it was, as JSON and short."""
         opcode = self.opcode_by_code.get(code) if type(code) is int else None
-        return opcode.name if opcode else f"op {code!r}"
+        if opcode is not None:
+            return opcode.name
+        return "no op" if code is None else f"op {shown_value(code)}"
 
     def close_name(self, code: int | None) -> str:
         known = self.close_by_code.get(code) if code is not None else None
@@ -292,6 +295,29 @@ class Protocol:
 
 
 # --- dumping (the inverse of loading) ---------------------------------------------------------
+
+
+_KINDS = {str: "string", int: "integer", float: "float", bool: "boolean", list: "array", dict: "table", type(None): "null"}
+
+
+def _kind(kind: type) -> str:
+    """A definition value's type in TOML's words (a JSON file's object is a table here too)."""
+    return _KINDS.get(kind, kind.__name__)
+
+
+def shown_value(value: Any, limit: int = 24) -> str:
+    """A decoded JSON value in a message: a string quoted as names are ('x'), anything else as
+    JSON (null, true, [1]), cut at ``limit`` characters (a value from the wire can be huge)."""
+    import orjson
+
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = orjson.dumps(value).decode()
+        except TypeError:
+            text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _field_table(fields: tuple[Field, ...]) -> dict[str, Any]:
@@ -441,7 +467,7 @@ class _Builder:
     # helpers that read one value with a check
     def table(self, key: str, value: Any, allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise self.fail(key, f"expected a table, got {type(value).__name__}")
+            raise self.fail(key, f"expected a table, got {_kind(type(value))}")
         if allowed is not None and (unknown := [k for k in value if k not in allowed]):
             raise self.fail(f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key (expected one of: {', '.join(allowed)})")
         return value
@@ -453,8 +479,8 @@ class _Builder:
             return default
         value = table[name]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.fail(f"{key}.{name}", f"expected {want}, got {type(value).__name__}")
+            want = _kind(kind) if isinstance(kind, type) else " or ".join(_kind(k) for k in kind)
+            raise self.fail(f"{key}.{name}", f"expected {want}, got {_kind(type(value))}")
         return value
 
     def names(self, key: str, table: dict[str, Any], name: str, default: Any = ...) -> tuple[str, ...]:

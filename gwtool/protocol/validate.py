@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from gwtool.protocol.definition import Field, TypeExpr
+from gwtool.protocol.definition import Field, TypeExpr, shown_value
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
@@ -235,7 +235,7 @@ def validate_payload(proto: Protocol, payload: Any, *, sender: str = "service", 
     opcode = proto.opcode_by_code.get(op) if type(op) is int else None
     if opcode is None:
         known = ", ".join(f"{o.code} {o.name}" for o in proto.opcodes.values())
-        return [f"op: unknown opcode {op!r} (known: {known})"]
+        return [f"op: unknown opcode {shown_value(op)} (known: {known})"]
     if sender not in opcode.sent_by:
         errors.append(f"op: {opcode.name} is sent by the {' or '.join(opcode.sent_by)}, not by a {sender}")
     d = payload.get("d", _MISSING)
@@ -254,7 +254,9 @@ def _validate_data(
         t = payload.get("t", _MISSING)
         if t is _MISSING or t is None:
             errors.append("t: missing (EVENT payloads name their event)")
-        elif type(t) is not str or t not in proto.events:
+        elif type(t) is not str:
+            errors.append(f"t: expected an event name (string), got {json_type(t)}")
+        elif t not in proto.events:
             errors.append(f"t: unknown event {_got(t, 'event')[4:]} (known: {', '.join(proto.events)})")
         else:
             _need_d(d, errors) and checks.events[t](d, "d", errors)
@@ -262,7 +264,9 @@ def _validate_data(
         kind = payload.get("type", _MISSING)
         if kind is _MISSING:
             errors.append(f"type: missing (one of {', '.join(proto.cache_types)})")
-        elif type(kind) is not str or kind not in proto.cache_types:
+        elif type(kind) is not str:
+            errors.append(f"type: expected a cache type (string), got {json_type(kind)}")
+        elif kind not in proto.cache_types:
             errors.append(f"type: unknown cache type {_got(kind, 'cache type')[4:]} (known: {', '.join(proto.cache_types)})")
         elif _need_d(d, errors):
             check = checks.entities[kind]

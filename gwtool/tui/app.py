@@ -24,7 +24,7 @@ from gwtool.console import label
 from gwtool.errors import GwtoolError, InvalidPayload
 from gwtool.protocol.definition import Protocol
 from gwtool.records import Notice, Record
-from gwtool.text import printable
+from gwtool.text import plural, printable
 from gwtool.tui.commands import ACTIONS, GwtoolCommands, app_bindings, available
 from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Feed, Filter, Side
 from gwtool.tui.session import Session
@@ -192,7 +192,7 @@ class GwtoolApp(App[None]):
         stream = self.stream
         parts = [f"{len(stream.view):,} shown", f"{len(self.feed.entries):,} kept"]
         if self.file_matches is not None:
-            parts[0] = f"{self.file_matches:,} matching lines of the file"
+            parts[0] = f"{plural(self.file_matches, 'matching line')} of the file"
         elif self.feed.dropped:
             parts.append(f"{self.feed.dropped:,} dropped")
         if stream.data_offset:

@@ -143,3 +143,73 @@ def proto() -> Protocol:
 @pytest.fixture
 def fake_gateway() -> Callable[..., FakeGateway]:
     return FakeGateway
+
+
+class MuteGateway:
+    """Completes the websocket handshake, then says nothing: no HELLO, no answer to a close frame.
+
+    It notes every close frame a client sends (code, reason), as they arrive on the socket: what
+    went on the wire, to hold the client's own account against. Built on websockets' sans-I/O
+    protocol, whose replies (the close frame's echo) are simply never written.
+    """
+
+    def __init__(self) -> None:
+        self.closes: list[tuple[int, str]] = []
+        self.changed = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def __aenter__(self) -> MuteGateway:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+    async def wait_for_close(self, timeout: float = 10.0) -> tuple[int, str]:
+        async with asyncio.timeout(timeout):
+            while not self.closes:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.closes[0]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from websockets.frames import Close, Opcode
+        from websockets.http11 import Request
+        from websockets.server import ServerProtocol
+
+        protocol = ServerProtocol()
+        self._writers.add(writer)
+        try:
+            while not (data := await reader.read(65536)) == b"":
+                protocol.receive_data(data)
+                for event in protocol.events_received():
+                    if isinstance(event, Request):
+                        protocol.send_response(protocol.accept(event))
+                        for chunk in protocol.data_to_send():
+                            writer.write(chunk)
+                    elif getattr(event, "opcode", None) is Opcode.CLOSE:
+                        close = Close.parse(event.data)
+                        self.closes.append((close.code, close.reason))
+                        self.changed.set()
+                protocol.data_to_send()  # anything it would answer (the close's echo) is dropped
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+
+@pytest.fixture
+async def mute_gateway() -> Any:
+    async with MuteGateway() as gateway:
+        yield gateway

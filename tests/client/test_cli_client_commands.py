@@ -137,6 +137,9 @@ async def test_send_repeat_and_wait_for_a_reply(capsys, fake_gateway):
             "200",
             "--wait-for",
             "EXECUTE_COMMAND",
+            "--as",
+            "commands",  # a type that receives what it waits for (the gateway echoes it)
+            "--force",
             "--json",
         )
     assert code == 0, err
@@ -144,7 +147,7 @@ async def test_send_repeat_and_wait_for_a_reply(capsys, fake_gateway):
     lines = [json.loads(line) for line in out.splitlines()]
     # in wire order: the three sent, and the first echo (the reply) wherever it arrived
     assert sorted(line["dir"] for line in lines) == ["in", "out", "out", "out"] and lines[0]["dir"] == "out"
-    assert "sent 3× EXECUTE_COMMAND as sharder" in err
+    assert "sent 3× EXECUTE_COMMAND as commands" in err
 
 
 async def test_cache_sends_the_example_and_the_gateway_stores_it(capsys, proto):

@@ -51,7 +51,11 @@ def test_paths_into_arrays_and_new_objects(proto):
     [
         ("ids.shard", "expected PATH=VALUE"),
         ("=1", "expected PATH=VALUE"),
-        ("command[0]=x", "[0] needs an array, found str"),
+        ("command[0]=x", "[0] needs an array, found the string 'ban'"),
+        ("ids[0]=1", "[0] needs an array, found an object"),
+        ("ids.shard.x=1", "'x' needs an object, found the integer 1"),
+        ("ids.shard=1e400", "--set 'ids.shard=1e400': 1e400 is outside the range of a JSON number"),
+        ("ids.shard=-1e400", "-1e400 is outside the range of a JSON number"),
         ("a..b=1", "bad path"),
     ],
 )

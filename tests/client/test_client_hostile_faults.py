@@ -52,3 +52,4 @@ async def test_a_gateway_killed_mid_repeat_reports_written_and_confirmed_counts(
     written, confirmed = map(int, match.groups())
     assert 100 <= written < 600 and 0 < confirmed <= written
     assert "Traceback" not in err
+    assert err.count("connection lost") == 1 and "1006 ABNORMAL" in err, err  # said once, with the code

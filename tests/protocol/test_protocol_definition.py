@@ -125,8 +125,12 @@ BROKEN = [
     ),
     ("to.toml", '[events.PLAY]\nfrom = ["none"]\nto = ["dj"]', "to.toml: events.PLAY.to: unknown service type 'dj'"),
     ("nofrom.toml", '[events.PLAY]\nto = ["all"]', "nofrom.toml: events.PLAY.from: missing"),
-    ("code.toml", '[close_codes.RATE_LIMITED]\ncode = "4008"', "code.toml: close_codes.RATE_LIMITED.code: expected int, got str"),
-    ("bool.toml", "[services.sharder]\nshards = 1", "bool.toml: services.sharder.shards: expected bool, got int"),
+    (
+        "code.toml",
+        '[close_codes.RATE_LIMITED]\ncode = "4008"',
+        "code.toml: close_codes.RATE_LIMITED.code: expected integer, got string",
+    ),
+    ("bool.toml", "[services.sharder]\nshards = 1", "bool.toml: services.sharder.shards: expected boolean, got integer"),
     (
         "range.toml",
         "[close_codes.RATE_LIMITED]\ncode = 99",
@@ -158,7 +162,7 @@ BROKEN = [
     ),
     ("reserved.toml", "[services.all]\ndoc = 'x'", "reserved.toml: services.all: 'all' is reserved"),
     ("sentby.toml", '[opcodes.HELLO]\nsent_by = ["server"]', "sentby.toml: opcodes.HELLO.sent_by: 'server'"),
-    ("table.toml", "events = 3", "table.toml: events: expected a table, got int"),
+    ("table.toml", "events = 3", "table.toml: events: expected a table, got integer"),
 ]
 
 

@@ -174,3 +174,57 @@ async def test_bench_log_records_every_event_and_replay_takes_one_sender(capsys,
     plan = replay_plan(log, PROTO)
     assert len(senders) == 2 and plan.service == "sharder"
     assert len(plan.items) == sum(r["conn"] == min(senders) for r in sent)  # one connection's events
+
+
+def gateway_recording(tmp_path, sent: list[tuple[int, str, str]]):  # noqa: ANN201
+    """A gateway-side recording in which each (conn, service type, event or cache type) was sent."""
+    from gwtool.protocol.examples import cache_data, event_data
+    from gwtool.recording import header, header_line
+
+    lines = [header_line(header(PROTO, side="gateway", command="mock-gateway", url="ws://127.0.0.1:8765"))]
+    for ts, (conn, sender, name) in enumerate(sent, 1):
+        if name in PROTO.events:
+            payload = {"op": PROTO.op("EVENT"), "t": name, "type": None, "d": event_data(PROTO, name)}
+        else:
+            payload = {"op": PROTO.op("CACHE"), "t": None, "type": name, "d": cache_data(PROTO, name)}
+        record = {"ts": float(ts), "kind": "payload", "dir": "in", "conn": conn, "service": sender, "size": 1, **payload}
+        lines.append(orjson.dumps(record) + b"\n")
+    log = tmp_path / "gateway.ndjson"
+    log.write_bytes(b"".join(lines))
+    return log
+
+
+async def test_only_replays_the_first_connection_that_sent_a_match(capsys, tmp_path):
+    log = gateway_recording(tmp_path, [(1, "sharder", "EXECUTE_COMMAND"), (2, "sharder", "user"), (3, "sharder", "user")])
+    code, out, err = await gwtool(capsys, "replay", str(log), "--only", "user", "--dry-run")
+    assert code == 0, err
+    assert out.count("CACHE user") == 1 and "line 3 " in out and "would send 1 payload as sharder" in out
+
+
+async def test_a_connection_that_is_not_there_is_named_with_the_ones_that_are(capsys, tmp_path):
+    log = gateway_recording(tmp_path, [(1, "sharder", "EXECUTE_COMMAND"), (2, "sharder", "user"), (2, "sharder", "user")])
+    code, _, err = await gwtool(capsys, "replay", str(log), "--conn", "9", "--dry-run")
+    err = " ".join(err.split())
+    assert code == 1
+    assert "nothing to replay: no connection 9 sent an EVENT or CACHE payload" in err
+    assert "#1 sharder (EXECUTE_COMMAND), #2 sharder (user ×2)" in err
+    code, _, err = await gwtool(capsys, "replay", str(log), "--as", "commands", "--dry-run")
+    assert code == 1 and "no commands connection sent anything" in " ".join(err.split())
+
+
+async def test_validate_as_checks_only_what_that_sender_sent_in_a_recording(capsys, tmp_path):
+    log = gateway_recording(tmp_path, [(1, "sharder", "EXECUTE_COMMAND"), (2, "sharder", "user")])
+    lines = log.read_bytes().splitlines(keepends=True)
+    gateway_sent = {"ts": 9.0, "kind": "payload", "dir": "out", "conn": 1, "service": "sharder", "op": PROTO.op("HELLO"),
+                    "t": None, "type": None, "size": 1, "d": {"heartbeatInterval": "soon"}}  # fmt: skip
+    log.write_bytes(b"".join(lines) + orjson.dumps(gateway_sent) + b"\n")
+    code, out, _ = await gwtool(capsys, "validate", str(log), "--as", "sharder")
+    assert code == 0 and "ok: 2 payloads valid (those sharder sent)" in out
+    code, out, _ = await gwtool(capsys, "validate", str(log), "--as", "gateway")
+    assert code == 1 and "1 of 1 payload invalid (those the gateway sent)" in out and "heartbeatInterval" in out
+    code, _, err = await gwtool(capsys, "validate", str(log), "--as", "commands")
+    assert code == 1
+    assert (
+        "no payload in the recording was sent by commands (it holds 2 payloads from sharder, 1 payload from the gateway)"
+        in " ".join(err.split())
+    )
