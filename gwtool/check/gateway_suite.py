@@ -27,7 +27,7 @@ from gwtool.protocol.definition import NOBODY, Event, Field, Protocol, Structure
 from gwtool.protocol.examples import cache_data, event_data, heartbeat_payload
 from gwtool.protocol.validate import validate_payload
 from gwtool.session import Hello, Problem, ServiceSession
-from gwtool.text import printable
+from gwtool.text import plural, printable
 
 ANY_TOKEN = "gwtool-check"  # sent when no --token is given (a gateway without one accepts any)
 WRONG_TOKEN_SUFFIX = "-not-the-token"
@@ -344,7 +344,7 @@ def _heartbeat_cases(proto: Protocol) -> list[Case[GatewayContext]]:
         request = ctx.requests_seen[0]
         errors = validate_payload(ctx.proto, request, sender="gateway")
         expect(not errors, "heartbeat request: " + "; ".join(errors))
-        return f"{len(ctx.requests_seen)} heartbeat request(s), valid"
+        return f"{plural(len(ctx.requests_seen), 'heartbeat request')}, valid"
 
     return [
         Case("heartbeat.ack", "every heartbeat gets an ACK", "5 valid ACKs for 5 heartbeats",
@@ -668,7 +668,7 @@ def _routing_cases(proto: Protocol) -> list[Case[GatewayContext]]:
 
         async def round_robin(ctx: GatewayContext, event: Event = event, sender: str = sender, receiver: str = receiver) -> str:
             if others := await _others_connected(ctx, receiver):
-                raise Skipped(f"{others} {receiver} service(s) already connected: they would take turns too")
+                raise Skipped(f"{plural(others, receiver + ' service')} already connected: they would take turns too")
             nonce = _nonce()
             a, _ = await ctx.identified(receiver)
             b, _ = await ctx.identified(receiver)
@@ -685,7 +685,7 @@ def _routing_cases(proto: Protocol) -> list[Case[GatewayContext]]:
 
         async def held(ctx: GatewayContext, event: Event = event, sender: str = sender, receiver: str = receiver) -> str:
             if others := await _others_connected(ctx, receiver):
-                raise Skipped(f"{others} {receiver} service(s) already connected: nothing would be held")
+                raise Skipped(f"{plural(others, receiver + ' service')} already connected: nothing would be held")
             nonce = _nonce()
             s, _ = await ctx.identified(sender)
             try:
@@ -764,7 +764,7 @@ def _compression_cases(proto: Protocol) -> list[Case[GatewayContext]]:
 
     async def forwarded(ctx: GatewayContext) -> str:
         if others := await _others_connected(ctx, receiver):
-            raise Skipped(f"{others} {receiver} service(s) already connected: the event may go to one of them")
+            raise Skipped(f"{plural(others, receiver + ' service')} already connected: the event may go to one of them")
         sender = ctx.proto.first_sender(event.t)
         nonce = _nonce()
         r, _ = await ctx.identified(receiver, compress=True)

@@ -29,7 +29,7 @@ from gwtool.protocol.definition import Protocol
 from gwtool.protocol.examples import event_data
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record
-from gwtool.text import printable
+from gwtool.text import plural, printable
 
 DEFAULT_INTERVAL_MS = 1000  # short, so that the whole suite takes about a minute
 DEFAULT_TOKEN = "gwtool-check-token"
@@ -476,7 +476,7 @@ def grade_first_beat(ctx: ServiceContext, run: Run) -> str:
 
 def grade_interval(ctx: ServiceContext, run: Run) -> str:
     conn = _first_conn(run)
-    run.require(len(conn.beats) >= 4, f"{len(conn.beats)} heartbeat(s) in {ctx.interval * 5.5 + 1:.1f} s")
+    run.require(len(conn.beats) >= 4, f"{plural(len(conn.beats), 'heartbeat')} in {ctx.interval * 5.5 + 1:.1f} s")
     gaps = [(b - a) * 1000 for a, b in zip(conn.beats, conn.beats[1:])]
     low, high = ctx.interval_ms * (1 - 2 * TOLERANCE), ctx.interval_ms * (1 + TOLERANCE) + 100
     got = "gaps " + ", ".join(f"{g:.0f}" for g in gaps) + f" ms (interval {ctx.interval_ms} ms)"
@@ -492,7 +492,7 @@ def grade_beat_data(ctx: ServiceContext, run: Run) -> str:
     for record in beats:
         errors = validate_payload(ctx.proto, record.payload, service=ctx.service)
         run.require(not errors, f"heartbeat: {'; '.join(errors)}")
-    return f"{len(beats)} heartbeat(s), each valid for {ctx.service}"
+    return f"{plural(len(beats), 'heartbeat')}, each valid for {ctx.service}"
 
 
 def grade_valid_sends(ctx: ServiceContext, run: Run) -> str:
@@ -505,7 +505,7 @@ def grade_valid_sends(ctx: ServiceContext, run: Run) -> str:
         run.require(not errors and not denied, f"sent {ctx.proto.op_name(record.op)}: {'; '.join(errors) or denied}")
     if run.close_of(conn).get("by") == "gateway":
         raise run.fail(f"the gateway closed it: {close_text(run.close_of(conn))}")
-    return f"{len(conn.sent)} payload(s), all valid and allowed for {ctx.service}"
+    return f"{plural(len(conn.sent), 'payload')}, all valid and allowed for {ctx.service}"
 
 
 def grade_compress(ctx: ServiceContext, run: Run) -> str:
@@ -513,7 +513,7 @@ def grade_compress(ctx: ServiceContext, run: Run) -> str:
     if not conn.compress:
         raise Skipped("the service does not ask for compression")
     after = [b for b in conn.beats if b > conn.identified]  # type: ignore[operator]
-    run.require(len(after) >= 2 and not run.close_of(conn), f"asked for compression, then {len(after)} heartbeat(s)"
+    run.require(len(after) >= 2 and not run.close_of(conn), f"asked for compression, then {plural(len(after), 'heartbeat')}"
                 + (f" and {close_text(run.close_of(conn))}" if run.close_of(conn) else ""))  # fmt: skip
     return f"asked for compression; {len(after)} heartbeats on compressed ACKs"
 
@@ -529,7 +529,9 @@ def grade_reconnect(ctx: ServiceContext, run: Run) -> str:
 def grade_backoff(ctx: ServiceContext, run: Run) -> str:
     conns = sorted(run.conns, key=lambda c: c.connected)
     refused = conns[: BACKOFF_CLOSES + 1]
-    run.require(len(refused) > BACKOFF_CLOSES, f"{len(conns)} connection(s) after {len(conns)} refusals: it stopped reconnecting")
+    run.require(
+        len(refused) > BACKOFF_CLOSES, f"{plural(len(conns), 'connection')} after {len(conns)} refusals: it stopped reconnecting"
+    )
     delays = [b.connected - (a.closed or a.connected) for a, b in zip(refused, refused[1:])]
     got = "delays " + ", ".join(f"{d:.2f}" for d in delays) + " s"
     run.require(min(delays) >= 0.05, got + ": a tight loop (under 50 ms)")

@@ -19,6 +19,8 @@ import orjson
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from gwtool.text import plural
+
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
 
@@ -86,7 +88,7 @@ def _cache(gw: MockGateway, parts: list[str], query: str) -> Answer:
         return _listing(gw, cache_type, query)
     pattern = f"/cache/{cache_type}/" + "/".join(f"{{{k}}}" for k in structure.key)
     if len(key) != len(structure.key):
-        return 400, {"error": f"expected GET {pattern}: {len(structure.key)} key part(s), got {len(key)}"}, []
+        return 400, {"error": f"expected GET {pattern}: {plural(len(structure.key), 'key part')}, got {len(key)}"}, []
     entity = gw.cache.get(cache_type, *key)
     if entity is None:
         named = ", ".join(f"{k}={v}" for k, v in zip(structure.key, key))

@@ -35,6 +35,7 @@ from gwtool.protocol.codec import decode_text, too_deep
 from gwtool.records import Notice, Record, masked_identify, preview
 from gwtool.session.actions import Action, Close, Joined, Route, Send, Store
 from gwtool.session.gateway import GatewayRules, GatewaySession
+from gwtool.text import plural
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Event, Protocol
@@ -218,7 +219,7 @@ class MockGateway:
             self._pump_handle.cancel()
         if held := self.held_count:  # at-most-once: nothing keeps them past the process
             self._notice(
-                "warning", f"shutting down: {held} held event(s) discarded (no receiver took them)", None, discarded=held
+                "warning", f"shutting down: {plural(held, 'held event')} discarded (no receiver took them)", None, discarded=held
             )
         for conn in list(self._conns.values()):
             self._mark_closing(conn, GOING_AWAY, "GOING_AWAY", "gateway shutting down")
@@ -526,7 +527,7 @@ class MockGateway:
     def _hold_ran_dry(self, service: str) -> None:
         for conn in self.router.by_service[service]:
             if conn.held_taken:
-                self._notice("info", f"delivered {conn.held_taken:,} held event(s)", conn, delivered=conn.held_taken)
+                self._notice("info", f"delivered {plural(conn.held_taken, 'held event')}", conn, delivered=conn.held_taken)
                 conn.held_taken = 0
 
     # --- sending, closing, bookkeeping ------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from gwtool.gateway.reasons import reason
 from gwtool.protocol.codec import encode
-from gwtool.protocol.validate import check_data, permission_error, validate_payload
+from gwtool.protocol.validate import check_data, json_type, permission_error, validate_payload
 from gwtool.session.actions import Action, Close, Joined, Route, Send, Store
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ class GatewaySession:
             what = (
                 "missing" if t is None
                 else f"unknown event {t!r}" if type(t) is str
-                else f"expected string, got {type(t).__name__}"
+                else f"expected string, got {json_type(t)}"
             )  # fmt: skip
             return (self._closing(rules.refuse("unknown_event", what=what, known=known)),)
         if not event.may_be_sent_by(self.service):  # type: ignore[arg-type]

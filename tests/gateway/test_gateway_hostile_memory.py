@@ -69,7 +69,7 @@ async def test_held_events_discarded_at_shutdown_are_said():
             await send(sharder, event())
         await send(sharder, heartbeat(guilds=1))
         await recv(sharder)
-    assert any(n.text == "shutting down: 3 held event(s) discarded (no receiver took them)" for n in notices)
+    assert any(n.text == "shutting down: 3 held events discarded (no receiver took them)" for n in notices)
 
 
 def test_running_out_of_file_descriptors_is_one_line_not_a_traceback_each():
