@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -33,19 +31,17 @@ from gwtool.client.memory import resident_memory
 from gwtool.errors import ClosedByGateway, ConnectFailed, DecodeError, GwtoolError, InvalidPayload, clip_reason
 from gwtool.protocol import codec
 from gwtool.protocol.definition import WEBSOCKET_CLOSES, Protocol, load_protocol
-from gwtool.protocol.examples import example_value, identify_payload
+from gwtool.protocol.examples import example_value
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, masked_identify, preview
+from gwtool.session import Ack, Action, Close, Hello, Identified, Problem, Send, ServiceSession, Stalled, Zombie
+from gwtool.session.service import ZOMBIE_CLOSE
 from gwtool.text import plural
 
 Item = Record | Notice
 Listener = Callable[[Item], None]
 T = TypeVar("T")
 
-# Field names of the seed protocol's fixed payloads (HELLO, IDENTIFY, heartbeats, IDENTIFIED).
-# A dead connection (a heartbeat never ACKed) is closed with this code, by name: not 1000, so the
-# gateway can tell it from a clean exit.
-ZOMBIE_CLOSE = "UNKNOWN_ERROR"
 NORMAL_CLOSE, ABNORMAL_CLOSE = 1000, 1006  # RFC 6455: a clean close / no close frame at all
 
 
@@ -132,35 +128,46 @@ class GatewayClient:
         self.state = ClientState()
         self.latency = LatencyStats()
         self.sent_count = self.received_count = 0
-        # payloads other than heartbeats: written, and known taken (sent before an ACKed heartbeat;
-        # the gateway handles a connection's payloads in order)
-        self.data_sent = self.data_confirmed = 0
-        self._confirms: deque[int] = deque()  # data_sent when each un-ACKed heartbeat went
-        self.unsolicited_acks = 0
-        self._beats_sent = self._beats_settled = 0  # heartbeats sent / ACKed or given up on (FIFO)
         self.last_ack_ms: float | None = None  # latency of the ACK being emitted; None if unsolicited
+        # the protocol's side of it: HELLO → IDENTIFY → IDENTIFIED, heartbeats, ACKs, zombies
+        self.session = ServiceSession(
+            self.proto, service, token=token, compress=compress, heartbeat=heartbeat,
+            handshake_timeout=open_timeout, heartbeat_data=self.heartbeat_data,
+        )  # fmt: skip
 
         self._listeners: list[Listener] = []
         self._failed_listeners: set[Listener] = set()
         self._waiters: list[asyncio.Future[None]] = []
         self._ws: ClientConnection | None = None
-        self._pending: deque[float] = deque()  # monotonic send times of un-ACKed heartbeats
-        self._heartbeat_task: asyncio.Task[None] | None = None
-        self._running = self._closing = self._ever_connected = self._saw_hello = False
+        self._clock_task: asyncio.Task[None] | None = None
+        self._deadline_moved = asyncio.Event()  # wakes the clock task early
+        self._stalled: str | None = None  # the handshake step the gateway never took, on this connection
+        self._running = self._closing = self._ever_connected = False
         self._reading = True  # stop() ends it: frames that come after are not read
         self._stopper: asyncio.Task[None] | None = None
         self.unread = 0  # frames that arrived after stop() (the gateway had sent them already)
         self._ever_identified = False
-        self._identify_by: float | None = None  # monotonic deadline for IDENTIFIED, once IDENTIFY went
         self._error: GwtoolError | None = None
         self._wake = asyncio.Event()  # set by close(): interrupts connecting and backoff sleeps
         self._retry = asyncio.Event()  # set by retry_now(): ends a backoff wait early
         self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._run_task: asyncio.Task[Any] | None = None
-        identified = self.proto.event_with_routing("identified")
-        self._identified_t = identified.t if identified else None
         self._op = {name: self.proto.op(name) for name in self.proto.opcodes}
+
+    # payloads other than heartbeats: written, and known taken (sent before an ACKed heartbeat; the
+    # gateway handles a connection's payloads in order)
+    @property
+    def data_sent(self) -> int:
+        return self.session.data_sent
+
+    @property
+    def data_confirmed(self) -> int:
+        return self.session.data_confirmed
+
+    @property
+    def unsolicited_acks(self) -> int:
+        return self.session.unsolicited_acks
 
     # --- subscribers -------------------------------------------------------------------------
 
@@ -331,7 +338,7 @@ class GatewayClient:
     @property
     def saw_hello(self) -> bool:
         """Whether the current connection has had its HELLO."""
-        return self._saw_hello
+        return self.session.interval_ms is not None
 
     def _raise_if_stopped(self) -> None:
         if self._error is not None:
@@ -362,19 +369,18 @@ class GatewayClient:
         self.state.connected_at = time.time()
         self.state.identified, self.state.shards, self.state.max_shards = None, [], None
         self._notice("connected", f"connected to {self.url}", url=self.url)
-        self._saw_hello, self.state.heartbeat_interval = False, None
+        self.state.heartbeat_interval, self._stalled = None, None
+        self.session.connected(time.monotonic())
         self._set_phase("identifying")
+        self._clock_task = asyncio.create_task(self._clock(ws))
         try:
             return await self._serve(ws)
         finally:
             self._ws = None
             self.state.connected_at = None
-            self._beats_settled += len(self._pending)
-            self._pending.clear()
-            self._confirms.clear()
-            if self._heartbeat_task is not None:
-                self._heartbeat_task.cancel()
-                self._heartbeat_task = None
+            self.session.lost()
+            self._clock_task.cancel()
+            self._clock_task = None
             if ws.state is not State.CLOSED:  # cancelled from outside: leave cleanly, but not forever
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(self.close_timeout):
@@ -420,24 +426,12 @@ class GatewayClient:
         return work.result()
 
     async def _serve(self, ws: ClientConnection) -> _Ended:
-        """Read frames until the connection ends; HELLO must come within open_timeout, and
-        IDENTIFIED within open_timeout of IDENTIFY. How it ended is websockets' account of the close
-        frames that went each way, never what we meant to send: a close already under way wins."""
-        hello_by = time.monotonic() + self.open_timeout
-        self._identify_by = None
-        stalled: str | None = None
+        """Read frames until the connection ends (the clock task keeps the session's deadlines).
+        How it ended is websockets' account of the close frames that went each way, never what we
+        meant to send: a close already under way wins."""
         try:
             while True:
-                deadline = hello_by if not self._saw_hello else self._identify_by
-                if deadline is None or self.state.phase == "identified" or stalled is not None:
-                    frame = await ws.recv()
-                else:
-                    try:
-                        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                            frame = await ws.recv()
-                    except TimeoutError:
-                        stalled = await self._stalled(ws, "HELLO" if not self._saw_hello else "IDENTIFIED")
-                        continue  # the next recv() says how the connection ended
+                frame = await ws.recv()
                 if not self._reading:  # stop(): the frames that come after are counted, not read
                     self.unread += 1
                     continue
@@ -453,17 +447,25 @@ class GatewayClient:
                     f"{'was' if self.unread == 1 else 'were'} not shown (the gateway had sent them already)",
                     unread=self.unread,
                 )
-            return replace(self._ended(exc), stalled=stalled)
+            return replace(self._ended(exc), stalled=self._stalled)
 
-    async def _stalled(self, ws: ClientConnection, step: str) -> str:
-        """The gateway never sent HELLO, or never answered IDENTIFY: close, naming the step."""
-        close = self.proto.close(ZOMBIE_CLOSE)
-        after = "of connecting" if step == "HELLO" else "of IDENTIFY"
-        reason = f"no {step} within {self.open_timeout:g} s {after}"
-        if ws.state is State.OPEN and not self._closing:  # else a close is under way already
-            self._notice("warning", f"the gateway sent {reason}: closing ({close.code} {close.name})")
-            await ws.close(close.code, reason)
-        return f"the gateway sent {reason}"
+    async def _clock(self, ws: ClientConnection) -> None:
+        """What the session says is due: a handshake deadline, heartbeats, the zombie check. A
+        payload that moves the deadline (HELLO schedules the first beat) wakes it early."""
+        session, moved = self.session, self._deadline_moved
+        try:
+            while (due := session.deadline()) is not None:
+                moved.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.0, due - time.monotonic())):
+                        await moved.wait()
+                        continue
+                await self._act(ws, session.tick(time.monotonic()))
+        except (ConnectionClosed, NotConnected):
+            return
+        except Exception as exc:  # a bug must not leave a silent connection: report and reconnect
+            self._notice("error", f"heartbeat failed: {type(exc).__name__}: {exc}")
+            await ws.close(self.proto.close(ZOMBIE_CLOSE).code, clip_reason(f"client error: {exc}"))
 
     async def _end_of(self, ws: ClientConnection) -> _Ended:
         """How a connection we closed ended, from the close frames that went each way."""
@@ -487,52 +489,60 @@ class GatewayClient:
         return Record("in", size, decoded.payload, decoded.compressed, self.state.conn, self.service, text)
 
     async def _handle(self, ws: ClientConnection, record: Record) -> None:
-        """Account for one received payload, hand it to subscribers, then react to it."""
-        payload, op = record.payload, record.op
+        """Hand one received payload to the session, its record to subscribers, then act."""
+        payload = record.payload
         if payload is None:
             self._emit(record)
             return
-        if op == self._op["HEARTBEAT_ACK"]:
-            self._on_ack()
-            record.latency_ms = self.last_ack_ms
+        due = self.session.deadline()
+        actions = self.session.receive(payload, time.monotonic(), compressed=record.compressed)
+        if self.session.deadline() != due:
+            self._deadline_moved.set()
+        for action in actions:
+            if isinstance(action, Ack):  # measured before subscribers see the ACK's record
+                self.last_ack_ms = record.latency_ms = action.latency_ms
+                if action.latency_ms is not None:
+                    self.latency.add(action.latency_ms)
         self._emit(record)
-        if errors := validate_payload(self.proto, payload, sender="gateway"):
-            self._notice("warning", f"the gateway sent an invalid payload: {'; '.join(errors)}", errors=errors)
-        if op == self._op["HELLO"]:
-            await self._on_hello(ws, payload)
-        elif op == self._op["HEARTBEAT"]:
-            await self._send_heartbeat(ws)  # the gateway asks for one: answer at once
-        elif op == self._op["EVENT"] and record.t == self._identified_t and self._identified_t is not None:
-            self._on_identified(payload.get("d"))
+        await self._act(ws, actions)
 
-    async def _on_hello(self, ws: ClientConnection, payload: dict[str, Any]) -> None:
-        if self._saw_hello:
-            self._notice("warning", "a second HELLO on one connection: ignored")
-            return
-        self._saw_hello = True
-        d = payload.get("d")
-        roles = self.proto.roles
-        interval = d.get(roles.hello_interval) if isinstance(d, dict) else None
-        if type(interval) is not int or interval <= 0:
-            interval = self.proto.default_interval_ms
-            self._notice("warning", f"HELLO has no usable {roles.hello_interval}: using {interval} ms")
-        self.state.heartbeat_interval = interval
-        identify = identify_payload(self.proto, self.service, token=self.token, compress=self.compress)
-        self._identify_by = time.monotonic() + self.open_timeout
-        await self._send(ws, identify)
-        if self.heartbeat:
-            self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(ws, interval / 1000))
-        if self._identified_t is None:  # a definition without an IDENTIFIED event: IDENTIFY is all
-            self._on_identified({})
+    async def _act(self, ws: ClientConnection, actions: list[Action]) -> None:
+        """Carry out what the session answered, in order."""
+        invalid = [a.text for a in actions if isinstance(a, Problem) and a.invalid]
+        if invalid:
+            self._notice("warning", f"the gateway sent an invalid payload: {'; '.join(invalid)}", errors=invalid)
+        for action in actions:
+            if isinstance(action, Send):
+                await self._send_beat_or(ws, action.payload)
+            elif isinstance(action, Problem) and not action.invalid:
+                self._notice("warning", action.text, path=action.path)
+            elif isinstance(action, Hello):
+                self.state.heartbeat_interval = action.interval_ms
+            elif isinstance(action, Identified):
+                self._on_identified(action)
+            elif isinstance(action, Zombie):
+                self._zombie(ws, action)
+            elif isinstance(action, Stalled):
+                self._stalled = f"the gateway sent no {action.step} within {action.seconds:g} s " + (
+                    "of connecting" if action.step == "HELLO" else "of IDENTIFY"
+                )
+            elif isinstance(action, Close) and ws.state is State.OPEN and not self._closing:  # else one is under way
+                if self._stalled is not None:
+                    self._notice("warning", f"{self._stalled}: closing ({action.code} {action.name})")
+                await ws.close(action.code, action.reason)
 
-    def _on_identified(self, d: Any) -> None:
-        d = d if isinstance(d, dict) else {}
-        roles = self.proto.roles
-        shards = d.get(roles.identified_shards)
-        self.state.identified = d
-        self.state.shards = [s for s in shards if type(s) is int] if isinstance(shards, list) else []
-        max_shards = d.get(roles.identified_max_shards)
-        self.state.max_shards = max_shards if type(max_shards) is int else None
+    async def _send_beat_or(self, ws: ClientConnection, payload: dict[str, Any]) -> None:
+        """Send a payload the session made; a heartbeat that cannot go is forgotten by it."""
+        try:
+            await self._send(ws, payload)
+        except NotConnected:
+            if payload.get("op") == self._op["HEARTBEAT"]:
+                self.session.unsent()
+            raise
+
+    def _on_identified(self, identified: Identified) -> None:
+        self.state.identified = identified.d
+        self.state.shards, self.state.max_shards = identified.shards, identified.max_shards
         self.state.attempt = 0
         self._ever_identified = True
         self.backoff.reset()
@@ -541,6 +551,17 @@ class GatewayClient:
             text += f": shards {self.state.shards} of {self.state.max_shards}"
         self._set_phase("identified")
         self._notice("identified", text, shards=self.state.shards, max_shards=self.state.max_shards)
+
+    def _zombie(self, ws: ClientConnection, zombie: Zombie) -> None:
+        self.latency.missed += zombie.missed
+        if ws.state is not State.OPEN or self._closing:  # a close is under way already
+            return
+        close = self.proto.close(ZOMBIE_CLOSE)
+        self._notice(
+            "warning",
+            f"no HEARTBEAT_ACK within {zombie.interval_ms} ms: the connection looks dead, closing it ({close.code} {close.name})",
+            missed=self.latency.missed,
+        )
 
     def _ended(self, exc: ConnectionClosed) -> _Ended:
         if exc.rcvd is not None and (exc.sent is None or exc.rcvd_then_sent):
@@ -603,51 +624,6 @@ class GatewayClient:
 
     # --- heartbeats -------------------------------------------------------------------------------
 
-    async def _heartbeat_loop(self, ws: ClientConnection, interval: float) -> None:
-        """First beat after a random fraction of the interval, then every interval (zombie check)."""
-        next_due = time.monotonic() + interval * random.random()
-        try:
-            while True:
-                await asyncio.sleep(max(0.0, next_due - time.monotonic()))
-                now = time.monotonic()
-                # The previous scheduled beat, sent one interval ago, is still un-ACKed. (Half an
-                # interval of age tells it from a beat the gateway requested a moment ago.)
-                if self._pending and now - self._pending[0] >= interval / 2:
-                    await self._close_zombie(ws, interval)
-                    return
-                await self._send_heartbeat(ws)
-                next_due = max(next_due + interval, now)  # after a suspend: resume, don't burst
-        except (ConnectionClosed, NotConnected):
-            return
-        except Exception as exc:  # a bug must not leave a silent connection: report and reconnect
-            self._notice("error", f"heartbeat failed: {type(exc).__name__}: {exc}")
-            await ws.close(self.proto.close(ZOMBIE_CLOSE).code, clip_reason(f"client error: {exc}"))
-
-    async def _close_zombie(self, ws: ClientConnection, interval: float) -> None:
-        self.latency.missed += len(self._pending)
-        self._beats_settled += len(self._pending)
-        self._pending.clear()
-        if ws.state is not State.OPEN or self._closing:  # a close is under way already
-            return
-        close = self.proto.close(ZOMBIE_CLOSE)
-        self._notice(
-            "warning",
-            f"no HEARTBEAT_ACK within {interval * 1000:.0f} ms: the connection looks dead, closing it ({close.code} {close.name})",
-            missed=self.latency.missed,
-        )
-        await ws.close(close.code, "no heartbeat ACK")
-
-    def _on_ack(self) -> None:
-        if not self._pending:  # nobody asked: ignore it (but say so)
-            self.last_ack_ms = None
-            self.unsolicited_acks += 1
-            return
-        self.last_ack_ms = (time.monotonic() - self._pending.popleft()) * 1000
-        if self._confirms:
-            self.data_confirmed = self._confirms.popleft()
-        self._beats_settled += 1
-        self.latency.add(self.last_ack_ms)
-
     def heartbeat_data(self) -> dict[str, Any]:
         """The heartbeat's d: every required field of the definition for this service type."""
         d: dict[str, Any] = {}
@@ -660,22 +636,14 @@ class GatewayClient:
         d.update(self.heartbeat_values)
         return d
 
-    async def _send_heartbeat(self, ws: ClientConnection, number: list[int] | None = None) -> Record:
-        """Send a heartbeat; ``number`` (if given) receives its position in the ACK queue at once."""
-        payload = {"op": self._op["HEARTBEAT"], "d": self.heartbeat_data()}
-        sent_at = time.monotonic()
-        self._pending.append(sent_at)
-        self._confirms.append(self.data_sent)
-        self._beats_sent += 1
-        if number is not None:
-            number.append(self._beats_sent)
+    async def _send_heartbeat(self, ws: ClientConnection) -> Record:
+        """Send a heartbeat now; its ACK is measured like any other."""
+        beat = self.session.heartbeat(time.monotonic())
         try:
-            return await self._send(ws, payload)
-        except BaseException:  # not sent: forget it, unless the connection's end already settled it
-            with contextlib.suppress(ValueError):
-                self._pending.remove(sent_at)
-                self._beats_sent -= 1
-                self._confirms.pop()
+            return await self._send(ws, beat.payload)
+        except BaseException:  # not sent: the session forgets it, unless the connection's end settled it
+            if self._ws is ws:
+                self.session.unsent()
             raise
 
     async def heartbeat_now(self) -> Record:
@@ -689,14 +657,13 @@ class GatewayClient:
         before it. A gateway that refuses something closes instead: that error is raised here.
         """
         ack_op = self._op["HEARTBEAT_ACK"]
-        mine: list[int] = []  # our heartbeat's number, known once it is queued
+        session = self.session
+        mine = session.beats_sent + 1  # our heartbeat's number in the ACK queue
         async with asyncio.timeout(timeout):
-            waiting = asyncio.ensure_future(
-                self.wait_for_record(lambda r: r.op == ack_op and bool(mine) and self._beats_settled >= mine[0])
-            )
+            waiting = asyncio.ensure_future(self.wait_for_record(lambda r: r.op == ack_op and session.beats_settled >= mine))
             await asyncio.sleep(0)  # subscribed before the ACK can arrive
             try:
-                await self._send_heartbeat(self._require_ws(), mine)
+                await self._send_heartbeat(self._require_ws())
                 await waiting
             finally:
                 waiting.cancel()
@@ -737,7 +704,7 @@ class GatewayClient:
         self.sent_count += 1
         op = payload.get("op")
         if op != self._op["HEARTBEAT"]:
-            self.data_sent += 1
+            self.session.sent_data()
         if op == self._op["IDENTIFY"] and not self.show_token:
             payload = masked_identify(payload, self.proto.roles.identify_token)
         record = Record("out", len(data), payload, False, self.state.conn, self.service, ts=ts)

@@ -71,10 +71,12 @@ class Stalled:
 @dataclass(frozen=True, slots=True)
 class Problem:
     """The peer sent something the protocol does not allow; the session carried on (or closes,
-    when a Close follows). ``path`` is the JSON path of the broken field, "" when none."""
+    when a Close follows). ``path`` is the JSON path of the broken field, "" when none; ``invalid``:
+    the payload fails its field tables (rather than coming out of turn)."""
 
     text: str
     path: str = ""
+    invalid: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,7 @@ class ServiceSession:
             out.append(Problem(f"expected HELLO first, got {self._describe(payload)}"))
         if compressed and (not self.compress or self.phase == "awaiting_hello"):
             out.append(Problem("a compressed payload though IDENTIFY did not ask for compression"))
-        out += (Problem(text, _path_of(text)) for text in validate_payload(self.proto, payload, sender="gateway"))
+        out += (Problem(text, _path_of(text), True) for text in validate_payload(self.proto, payload, sender="gateway"))
         if op == self._op["HEARTBEAT_ACK"]:
             out.append(self._on_ack(now))
         elif op == self._op["HELLO"]:
