@@ -86,7 +86,7 @@ def parse_value(text: str, expr: TypeExpr | None) -> Any:
 
 def _is_string_type(expr: TypeExpr) -> bool:
     if expr.kind == "nullable":
-        return _is_string_type(expr.item)  # type: ignore[arg-type]
+        return _is_string_type(expr.of)
     return expr.kind == "choice" or (expr.kind == "scalar" and expr.name in STRING_TYPES)
 
 
