@@ -18,7 +18,7 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import orjson
 
@@ -29,6 +29,10 @@ from gwtool.records import Record
 from gwtool.session import Ack, ServiceSession
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Barrier
+
     from websockets.asyncio.client import ClientConnection
 
     from gwtool.protocol.definition import Event, Protocol
@@ -53,12 +57,40 @@ class BenchConfig:
     connect_concurrency: int = 50
     raw: bool = False
     counted_elsewhere: bool = False  # receivers are not ours (e.g. a dashboard): send only, count nothing
-    log: Any = None  # --log: a subscriber (output.LogOutput) for a Record of every event sent and received
+    log: Callable[[Record], None] | None = None  # --log: a subscriber (output.LogOutput) for every event's Record
     # --processes: this process's share of a run spread over several (see run_processes)
     sender_offset: int = 0  # the global number of this process's first sender
     all_senders: int | None = None  # senders in all processes (None: just ours)
     shared: bool = False  # receivers in other processes count some of our events, and ours theirs
     processes: int = 1  # how many processes the whole run was spread over (for the report)
+
+
+class Snapshot(TypedDict):
+    """The live view of a run: ``Stats.snapshot()``."""
+
+    elapsed: float
+    sent: int
+    received: int
+    in_flight: int
+    rate: int  # events received in the last second
+    p50_ms: float | None
+    p99_ms: float | None
+    closes: int
+
+
+class Share(TypedDict):
+    """One process's part of a --processes run: ``Bench.export()``, for ``merge`` (picklable)."""
+
+    sent: int
+    received: int
+    latencies_ms: list[float]
+    acks_ms: list[float]
+    beats: int
+    closes: list[tuple[str, int | None, str]]
+    started: float
+    send_stopped: float
+    last_received: float
+    seen: list[bytes]  # per sender (numbered over all processes): a byte per seq, 1 once received
 
 
 @dataclass
@@ -78,7 +110,7 @@ class Stats:
     send_stopped: float = 0.0
     last_received: float = 0.0
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> Snapshot:
         now = time.perf_counter()
         window = [ms for t, ms in self.recent if now - t <= 1.0]
         return {
@@ -237,7 +269,7 @@ class Bench:
     async def close(self) -> None:
         await self._close_all()
 
-    def export(self) -> dict[str, Any]:
+    def export(self) -> Share:
         """This process's share of a --processes run, for ``merge`` (picklable)."""
         s = self.stats
         return {
@@ -498,7 +530,7 @@ def shares(config: BenchConfig, processes: int) -> list[BenchConfig]:
     return out
 
 
-def merge(config: BenchConfig, parts: list[dict[str, Any]]) -> BenchResult:
+def merge(config: BenchConfig, parts: list[Share]) -> BenchResult:
     """One result from every process's ``export``: an event counts once, whichever process got it."""
     sent = sum(p["sent"] for p in parts)
     received = sum(p["received"] for p in parts)
@@ -523,12 +555,12 @@ def merge(config: BenchConfig, parts: list[dict[str, Any]]) -> BenchResult:
     )  # fmt: skip
 
 
-def _process_main(config: BenchConfig, protocol: str | None, barrier: Any, results: Any) -> None:
+def _process_main(config: BenchConfig, protocol: str | None, barrier: Barrier, results: Queue[tuple[str, Any]]) -> None:
     """One process of a --processes run: connect, wait for the others, load, report."""
     from gwtool.cli.running import run_on_fast_loop
     from gwtool.protocol.definition import load_protocol
 
-    async def main() -> dict[str, Any]:
+    async def main() -> Share:
         bench = Bench(config, load_protocol(protocol, use_env=False))
         try:
             await bench.connect()
