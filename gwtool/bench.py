@@ -183,7 +183,10 @@ class Roles:
         event = proto.event_with_routing("round_robin")
         if event is None or event.example is None:
             raise GwtoolError("the protocol has no round-robin event with an example to send")
+        if not isinstance(event.example, dict):  # a definition's example is any JSON
+            raise GwtoolError(f"{event.t}: its example is not a JSON object, and the bench adds a field to it")
         self.event: Event = event
+        self.data: dict[str, Any] = event.example
         sender = proto.first_sender(event.t)
         receiver = next((s for s in proto.services if event.is_received_by(s)), None)
         if sender is None or receiver is None:
@@ -194,8 +197,7 @@ class Roles:
 
     def frame_parts(self, proto: Protocol) -> tuple[bytes, bytes]:
         """The event's frame split where the bench field's values go: prefix + b"s,n,ts" + suffix."""
-        data = dict(self.event.example)
-        data[MARK] = "@@"
+        data = {**self.data, MARK: "@@"}
         frame = codec.encode({"op": proto.op("EVENT"), "t": self.event.t, "d": data})
         prefix, _, suffix = frame.partition(b'"@@"')
         return prefix + b"[", b"]" + suffix

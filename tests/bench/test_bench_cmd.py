@@ -211,3 +211,13 @@ async def test_no_senders_is_refused_as_no_receivers_is(option: str) -> None:
     status, stderr = await gwtool_bench(option, "0", "--duration", "0.2")
     assert status == 1
     assert stderr.splitlines()[0] == f"error: {option}: must be ≥ 1"
+
+
+@pytest.mark.parametrize("example", ["[1, 2]", "5"])
+async def test_an_event_example_that_is_not_an_object_is_named_not_a_traceback(tmp_path, example: str) -> None:
+    t = Roles(PROTO).event.t
+    definition = tmp_path / "mine.toml"
+    definition.write_text(f"[events.{t}]\nexample = '{example}'\n")
+    status, stderr = await gwtool_bench("--protocol", str(definition), "--duration", "0.2")
+    assert status == 1, stderr
+    assert stderr.strip() == f"error: {t}: its example is not a JSON object, and the bench adds a field to it"
