@@ -196,7 +196,10 @@ class SenderUser(GatewayUser):
     def on_start(self) -> None:
         self.sender_id = uuid.uuid4().hex[:12]
         self.seq = 0
-        self.data: dict[str, Any] = self.event_data if self.event_data is not None else event_data(self.proto, self.event)
+        data = self.event_data if self.event_data is not None else event_data(self.proto, self.event)
+        if not isinstance(data, dict):  # the definition's example is any JSON
+            raise GatewayError(f"{self.event}: its data is not a JSON object, and each event adds a field to it")
+        self.data: dict[str, Any] = data
         super().on_start()
 
     def wait_time(self) -> float:

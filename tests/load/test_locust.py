@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
 import re
 import shutil
 import socket
@@ -81,3 +82,25 @@ async def test_locust_distributed_delivers_execute_command_with_no_failures(tmp_
     sent, received, lost = map(int, report.groups())
     assert received == int(delivered["Request Count"]) and lost == max(0, sent - received)
     assert lost <= sent * 0.05  # only those in flight when the run stopped
+
+
+def test_a_sender_whose_event_data_is_not_an_object_says_so_before_connecting(tmp_path):
+    """Each event spreads its data and adds the send time to it, so only a JSON object will do."""
+    from gwtool.bench import Roles
+
+    t = Roles(load_protocol(use_env=False)).event.t
+    definition = tmp_path / "mine.toml"
+    definition.write_text(f"[events.{t}]\nexample = '[1, 2]'\n")
+    script = (
+        "from locust.env import Environment\n"
+        "from gwtool.locust import SharderUser\n"
+        "try:\n"
+        "    SharderUser(Environment()).on_start()\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    env = {**os.environ, "GWTOOL_PROTOCOL": str(definition)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.strip() == f"GatewayError {t}: its data is not a JSON object, and each event adds a field to it", (
+        done.stdout + done.stderr
+    )
