@@ -216,7 +216,7 @@ class Bench:
         self._windows = [asyncio.Semaphore(config.window) for _ in range(config.senders)]
         self._stop = asyncio.Event()
         self._drained = asyncio.Event()
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._conns: list[ClientConnection] = []
         self._conn_ids: dict[ClientConnection, int] = {}  # 1, 2, … in the order they opened (--log's conn)
         self._senders: list[ClientConnection] = []
@@ -441,10 +441,12 @@ class Bench:
                 rcvd = exc.rcvd
                 self.stats.closes.append((service, rcvd.code if rcvd else None, rcvd.reason if rcvd else ""))
 
-    def _count(self, d: Any) -> None:
+    def _count(self, d: Any) -> None:  # an event's data as received: any JSON, read under the except below
         stats = self.stats
         try:
             sender, seq, sent_ns = d[MARK]
+            if type(sender) is not int or type(seq) is not int or type(sent_ns) is not int or sender < 0 or seq < 0:
+                raise ValueError("not [sender, seq, ns] as a sender writes it")
             seen = self._seen[sender]
             if seq >= len(seen) and self.config.shared and 0 <= seq < 1 << 32:  # another process's sender
                 seen.extend(bytes(seq + 65536 - len(seen)))

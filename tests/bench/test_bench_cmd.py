@@ -71,6 +71,17 @@ async def test_heartbeats_are_acked_at_the_gateway_interval() -> None:
     assert not result.closes
 
 
+@pytest.mark.parametrize("mark", [[0, 0, "late"], [-1, 0, 1], [0, -1, 1], [True, 0, 1], [0, 0, 1.5]])
+async def test_a_bench_field_not_written_by_a_sender_is_foreign(mark: list[object]) -> None:
+    """Events come from the wire: a field of the right name but not [sender, seq, ns] as our
+    senders write it is counted apart, never taken for one of ours nor allowed to stop a reader."""
+    bench = Bench(BenchConfig(url="ws://127.0.0.1:9", senders=2, receivers=1), PROTO)
+    for seen in bench._seen:  # both senders have sent seq 0..3 (as _send_loop makes room)
+        seen.extend(bytes(4))
+    bench._count({MARK: mark})
+    assert (bench.stats.foreign, bench.stats.received, bench.stats.latencies_ms) == (1, 0, [])
+
+
 def test_events_carry_the_bench_field_and_pass_validation() -> None:
     from gwtool.protocol.validate import validate_payload
 
