@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -10,6 +10,7 @@ from gwtool.errors import ClosedByGateway, GwtoolError
 
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Coroutine
 
 T = TypeVar("T")
 
