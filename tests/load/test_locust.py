@@ -104,3 +104,16 @@ def test_a_sender_whose_event_data_is_not_an_object_says_so_before_connecting(tm
     assert done.stdout.strip() == f"GatewayError {t}: its data is not a JSON object, and each event adds a field to it", (
         done.stdout + done.stderr
     )
+
+
+def test_the_run_s_totals_are_left_in_gwtool_locust_totals():
+    script = (
+        "from locust import events\n"
+        "from locust.env import Environment\n"
+        "from gwtool import locust\n"
+        "locust.COUNTS.update(sent=5, received=3)\n"
+        "events.quitting.fire(environment=Environment(events=events))\n"
+        "print(sorted(locust.TOTALS.items()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[('lost', 2), ('received', 3), ('sent', 5)]", done.stdout + done.stderr
