@@ -18,7 +18,7 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import orjson
 
@@ -29,6 +29,10 @@ from gwtool.records import Record
 from gwtool.session import Ack, ServiceSession
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Barrier
+
     from websockets.asyncio.client import ClientConnection
 
     from gwtool.protocol.definition import Event, Protocol
@@ -53,12 +57,40 @@ class BenchConfig:
     connect_concurrency: int = 50
     raw: bool = False
     counted_elsewhere: bool = False  # receivers are not ours (e.g. a dashboard): send only, count nothing
-    log: Any = None  # --log: a subscriber (output.LogOutput) for a Record of every event sent and received
+    log: Callable[[Record], None] | None = None  # --log: a subscriber (output.LogOutput) for every event's Record
     # --processes: this process's share of a run spread over several (see run_processes)
     sender_offset: int = 0  # the global number of this process's first sender
     all_senders: int | None = None  # senders in all processes (None: just ours)
     shared: bool = False  # receivers in other processes count some of our events, and ours theirs
     processes: int = 1  # how many processes the whole run was spread over (for the report)
+
+
+class Snapshot(TypedDict):
+    """The live view of a run: ``Stats.snapshot()``."""
+
+    elapsed: float
+    sent: int
+    received: int
+    in_flight: int
+    rate: int  # events received in the last second
+    p50_ms: float | None
+    p99_ms: float | None
+    closes: int
+
+
+class Share(TypedDict):
+    """One process's part of a --processes run: ``Bench.export()``, for ``merge`` (picklable)."""
+
+    sent: int
+    received: int
+    latencies_ms: list[float]
+    acks_ms: list[float]
+    beats: int
+    closes: list[tuple[str, int | None, str]]
+    started: float
+    send_stopped: float
+    last_received: float
+    seen: list[bytes]  # per sender (numbered over all processes): a byte per seq, 1 once received
 
 
 @dataclass
@@ -78,7 +110,7 @@ class Stats:
     send_stopped: float = 0.0
     last_received: float = 0.0
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> Snapshot:
         now = time.perf_counter()
         window = [ms for t, ms in self.recent if now - t <= 1.0]
         return {
@@ -151,7 +183,10 @@ class Roles:
         event = proto.event_with_routing("round_robin")
         if event is None or event.example is None:
             raise GwtoolError("the protocol has no round-robin event with an example to send")
+        if not isinstance(event.example, dict):  # a definition's example is any JSON
+            raise GwtoolError(f"{event.t}: its example is not a JSON object, and the bench adds a field to it")
         self.event: Event = event
+        self.data: dict[str, Any] = event.example
         sender = proto.first_sender(event.t)
         receiver = next((s for s in proto.services if event.is_received_by(s)), None)
         if sender is None or receiver is None:
@@ -162,8 +197,7 @@ class Roles:
 
     def frame_parts(self, proto: Protocol) -> tuple[bytes, bytes]:
         """The event's frame split where the bench field's values go: prefix + b"s,n,ts" + suffix."""
-        data = dict(self.event.example)
-        data[MARK] = "@@"
+        data = {**self.data, MARK: "@@"}
         frame = codec.encode({"op": proto.op("EVENT"), "t": self.event.t, "d": data})
         prefix, _, suffix = frame.partition(b'"@@"')
         return prefix + b"[", b"]" + suffix
@@ -182,7 +216,7 @@ class Bench:
         self._windows = [asyncio.Semaphore(config.window) for _ in range(config.senders)]
         self._stop = asyncio.Event()
         self._drained = asyncio.Event()
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._conns: list[ClientConnection] = []
         self._conn_ids: dict[ClientConnection, int] = {}  # 1, 2, … in the order they opened (--log's conn)
         self._senders: list[ClientConnection] = []
@@ -237,7 +271,7 @@ class Bench:
     async def close(self) -> None:
         await self._close_all()
 
-    def export(self) -> dict[str, Any]:
+    def export(self) -> Share:
         """This process's share of a --processes run, for ``merge`` (picklable)."""
         s = self.stats
         return {
@@ -407,10 +441,12 @@ class Bench:
                 rcvd = exc.rcvd
                 self.stats.closes.append((service, rcvd.code if rcvd else None, rcvd.reason if rcvd else ""))
 
-    def _count(self, d: Any) -> None:
+    def _count(self, d: Any) -> None:  # an event's data as received: any JSON, read under the except below
         stats = self.stats
         try:
             sender, seq, sent_ns = d[MARK]
+            if type(sender) is not int or type(seq) is not int or type(sent_ns) is not int or sender < 0 or seq < 0:
+                raise ValueError("not [sender, seq, ns] as a sender writes it")
             seen = self._seen[sender]
             if seq >= len(seen) and self.config.shared and 0 <= seq < 1 << 32:  # another process's sender
                 seen.extend(bytes(seq + 65536 - len(seen)))
@@ -498,7 +534,7 @@ def shares(config: BenchConfig, processes: int) -> list[BenchConfig]:
     return out
 
 
-def merge(config: BenchConfig, parts: list[dict[str, Any]]) -> BenchResult:
+def merge(config: BenchConfig, parts: list[Share]) -> BenchResult:
     """One result from every process's ``export``: an event counts once, whichever process got it."""
     sent = sum(p["sent"] for p in parts)
     received = sum(p["received"] for p in parts)
@@ -523,12 +559,12 @@ def merge(config: BenchConfig, parts: list[dict[str, Any]]) -> BenchResult:
     )  # fmt: skip
 
 
-def _process_main(config: BenchConfig, protocol: str | None, barrier: Any, results: Any) -> None:
+def _process_main(config: BenchConfig, protocol: str | None, barrier: Barrier, results: Queue[tuple[str, Any]]) -> None:
     """One process of a --processes run: connect, wait for the others, load, report."""
     from gwtool.cli.running import run_on_fast_loop
     from gwtool.protocol.definition import load_protocol
 
-    async def main() -> dict[str, Any]:
+    async def main() -> Share:
         bench = Bench(config, load_protocol(protocol, use_env=False))
         try:
             await bench.connect()

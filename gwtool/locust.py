@@ -15,7 +15,7 @@ In Locust's stats:
   or the payload (``CLOSE 4010 INVALID_PAYLOAD``), with the reason.
 
 At the end the master (or the only process) logs how many events were sent and never received by
-any receiving user in the run.
+any receiving user in the run, and keeps them in ``TOTALS``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import gevent
 import orjson
@@ -36,6 +37,12 @@ from gwtool.protocol.codec import decode, encode
 from gwtool.protocol.definition import Protocol, load_protocol
 from gwtool.protocol.examples import event_data, heartbeat_payload
 from gwtool.session import Ack, Action, Close, Problem, Send, ServiceSession
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+    from locust.event import EventHook
+
+    from gwtool.protocol.definition import Event
 
 LOG = logging.getLogger("gwtool.locust")
 HANDSHAKE_SECONDS = 10.0  # HELLO after connecting, IDENTIFIED after IDENTIFY
@@ -51,7 +58,7 @@ class GatewayError(Exception):
     """What Locust records as a failure's exception: a close, or an invalid payload."""
 
 
-def _round_robin_event(proto: Protocol) -> Any:
+def _round_robin_event(proto: Protocol) -> Event | None:
     return next((e for e in proto.events.values() if e.routing == "round_robin" and proto.first_sender(e.t)), None)
 
 
@@ -183,16 +190,19 @@ class SenderUser(GatewayUser):
 
     abstract = True
     event: str = ""
-    event_data: Any = None
+    event_data: dict[str, Any] | None = None
     events_per_second: float = 10.0
 
     def on_start(self) -> None:
         self.sender_id = uuid.uuid4().hex[:12]
         self.seq = 0
-        self.data = self.event_data if self.event_data is not None else event_data(self.proto, self.event)
+        data = self.event_data if self.event_data is not None else event_data(self.proto, self.event)
+        if not isinstance(data, dict):  # the definition's example is any JSON
+            raise GatewayError(f"{self.event}: its data is not a JSON object, and each event adds a field to it")
+        self.data: dict[str, Any] = data
         super().on_start()
 
-    def wait_time(self) -> float:  # type: ignore[override]
+    def wait_time(self) -> float:
         return 1.0 / self.events_per_second if self.events_per_second > 0 else 0.0
 
     @task
@@ -227,7 +237,7 @@ class SharderUser(SenderUser):
     """The definition's sender of its round-robin event (a sharder sending EXECUTE_COMMAND by default)."""
 
     abstract = True
-    service = PROTO.first_sender(_EVENT.t) if _EVENT else next(iter(PROTO.services))
+    service = (PROTO.first_sender(_EVENT.t) if _EVENT else None) or next(iter(PROTO.services))
     event = _EVENT.t if _EVENT else ""
 
 
@@ -241,26 +251,39 @@ class CommandsUser(ReceiverUser):
 # --- lost events: each process counts, the master adds them up ------------------------------------
 
 _per_worker: dict[str, dict[str, int]] = {}  # the master: each worker's latest counts
+TOTALS: dict[str, int] = {}  # the master's (or the only process's) sent, received and lost, once the run ends
+
+Listener = TypeVar("Listener", bound=Callable[..., None])
 
 
-@events.test_start.add_listener
+def _listener(hook: EventHook) -> Callable[[Listener], Listener]:
+    """``@hook.add_listener`` with the listener's type kept."""
+
+    def add(listener: Listener) -> Listener:
+        hook.add_listener(listener)  # type: ignore[no-untyped-call]  # Locust's EventHook has no annotations
+        return listener
+
+    return add
+
+
+@_listener(events.test_start)
 def _test_started(**_: Any) -> None:
     _RUN["started"] = time.time() - 1.0  # a second of slack for clocks of machines that agree only roughly
 
 
-@events.report_to_master.add_listener
+@_listener(events.report_to_master)
 def _report_counts(client_id: str, data: dict[str, Any], **_: Any) -> None:
     data["gwtool_counts"] = dict(COUNTS)  # cumulative: the latest report of a worker is its total
 
 
-@events.worker_report.add_listener
+@_listener(events.worker_report)
 def _worker_counts(client_id: str, data: dict[str, Any], **_: Any) -> None:
     if isinstance(data.get("gwtool_counts"), dict):
         _per_worker[client_id] = data["gwtool_counts"]
 
 
-@events.quitting.add_listener
-def _report_lost(environment: Any, **_: Any) -> None:
+@_listener(events.quitting)
+def _report_lost(environment: Environment, **_: Any) -> None:
     from locust.runners import WorkerRunner
 
     if isinstance(environment.runner, WorkerRunner):
@@ -269,4 +292,4 @@ def _report_lost(environment: Any, **_: Any) -> None:
     sent, received = sum(c["sent"] for c in counts), sum(c["received"] for c in counts)
     lost = max(0, sent - received)
     LOG.info("gwtool: %d events sent, %d received, %d lost (never received by any receiving user)", sent, received, lost)
-    environment.gwtool_counts = {"sent": sent, "received": received, "lost": lost}
+    TOTALS.update(sent=sent, received=received, lost=lost)

@@ -7,6 +7,7 @@ Command modules import websockets and textual inside the commands that need them
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import typer
 
@@ -70,7 +71,7 @@ def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     from rich.console import Console
     from rich.text import Text
 

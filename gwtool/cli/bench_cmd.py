@@ -13,9 +13,12 @@ from gwtool.cli.running import open_log, with_close_hint
 from gwtool.errors import ClosedByGateway
 
 if TYPE_CHECKING:
+    from typing import IO
+
     from rich.console import RenderableType
 
-    from gwtool.bench import Bench, BenchResult
+    from gwtool.bench import Bench, BenchConfig, BenchResult
+    from gwtool.protocol.definition import Protocol
 
 
 @app.command("bench", cls=GwtoolCommand)
@@ -93,7 +96,7 @@ def bench(
         raise typer.Exit(3)
 
 
-async def _run(config, proto, quiet: bool, log_file=None) -> BenchResult:  # noqa: ANN001 - types imported lazily
+async def _run(config: BenchConfig, proto: Protocol, quiet: bool, log_file: IO[bytes] | None = None) -> BenchResult:
     if config.url:
         return await _logged(config, proto, quiet, log_file)
     from gwtool.gateway import MockGateway
@@ -103,7 +106,7 @@ async def _run(config, proto, quiet: bool, log_file=None) -> BenchResult:  # noq
         return await _logged(config, proto, quiet, log_file)
 
 
-async def _run_processes(config, proto, quiet: bool, processes: int, protocol: str | None) -> BenchResult:  # noqa: ANN001
+async def _run_processes(config: BenchConfig, proto: Protocol, quiet: bool, processes: int, protocol: str | None) -> BenchResult:
     """The load over several processes; without --url, the mock gateway runs here, in this process."""
     import asyncio
     import contextlib
@@ -124,7 +127,7 @@ async def _run_processes(config, proto, quiet: bool, processes: int, protocol: s
             return await asyncio.to_thread(run_processes, config, protocol, processes)
 
 
-async def _logged(config, proto, quiet: bool, log_file) -> BenchResult:  # noqa: ANN001
+async def _logged(config: BenchConfig, proto: Protocol, quiet: bool, log_file: IO[bytes] | None) -> BenchResult:
     """Run the bench; with --log, every event sent and received goes to the file as a Record."""
     from gwtool.bench import Bench
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
 
 import typer
 
@@ -13,7 +13,13 @@ from gwtool.cli.options import DEFAULT_URL, ProtocolOption, load
 from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from rich.console import Console
+
     from gwtool.check.cases import Case, Report, Result
+
+C = TypeVar("C")  # a suite's context, handed to each of its cases
 
 check_app = Typer(
     name="check",
@@ -87,7 +93,8 @@ def check_gateway(
 
 def _gateway_url(ctx: typer.Context, argument: str | None, option: str | None) -> str:
     """URL or --url, typed once; GWTOOL_URL only when neither is typed (it is a default, not a flag)."""
-    typed_option = option if ctx.get_parameter_source("url_option").name != "ENVIRONMENT" else None  # type: ignore[union-attr]
+    source = ctx.get_parameter_source("url_option")
+    typed_option = None if source is not None and source.name == "ENVIRONMENT" else option
     if argument is not None and typed_option is not None and argument != typed_option:
         raise GwtoolError(f"two gateway URLs given, {argument} and --url {typed_option}: give one")
     return argument or option or DEFAULT_URL
@@ -140,7 +147,7 @@ def check_service(
     _run("service", " ".join(command or []), cases, ctx, None, json, junit)
 
 
-def _selected(cases: list[Case[Any]], only: list[str] | None, skip: list[str] | None, list_cases: bool) -> list[Case[Any]]:
+def _selected(cases: list[Case[C]], only: list[str] | None, skip: list[str] | None, list_cases: bool) -> list[Case[C]]:
     from gwtool.check.cases import select
 
     chosen = select(cases, only, skip)
@@ -153,7 +160,15 @@ def _selected(cases: list[Case[Any]], only: list[str] | None, skip: list[str] | 
     return chosen
 
 
-def _run(suite: str, target: str, cases: list[Case[Any]], ctx: Any, prepare: Any, json: bool, junit: Path | None) -> None:
+def _run(
+    suite: str,
+    target: str,
+    cases: list[Case[C]],
+    ctx: C,
+    prepare: Callable[[C], Awaitable[None]] | None,
+    json: bool,
+    junit: Path | None,
+) -> None:
     import asyncio
 
     from rich.console import Console
@@ -196,7 +211,7 @@ STATUS_STYLES = {"pass": "green", "fail": "bold red", "skip": "yellow"}
 class _Progress:
     """A progress bar on stderr while the suite runs (a terminal only)."""
 
-    def __init__(self, console: Any, total: int):
+    def __init__(self, console: Console, total: int) -> None:
         from rich.live import Live
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -215,7 +230,7 @@ class _Progress:
         self.bar.update(self.task, advance=1, description=described)
 
 
-def _print_report(console: Any, report: Report) -> None:
+def _print_report(console: Console, report: Report) -> None:
     if not console.is_terminal:
         _print_lines(report)
         return

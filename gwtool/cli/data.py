@@ -113,7 +113,7 @@ _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?
 
 def _is_string_type(expr: TypeExpr) -> bool:
     if expr.kind == "nullable":
-        return _is_string_type(expr.item)  # type: ignore[arg-type]
+        return _is_string_type(expr.of)
     return expr.kind == "choice" or (expr.kind == "scalar" and expr.name in STRING_TYPES)
 
 

@@ -12,13 +12,15 @@ import os
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from typer._click.exceptions import UsageError  # typer 0.29 bundles click: not exported by typer
-from typer.core import TyperArgument, TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
+    from typer._click import Context, HelpFormatter  # what typer's own signatures name (typer.Context is a subclass)
+
     from gwtool.protocol.definition import Protocol
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -188,14 +190,20 @@ def epilog(command: str, help_text: str | None = None) -> str:
     return "\n\n".join(parts)
 
 
-def _no_type(ctx: Any) -> None:
+def _no_type(ctx: Context) -> str | None:
     return None
 
 
-def _plain_help_option(option: Any) -> Any:
+def _show_no_type(param: TyperArgument | TyperOption) -> None:
+    """No ``<bool>`` or ``<str>`` beside ``param`` in the help. Typer makes the parameter objects, so
+    their method is replaced on each one: no subclass of ours can stand in for them."""
+    param.display_type_rich = _no_type  # type: ignore[method-assign]  # on purpose, per object: see above
+
+
+def _plain_help_option(option: TyperOption | None) -> TyperOption | None:
     """--help is a flag: no ``<bool>`` beside it."""
     if option is not None:
-        option.display_type_rich = _no_type
+        _show_no_type(option)
     return option
 
 
@@ -203,24 +211,24 @@ class GwtoolCommand(TyperCommand):
     """A command whose help ends with its examples and the protocol's valid names, and whose
     arguments show their metavar only (``EVENT``, not ``EVENT <str>``)."""
 
-    def format_help(self, ctx: Any, formatter: Any) -> None:
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         self.epilog = epilog(ctx.command_path.partition(" ")[2] or self.name or "", self.help)  # "check gateway"
         for param in self.params:
             if isinstance(param, TyperArgument) and param.metavar:
-                param.display_type_rich = _no_type  # type: ignore[method-assign]
+                _show_no_type(param)
         super().format_help(ctx, formatter)
 
-    def get_help_option(self, ctx: Any) -> Any:
+    def get_help_option(self, ctx: Context) -> TyperOption | None:
         return _plain_help_option(super().get_help_option(ctx))
 
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         try:
-            return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+            return super().parse_args(ctx, args)
         except UsageError as exc:
             exc.ctx = exc.ctx or ctx  # the parser's own errors (--data with no value) come without it
             raise
 
-    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
         """``[OPTIONS] EVENT`` (click's style) rather than Typer's ``{EVENT}``."""
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
@@ -234,13 +242,14 @@ class GwtoolGroup(TyperGroup):
     """A group whose help ends with its exit statuses, and whose options are all flags (--version, the
     completion ones): no ``<bool>`` beside them."""
 
-    def format_help(self, ctx: Any, formatter: Any) -> None:
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         self.epilog = escape(EXIT_STATUS[ctx.command_path.partition(" ")[2]])  # "" for gwtool itself, "check"
         for param in self.params:
-            param.display_type_rich = _no_type  # type: ignore[attr-defined]
+            if isinstance(param, TyperOption):  # --version and the completion options: typer's, as every one is
+                _show_no_type(param)
         super().format_help(ctx, formatter)
 
-    def get_help_option(self, ctx: Any) -> Any:
+    def get_help_option(self, ctx: Context) -> TyperOption | None:
         return _plain_help_option(super().get_help_option(ctx))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeAlias
 
 import typer
 
@@ -19,7 +19,7 @@ from gwtool.errors import GwtoolError
 from gwtool.text import plural
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
     from rich.table import Table
     from rich.text import Text
 
@@ -71,7 +71,7 @@ def protocol_command(
     print_protocol(proto, Console(highlight=False), name)
 
 
-Section = tuple[tuple[str, ...], list[Any]]  # (names that select it, renderables)
+Section: TypeAlias = "tuple[tuple[str, ...], list[RenderableType]]"  # (names that select it, renderables)
 
 
 def print_protocol(proto: Protocol, console: Console, name: str | None = None) -> None:
@@ -163,7 +163,7 @@ def _table(title: str, *columns: str, caption: str = "") -> Table:
     return table
 
 
-def _row(table: Table, *cells: Any, style: str = "") -> None:
+def _row(table: Table, *cells: object, style: str = "") -> None:
     from rich.text import Text
 
     table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in cells), style=style or None)
@@ -352,7 +352,7 @@ def _read_input(file: str | None) -> bytes:
             sys.stderr.write("reading payloads from stdin (end with Ctrl-D)…\n")
         return sys.stdin.buffer.read()
     try:
-        return Path(file).read_bytes()  # type: ignore[arg-type]
+        return Path(file).read_bytes()
     except OSError as exc:
         raise GwtoolError(f"{file}: cannot read: {exc.strerror or exc}") from None
 
@@ -394,7 +394,7 @@ def _payload_errors(proto: Protocol, frame: bytes, as_: str | None) -> tuple[str
     return f"{_label(proto, payload)} as sent by {who}", errors
 
 
-def _sender(proto: Protocol, payload: dict, as_: str | None) -> tuple[str, str | None]:
+def _sender(proto: Protocol, payload: dict[str, Any], as_: str | None) -> tuple[str, str | None]:
     if as_ == GATEWAY:
         return GATEWAY, None
     if as_ is not None:
@@ -406,7 +406,7 @@ def _sender(proto: Protocol, payload: dict, as_: str | None) -> tuple[str, str |
     return "service", None
 
 
-def _label(proto: Protocol, payload: dict) -> str:
+def _label(proto: Protocol, payload: dict[str, Any]) -> str:
     name = proto.op_name(payload.get("op"))
     detail = payload.get("t") if payload.get("t") is not None else payload.get("type")
     return f"{name} {detail}" if isinstance(detail, str) else name

@@ -5,9 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from gwtool.errors import ClosedByGateway, GwtoolError
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Coroutine
+
+T = TypeVar("T")
 
 CLOSE_HINTS = {  # what a user can do about a close that ends the command
     "AUTHENTICATION_FAILED": "--token or GWTOOL_TOKEN sets the token gwtool sends",
@@ -25,10 +31,11 @@ def with_close_hint(exc: ClosedByGateway) -> ClosedByGateway:
 class open_log:  # noqa: N801 - used as a context manager
     """``--log FILE`` opened for appending, its header line written (gwtool/recording.py), or None."""
 
-    def __init__(self, path: Path | None, header: Callable[[], dict[str, Any]] | None = None):
-        self.path, self.file, self.header = path, None, header
+    def __init__(self, path: Path | None, header: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.path, self.header = path, header
+        self.file: IO[bytes] | None = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> IO[bytes] | None:
         if self.path is not None:
             try:
                 self.file = open(self.path, "ab")  # noqa: SIM115
@@ -40,12 +47,12 @@ class open_log:  # noqa: N801 - used as a context manager
                 raise GwtoolError(f"--log: cannot open {self.path}: {exc.strerror or exc}") from None
         return self.file
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.file is not None:
             self.file.close()
 
 
-def run_on_fast_loop(coro: Any) -> Any:
+def run_on_fast_loop(coro: Coroutine[Any, Any, T]) -> T:
     """Run a wire command's coroutine on uvloop where it is installed (a dependency off Windows).
 
     The stock loop on Python 3.11 reads every frame into a fresh 256 KiB buffer, which glibc maps
@@ -62,7 +69,7 @@ def run_on_fast_loop(coro: Any) -> Any:
         return runner.run(coro)
 
 
-def install_stop_signals(stop: Any) -> None:
+def install_stop_signals(stop: asyncio.Event) -> None:
     """Ctrl-C and SIGTERM set ``stop`` (the client then closes with 1000) instead of raising."""
     import asyncio
     import signal

@@ -71,6 +71,17 @@ async def test_heartbeats_are_acked_at_the_gateway_interval() -> None:
     assert not result.closes
 
 
+@pytest.mark.parametrize("mark", [[0, 0, "late"], [-1, 0, 1], [0, -1, 1], [True, 0, 1], [0, 0, 1.5]])
+async def test_a_bench_field_not_written_by_a_sender_is_foreign(mark: list[object]) -> None:
+    """Events come from the wire: a field of the right name but not [sender, seq, ns] as our
+    senders write it is counted apart, never taken for one of ours nor allowed to stop a reader."""
+    bench = Bench(BenchConfig(url="ws://127.0.0.1:9", senders=2, receivers=1), PROTO)
+    for seen in bench._seen:  # both senders have sent seq 0..3 (as _send_loop makes room)
+        seen.extend(bytes(4))
+    bench._count({MARK: mark})
+    assert (bench.stats.foreign, bench.stats.received, bench.stats.latencies_ms) == (1, 0, [])
+
+
 def test_events_carry_the_bench_field_and_pass_validation() -> None:
     from gwtool.protocol.validate import validate_payload
 
@@ -211,3 +222,13 @@ async def test_no_senders_is_refused_as_no_receivers_is(option: str) -> None:
     status, stderr = await gwtool_bench(option, "0", "--duration", "0.2")
     assert status == 1
     assert stderr.splitlines()[0] == f"error: {option}: must be ≥ 1"
+
+
+@pytest.mark.parametrize("example", ["[1, 2]", "5"])
+async def test_an_event_example_that_is_not_an_object_is_named_not_a_traceback(tmp_path, example: str) -> None:
+    t = Roles(PROTO).event.t
+    definition = tmp_path / "mine.toml"
+    definition.write_text(f"[events.{t}]\nexample = '{example}'\n")
+    status, stderr = await gwtool_bench("--protocol", str(definition), "--duration", "0.2")
+    assert status == 1, stderr
+    assert stderr.strip() == f"error: {t}: its example is not a JSON object, and the bench adds a field to it"

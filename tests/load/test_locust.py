@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
 import re
 import shutil
 import socket
@@ -81,3 +82,38 @@ async def test_locust_distributed_delivers_execute_command_with_no_failures(tmp_
     sent, received, lost = map(int, report.groups())
     assert received == int(delivered["Request Count"]) and lost == max(0, sent - received)
     assert lost <= sent * 0.05  # only those in flight when the run stopped
+
+
+def test_a_sender_whose_event_data_is_not_an_object_says_so_before_connecting(tmp_path):
+    """Each event spreads its data and adds the send time to it, so only a JSON object will do."""
+    from gwtool.bench import Roles
+
+    t = Roles(load_protocol(use_env=False)).event.t
+    definition = tmp_path / "mine.toml"
+    definition.write_text(f"[events.{t}]\nexample = '[1, 2]'\n")
+    script = (
+        "from locust.env import Environment\n"
+        "from gwtool.locust import SharderUser\n"
+        "try:\n"
+        "    SharderUser(Environment()).on_start()\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    env = {**os.environ, "GWTOOL_PROTOCOL": str(definition)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.strip() == f"GatewayError {t}: its data is not a JSON object, and each event adds a field to it", (
+        done.stdout + done.stderr
+    )
+
+
+def test_the_run_s_totals_are_left_in_gwtool_locust_totals():
+    script = (
+        "from locust import events\n"
+        "from locust.env import Environment\n"
+        "from gwtool import locust\n"
+        "locust.COUNTS.update(sent=5, received=3)\n"
+        "events.quitting.fire(environment=Environment(events=events))\n"
+        "print(sorted(locust.TOTALS.items()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[('lost', 2), ('received', 3), ('sent', 5)]", done.stdout + done.stderr
