@@ -632,8 +632,8 @@ def make_client(url: str, service: str, token: str, compress: bool, proto: Proto
 
 def run_async(coro: Any, *, interrupted_status: int = 0) -> None:
     """Run a command's coroutine. Ctrl-C that the command did not handle exits quietly."""
-    from gwtool.cli.running import run_on_fast_loop
     from gwtool.errors import ClosedByGateway
+    from gwtool.loop import run_on_fast_loop
 
     try:
         run_on_fast_loop(coro)

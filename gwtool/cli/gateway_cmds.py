@@ -19,7 +19,8 @@ from gwtool.cli.options import (
     from_environment,
     load,
 )
-from gwtool.cli.running import install_stop_signals, open_log, run_on_fast_loop
+from gwtool.cli.running import install_stop_signals, open_log
+from gwtool.loop import run_on_fast_loop
 from gwtool.text import plural
 
 

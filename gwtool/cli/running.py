@@ -1,19 +1,18 @@
-"""What the long-running commands share: the event loop, the ``--log`` file and Ctrl-C / SIGTERM handling."""
+"""What the long-running commands share: the ``--log`` file, Ctrl-C / SIGTERM handling and close hints.
+
+The event loop they run on is gwtool/loop.py's, shared with the load generator."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any
 
 from gwtool.errors import ClosedByGateway, GwtoolError
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Coroutine
-
-T = TypeVar("T")
 
 CLOSE_HINTS = {  # what a user can do about a close that ends the command
     "AUTHENTICATION_FAILED": "--token or GWTOOL_TOKEN sets the token gwtool sends",
@@ -50,23 +49,6 @@ class open_log:  # noqa: N801 - used as a context manager
     def __exit__(self, *exc: object) -> None:
         if self.file is not None:
             self.file.close()
-
-
-def run_on_fast_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a wire command's coroutine on uvloop where it is installed (a dependency off Windows).
-
-    The stock loop on Python 3.11 reads every frame into a fresh 256 KiB buffer, which glibc maps
-    and unmaps per read (cpython#85451): a round trip costs about twice what it does on uvloop."""
-    import asyncio
-
-    try:
-        import uvloop
-    except ImportError:
-        factory = None
-    else:
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(coro)
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
