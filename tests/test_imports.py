@@ -46,3 +46,22 @@ def test_the_core_never_imports_the_command_line():
         if "cli" not in path.relative_to(PACKAGE).parts[:1]
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_a_command_module_imports_no_other_command_module():
+    """Shared options live in cli/options.py, shared non-Typer code in the core: a command module
+    that needs another's helper is a sign the helper belongs in one of those."""
+    cli = PACKAGE / "cli"
+    offenders = {}
+    for path in modules(cli):
+        if path.stem in CLI_SHARED:
+            continue
+        commands = {name for name in imported_modules(path) if is_cli(name) and name.split(".")[2] not in CLI_SHARED}
+        if commands:
+            offenders[path.name] = sorted(commands)
+    assert offenders == {}
+
+
+def test_the_import_rules_see_imports_inside_functions():
+    module = PACKAGE / "cli" / "client_cmds.py"
+    assert "gwtool.client.sending" in imported_modules(module)  # imported inside a command, to keep --help fast
