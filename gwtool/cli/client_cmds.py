@@ -38,8 +38,7 @@ from gwtool.cli.running import install_stop_signals, open_log, run_async, stop_s
 from gwtool.errors import GwtoolError, InvalidSetting
 
 if TYPE_CHECKING:
-    import asyncio
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from gwtool.client import GatewayClient
     from gwtool.client.sending import SendPlan
@@ -162,34 +161,24 @@ async def _connect(client: GatewayClient, console: ConsoleSettings, watch: Watch
     # stdout going away (| head) stops it like --count would
     output = console.output(client.proto, hide=hidden, figures=lambda: latency_figures(client), on_closed=enough.set)
     client.subscribe(output)
-    if watch.count is not None:
-        client.subscribe(_stop_after(client, watch.count, hidden, enough))
+    if (count := watch.count) is not None:
+        shown = 0
+
+        def count_received(item: Record | Notice) -> None:
+            nonlocal shown
+            if isinstance(item, Record) and item.direction == "in" and not hidden(item):
+                shown += 1
+                if shown >= count:
+                    client.stop()  # exactly N: nothing read after this one is shown
+                    enough.set()
+
+        client.subscribe(count_received)
     try:
         install_stop_signals(enough)
         await run_until(client, enough, watch.duration)
         output.message(f"{client.sent_count} sent · {client.received_count} received · latency {client.latency.summary()}")
     finally:
         await output.aclose()
-
-
-def _stop_after(
-    client: GatewayClient, count: int, hidden: Callable[[Record | Notice], bool], enough: asyncio.Event
-) -> Callable[[Record | Notice], None]:
-    """A subscriber that stops ``client`` once it has shown ``count`` received payloads: exactly
-    that many, as nothing read after the last one reaches the console."""
-    from gwtool.records import Record
-
-    shown = 0
-
-    def count_received(item: Record | Notice) -> None:
-        nonlocal shown
-        if isinstance(item, Record) and item.direction == "in" and not hidden(item):
-            shown += 1
-            if shown >= count:
-                client.stop()
-                enough.set()
-
-    return count_received
 
 
 def latency_figures(client: GatewayClient) -> str:
