@@ -120,8 +120,8 @@ def make_process_request(gw: MockGateway) -> Callable[[ServerConnection, Request
         if origin is not None and origin not in gw.allow_origins and "*" not in gw.allow_origins:
             # a web page the developer has open: it must not drive or read a local gateway
             shown = origin if len(origin) <= 100 else origin[:100] + "…"
-            gw._notice("warning", f"refused a request from origin {shown!r} ({request.path[:100]}): "
-                       "browsers' pages may not use this gateway (--allow-origin adds one)", None, origin=shown)  # fmt: skip
+            gw.warn(f"refused a request from origin {shown!r} ({request.path[:100]}): "
+                    "browsers' pages may not use this gateway (--allow-origin adds one)", origin=shown)  # fmt: skip
             return json_response(
                 403, {"error": f"origin {shown!r} is not allowed (the gateway's --allow-origin lists those that are)"}
             )
@@ -133,7 +133,7 @@ def make_process_request(gw: MockGateway) -> Callable[[ServerConnection, Request
         except Exception as exc:  # a gateway bug, or data that cannot be JSON: still a JSON answer
             status = 500
             response = json_response(status, {"error": f"gateway error: {type(exc).__name__}: {exc}"})
-        gw._http_notice(request.method, request.path, status, connection)
+        gw.http_notice(request.method, request.path, status, connection)
         if request.method == "HEAD":  # RFC 9110: the GET answer's headers, no body
             response = dataclasses.replace(response, body=b"")
         return response
@@ -198,7 +198,7 @@ def make_connection_class(gw: MockGateway) -> type:
                 super().data_received(self.head[: end + 4])  # one request; anything pipelined after it is not read
                 return
             status, method, path, why = verdict
-            gw._http_notice(method, path, status, self)
+            gw.http_notice(method, path, status, self)
             self.transport.write(error_bytes(status, why))
             self.transport.close()
 
