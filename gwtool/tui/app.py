@@ -117,6 +117,15 @@ class GwtoolApp(App[None]):
                     yield self.services
         yield Footer()
 
+    def get_driver_class(self) -> Any:
+        """Textual's web driver (a browser tab, ``tui --web``) becomes one that ends with its server."""
+        driver = super().get_driver_class()
+        if (driver.__module__, driver.__qualname__) == ("textual.drivers.web_driver", "WebDriver"):
+            from gwtool.tui.tab import TabDriver
+
+            return TabDriver
+        return driver
+
     def get_system_commands(self, screen: Any) -> Any:
         """Textual's own palette entries, less those our ACTIONS already list (Theme, Quit, Keys)."""
         for command in super().get_system_commands(screen):
