@@ -305,3 +305,28 @@ async def test_latency_given_figures_before_its_pane_composed_shows_them_once_mo
         table, summary = latency.query_one("#latency-numbers", Static).content.renderables  # type: ignore[union-attr]
         assert summary.plain.startswith("3 heartbeats answered")
 
+
+async def test_a_latency_graph_of_one_sample_is_not_drawn_as_a_solid_block():
+    """Sparkline stretches one value over its whole width and height: the pane says what it has."""
+    from textual.app import App
+    from textual.widgets import Sparkline
+    from tui_testkit import plain
+
+    from gwtool.client.latency import LatencyStats
+    from gwtool.tui.widgets.latency import Latency
+
+    stats = LatencyStats()
+    stats.add(0.9)
+    latency = Latency()
+    app = App()
+    async with app.run_test() as pilot:
+        await app.mount(latency)
+        latency.show(stats, embedded=True)
+        await pilot.pause()
+        graph = latency.query_one("#latency-graph", Sparkline)
+        assert not graph.display and "one so far: 0.9 ms" in plain(latency.query_one("#latency-numbers"))
+        stats.add(1.3)
+        latency.show(stats, embedded=True)
+        await pilot.pause()
+        assert graph.display and list(graph.data or []) == [0.9, 1.3]
+        assert "the last 2, 0.9 ms to 1.3 ms" in plain(latency.query_one("#latency-numbers"))
