@@ -20,13 +20,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, OptionList, TabbedContent, TabPane, Tabs, TextArea, Tree
 
+from gwtool import filters
 from gwtool.console import label
 from gwtool.errors import GwtoolError, InvalidPayload
+from gwtool.filters import Filter, Side
 from gwtool.protocol.definition import Protocol
 from gwtool.records import Notice, Record
 from gwtool.text import printable
 from gwtool.tui.commands import ACTIONS, GwtoolCommands, app_bindings, available
-from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Feed, Filter, Side
+from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Feed
 from gwtool.tui.session import Session
 from gwtool.tui.settings import load_settings, save_setting
 from gwtool.tui.source import Source
@@ -42,7 +44,7 @@ from gwtool.tui.widgets.stream import Stream
 FLUSH_SECONDS = 0.1  # drain the feed 10×/s: under load each drain repaints the whole stream
 STATUS_EVERY = 2  # flushes between status bar updates (repainted in the same frame as the stream)
 SIDES: tuple[Side | None, ...] = (None, "you", "gw")
-SIDE_NAMES = {None: "both sides", "you": "our client's side", "gw": "the gateway's side"}
+SIDE_NAMES: dict[Side | None, str] = {None: "both sides", **filters.SIDE_NAMES}
 PANE_FOCUS = {"detail": "#detail-view", "cache": "#cache-tree", "compose": "#compose-editor", "services": "#services-table"}
 OUR_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.binding} | {"escape"}
 # the actions that still run while a text field has focus: their keys are not text
@@ -61,7 +63,7 @@ CANNOT_WITHOUT_EMBEDDED_GATEWAY = {
     "cycle_side": "Only our client's side: the gateway is not embedded (run without --url to see both).",
     "request_heartbeat": "Only the embedded gateway can be asked for a heartbeat (run without --url).",
 }
-FILTER_HINT = "filter: op:HEARTBEAT  t:EXECUTE  dir:in  side:gw  -op:heartbeat  free text"
+FILTER_HINT = "filter: op:HEARTBEAT  t:EXECUTE  conn:3  dir:in  side:gw  -op:heartbeat  words"
 
 
 class GwtoolApp(App[None]):
@@ -233,8 +235,8 @@ class GwtoolApp(App[None]):
         elif stream.follow:
             parts.append("following")
         if not stream.view and stream.filter and self.feed.entries:
-            unknown = stream.filter.unknown(self.proto)
-            parts.insert(0, f"{', '.join(unknown)} matches nothing in the protocol" if unknown else "no line matches the filter")
+            problems = stream.filter.problems(self.proto, self.stream_sides())
+            parts.insert(0, " · ".join(f"{term} {why}" for term, why in problems) or "no line matches the filter")
             parts.insert(1, "Esc clears it")
         subtitle = " · ".join(parts)
         if stream.border_subtitle != subtitle:

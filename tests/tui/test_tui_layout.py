@@ -195,7 +195,7 @@ async def test_a_filter_that_matches_nothing_says_so(proto):
         await settle(pilot)
         app.filter_box.value = "op:NOPE"
         await settle(pilot)
-        assert "op:nope matches nothing in the protocol" in app.stream.border_subtitle
+        assert "op:NOPE matches no op of the protocol (HEARTBEAT" in app.stream.border_subtitle
         app.filter_box.value = "zzzz-not-there"
         await settle(pilot)
         assert "no line matches the filter" in app.stream.border_subtitle and "Esc clears it" in app.stream.border_subtitle

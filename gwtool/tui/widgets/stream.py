@@ -24,9 +24,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, label, summary
+from gwtool.filters import Filter, Side
 from gwtool.records import Record
 from gwtool.text import printable
-from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Filter, Side
+from gwtool.tui.feed import DEFAULT_LIMIT, Entry
 from gwtool.tui.textual_private import scroll_update
 
 if TYPE_CHECKING:
@@ -177,7 +178,8 @@ class Stream(ScrollView, can_focus=True):
     # --- content -----------------------------------------------------------------------------
     def add(self, entries: Iterable[Entry]) -> int:
         """Append the entries that pass the filter; returns how many did."""
-        shown = [e for e in entries if self.filter.matches(e, self.proto)] if self.filter else list(entries)
+        matches, proto = self.filter.matches, self.proto
+        shown = [e for e in entries if matches(e.item, proto, e.side, e.text_for_search)] if self.filter else list(entries)
         if not shown:
             return 0
         overflow = len(self.view) + len(shown) - (self.view.maxlen or 0)
