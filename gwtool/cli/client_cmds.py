@@ -18,6 +18,7 @@ from gwtool.cli.options import (
     DEFAULT_URL,
     CompressOption,
     EveryOption,
+    FilterOption,
     JsonOption,
     LogOption,
     ProtocolOption,
@@ -26,6 +27,7 @@ from gwtool.cli.options import (
     ShowTokenOption,
     TokenOption,
     UrlOption,
+    filter_hide,
     load,
 )
 from gwtool.cli.running import install_stop_signals, open_log
@@ -107,6 +109,7 @@ def connect(
     log: LogOption = None,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    filter_: FilterOption = None,
     show_token: ShowTokenOption = False,
     timeout: Annotated[
         float,
@@ -127,6 +130,7 @@ def connect(
     proto = load(protocol)
     service = check_service(proto, service or next(iter(proto.services)))
     options = dict(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
+    output_options = dict(json=json, every=every, quiet=quiet, hide=filter_hide(filter_, proto, "you"))
     with open_log(log, lambda: recording_header(proto, "connect", url, service)) as log_file:
         client = make_client(
             url,
@@ -140,7 +144,7 @@ def connect(
             open_timeout=timeout,
             show_token=show_token,
         )
-        run_async(_connect(client, dict(json=json, every=every, quiet=quiet, log=log_file), **options))
+        run_async(_connect(client, {**output_options, "log": log_file}, **options))
 
 
 async def _connect(
@@ -154,8 +158,10 @@ async def _connect(
     heartbeat_ops = {client.proto.op("HEARTBEAT"), client.proto.op("HEARTBEAT_ACK")}
     enough = asyncio.Event()
 
+    filtered = output_options.pop("hide")  # --filter
+
     def hidden(item: Record | Notice) -> bool:
-        return hide_heartbeats and isinstance(item, Record) and item.op in heartbeat_ops
+        return (hide_heartbeats and isinstance(item, Record) and item.op in heartbeat_ops) or bool(filtered and filtered(item))
 
     # stdout going away (| head) stops it like --count would
     output = WireOutput(

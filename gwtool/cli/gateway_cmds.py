@@ -11,11 +11,13 @@ from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_PORT,
     EveryOption,
+    FilterOption,
     JsonOption,
     LogOption,
     ProtocolOption,
     QuietOption,
     ShowTokenOption,
+    filter_hide,
     load,
 )
 from gwtool.cli.running import install_stop_signals, open_log, run_on_fast_loop
@@ -92,6 +94,7 @@ def mock_gateway(
     json: JsonOption = False,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    filter_: FilterOption = None,
     show_token: ShowTokenOption = False,
 ) -> None:
     """Run a strict mock gateway: services connect to it and it tells them exactly what they got wrong.
@@ -111,6 +114,7 @@ def mock_gateway(
     if ack not in ("always", "without-d", "never"):
         raise typer.BadParameter(f"expected always, without-d or never, got {ack!r}", param_hint="--ack")
     proto = load(protocol)
+    hide = filter_hide(filter_, proto, "gw")
     settings = dict(
         host=host, port=port, heartbeat_interval=heartbeat_interval, token=token, max_shards=max_shards,
         shards_per_sharder=shards_per_sharder, max_size=max_size, rate_limit=limit, hold=hold, hold_bytes=hold_bytes,
@@ -119,7 +123,7 @@ def mock_gateway(
     )  # fmt: skip
 
     with open_log(log) as log_file:  # its header is written once the gateway listens (its real URL)
-        _run(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file), request_heartbeats)
+        _run(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file, hide=hide), request_heartbeats)
 
 
 def _run(proto, settings: dict, output_options: dict, request_every: float | None) -> None:  # noqa: ANN001

@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from gwtool.filters import Side
     from gwtool.protocol.definition import Protocol
+    from gwtool.records import Notice, Record
 
 DEFAULT_PORT = 8765
 DEFAULT_URL = f"ws://127.0.0.1:{DEFAULT_PORT}"
@@ -52,6 +56,16 @@ LogOption = Annotated[
 ShowTokenOption = Annotated[
     bool, typer.Option("--show-token", help="Show IDENTIFY tokens in full (default: masked, e.g. s3c… (6 chars)).", metavar="")
 ]
+FilterOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--filter",
+        metavar="TERMS",
+        help="Print only the payloads these terms match, e.g. 'conn:3 t:EXECUTE_COMMAND -op:heartbeat' (the dashboard's "
+        "filter: op: t: dir: conn: side:, free words, -term hides). Notices always print; --json is filtered, --log keeps all.",
+        show_default=False,
+    ),
+]
 ServiceOption = Annotated[
     Optional[str],
     typer.Option(
@@ -67,3 +81,24 @@ def load(protocol: Path | None) -> Protocol:
     from gwtool.protocol.definition import load_protocol
 
     return load_protocol(protocol, use_env=False)
+
+
+def filter_hide(terms: str | None, proto: Protocol, side: Side) -> Callable[[Record | Notice], bool] | None:
+    """``--filter`` as the console's ``hide``: the payloads the terms do not match, never a notice.
+    It runs where the console renders, off the wire's path. A term that cannot match is a usage
+    error naming it (exit 1)."""
+    if not terms or not terms.strip():
+        return None
+    from gwtool.filters import Filter, FilterError
+    from gwtool.records import Record
+
+    try:
+        wanted = Filter.parse_strict(terms, proto, only_side=side)
+    except FilterError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--filter") from None
+    matches = wanted.matches
+
+    def hide(item: Record | Notice) -> bool:
+        return type(item) is Record and not matches(item, proto, side)
+
+    return hide
