@@ -6,6 +6,7 @@ commands so that ``gwtool --help`` stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -20,6 +21,7 @@ from gwtool.cli.options import (
     ConsoleSettings,
     DataOption,
     EveryOption,
+    FilterOption,
     JsonOption,
     LogOption,
     ProtocolOption,
@@ -30,6 +32,7 @@ from gwtool.cli.options import (
     TokenOption,
     UrlOption,
     check_url_option,
+    filter_hide,
     known_service,
     load,
     settings_flags,
@@ -105,6 +108,7 @@ def connect(
     log: LogOption = None,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    filter_: FilterOption = None,
     show_token: ShowTokenOption = False,
     timeout: Annotated[
         float,
@@ -128,7 +132,7 @@ def connect(
     proto = load(protocol)
     service = known_service(proto, service or next(iter(proto.services)))
     check_url_option(ctx, url)
-    watch = Watch(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
+    watch = Watch(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines, hide=filter_hide(filter_, proto, "you"))
     with open_log(log, lambda: client_header(proto, "connect", url, service)) as log_file:
         client = GatewayClient(
             url, service=service, token=token, compress=compress, proto=proto, heartbeat=not no_heartbeat, guilds=guilds,
@@ -144,6 +148,7 @@ class Watch:
     duration: float | None = None
     count: int | None = None  # payloads received, of those shown
     hide_heartbeats: bool = False
+    hide: Callable[[Record | Notice], bool] | None = None  # --filter: the payloads it does not match
 
 
 async def _connect(client: GatewayClient, console: ConsoleSettings, watch: Watch) -> None:
@@ -156,7 +161,9 @@ async def _connect(client: GatewayClient, console: ConsoleSettings, watch: Watch
     enough = asyncio.Event()
 
     def hidden(item: Record | Notice) -> bool:
-        return watch.hide_heartbeats and isinstance(item, Record) and item.op in heartbeat_ops
+        return (watch.hide_heartbeats and isinstance(item, Record) and item.op in heartbeat_ops) or bool(
+            watch.hide is not None and watch.hide(item)
+        )
 
     # stdout going away (| head) stops it like --count would
     output = console.output(client.proto, hide=hidden, figures=lambda: latency_figures(client), on_closed=enough.set)

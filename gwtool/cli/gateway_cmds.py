@@ -13,11 +13,13 @@ from gwtool.cli.options import (
     DEFAULT_PORT,
     ConsoleSettings,
     EveryOption,
+    FilterOption,
     JsonOption,
     LogOption,
     ProtocolOption,
     QuietOption,
     ShowTokenOption,
+    filter_hide,
     from_environment,
     load,
     settings_flags,
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from gwtool.gateway.settings import Ack, GatewaySettings
     from gwtool.output import WireOutput
     from gwtool.protocol.definition import Protocol
+    from gwtool.records import Notice, Record
 
 ACK_FLAG: dict[str, Ack] = {"always": "always", "without-d": "without_d", "never": "never"}  # --ack's words
 
@@ -108,6 +111,7 @@ def mock_gateway(
     json: JsonOption = False,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    filter_: FilterOption = None,
     show_token: ShowTokenOption = False,
 ) -> None:
     """Run a strict mock gateway: services connect to it and it tells them exactly what they got wrong.
@@ -134,14 +138,20 @@ def mock_gateway(
 
     with open_log(log) as log_file:  # its header is written once the gateway listens (its real URL)
         console = ConsoleSettings(json=json, every=every, quiet=quiet, log=log_file)
+        hide = filter_hide(filter_, proto, "gw")
         try:
-            run_on_fast_loop(_serve(proto, settings, console, request_heartbeats, token_from))
+            run_on_fast_loop(_serve(proto, settings, console, request_heartbeats, token_from, hide))
         except KeyboardInterrupt:  # a second Ctrl-C during shutdown
             pass
 
 
 async def _serve(
-    proto: Protocol, settings: GatewaySettings, console: ConsoleSettings, request_every: float | None, token_from: str | None
+    proto: Protocol,
+    settings: GatewaySettings,
+    console: ConsoleSettings,
+    request_every: float | None,
+    token_from: str | None,
+    hide: Callable[[Record | Notice], bool] | None,
 ) -> None:
     import asyncio
     import gc
@@ -154,7 +164,7 @@ async def _serve(
         from gwtool.recording import header, write_header
 
         write_header(console.log, header(proto, side="gateway", command="mock-gateway", url=gw.url))
-    output = console.output(proto, show_conn=True, figures=lambda: _figures(gw))
+    output = console.output(proto, show_conn=True, figures=lambda: _figures(gw), hide=hide)
     stop = asyncio.Event()
     install_stop_signals(stop)
     loop = asyncio.get_running_loop()
@@ -164,7 +174,7 @@ async def _serve(
     watch = asyncio.create_task(_watch_open_files(warn_open_files))
     gc.freeze()  # what start-up made (typer, rich, the definition) lives on: keep it out of collections
     output.message(f"mock gateway listening on {gw.url}  ·  REST {gw.http_url}/services/  {gw.http_url}/cache/", "bold")
-    output.message(f"connect a service to {gw.url}  (e.g. python -m websockets {gw.url})  ·  Ctrl-C stops")
+    output.message(f"connect a service to {gw.url}  (e.g. gwtool connect --url {gw.url})  ·  Ctrl-C stops")
     if gw.token is None:
         output.message("no token configured (--token / GWTOOL_TOKEN): any token is accepted", "yellow")
     elif token_from is not None:

@@ -13,6 +13,7 @@ import typer
 from gwtool.errors import GwtoolError, InvalidSetting
 
 if TYPE_CHECKING:
+    from gwtool.filters import Side
     from gwtool.output import WireOutput
     from gwtool.protocol.definition import Protocol
     from gwtool.records import Notice, Record
@@ -74,6 +75,16 @@ SetOption = Annotated[
         metavar="PATH=VALUE",
         help="Change one field of the data, e.g. ids.shard=2 or command=kick (repeatable). VALUE is JSON "
         "(2, true, null, [..]); text that is not JSON, or any value for a string-typed field, stays a string.",
+    ),
+]
+FilterOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--filter",
+        metavar="TERMS",
+        help="Print only the payloads these terms match, e.g. 'conn:3 t:EXECUTE_COMMAND -op:heartbeat' (the dashboard's "
+        "filter: op: t: dir: conn: side:, free words, -term hides). Notices always print; --json is filtered, --log keeps all.",
+        show_default=False,
     ),
 ]
 ServiceOption = Annotated[
@@ -159,3 +170,24 @@ class ConsoleSettings:
             proto, json=self.json, every=self.every, quiet=self.quiet, log=self.log,
             hide=hide, figures=figures, on_closed=on_closed, show_conn=show_conn,
         )  # fmt: skip
+
+
+def filter_hide(terms: str | None, proto: Protocol, side: Side) -> Callable[[Record | Notice], bool] | None:
+    """``--filter`` as the console's ``hide``: the payloads the terms do not match, never a notice.
+    It runs where the console renders, off the wire's path. A term that cannot match is a usage
+    error naming it (exit 1)."""
+    if not terms or not terms.strip():
+        return None
+    from gwtool.filters import Filter, FilterError
+    from gwtool.records import Record
+
+    try:
+        wanted = Filter.parse_strict(terms, proto, only_side=side)
+    except FilterError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--filter") from None
+    matches = wanted.matches
+
+    def hide(item: Record | Notice) -> bool:
+        return type(item) is Record and not matches(item, proto, side)
+
+    return hide

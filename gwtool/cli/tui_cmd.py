@@ -89,7 +89,7 @@ def tui(
 
     --web serves it to browsers instead: every tab gets a dashboard, and without --url they all watch one embedded gateway.
 
-    Exit status: 0 on quit (after Ctrl-C with --web), 1 invalid input, 2 the --web port cannot be used.
+    Exit status: 0 on quit (after Ctrl-C or SIGTERM with --web), 1 invalid input, 2 the --web port cannot be used.
     """
     proto = load(protocol)
     if service is not None and service not in proto.services:
