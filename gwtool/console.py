@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import orjson
 from rich.text import Text
 
-from gwtool.records import Notice, Record
+from gwtool.records import Forward, Notice, Record
 from gwtool.text import printable, printable_frame, printable_json
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def format_record(record: Record, proto: Protocol, *, who: str | None = None, ex
     return line
 
 
-def size_text(record: Record) -> str:
+def size_text(record: Record | Forward) -> str:
     return human_size(record.size) + (" z" if record.compressed else "")
 
 
@@ -160,7 +160,7 @@ class PlainLines:
         self.proto, self.show_conn = proto, show_conn
         self._kept: dict[tuple[object, ...], str] = {}
 
-    def __call__(self, record: Record, extra: str = "", to: Record | None = None) -> str:
+    def __call__(self, record: Record, extra: str = "", to: Forward | None = None) -> str:
         payload = record.payload
         if payload is None:  # (``to`` is never set then: only a read with a payload has forwards)
             return plain_record(record, self.proto, who=self._who(record), extra=extra)
@@ -187,7 +187,7 @@ class PlainLines:
         return connection_name(record.conn, record.service) if self.show_conn else None
 
 
-def route_extra(read: Record, forwards: Sequence[Record]) -> str:
+def route_extra(read: Record, forwards: Sequence[Forward]) -> str:
     """What a relayed event's line adds: where the gateway forwarded it (``→ #5 commands``), with
     the forward's own size when it differs (compressed for its receiver)."""
     return "→ " + ", ".join(

@@ -3,8 +3,8 @@
 ``conn:3 t:EXECUTE_COMMAND -op:heartbeat free words``: every term must match; a leading ``-``
 negates one. ``op:`` and ``t:`` (or ``type:``) match a prefix of the op name and of the event name
 or cache type, ignoring case; ``dir:in``/``dir:out`` the direction; ``side:you``/``side:gw`` which
-side recorded it; ``conn:N`` connection N; any other word is searched in the line's label,
-service and data. Notices (connected, closed, …) pass ``op:``/``t:``/``dir:`` terms only when
+side recorded it; ``conn:N`` connection N (a relayed event matches its sender's and each
+receiver's, and ``dir:out`` too); any other word is searched in the line's label, service and data. Notices (connected, closed, …) pass ``op:``/``t:``/``dir:`` terms only when
 negated, so ``-op:heartbeat`` hides heartbeats but keeps connection events.
 
 ``Filter.parse`` never fails (the dashboard parses as you type and says what is wrong in the
@@ -139,14 +139,18 @@ def _any_starts(names: list[str] | tuple[str, ...], value: str) -> bool:
 
 def _term(term: Term, item: Record | Notice, proto: Protocol, side: Side, text: Callable[[Protocol], str] | None) -> bool:
     key, value = term.key, term.value
-    if key == "conn":
-        return value.isdigit() and item.conn == int(value)
+    if key == "conn":  # a relayed event is on its sender's connection and on each receiver's
+        if not value.isdigit():
+            return False
+        conn = int(value)
+        forwards = item.forwards if isinstance(item, Record) else None
+        return item.conn == conn or (forwards is not None and any(f.conn == conn for f in forwards))
     if key == "side":
         return _side_is(side, value)
     if not isinstance(item, Record):  # a notice: no op, kind or direction to match
         return False if key else value in (text(proto) if text is not None else search_text(item, proto))
-    if key == "dir":
-        return item.direction == value
+    if key == "dir":  # a relayed event went both ways: read, then forwarded
+        return item.direction == value or (value == "out" and bool(item.forwards))
     if key == "op":
         return item.payload is not None and proto.op_name(item.op).lower().startswith(value)
     if key == "t":

@@ -22,6 +22,7 @@ from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Protocol
+    from gwtool.records import Forward
 
 FORMAT = "gwtool-recording/1"
 MAX_LINE = 16 << 20  # a longer line is not a record gwtool wrote (--max-size is 1 MiB by default)
@@ -223,6 +224,19 @@ def replay_plan(
 _NOTICE_KEYS = frozenset(("ts", "kind", "conn", "service", "text"))
 
 
+def _forwards(to: Any) -> list[Forward] | None:
+    """A relayed event's ``to`` (a recording's own, or a hostile file's anything) as Forwards."""
+    if not isinstance(to, list):
+        return None
+    from gwtool.records import Forward
+
+    return [
+        Forward(f["conn"], f.get("service") if isinstance(f.get("service"), str) else None,
+                f["size"] if type(f.get("size")) is int else 0, f.get("compressed") is True)
+        for f in to[:1000] if isinstance(f, dict) and type(f.get("conn")) is int
+    ] or None  # fmt: skip
+
+
 def item_of(record: dict[str, Any]) -> Any:
     """The Record or Notice a line stands for (None for a header or an unknown kind)."""
     from gwtool.records import Notice, Record
@@ -240,7 +254,7 @@ def item_of(record: dict[str, Any]) -> Any:
             "in" if record.get("dir") == "in" else "out", size, None if error else payload_of(record),
             compressed=record.get("compressed") is True, conn=conn, service=service,
             error=str(error) if error else None, raw=str(record.get("raw") or "") if error else None, ts=ts,
-            latency_ms=float(latency) if isinstance(latency, int | float) else None,
+            latency_ms=float(latency) if isinstance(latency, int | float) else None, forwards=_forwards(record.get("to")),
         )  # fmt: skip
     if isinstance(kind, str) and kind != "header":
         data = {k: v for k, v in record.items() if k not in _NOTICE_KEYS}

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from gwtool.console import clock, human_size, label
+from gwtool.console import clock, human_size, label, route_extra
 from gwtool.records import Record
 from gwtool.text import printable
 from gwtool.tui.feed import Entry
@@ -64,6 +64,8 @@ def heading(entry: Entry, proto: Protocol) -> Text:
         if entry.side == "gw":
             text.append(f" ({'from' if item.direction == 'in' else 'to'} #{item.conn} {printable(item.service or '?')})", "dim")
         text.append(f"  at {clock(item.ts)}\n", "dim")
+        if item.forwards:
+            text.append(f"forwarded {route_extra(item, item.forwards)}\n", "magenta")
         text.append_text(sizes(item))
         if item.error:
             text.append("\n" + printable(item.error), "bold red")

@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, label, summary
+from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, label, route_extra, summary
 from gwtool.filters import Filter, Side
 from gwtool.records import Record
 from gwtool.text import printable
@@ -120,6 +120,8 @@ def entry_parts(
         if columns.size:
             size = human_size(item.size) + (" z" if item.compressed else "  ")
             parts.append((f"{size:>{columns.size - 1}} ", "dim"))
+        if item.forwards:  # a relayed event: where the gateway wrote it
+            parts.append((route_extra(item, item.forwards) + "  ", "magenta"))
         data = summary(item, data_offset + data_width)[data_offset:]
         parts.append((data, "" if item.payload is not None else "red"))
     else:
