@@ -22,7 +22,7 @@ from gwtool.console import label, summary
 from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 Side = Literal["you", "gw"]  # our client's view of the wire, or the gateway's
 KEYS = {"op": "op", "t": "t", "type": "t", "dir": "dir", "side": "side", "conn": "conn"}  # as typed → as matched
@@ -51,7 +51,7 @@ class Term:
         return self.typed
 
 
-def search_text(item: Record | Notice, proto: Protocol) -> str:
+def search_text(item: Record | Notice, proto: Definition) -> str:
     """The lower-case text free words search: a record's label, service and data, a notice's kind,
     service and sentence."""
     if isinstance(item, Record):
@@ -79,7 +79,7 @@ class Filter:
         return cls(tuple(terms), text, side)
 
     @classmethod
-    def parse_strict(cls, text: str, proto: Protocol, only_side: Side | None = None) -> Filter:
+    def parse_strict(cls, text: str, proto: Definition, only_side: Side | None = None) -> Filter:
         """``parse``, raising ``FilterError`` for the first term that cannot match (the CLI's check)."""
         parsed = cls.parse(text)
         for term, why in parsed.problems(proto, only_side):
@@ -89,7 +89,7 @@ class Filter:
     def __bool__(self) -> bool:
         return bool(self.terms) or self.side is not None
 
-    def problems(self, proto: Protocol, only_side: Side | None = None) -> list[tuple[Term, str]]:
+    def problems(self, proto: Definition, only_side: Side | None = None) -> list[tuple[Term, str]]:
         """Each term no line of this protocol can match, with why (``f"{term} {why}"`` reads as a
         sentence). ``only_side``: the one side of the wire there is to see, if only one."""
         ops = [o.name for o in proto.opcodes.values()]
@@ -114,7 +114,7 @@ class Filter:
         return found
 
     def matches(
-        self, item: Record | Notice, proto: Protocol, side: Side = "you", text: Callable[[Protocol], str] | None = None
+        self, item: Record | Notice, proto: Definition, side: Side = "you", text: Callable[[Definition], str] | None = None
     ) -> bool:
         """Whether ``item`` (recorded on ``side``) passes. ``text`` gives its search text, for a
         caller that keeps it (the dashboard's entries); by default it is made when a free word asks."""
@@ -137,7 +137,7 @@ def _any_starts(names: list[str] | tuple[str, ...], value: str) -> bool:
     return any(name.lower().startswith(value) for name in names)
 
 
-def _term(term: Term, item: Record | Notice, proto: Protocol, side: Side, text: Callable[[Protocol], str] | None) -> bool:
+def _term(term: Term, item: Record | Notice, proto: Definition, side: Side, text: Callable[[Definition], str] | None) -> bool:
     key, value = term.key, term.value
     if key == "conn":  # a relayed event is on its sender's connection and on each receiver's
         if not value.isdigit():

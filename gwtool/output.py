@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from rich.color import ColorSystem
     from rich.console import Console
 
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 DRAIN_SECONDS = 0.05  # a writer gathers chunks this long between writes: a record is written at most
 # this late (plus the write itself), and a flood costs twenty writes a second, not one per drain (each
@@ -211,7 +211,7 @@ class Summary:
             named[key] = named.get(key, 0) + n
         return named
 
-    def lines(self, proto: Protocol, seconds: float, figures: str, dropped: int, width: int) -> list[Text]:
+    def lines(self, proto: Definition, seconds: float, figures: str, dropped: int, width: int) -> list[Text]:
         """``12:00:01.000 ▸ 31,204/s  ← 15,602 · 4.9 MB/s: EVENT EXECUTE_COMMAND 15,600 …``, wrapped
         between its phrases to ``width`` (not left to Rich: wrapping it costs ~0.7 ms a second)."""
         phrases = [(clock(time.time()), "dim"), (f" ▸ {self.count / seconds:,.0f} payloads/s ", "bold")]
@@ -247,7 +247,7 @@ def _wrap(phrases: list[tuple[str, str]], width: int) -> list[Text]:
     return lines
 
 
-def _kind_name(proto: Protocol, op: object, what: object) -> str:
+def _kind_name(proto: Definition, op: object, what: object) -> str:
     if op is None:
         return "UNDECODABLE or no opcode"
     name = proto.op_name(op)
@@ -263,7 +263,7 @@ class WireOutput:
 
     def __init__(
         self,
-        proto: Protocol,
+        proto: Definition,
         *,
         json: bool = False,
         every: bool = False,

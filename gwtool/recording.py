@@ -21,7 +21,7 @@ import orjson
 from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.records import Forward
 
 FORMAT = "gwtool-recording/1"
@@ -32,13 +32,13 @@ class RecordingError(GwtoolError):
     """A recording cannot be read: the message names the file and the line."""
 
 
-def protocol_digest(proto: Protocol) -> str:
+def protocol_digest(proto: Definition) -> str:
     """A short digest of the active definition: a replay can tell it runs against another one."""
     text = orjson.dumps(proto.as_definition(), option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     return hashlib.sha256(text).hexdigest()[:16]
 
 
-def header(proto: Protocol, *, side: str, command: str, url: str, service: str | None = None) -> dict[str, Any]:
+def header(proto: Definition, *, side: str, command: str, url: str, service: str | None = None) -> dict[str, Any]:
     """The first line of a recording: what made it, on which side, against what."""
     from gwtool import __version__
 
@@ -50,7 +50,7 @@ def header(proto: Protocol, *, side: str, command: str, url: str, service: str |
     }  # fmt: skip
 
 
-def client_header(proto: Protocol, command: str, url: str, service: str | None) -> dict[str, Any]:
+def client_header(proto: Definition, command: str, url: str, service: str | None) -> dict[str, Any]:
     """The header of one client's recording (``connect``, ``send``, ``replay``, the dashboard's)."""
     return header(proto, side="client", command=command, url=url, service=service)
 
@@ -185,7 +185,7 @@ class Plan:
 
 
 def replay_plan(
-    path: Path, proto: Protocol, *, conn: int | None = None, service: str | None = None, only: list[str] | None = None
+    path: Path, proto: Definition, *, conn: int | None = None, service: str | None = None, only: list[str] | None = None
 ) -> Plan:
     """The service → gateway EVENT and CACHE payloads of a recording, with their recorded spacing.
 

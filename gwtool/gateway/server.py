@@ -4,7 +4,7 @@ One websockets server on one port serves the websocket and the REST routes. Each
 read by one handler: decode once (orjson), check with the protocol's compiled checks, answer or
 route, and forward events as the very frame their sender sent. Records and Notices are only built
 when someone subscribed, so the relay stays cheap when nobody watches; the counters always work.
-Every rule comes from the Protocol object: opcodes and close codes by name, routing by the tables.
+Every rule comes from the protocol Definition: opcodes and close codes by name, routing by the tables.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from gwtool.session.gateway import GatewayRules, GatewaySession
 from gwtool.text import plural
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Event, Protocol
+    from gwtool.protocol.definition import Definition, Event
 
 Subscriber = Callable[[Record | Notice], None]
 OPEN = State.OPEN
@@ -122,7 +122,7 @@ class MockGateway:
     rules_class = GatewayRules
     session_class = GatewaySession
 
-    def __init__(self, proto: Protocol | None = None, settings: GatewaySettings | None = None, **overrides: Any):
+    def __init__(self, proto: Definition | None = None, settings: GatewaySettings | None = None, **overrides: Any):
         """``settings``, or the defaults with ``overrides`` (``MockGateway(port=0, hold=10)``); both
         are checked at once (InvalidSetting names the setting)."""
         if proto is None:

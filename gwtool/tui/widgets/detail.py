@@ -18,7 +18,7 @@ from gwtool.text import printable
 from gwtool.tui.feed import Entry
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 PLACEHOLDER = "Select a line in the stream (↑/↓ or click) to see its payload here."
 
@@ -53,7 +53,7 @@ def sizes(record: Record) -> Text:
     return text
 
 
-def heading(entry: Entry, proto: Protocol) -> Text:
+def heading(entry: Entry, proto: Definition) -> Text:
     item = entry.item
     text = Text(no_wrap=False)
     side = "our client" if entry.side == "you" else "the gateway"
@@ -85,7 +85,7 @@ class Detail(VerticalScroll):
         }
     """
 
-    def __init__(self, proto: Protocol, *, placeholder: str = PLACEHOLDER, id: str | None = None):
+    def __init__(self, proto: Definition, *, placeholder: str = PLACEHOLDER, id: str | None = None):
         super().__init__(id=id)
         self.proto = proto
         self.placeholder = placeholder

@@ -31,7 +31,7 @@ from gwtool.tui.feed import DEFAULT_LIMIT, Entry
 from gwtool.tui.textual_private import scroll_update
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 SIDE_STYLES = {"you": "bold cyan", "gw": "bold magenta"}
 DATA_SHARE = 0.4  # the data column gets at least this share of the stream's width, where it can
@@ -56,7 +56,7 @@ class Columns:
 MAX_SERVICE_WIDTH = 16  # a longer service type's name is shortened, with "…", in the who column
 
 
-def service_width(proto: Protocol) -> int:
+def service_width(proto: Definition) -> int:
     """The who column's room for a service type: the definition's longest name (up to a bound)."""
     return min(MAX_SERVICE_WIDTH, max((len(name) for name in proto.services), default=1))
 
@@ -101,7 +101,7 @@ def _who(entry: Entry, columns: Columns) -> list[tuple[str, str]]:
 
 
 def entry_parts(
-    entry: Entry, proto: Protocol, columns: Columns, data_offset: int = 0, data_width: int = 400
+    entry: Entry, proto: Definition, columns: Columns, data_offset: int = 0, data_width: int = 400
 ) -> list[tuple[str, str]]:
     """One stream line as (text, style name) parts, never markup: time, direction, side and other
     party, label, size, data (from ``data_offset``, ``data_width`` cells of it)."""
@@ -164,7 +164,7 @@ class Stream(ScrollView, can_focus=True):
             self.entry = entry
             self.chosen = chosen  # Enter or a click, rather than moving
 
-    def __init__(self, proto: Protocol, *, limit: int = DEFAULT_LIMIT, id: str | None = None):
+    def __init__(self, proto: Definition, *, limit: int = DEFAULT_LIMIT, id: str | None = None):
         super().__init__(id=id)
         self.proto = proto
         self.service_width = service_width(proto)
