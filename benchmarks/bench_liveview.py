@@ -107,7 +107,7 @@ async def wait_for(condition: Callable[[], bool], timeout: float, step: float = 
 class Headless:
     """The no-UI baseline: the same Session and Feed, drained every frame, nothing rendered."""
 
-    def __init__(self, proto, counter: Counter):  # noqa: ANN001
+    def __init__(self, proto, counter: Counter):
         from gwtool.tui.app import FLUSH_SECONDS
         from gwtool.tui.feed import Feed
         from gwtool.tui.session import Session
@@ -145,7 +145,7 @@ class Dashboard:
 
     KEYS = (("k", "action_cursor"), ("end", "action_follow"))  # move up the stream; follow it again
 
-    def __init__(self, proto, counter: Counter):  # noqa: ANN001
+    def __init__(self, proto, counter: Counter):
         from gwtool.tui.app import make_app
 
         self.app = make_app(proto, quiet=True)
@@ -168,7 +168,7 @@ class Dashboard:
         for _, action in self.KEYS:  # note when a key's action runs, then let it run
             setattr(stream, action, self._timed(getattr(stream, action)))
         screen = self.app.screen
-        screen._compositor_refresh = self._painting(screen._compositor_refresh)  # noqa: SLF001
+        screen._compositor_refresh = self._painting(screen._compositor_refresh)
         for _ in self.KEYS:  # the first use of a key builds what it shows: not what we measure
             await self.key_ms()
         self.painted_ms.clear()
@@ -201,7 +201,7 @@ class Dashboard:
         self._presses += 1
         self._handled = self._painted = None
         start = time.perf_counter()
-        self.app._driver.send_message(events.Key(key, key if len(key) == 1 else None))  # noqa: SLF001
+        self.app._driver.send_message(events.Key(key, key if len(key) == 1 else None))
         if not await wait_for(lambda: self._painted is not None, 2.0, 0.002):
             return 2000.0
         self.painted_ms.append((self._painted - start) * 1000)  # type: ignore[operator]
@@ -245,7 +245,7 @@ def show(kind: str, r: dict[str, Any]) -> None:
           f"{keys}  {verdict(r['ok'])}{'' if r['kept_up'] else ' (the feeder fell short of the rate)'}", flush=True)  # fmt: skip
 
 
-async def memory(proto, counter: Counter, payloads: int, rate: float) -> tuple[float, float, float, int, int]:  # noqa: ANN001
+async def memory(proto, counter: Counter, payloads: int, rate: float) -> tuple[float, float, float, int, int]:
     """(RSS at start, after the ring filled, at the end; events sent, events counted) for ``payloads``."""
     start = rss_mb()
     async with Dashboard(proto, counter) as dash:

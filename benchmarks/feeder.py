@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a fresh clone too
 
-from gwtool.bench import Bench, BenchConfig  # noqa: E402
-from gwtool.protocol.definition import load_protocol  # noqa: E402
+from gwtool.bench import Bench, BenchConfig
+from gwtool.protocol.definition import load_protocol
 
 
 async def main() -> None:

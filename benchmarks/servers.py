@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a fresh clone too
 
-from gwtool.bench import Roles  # noqa: E402
-from gwtool.protocol import codec  # noqa: E402
-from gwtool.protocol.definition import Definition, load_protocol  # noqa: E402
+from gwtool.bench import Roles
+from gwtool.protocol import codec
+from gwtool.protocol.definition import Definition, load_protocol
 
 
 async def serve_raw(proto: Definition, port: int, stopped: asyncio.Event, greet: bool = False) -> None:
@@ -48,7 +48,7 @@ async def serve_raw(proto: Definition, port: int, stopped: asyncio.Event, greet:
     receivers: list = []
     turn = 0
 
-    async def handler(ws) -> None:  # noqa: ANN001
+    async def handler(ws) -> None:
         nonlocal turn
         role = ws.request.path.strip("/")
         forward = role == roles.sender

@@ -34,7 +34,7 @@ def opened(monkeypatch) -> list[dict]:
         def run(self) -> None:
             pass
 
-    def make_app(proto, **options):  # noqa: ANN001, ANN202
+    def make_app(proto, **options):
         calls.append(options)
         return Dashboard()
 

@@ -22,7 +22,7 @@ PROTO = load_protocol(use_env=False)
 HEARTBEATS = {PROTO.op("HEARTBEAT"), PROTO.op("HEARTBEAT_ACK")}
 
 
-async def gwtool(capsys, *args: str) -> tuple[int, str, str]:  # noqa: ANN001
+async def gwtool(capsys, *args: str) -> tuple[int, str, str]:
     """Run ``gwtool ARGS`` in a thread (its own event loop); (exit status, stdout, stderr)."""
 
     def run() -> int:

@@ -14,7 +14,7 @@ from gwtool.cli.help import EXAMPLES
 GROUP = get_command(app)
 
 
-def leaves(group, prefix=()):  # noqa: ANN001, ANN202
+def leaves(group, prefix=()):
     """(path, command) of every command a user runs: ``check gateway``, not ``check``."""
     for name, command in group.commands.items():
         if hasattr(command, "commands"):

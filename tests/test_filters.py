@@ -14,11 +14,11 @@ def proto():
     return load_protocol(use_env=False)
 
 
-def beat(proto, conn: int = 1) -> Record:  # noqa: ANN001
+def beat(proto, conn: int = 1) -> Record:
     return Record("out", 34, {"op": proto.op("HEARTBEAT"), "d": {"heapUsed": 1}}, conn=conn)
 
 
-def event(proto, text: str = "ban", conn: int = 2, service: str = "sharder") -> Record:  # noqa: ANN001
+def event(proto, text: str = "ban", conn: int = 2, service: str = "sharder") -> Record:
     payload = {"op": proto.op("EVENT"), "t": "EXECUTE_COMMAND", "d": {"command": text}}
     return Record("in", 200, payload, conn=conn, service=service)
 
@@ -32,7 +32,7 @@ def test_each_kind_of_term_and_negation(proto):
         ("gw", Record("in", 5, None, conn=4, error="not JSON", raw="{")),
     ]
 
-    def shown(text: str, side=None) -> list[int]:  # noqa: ANN001
+    def shown(text: str, side=None) -> list[int]:
         f = Filter.parse(text, side)
         return [i for i, (recorded_on, item) in enumerate(items) if f.matches(item, proto, recorded_on)]
 
@@ -56,7 +56,7 @@ def test_each_kind_of_term_and_negation(proto):
 def test_a_caller_may_keep_the_search_text(proto):
     asked: list[str] = []
 
-    def text(proto) -> str:  # noqa: ANN001
+    def text(proto) -> str:
         asked.append("asked")
         return "kept text"
 

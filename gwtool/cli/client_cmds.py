@@ -125,7 +125,7 @@ def connect(
     --as defaults to the definition's first service type. Each heartbeat ACK shows its round trip. Reconnects with backoff when the gateway closes with a reconnectable code or the network fails; stops (exit 3) on a code that says not to. Ctrl-C, --duration or --count end it with exit 0.
 
     --json: one JSON object per line. Payloads: kind "payload", ts, dir, op, t, type, size, compressed, d (an ACK adds latency_ms). Connection steps: kind connecting, connected, identified, closed, reconnecting, … with text.
-    """  # noqa: E501
+    """
     from gwtool.client import GatewayClient
     from gwtool.recording import client_header
 
@@ -228,7 +228,7 @@ def send(
     """Identify, send an event, and exit once the gateway has taken it.
 
     --as defaults to the first service type the definition lets send EVENT. The data is checked against the event's field table first (--no-validate skips that). After the last send a heartbeat round trip confirms the gateway took it: a gateway that refuses it closes the connection instead, and its close code, name and reason are reported (exit 3).
-    """  # noqa: E501
+    """
     from gwtool.protocol.examples import event_data
     from gwtool.recording import client_header
 
@@ -281,7 +281,7 @@ def cache(
     """Identify, send a cache payload (an entity or an array of them), and exit once the gateway has taken it.
 
     --as defaults to the first service type the definition lets send CACHE. The data defaults to the cache type's example; --set paths start inside it (id=…, or [0].id=… for an array). Checked and confirmed like `gwtool send`.
-    """  # noqa: E501
+    """
     from gwtool.protocol.examples import cache_data
     from gwtool.recording import client_header
 

@@ -63,7 +63,7 @@ def locustfile(
     """Print a starter locustfile: the sharder/commands mix, events per second per user, the event data and the token.
 
     Save it and run it: gwtool locustfile > locustfile.py && locust -f locustfile.py --host ws://127.0.0.1:8765. The event is the definition's round-robin one (EXECUTE_COMMAND), its data the definition's example with --data / --set applied (as in gwtool send).
-    """  # noqa: E501
+    """
     from gwtool.cli.data import build_data, invalid_data, one_data
     from gwtool.protocol.examples import event_data
     from gwtool.protocol.validate import validate_payload

@@ -68,7 +68,7 @@ def replay(
     """Identify as the recorded service type (or --as) and send the recording's EVENT and CACHE payloads again.
 
     They go with their recorded spacing (scaled by --speed; --asap: none), each checked against the definition first. From a mock-gateway --log recording, one connection is replayed: --conn, or the first of the --as type (or of any) that sent a payload --only keeps. Prints a progress bar, then what was sent; a refusal ends it with the close code, name and reason (exit 3).
-    """  # noqa: E501
+    """
     from gwtool.client import GatewayClient
     from gwtool.client.sending import ReplaySettings
     from gwtool.recording import client_header, protocol_digest, replay_plan

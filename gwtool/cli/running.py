@@ -49,7 +49,7 @@ def run_async(coro: Coroutine[Any, Any, None], *, interrupted_status: int = 0) -
         raise hinted from None
 
 
-class open_log:  # noqa: N801 - used as a context manager
+class open_log:
     """``--log FILE`` opened for appending, its header line written (gwtool/recording.py), or None."""
 
     def __init__(self, path: Path | None, header: Callable[[], dict[str, Any]] | None = None) -> None:
@@ -59,7 +59,7 @@ class open_log:  # noqa: N801 - used as a context manager
     def __enter__(self) -> IO[bytes] | None:
         if self.path is not None:
             try:
-                self.file = open(self.path, "ab")  # noqa: SIM115
+                self.file = open(self.path, "ab")
                 if self.header is not None:
                     from gwtool.recording import write_header
 

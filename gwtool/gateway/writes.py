@@ -82,5 +82,5 @@ def _write(ws: ServerConnection) -> None:
                 transport.write_eof()
             else:
                 transport.close()
-    except Exception:  # noqa: S110 - a transport that fails is closing: websockets reports it
+    except Exception:
         pass

@@ -81,8 +81,7 @@ def _scalars(proto: Definition) -> dict[str, tuple[Predicate, str, str]]:
     namespace = _expression_names(proto)
     labels = {"service": f"a service type ({', '.join(proto.services)})"}
     return {
-        name: (eval(f"lambda x: {expr}", namespace), labels.get(name, label), expr)  # noqa: S307 - our own table
-        for name, (expr, label) in _SCALARS.items()
+        name: (eval(f"lambda x: {expr}", namespace), labels.get(name, label), expr) for name, (expr, label) in _SCALARS.items()
     }
 
 
@@ -196,7 +195,7 @@ class _Compiler:
             else:
                 namespace[f"check{i}"] = self.type_check(f.type, children)
                 body += ["    else:", f'        check{i}(x, f"{{path}}.{{name{i}}}", errors)']
-        exec("\n".join(body), namespace)  # noqa: S102 - source made above from fixed templates only
+        exec("\n".join(body), namespace)
         return cast(Check, namespace["check_object"])
 
 

@@ -43,4 +43,4 @@ WEB_DRIVER_HOOKS = {
 
 
 def scroll_update(widget: Widget, virtual_size: Size) -> None:
-    widget._scroll_update(virtual_size)  # noqa: SLF001
+    widget._scroll_update(virtual_size)

@@ -126,7 +126,7 @@ async def test_a_gateway_that_closes_the_receivers_does_not_hang_the_run() -> No
             await asyncio.sleep(0.01)
         for conn in gw.connections:  # the gateway sends the receiver away mid-run
             if conn.service == Roles(PROTO).receiver:
-                await gw._conns[conn.conn].ws.close(4000, "test")  # noqa: SLF001
+                await gw._conns[conn.conn].ws.close(4000, "test")
         async with asyncio.timeout(10):
             result = await run
     assert result.closes and result.closes[0][1] == 4000

@@ -78,9 +78,9 @@ def test_startup_baseline_is_a_typer_app_of_gwtool_s_shape(tmp_path) -> None:
     bench_startup = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_startup)
     namespace: dict[str, object] = {}
-    exec(compile(bench_startup.baseline_source(), "typer_app.py", "exec"), namespace)  # noqa: S102
+    exec(compile(bench_startup.baseline_source(), "typer_app.py", "exec"), namespace)
 
-    def shape(group):  # noqa: ANN001, ANN202
+    def shape(group):
         out = {"": sorted(p.name for p in group.params)}
         for name, command in group.commands.items():
             out[name] = shape(command) if hasattr(command, "commands") else sorted(p.name for p in command.params)

@@ -56,7 +56,7 @@ class Service:
         except OSError:
             return None
 
-    async def serve(self, ws) -> int | None:  # noqa: ANN001
+    async def serve(self, ws) -> int | None:
         hello = json.loads(await ws.recv())
         interval = hello["d"]["heartbeatInterval"] / 1000
         identify = {"type": self.kind, "token": self.token}
@@ -93,7 +93,7 @@ class Service:
                 beats.cancel()
         return ws.close_code
 
-    async def beat(self, ws, interval: float, acked: asyncio.Event) -> None:  # noqa: ANN001
+    async def beat(self, ws, interval: float, acked: asyncio.Event) -> None:
         first = 1.3 if self.fault == "late-first-heartbeat" else random.uniform(0.1, 0.5)
         await asyncio.sleep(interval * first)
         while True:

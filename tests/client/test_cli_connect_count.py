@@ -33,7 +33,7 @@ async def test_count_shows_exactly_n_payloads_though_more_were_held(capsys, prot
     assert closed["code"] == 1000 and records[-1] is closed  # nothing shown after the close
 
 
-def _example(proto):  # noqa: ANN001, ANN202
+def _example(proto):
     from gwtool.protocol.examples import event_data
 
     return event_data(proto, "EXECUTE_COMMAND")

@@ -29,7 +29,7 @@ async def test_a_gateway_killed_mid_repeat_reports_written_and_confirmed_counts(
         got = 0
         killed = asyncio.Event()
 
-        def count(item) -> None:  # noqa: ANN001
+        def count(item) -> None:
             nonlocal got
             if getattr(item, "t", None) == "EXECUTE_COMMAND":
                 got += 1

@@ -19,7 +19,7 @@ def assert_safe(text: str) -> None:
 
 @pytest.mark.parametrize("json", [False, True])
 async def test_a_hostile_close_reason_is_shown_as_text_on_stderr(capsys, fake_gateway, json):
-    async def close_hostile(gw, link) -> None:  # noqa: ANN001
+    async def close_hostile(gw, link) -> None:
         await link.ws.close(4010, HOSTILE)
 
     async with fake_gateway(interval=10_000, after_identify=close_hostile) as gw:
@@ -33,7 +33,7 @@ async def test_a_hostile_close_reason_is_shown_as_text_on_stderr(capsys, fake_ga
 
 
 async def test_hostile_event_names_and_data_from_the_gateway_are_shown_as_text(capsys, fake_gateway):
-    async def send_hostile(gw, link) -> None:  # noqa: ANN001
+    async def send_hostile(gw, link) -> None:
         await link.send({"op": 0, "t": HOSTILE, "d": {"x": HOSTILE}})
 
     async with fake_gateway(interval=10_000, after_identify=send_hostile) as gw:
@@ -46,7 +46,7 @@ async def test_hostile_event_names_and_data_from_the_gateway_are_shown_as_text(c
 
 @pytest.mark.parametrize("json", [False, True])
 async def test_a_deeply_nested_payload_from_the_gateway_is_shown_not_fatal(capsys, fake_gateway, json):
-    async def send_deep(gw, link) -> None:  # noqa: ANN001
+    async def send_deep(gw, link) -> None:
         await link.ws.send('{"op":0,"t":"EXECUTE_COMMAND","d":{"x":' + "[" * 300 + "]" * 300 + "}}")
 
     async with fake_gateway(interval=10_000, after_identify=send_deep) as gw:
@@ -61,7 +61,7 @@ async def test_a_listener_that_raises_leaves_one_line_and_the_client_carries_on(
 
     seen = []
 
-    def broken(item) -> None:  # noqa: ANN001
+    def broken(item) -> None:
         raise RuntimeError("boom")
 
     async with fake_gateway(interval=50) as gw:
@@ -110,7 +110,7 @@ async def test_send_names_the_step_the_gateway_never_answered(capsys, fake_gatew
 
 
 async def test_zlib_data_in_a_text_frame_is_named_as_the_websocket_layers_close(capsys, fake_gateway):
-    async def send_zlib_as_text(gw, link) -> None:  # noqa: ANN001
+    async def send_zlib_as_text(gw, link) -> None:
         import zlib
 
         await link.ws.send(zlib.compress(b'{"op":0,"t":"EXECUTE_COMMAND","d":{}}'), text=True)

@@ -77,7 +77,7 @@ class StopOnceConfirmed(asyncio.Event):
         (lambda: ReplaySettings(timeout=float("nan")), "timeout"),
     ],
 )
-def test_settings_are_checked_when_made(make, name):  # noqa: ANN001
+def test_settings_are_checked_when_made(make, name):
     with pytest.raises(InvalidSetting) as refused:
         make()
     assert refused.value.name == name

@@ -92,7 +92,7 @@ async def closed_with(ws: ClientConnection, timeout: float = TIMEOUT) -> tuple[i
     raise AssertionError("unreachable")
 
 
-async def until(predicate, timeout: float = TIMEOUT) -> None:  # noqa: ANN001
+async def until(predicate, timeout: float = TIMEOUT) -> None:
     """Wait until ``predicate()`` is true (state that changes on the gateway's side)."""
     async with asyncio.timeout(timeout):
         while not predicate():

@@ -37,7 +37,7 @@ class BlockedStream(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # noqa: ANN001
+    def write(self, data) -> int:
         self.release.wait()
         self.written += len(data)
         return len(data)
@@ -51,7 +51,7 @@ class Captured(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # noqa: ANN001
+    def write(self, data) -> int:
         with self.lock:
             self.data += data
         return len(data)
@@ -97,7 +97,7 @@ async def test_a_blocked_stdout_does_not_stall_relaying():
 
 
 async def test_a_subscriber_that_raises_does_not_stop_the_gateway():
-    def broken(item) -> None:  # noqa: ANN001
+    def broken(item) -> None:
         raise RuntimeError("boom")
 
     async with MockGateway() as gw:
@@ -105,7 +105,7 @@ async def test_a_subscriber_that_raises_does_not_stop_the_gateway():
         assert await flood(gw, 100) == 100
 
 
-def start_gateway(*args: str, stdout=subprocess.PIPE) -> subprocess.Popen:  # noqa: ANN001
+def start_gateway(*args: str, stdout=subprocess.PIPE) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "GWTOOL_TOKEN"}
     return subprocess.Popen(
         [sys.executable, "-m", "gwtool", "mock-gateway", "--port", "0", *args],
@@ -113,7 +113,7 @@ def start_gateway(*args: str, stdout=subprocess.PIPE) -> subprocess.Popen:  # no
     )  # fmt: skip
 
 
-def url_from(stream) -> str:  # noqa: ANN001
+def url_from(stream) -> str:
     for _ in range(20):
         if match := re.search(rb"ws://127\.0\.0\.1:\d+", stream.readline()):
             return match.group(0).decode()
@@ -194,7 +194,7 @@ async def test_a_terminal_summarizing_a_flood_still_logs_every_record(tmp_path):
     assert sum(r["dir"] == "in" for r in events) == 5_000 and sum(len(r.get("to", ())) for r in events) == 5_000
 
 
-async def read_all(ws) -> None:  # noqa: ANN001
+async def read_all(ws) -> None:
     """Keep a receiver reading, as a real service does."""
     with contextlib.suppress(ConnectionClosed):
         while True:
@@ -227,7 +227,7 @@ def test_a_relayed_event_is_one_line_that_says_where_it_went():
     payload = {"op": proto.op("EVENT"), "t": "EXECUTE_COMMAND", "d": {"n": 1}}
     sink = io.BytesIO()
     output = WireOutput(proto, stdout=sink, terminal=False, show_conn=True)
-    output._pending.extend([  # noqa: SLF001
+    output._pending.extend([
         Record("in", 40, payload, conn=1, service="sharder",
                forwards=[Forward(2, "commands", 40), Forward(3, "commands", 31, compressed=True)]),
         Record("out", 40, dict(payload), conn=4, service="commands"),
@@ -283,11 +283,11 @@ def test_a_pipe_s_ack_lines_say_each_round_trip_and_keep_one_set_of_columns():
     sink = io.BytesIO()
     output = WireOutput(proto, stdout=sink, terminal=False)
     ack = {"op": proto.op("HEARTBEAT_ACK"), "d": {}}
-    output._pending.extend(Record("in", 20, ack, latency_ms=ms) for ms in (0.5, 1.25, None))  # noqa: SLF001
+    output._pending.extend(Record("in", 20, ack, latency_ms=ms) for ms in (0.5, 1.25, None))
     output.close()
     lines = sink.getvalue().decode().splitlines()
     assert [line.split("  ")[-2].strip() for line in lines] == ["0.50 ms", "1.25 ms", "unsolicited"]
-    assert len(output._plain._kept) == 1  # noqa: SLF001
+    assert len(output._plain._kept) == 1
 
 
 def test_a_burst_read_in_one_turn_is_drained_in_a_few_turns_not_all_at_once():
@@ -304,7 +304,7 @@ def test_a_burst_read_in_one_turn_is_drained_in_a_few_turns_not_all_at_once():
         for n in range(10_000):
             output(Record("in", 10, {"op": 1, "d": {"n": n}}, conn=1))
         for _ in range(1_000_000):  # turn by turn, what the drains left (a drain runs on the next turn)
-            left = len(output._pending)  # noqa: SLF001
+            left = len(output._pending)
             if left < (turns[-1] if turns else 10_000):
                 turns.append(left)
             if not left:
@@ -340,7 +340,7 @@ def test_a_terminal_line_is_what_rich_prints_cut_at_the_terminal_s_edge(monkeypa
             ]
             sink = io.BytesIO()
             output = WireOutput(proto, stdout=sink, terminal=True, show_conn=True)
-            output._pending.extend(records)  # noqa: SLF001 - drained by close(), no loop needed
+            output._pending.extend(records)
             output.close()
             shown = sink.getvalue().decode().splitlines()
             screen = Console(file=io.StringIO(), force_terminal=True, highlight=False, width=columns)
@@ -353,7 +353,7 @@ def test_a_terminal_line_is_what_rich_prints_cut_at_the_terminal_s_edge(monkeypa
             notices = [Notice("closed", "code 4002 DECODE_ERROR: " + "z" * n, 1, "commands", {"by": "gateway"}) for n in (5, 500)]
             sink = io.BytesIO()
             output = WireOutput(proto, stdout=sink, terminal=True, show_conn=True)
-            output._pending.extend(notices)  # noqa: SLF001
+            output._pending.extend(notices)
             output.close()
             with screen.capture() as capture:
                 for notice in notices:

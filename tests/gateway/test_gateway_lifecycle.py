@@ -122,7 +122,7 @@ def start_cli(*args: str) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def read_url(stream) -> str:  # noqa: ANN001
+def read_url(stream) -> str:
     for _ in range(20):
         line = stream.readline()
         if match := re.search(r"ws://127\.0\.0\.1:\d+", line):
@@ -217,7 +217,7 @@ def test_a_bad_rate_limit_is_invalid_input():
         (["tui", "--port", "70000"], "error: --port: expected a port 0…65535 (0 = any free one), got 70000"),
     ],
 )
-def test_the_gateway_settings_refuse_a_flag_by_its_name(capsys, argv, first_line):  # noqa: ANN001
+def test_the_gateway_settings_refuse_a_flag_by_its_name(capsys, argv, first_line):
     """The command hands its flags to GatewaySettings, which the embedded gateways use too: one
     check, and its error names the flag."""
     from gwtool.cli import main

@@ -21,7 +21,7 @@ async def gw():
         yield gateway
 
 
-async def cache(gw: MockGateway, kind: str, d) -> None:  # noqa: ANN001
+async def cache(gw: MockGateway, kind: str, d) -> None:
     ws, _ = await service(gw, "sharder")
     await send(ws, {"op": op("CACHE"), "type": kind, "d": d})
     await send(ws, heartbeat(guilds=1))  # answered after the CACHE was handled

@@ -215,7 +215,7 @@ async def test_a_receiver_that_stops_reading_is_closed_but_its_sender_is_not():
         sharder, _ = await service(gw, "sharder")
         big = event(d={**EVENT, "raw": "x" * 60_000})
 
-        async def keep_beating(ws, **fields) -> None:  # noqa: ANN001
+        async def keep_beating(ws, **fields) -> None:
             while True:
                 await send(ws, heartbeat(**fields))
                 await asyncio.sleep(0.05)

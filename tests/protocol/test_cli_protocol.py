@@ -31,7 +31,7 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *ar
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     return lambda *args, stdin="": run(capsys, monkeypatch, *args, stdin=stdin)
 
 
@@ -41,7 +41,7 @@ def write(tmp_path: Path, name: str, data: object) -> str:
     return str(path)
 
 
-def test_protocol_shows_every_table(cli) -> None:  # noqa: ANN001
+def test_protocol_shows_every_table(cli) -> None:
     code, out, _ = cli("protocol")
     assert code == 0
     for title in ("Opcodes", "Service types", "IDENTIFY d", "HEARTBEAT d", "Events (op EVENT)", "Close codes"):
@@ -61,7 +61,7 @@ def test_protocol_shows_every_table(cli) -> None:  # noqa: ANN001
     assert "CACHE type guild" in out and "structure overwrite" in out
 
 
-def test_protocol_with_a_user_file(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_protocol_with_a_user_file(cli, tmp_path: Path) -> None:
     path = write(tmp_path, "music.toml", EXTENSION_EXAMPLE)
     code, out, _ = cli("protocol", "--protocol", path)
     assert code == 0
@@ -69,13 +69,13 @@ def test_protocol_with_a_user_file(cli, tmp_path: Path) -> None:  # noqa: ANN001
     assert path in out.replace("\n", "")  # the header names the file
 
 
-def test_protocol_renders_markup_in_a_file_as_plain_text(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_protocol_renders_markup_in_a_file_as_plain_text(cli, tmp_path: Path) -> None:
     path = write(tmp_path, "m.toml", '[services.x]\ndoc = "[bold red]not markup[/] [/"\n')
     code, out, _ = cli("protocol", "--protocol", path)
     assert code == 0 and "[bold red]not markup[/] [/" in out
 
 
-def test_protocol_json_is_a_loadable_definition(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_protocol_json_is_a_loadable_definition(cli, tmp_path: Path) -> None:
     code, out, _ = cli("protocol", "--json", "--protocol", write(tmp_path, "music.toml", EXTENSION_EXAMPLE))
     assert code == 0
     data = json.loads(out)
@@ -88,12 +88,12 @@ def test_protocol_json_is_a_loadable_definition(cli, tmp_path: Path) -> None:  #
     assert code == 0, out
 
 
-def test_protocol_markdown(cli) -> None:  # noqa: ANN001
+def test_protocol_markdown(cli) -> None:
     code, out, _ = cli("protocol", "--markdown")
     assert code == 0 and out.startswith("# The gateway protocol")
 
 
-def test_protocol_errors_are_clear(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_protocol_errors_are_clear(cli, tmp_path: Path) -> None:
     code, out, err = cli("protocol", "--protocol", str(tmp_path / "missing.toml"))
     assert code == 1 and "missing.toml: cannot read protocol file" in err and "Traceback" not in err + out
     code, _, err = cli("protocol", "--protocol", write(tmp_path, "bad.toml", '[events.X]\nfrom = ["dj"]\nto = ["all"]'))
@@ -102,7 +102,7 @@ def test_protocol_errors_are_clear(cli, tmp_path: Path) -> None:  # noqa: ANN001
     assert code == 1 and "no such option for" in err
 
 
-def test_validate_accepts_the_seed_example(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_validate_accepts_the_seed_example(cli, tmp_path: Path) -> None:
     path = write(tmp_path, "seed.json", json.dumps(SEED, indent=2))  # pretty-printed: one payload
     code, out, _ = cli("validate", path)
     assert (code, out.strip()) == (0, "ok: EVENT EXECUTE_COMMAND as sent by a service")
@@ -110,7 +110,7 @@ def test_validate_accepts_the_seed_example(cli, tmp_path: Path) -> None:  # noqa
     assert code == 0 and "as sent by a sharder service" in out
 
 
-def test_validate_rejects_shard_as_a_string(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_validate_rejects_shard_as_a_string(cli, tmp_path: Path) -> None:
     bad = copy.deepcopy(SEED)
     bad["d"]["ids"]["shard"] = "1"
     code, out, _ = cli("validate", write(tmp_path, "bad.json", bad))
@@ -121,7 +121,7 @@ def test_validate_rejects_shard_as_a_string(cli, tmp_path: Path) -> None:  # noq
     ]
 
 
-def test_validate_as_a_service_checks_permission_and_heartbeat(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_validate_as_a_service_checks_permission_and_heartbeat(cli, tmp_path: Path) -> None:
     code, out, _ = cli("validate", "--as", "commands", write(tmp_path, "seed.json", SEED))
     assert code == 1 and "EXECUTE_COMMAND may not be sent by commands (from: sharder)" in out
     beat = write(tmp_path, "beat.json", {"op": 1, "d": {"heapUsed": 1}})
@@ -130,7 +130,7 @@ def test_validate_as_a_service_checks_permission_and_heartbeat(cli, tmp_path: Pa
     assert code == 1 and "d.guilds: missing (required integer)" in out
 
 
-def test_validate_as_gateway(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_validate_as_gateway(cli, tmp_path: Path) -> None:
     hello = write(tmp_path, "hello.json", {"op": 3, "d": {"heartbeatInterval": 30000}})
     assert cli("validate", "--as", "gateway", hello)[0] == 0
     assert cli("validate", hello)[0] == 0  # HELLO is only sent by the gateway
@@ -142,7 +142,7 @@ def test_validate_as_gateway(cli, tmp_path: Path) -> None:  # noqa: ANN001
     assert code == 1 and "op: IDENTIFY is sent by the service, not by a gateway" in out
 
 
-def test_validate_ndjson_from_stdin_names_lines(cli) -> None:  # noqa: ANN001
+def test_validate_ndjson_from_stdin_names_lines(cli) -> None:
     bad = copy.deepcopy(SEED)
     bad["d"]["ids"]["shard"] = "1"
     lines = [json.dumps(SEED), "", json.dumps(bad), "not json", json.dumps({"op": 6, "type": "user", "d": [{"id": "1"}]})]
@@ -157,7 +157,7 @@ def test_validate_ndjson_from_stdin_names_lines(cli) -> None:  # noqa: ANN001
     assert code == 0 and "ok: 2 payloads valid" in out
 
 
-def test_validate_with_a_user_protocol(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_validate_with_a_user_protocol(cli, tmp_path: Path) -> None:
     music = write(tmp_path, "music.toml", EXTENSION_EXAMPLE)
     play = write(tmp_path, "play.json", PLAY)
     assert cli("validate", play)[0] == 1  # unknown event without the file
@@ -178,7 +178,7 @@ def test_validate_with_a_user_protocol(cli, tmp_path: Path) -> None:  # noqa: AN
     )
 
 
-def test_validate_input_errors(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_validate_input_errors(cli, tmp_path: Path) -> None:
     code, _, err = cli("validate", "--as", "dj", write(tmp_path, "s.json", SEED))
     assert code == 1 and "--as 'dj': unknown sender (use 'gateway' or a service type: sharder, commands)" in err
     code, _, err = cli("validate", str(tmp_path / "nope.json"))
@@ -191,7 +191,7 @@ def test_validate_input_errors(cli, tmp_path: Path) -> None:  # noqa: ANN001
     assert code == 1 and "no such option for" in err
 
 
-def test_validate_a_compressed_file(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_validate_a_compressed_file(cli, tmp_path: Path) -> None:
     import zlib
 
     path = tmp_path / "frame.bin"
@@ -208,7 +208,7 @@ def test_installed_entry_point_runs(tmp_path: Path) -> None:
     assert "d.ids.shard: expected integer, got string" in done.stdout and "Traceback" not in done.stderr
 
 
-def test_protocol_shows_one_table_by_name(cli) -> None:  # noqa: ANN001
+def test_protocol_shows_one_table_by_name(cli) -> None:
     code, out, _ = cli("protocol", "guild")
     assert code == 0 and "CACHE type guild" in out and "voiceStates?" in out
     assert "Opcodes" not in out and "CACHE type member" not in out
@@ -225,7 +225,7 @@ TABLES = ["opcodes", "services", "hello", "identify", "heartbeat", "events", "EX
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_protocol_json_prints_one_table_as_a_loadable_part_of_the_definition(cli, tmp_path: Path, table: str) -> None:  # noqa: ANN001
+def test_protocol_json_prints_one_table_as_a_loadable_part_of_the_definition(cli, tmp_path: Path, table: str) -> None:
     code, whole, _ = cli("protocol", "--json")
     code, out, _ = cli("protocol", table, "--json")
     assert code == 0
@@ -237,7 +237,7 @@ def test_protocol_json_prints_one_table_as_a_loadable_part_of_the_definition(cli
     assert code == 0 and json.loads(again) == full
 
 
-def test_protocol_json_of_an_event_is_that_event(cli) -> None:  # noqa: ANN001
+def test_protocol_json_of_an_event_is_that_event(cli) -> None:
     code, whole, _ = cli("protocol", "--json")
     code, out, _ = cli("protocol", "execute_command", "--json")  # names match in any case
     assert code == 0 and json.loads(out) == {"events": {"EXECUTE_COMMAND": json.loads(whole)["events"]["EXECUTE_COMMAND"]}}
@@ -245,7 +245,7 @@ def test_protocol_json_of_an_event_is_that_event(cli) -> None:  # noqa: ANN001
     assert code == 1 and "no table 'emoji' in the protocol (choose from: opcodes, services" in err
 
 
-def test_protocol_markdown_refuses_a_table_it_would_ignore(cli) -> None:  # noqa: ANN001
+def test_protocol_markdown_refuses_a_table_it_would_ignore(cli) -> None:
     code, out, err = cli("protocol", "events", "--markdown")
     assert code == 1 and out == "" and "--markdown writes up the whole protocol: drop 'events'" in err
 

@@ -27,7 +27,7 @@ who = { type = "user", doc = "a user" }
 """
 
 
-def nested_protocol(tmp_path):  # noqa: ANN001, ANN201
+def nested_protocol(tmp_path):
     path = tmp_path / "nested.toml"
     path.write_text(NESTED)
     return path, load_protocol(path, use_env=False)

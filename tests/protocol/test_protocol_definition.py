@@ -57,7 +57,7 @@ def test_default_has_every_table_of_the_seed() -> None:
     assert proto.heartbeat_timeout_factor == 1.5 and proto.default_interval_ms == 30000
 
 
-def check_music(proto) -> None:  # noqa: ANN001
+def check_music(proto) -> None:
     assert "music" in proto.services and "PLAY_SONG" in proto.events
     assert "EXECUTE_COMMAND" in proto.events and "sharder" in proto.services  # merged, not replaced
     play = {"op": 2, "t": "PLAY_SONG", "d": {"guildID": "1", "channelID": "2", "query": "x"}}

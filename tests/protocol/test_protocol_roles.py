@@ -11,13 +11,13 @@ from gwtool.gateway import MockGateway
 from gwtool.protocol.definition import load_protocol
 
 
-def write(tmp_path, text: str):  # noqa: ANN001, ANN201
+def write(tmp_path, text: str):
     path = tmp_path / "renamed.toml"
     path.write_text(text)
     return path
 
 
-def edited_definition():  # noqa: ANN201
+def edited_definition():
     """default.toml as a fork would edit it: IDENTIFY's fields renamed, and their roles with them.
     (A --protocol file is merged over the default, so it can add fields but not rename them.)"""
     from gwtool.protocol.definition import _Builder, _read_default

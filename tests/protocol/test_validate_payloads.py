@@ -201,7 +201,7 @@ def test_every_example_payload_is_valid(payload: dict[str, Any], sender: str, se
         assert permission_error(PROTO, payload, service) is None
 
 
-def test_made_up_examples_for_fields_without_one(tmp_path) -> None:  # noqa: ANN001
+def test_made_up_examples_for_fields_without_one(tmp_path) -> None:
     """A user's event with no example still gets a valid one, nested objects included."""
     path = tmp_path / "p.toml"
     path.write_text(
@@ -217,7 +217,7 @@ def test_made_up_examples_for_fields_without_one(tmp_path) -> None:  # noqa: ANN
     assert validate_payload(proto, payload) == []
 
 
-def test_field_names_that_look_like_code_are_only_names(tmp_path) -> None:  # noqa: ANN001
+def test_field_names_that_look_like_code_are_only_names(tmp_path) -> None:
     """The checks are generated; a user's field names reach them as values, never as source."""
     path = tmp_path / "p.toml"
     path.write_text(

@@ -108,7 +108,7 @@ async def test_dry_run_lists_the_payloads_and_connects_to_nothing(capsys, tmp_pa
     assert out.count("EVENT EXECUTE_COMMAND") == 4 and "would send 4 payloads as sharder" in out and "nothing sent" in out
 
 
-async def recorded(capsys, tmp_path, repeat: int = 3):  # noqa: ANN201
+async def recorded(capsys, tmp_path, repeat: int = 3):
     log = tmp_path / "rec.ndjson"
     async with MockGateway(PROTO) as gw:
         code, _, err = await gwtool(
@@ -118,7 +118,7 @@ async def recorded(capsys, tmp_path, repeat: int = 3):  # noqa: ANN201
     return log
 
 
-def tamper(log, field_value) -> int:  # noqa: ANN001
+def tamper(log, field_value) -> int:
     """Make the second sent event's ids.shard ``field_value``; its line number."""
     lines = log.read_bytes().splitlines(keepends=True)
     sent = [i for i, raw in enumerate(lines) if b'"dir":"out"' in raw and b"EXECUTE_COMMAND" in raw]
@@ -176,7 +176,7 @@ async def test_bench_log_records_every_event_and_replay_takes_one_sender(capsys,
     assert len(plan.items) == sum(r["conn"] == min(senders) for r in sent)  # one connection's events
 
 
-def gateway_recording(tmp_path, sent: list[tuple[int, str, str]]):  # noqa: ANN201
+def gateway_recording(tmp_path, sent: list[tuple[int, str, str]]):
     """A gateway-side recording in which each (conn, service type, event or cache type) was sent."""
     from gwtool.protocol.examples import cache_data, event_data
     from gwtool.recording import header, header_line

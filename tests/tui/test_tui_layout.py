@@ -101,7 +101,7 @@ async def test_every_part_of_the_cursor_row_is_readable_in_every_built_in_theme(
                 focus.focus()
                 await pilot.pause()
                 stream = app.stream
-                strip = stream._render_strip(stream.selected, True, 150)  # noqa: SLF001 - the row as drawn
+                strip = stream._render_strip(stream.selected, True, 150)
                 for segment in strip:
                     if not segment.text.strip():
                         continue

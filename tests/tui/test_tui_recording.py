@@ -13,7 +13,7 @@ from gwtool.tui.recording_source import RecordingSource
 from gwtool.tui.screenshots import recording, settle
 
 
-async def until(pilot, predicate, tries: int = 400) -> None:  # noqa: ANN001
+async def until(pilot, predicate, tries: int = 400) -> None:
     """Let the app run until ``predicate()`` holds (a file read in a thread, a timer's drain)."""
     for _ in range(tries):
         if predicate():
@@ -22,11 +22,11 @@ async def until(pilot, predicate, tries: int = 400) -> None:  # noqa: ANN001
     raise AssertionError("never happened")
 
 
-def viewer(path, proto, *, keep: int = 10_000, follow: bool = False) -> GwtoolApp:  # noqa: ANN001
+def viewer(path, proto, *, keep: int = 10_000, follow: bool = False) -> GwtoolApp:
     return demo_recording_app(path, proto, keep=keep, follow=follow)
 
 
-def event_line(proto, i: int, raw: str = "x") -> bytes:  # noqa: ANN001
+def event_line(proto, i: int, raw: str = "x") -> bytes:
     payload = {"op": proto.op("EVENT"), "t": "EXECUTE_COMMAND", "d": {"command": "ban", "raw": raw, "n": i}}
     return ndjson(Record("in", 100, payload, conn=2, service="sharder", ts=1_767_268_800.0 + i))
 
@@ -69,7 +69,7 @@ async def test_keys_that_act_on_a_connection_say_a_recording_cannot_instead_of_d
         assert app.is_running
 
 
-def client_recording(path, proto, latencies: tuple[float, ...]):  # noqa: ANN001, ANN201
+def client_recording(path, proto, latencies: tuple[float, ...]):
     """A commands client's recording: a heartbeat and its ACK (with the round trip) per latency."""
     lines = [header_line(header(proto, side="client", command="connect", url="ws://x", service="commands"))]
     for i, ms in enumerate(latencies):
@@ -146,7 +146,7 @@ def test_make_app_opens_a_recording_with_no_network(proto, tmp_path):
 def test_snapshot_of_a_recording(snap_compare, proto, tmp_path):
     path = write_demo_recording(tmp_path / "session.ndjson", proto)
 
-    async def run_before(pilot) -> None:  # noqa: ANN001
+    async def run_before(pilot) -> None:
         await recording(pilot)  # the screenshot's steps
         await settle(pilot)
 

@@ -21,13 +21,13 @@ DASHBOARD = [sys.executable, "-m", "gwtool", "tui", "--quiet", "--port", "0"]
 EXIT_WAIT = 30  # seconds: generous on a loaded machine; the dashboard's own bound is 5 s
 
 
-def drawn(stdout) -> None:  # noqa: ANN001
+def drawn(stdout) -> None:
     """Read until the dashboard has said it is a Textual app and drawn a first frame."""
     assert stdout.readline() == b"__GANGLION__\n"
     assert stdout.read1(65536)  # a packet of its screen
 
 
-def drain(stdout) -> threading.Thread:  # noqa: ANN001
+def drain(stdout) -> threading.Thread:
     """Keep reading its screen (a full pipe would block it), until it closes."""
     thread = threading.Thread(target=lambda: [None for _ in iter(lambda: stdout.read1(65536), b"")], daemon=True)
     thread.start()

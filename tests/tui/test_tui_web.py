@@ -47,7 +47,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(predicate, seconds: float, what: str):  # noqa: ANN001, ANN201
+def wait_until(predicate, seconds: float, what: str):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = predicate()
@@ -90,7 +90,7 @@ def browser(tmp_path):
     driver.quit()
 
 
-def screen(driver) -> str:  # noqa: ANN001
+def screen(driver) -> str:
     return driver.execute_script("return window.__screen || ''")
 
 
@@ -145,7 +145,7 @@ def _zombie(pid: str) -> bool:
         return True  # gone meanwhile
 
 
-def open_tab(url: str):  # noqa: ANN201
+def open_tab(url: str):
     """The websocket the page opens: textual-serve starts a dashboard for it."""
     from websockets.sync.client import connect
 
@@ -159,7 +159,7 @@ def open_tab(url: str):  # noqa: ANN201
             time.sleep(0.1)
 
 
-def started_server(tmp_path, web_port: int, gateway_port: int) -> subprocess.Popen[bytes]:  # noqa: ANN001
+def started_server(tmp_path, web_port: int, gateway_port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gwtool", "tui", "--web", "--web-port", str(web_port), "--port", str(gateway_port)],
@@ -170,7 +170,7 @@ def started_server(tmp_path, web_port: int, gateway_port: int) -> subprocess.Pop
     return proc
 
 
-def until_drawn(tab, text: bytes) -> None:  # noqa: ANN001
+def until_drawn(tab, text: bytes) -> None:
     screen = b""
     while text not in screen:
         message = tab.recv(timeout=60)
