@@ -14,8 +14,10 @@ from gwtool.text import plural
 
 Direction = Literal["in", "out"]  # as seen by whoever made the record
 NoticeKind = Literal[
-    "connecting", "connected", "identified", "closed", "reconnecting", "held", "dropped", "info", "warning", "error"
+    "connecting", "connected", "identified", "closed", "reconnecting", "held", "dropped", "info", "warning", "error",
+    "violation", "injected",
 ]  # fmt: skip
+Sender = Literal["service", "gateway"]  # who sent a payload a proxy saw pass
 
 
 @dataclass(slots=True)
@@ -33,6 +35,7 @@ class Record:
     raw: str | None = None  # a preview of an undecodable frame
     ts: float = field(default_factory=time.time)
     latency_ms: float | None = None  # an ACK the client received: its heartbeat's round trip
+    sender: Sender | None = None  # a proxy's record: who sent it (``from`` in NDJSON)
 
     @property
     def op(self) -> Any:
@@ -66,6 +69,8 @@ class Record:
             out["raw"] = self.raw
         if self.latency_ms is not None:
             out["latency_ms"] = round(self.latency_ms, 3)
+        if self.sender is not None:
+            out["from"] = self.sender
         return out
 
 

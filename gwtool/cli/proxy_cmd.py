@@ -1,0 +1,144 @@
+"""``gwtool proxy``: see, check and shape the wire between real services and a real gateway."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from gwtool.cli.app import app
+from gwtool.cli.help import GwtoolCommand
+from gwtool.cli.options import EveryOption, JsonOption, LogOption, ProtocolOption, QuietOption, ShowTokenOption, load
+from gwtool.cli.running import install_stop_signals, open_log, run_on_fast_loop
+
+if TYPE_CHECKING:
+    from typing import IO
+
+    from gwtool.protocol.definition import Protocol
+    from gwtool.proxy import Proxy, ProxySettings
+
+DEFAULT_PROXY_PORT = 8766  # gwtool/proxy/settings.py's, not imported: --help stays light
+FLAGS = {  # ProxySettings' names → this command's flags, for InvalidSetting
+    "upstream": "--upstream", "host": "--host", "port": "--port", "max_size": "--max-size", "max_queue": "--max-queue",
+    "open_timeout": "--open-timeout", "handshake_timeout": "--handshake-timeout", "ack_timeout": "--ack-timeout",
+    "faults": "--fault", "control_port": "--control",
+}  # fmt: skip
+
+
+@app.command("proxy", cls=GwtoolCommand)
+def proxy(
+    upstream: Annotated[
+        str,
+        typer.Option("--upstream", metavar="URL", help="The gateway to proxy to, e.g. ws://127.0.0.1:8765.", show_default=False),
+    ],
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on (127.0.0.1 keeps it local).")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(metavar="PORT", help="Port services connect to instead of the gateway's (0 = any free port).")
+    ] = DEFAULT_PROXY_PORT,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", metavar="", help="Close a connection on its first violation, with the definition's code."),
+    ] = False,
+    max_size: Annotated[
+        int, typer.Option(metavar="BYTES", help="Largest message either way, and largest decompressed payload checked.")
+    ] = 16 << 20,
+    max_queue: Annotated[
+        int,
+        typer.Option(metavar="N", help="Messages read from one side and not yet forwarded before the proxy stops reading it."),
+    ] = 16,
+    open_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="How long the upstream's websocket handshake (and a REST answer) may take.")
+    ] = 10.0,
+    handshake_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="How long the gateway may take to send HELLO, and IDENTIFIED after IDENTIFY.")
+    ] = 10.0,
+    ack_timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="MS", help="How long an ACK may take, in ms (default: the heartbeat interval from HELLO).", show_default=False
+        ),
+    ] = None,
+    allow_origin: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--allow-origin",
+            metavar="ORIGIN",
+            help="A browser origin allowed to connect or read REST, e.g. http://localhost:3000 (repeatable; * any). "
+            "Requests with no Origin header (services, CLIs) are always allowed.",
+        ),
+    ] = None,
+    protocol: ProtocolOption = None,
+    log: LogOption = None,
+    json: JsonOption = False,
+    every: EveryOption = False,
+    quiet: QuietOption = False,
+    show_token: ShowTokenOption = False,
+) -> int:
+    """Proxy services to a real gateway: show every payload both ways, check each against the
+    protocol in its direction, and report each violation.
+
+    Services connect to the proxy's port as they would to the gateway; each gets its own connection to --upstream, and every message is forwarded unchanged.
+
+    Exit status: 0 after Ctrl-C with no violation seen; 1 a violation was seen, or invalid input; 2 the port cannot be used.
+    """
+    from gwtool.errors import InvalidSetting
+    from gwtool.proxy.settings import ProxySettings
+
+    try:
+        settings = ProxySettings(
+            upstream=upstream, host=host, port=port, strict=strict, max_size=max_size, max_queue=max_queue,
+            open_timeout=open_timeout, handshake_timeout=handshake_timeout,
+            ack_timeout=ack_timeout / 1000 if ack_timeout is not None else None,
+            allow_origins=tuple(allow_origin or ()), show_token=show_token,
+        )  # fmt: skip
+    except InvalidSetting as exc:
+        raise typer.BadParameter(exc.problem, param_hint=FLAGS.get(exc.name, exc.name)) from None
+    proto = load(protocol)
+    with open_log(log) as log_file:  # its header is written once the proxy listens (its real URL)
+        try:
+            return run_on_fast_loop(_serve(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file)))
+        except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+            return 130
+
+
+async def _serve(proto: Protocol, settings: ProxySettings, output_options: dict[str, Any]) -> int:
+    import asyncio
+    import gc
+
+    from gwtool.output import WireOutput
+    from gwtool.proxy import Proxy
+
+    proxy = Proxy(proto, settings)
+    await proxy.start()  # ListenFailed (exit 2) surfaces through main()
+    log: IO[bytes] | None = output_options["log"]
+    if log is not None:
+        from gwtool.recording import header, write_header
+
+        # the gateway's view of every connection (in: from services): replay, validate and tui --open read it so
+        write_header(log, {**header(proto, side="gateway", command="proxy", url=proxy.url), "upstream": proxy.upstream})
+    output = WireOutput(proto, show_conn=True, figures=lambda: _figures(proxy), **output_options)
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    proxy.subscribe(output)
+    gc.freeze()  # what start-up made (typer, rich, the definition) lives on: keep it out of collections
+    output.message(f"proxy listening on {proxy.url} → upstream {proxy.upstream}  ·  REST {proxy.http_url}/services/", "bold")
+    output.message(f"connect services to {proxy.url} instead of the gateway  ·  Ctrl-C stops")
+    try:
+        await stop.wait()
+    finally:
+        output.message("stopping: closing every connection, both sides, with 1001 GOING_AWAY")
+        try:
+            await proxy.stop()
+        finally:
+            violations = sum(proxy.counts.violations.values())
+            output.message(f"verdict: {proxy.verdict()}", "bold red" if violations else "bold green")
+            await output.aclose()
+    return 1 if violations else 0
+
+
+def _figures(proxy: Proxy) -> str:
+    """The proxy's own figures for the console's summary lines."""
+    from gwtool.text import plural
+
+    c = proxy.counts
+    return f"{plural(proxy.connection_count, 'connection')} · violations: services {c.violations['service']:,}, gateway {c.violations['gateway']:,}"
