@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import errno
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -26,11 +27,13 @@ from typing import TYPE_CHECKING, Any, cast
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.protocol import State
 
 from gwtool.errors import DecodeError, ListenFailed, clip_reason
 from gwtool.gateway.rest import is_websocket_upgrade, origin_refusal
 from gwtool.gateway.server import address_text
-from gwtool.protocol.codec import decode
+from gwtool.protocol.codec import decode, decode_text
+from gwtool.proxy.checks import Checks, RuleBook, Violation
 from gwtool.proxy.http import relay_get, upstream_url
 from gwtool.proxy.settings import ProxySettings
 from gwtool.records import Direction, Notice, Record, Sender, masked_identify, preview
@@ -46,6 +49,7 @@ BAD_GATEWAY = 1014  # RFC 6455 (IANA registry): the upstream could not be reache
 GOING_AWAY = 1001  # RFC 6455: the proxy is shutting down
 NO_STATUS = 1005  # RFC 6455: a close frame without a code (passed on as one)
 ABNORMAL = 1006  # RFC 6455: no close frame at all (passed on as a dropped connection)
+SWEEP_SECONDS = 0.25  # how often the sessions' deadlines (heartbeats, handshake, ACKs) are looked at
 CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the TCP connection is dropped
 STOP_TIMEOUT = 2.0  # seconds stop() waits for connections to close before aborting them
 OTHER: dict[Sender, Sender] = {"service": "gateway", "gateway": "service"}
@@ -80,22 +84,23 @@ class LinkInfo:
 class Lane:
     """One direction of one proxied connection: what ``sender`` sends, read from ``src``, written to ``dst``."""
 
-    __slots__ = ("sender", "src", "dst", "payloads", "violations")
+    __slots__ = ("sender", "src", "dst", "payloads", "violations", "reading")
 
     def __init__(self, sender: Sender, src: ServerConnection | ClientConnection, dst: ServerConnection | ClientConnection):
         self.sender = sender
         self.src, self.dst = src, dst
         self.payloads = 0
         self.violations = 0
+        self.reading = False  # waiting for the next message: whatever ``src`` sent was handed on
 
 
 class Link:
     """One service's connection through the proxy, and its own connection to the upstream."""
 
     __slots__ = ("id", "svc", "up", "remote", "url", "service", "lanes", "closing", "close_code", "close_reason",
-                 "closed_by", "task")  # fmt: skip
+                 "closed_by", "task", "checks", "told_identified")  # fmt: skip
 
-    def __init__(self, conn_id: int, svc: ServerConnection, url: str):
+    def __init__(self, conn_id: int, svc: ServerConnection, url: str, checks: Checks):
         self.id = conn_id
         self.svc = svc
         self.up: ClientConnection | None = None
@@ -108,6 +113,8 @@ class Link:
         self.close_reason = ""
         self.closed_by = ""  # "the service", "the gateway", "the proxy"
         self.task: asyncio.Task[Any] | None = None
+        self.checks = checks
+        self.told_identified = False
 
     def info(self) -> LinkInfo:
         lanes = self.lanes
@@ -140,6 +147,9 @@ class Proxy:
         self._subscribers: list[Subscriber] = []
         self._server: Any = None
         self._stopping = False
+        self._sweeper: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._book = RuleBook(proto)
         self._identify_op = proto.op("IDENTIFY")
         self._token_field = proto.roles.identify_token
 
@@ -175,6 +185,7 @@ class Proxy:
             raise ListenFailed(f"cannot listen on {settings.host}:{settings.port}: a port is 0…65535") from None
         self.port = self._server.sockets[0].getsockname()[1]
         self._stopping = False
+        self._sweeper = asyncio.create_task(self._sweep())
 
     async def stop(self) -> None:
         """Close every connection, both sides, with 1001 (going away); returns within about STOP_TIMEOUT s."""
@@ -182,8 +193,10 @@ class Proxy:
         if server is None:
             return
         self._stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for link in list(self._links.values()):
-            self._spawn_close(link, GOING_AWAY, "proxy shutting down", "the proxy", both=True)
+            self._spawn_close(link, GOING_AWAY, "proxy shutting down", "the proxy")
         server.close(close_connections=True, code=GOING_AWAY, reason="proxy shutting down")
         try:
             async with asyncio.timeout(STOP_TIMEOUT):
@@ -269,7 +282,8 @@ class Proxy:
 
     async def _handle(self, svc: ServerConnection) -> None:
         request = svc.request
-        link = Link(self._next_id, svc, upstream_url(self.upstream, request.path if request is not None else "/"))
+        url = upstream_url(self.upstream, request.path if request is not None else "/")
+        link = Link(self._next_id, svc, url, Checks(self._book, self.settings, self._next_id, time.monotonic()))
         self._next_id += 1
         link.task = asyncio.current_task()
         self._links[link.id] = link
@@ -338,44 +352,139 @@ class Proxy:
     async def _pump(self, link: Link, lane: Lane) -> None:
         """Forward what ``lane.sender`` sends, one message at a time, until its side closes."""
         recv, send = lane.src.recv, lane.dst.send
-        watch = self._see
+        see = self._see
+        counts = self.counts.payloads
+        sender = lane.sender
         while True:
+            lane.reading = True
             try:
                 frame = await recv()
             except ConnectionClosed:
                 await self._pass_close(link, lane)
                 return
+            lane.reading = False
             if link.closing:
                 return
             lane.payloads += 1
-            if self._subscribers:
-                watch(link, lane, frame)
+            counts[sender] += 1
+            if not see(link, lane, frame):  # --strict closes the connection instead
+                return
             try:
                 await send(frame)
             except ConnectionClosed:  # the other side is gone: its own pump passes its close on
                 return
             del frame  # not kept alive while waiting for the next one (up to max_size each)
 
-    def _see(self, link: Link, lane: Lane, frame: str | bytes) -> None:
-        """Decode one message for the record (and the checks)."""
+    def _see(self, link: Link, lane: Lane, frame: str | bytes) -> bool:
+        """Decode one message once, check it in its direction, record it; False when a violation
+        closes the connection (--strict) and the message must not go on."""
+        now = time.monotonic()
+        checks = link.checks
+        payload: dict[str, Any] | None = None
+        compressed, error, latency = False, None, None
+        violations: list[Violation]
         try:
-            decoded = decode(frame, max_size=self.settings.max_size)
+            if lane.sender == "service":  # as a gateway reads it: text frames of JSON only
+                payload = decode_text(frame, max_size=self.settings.max_size).payload
+            else:
+                decoded = decode(frame, max_size=self.settings.max_size)
+                payload, compressed = decoded.payload, decoded.compressed
         except DecodeError as exc:
-            self._record(link, lane, frame, None, False, error=exc.reason)
+            error = exc.reason
+        if payload is None:
+            if lane.sender == "service":
+                violations = [checks.undecodable_from_service(error or "")]
+            elif error is not None and error.startswith("decompressed payload is over"):  # the cap, not the protocol
+                violations = []
+                self._notice("warning", f"a compressed payload from the gateway not checked: {error} (--max-size)", link)
+            else:
+                violations = [checks.undecodable_from_gateway(error or "")]
+        elif lane.sender == "service":
+            violations = checks.from_service(payload, now)
+        else:
+            violations, ack = checks.from_gateway(payload, compressed, now)
+            latency = ack.latency_ms if ack is not None else None
+        if self._subscribers:
+            self._record(link, lane, frame, payload, compressed, error, latency)
+        if link.service is None and checks.service_type is not None:
+            link.service = checks.service_type
+        if checks.identified is not None and not link.told_identified:
+            link.told_identified = True
+            self._identified(link)
+        if violations:
+            return self._violations(link, violations)
+        return True
+
+    def _violations(self, link: Link, violations: list[Violation]) -> bool:
+        """Count and tell each; under --strict, close the connection with the first one's close."""
+        for violation in violations:
+            self.counts.violations[violation.by] += 1
+            link.lanes[violation.by].violations += 1
+            if self._subscribers:
+                self._notice("violation", violation.text, link, by=violation.by, path=violation.path)
+        if not self.settings.strict or link.closing:
+            return True
+        first = violations[0]
+        close = first.close
+        if first.by == "service":
+            link.closing, link.close_code, link.close_reason = True, close.code, close.reason
+            link.closed_by = "the proxy (--strict)"
+            self._spawn(self._strict_close(link, first))
+        else:
+            self._spawn_close(link, close.code, close.reason, "the proxy (--strict)")
+        return False
+
+    async def _strict_close(self, link: Link, violation: Violation) -> None:
+        """The service broke the protocol: it gets the definition's close; the gateway a plain one."""
+        close = violation.close
+        await asyncio.gather(
+            _close(link.svc, close.code, close.reason),
+            *([_close(link.up, 1000, "gwtool proxy --strict: the service broke the protocol")] if link.up is not None else []),
+        )
+
+    def _identified(self, link: Link) -> None:
+        identified = link.checks.identified
+        if identified is None or not self._subscribers:
             return
-        self._record(link, lane, frame, decoded.payload, decoded.compressed)
+        text = f"identified as {link.service or '?'}"
+        if link.service is not None and self.proto.services[link.service].shards:
+            shown = f"{identified.shards}" + (f" of {identified.max_shards}" if identified.max_shards is not None else "")
+            text += f" with shards {shown}" if identified.shards else " — no free shard: shards []"
+        if link.checks.service.compress:
+            text += ", compressed"
+        self._notice("identified", text, link, shards=identified.shards)
+
+    async def _sweep(self) -> None:
+        """One task for every connection: the sessions' deadlines."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            now = time.monotonic()
+            for link in list(self._links.values()):
+                # an ACK is late only while the gateway's messages are being read: a service that does
+                # not read holds them (and its ACKs) back itself
+                if link.up is None or link.closing:
+                    continue
+                acks_due = link.lanes["gateway"].reading and link.up.state is State.OPEN  # (CLOSING: the gateway closed)
+                if violations := link.checks.tick(now, acks_due=acks_due):
+                    self._violations(link, violations)
 
     async def _pass_close(self, link: Link, lane: Lane) -> None:
         """``lane.sender``'s side closed: pass its close on to the other side (a dropped connection
         as a dropped connection), unless the proxy is closing it itself."""
         if link.closing:
             return
+        if violations := link.checks.tick(time.monotonic(), acks_due=False):  # deadlines that passed up to the close
+            self._violations(link, violations)
+            if link.closing:  # --strict
+                return
         src = lane.src
         code, reason, sent = _close_of(src)
         who = f"the {lane.sender}"
         link.closing, link.close_code, link.close_reason, link.closed_by = True, code, reason, who
         if not sent:  # the proxy's websockets closed it (a frame over max_size, bad UTF-8 …): the reason says so
             link.closed_by = f"the proxy (the {lane.sender}'s side broke the websocket protocol)"
+        elif lane.sender == "gateway" and (violation := link.checks.gateway_closed(code)) is not None:
+            self._violations(link, [violation])
         if code == ABNORMAL:
             _abort(lane.dst)
             return
@@ -386,14 +495,20 @@ class Proxy:
             link.closing, link.close_code, link.close_reason, link.closed_by = True, code, reason, by
         await asyncio.gather(*(_close(ws, code, reason) for ws in (link.svc, link.up) if ws is not None))
 
-    def _spawn_close(self, link: Link, code: int, reason: str, by: str, both: bool = True) -> None:
-        asyncio.get_running_loop().create_task(self._close_both(link, code, reason, by))
+    def _spawn_close(self, link: Link, code: int, reason: str, by: str) -> None:
+        """Close both sides of ``link`` (from now on nothing more is forwarded), in a task of its own."""
+        if not link.closing:
+            link.closing, link.close_code, link.close_reason, link.closed_by = True, code, reason, by
+        self._spawn(self._close_both(link, code, reason, by))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _forget(self, link: Link) -> None:
         self._links.pop(link.id, None)
-        counts = self.counts
-        for sender, lane in link.lanes.items():
-            counts.payloads[sender] += lane.payloads
+        link.checks.ended()
         if not self._subscribers:
             return
         code = link.close_code if link.close_code is not None else ABNORMAL
