@@ -32,6 +32,7 @@ from websockets.protocol import State
 from gwtool.errors import DecodeError, ListenFailed, clip_reason
 from gwtool.gateway.rest import is_websocket_upgrade, origin_refusal
 from gwtool.gateway.server import address_text
+from gwtool.gateway.writes import TurnWrites
 from gwtool.protocol.codec import decode, decode_text
 from gwtool.proxy.checks import Checks, RuleBook, Violation
 from gwtool.proxy.http import relay_get, upstream_url
@@ -49,6 +50,8 @@ BAD_GATEWAY = 1014  # RFC 6455 (IANA registry): the upstream could not be reache
 GOING_AWAY = 1001  # RFC 6455: the proxy is shutting down
 NO_STATUS = 1005  # RFC 6455: a close frame without a code (passed on as one)
 ABNORMAL = 1006  # RFC 6455: no close frame at all (passed on as a dropped connection)
+WRITE_HIGH = 64 << 10  # bytes written to a side and not yet taken by its peer before forwarding waits
+OPEN = State.OPEN
 SWEEP_SECONDS = 0.25  # how often the sessions' deadlines (heartbeats, handshake, ACKs) are looked at
 CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the TCP connection is dropped
 STOP_TIMEOUT = 2.0  # seconds stop() waits for connections to close before aborting them
@@ -149,6 +152,7 @@ class Proxy:
         self._stopping = False
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._writes = TurnWrites()
         self._book = RuleBook(proto)
         self._identify_op = proto.op("IDENTIFY")
         self._token_field = proto.roles.identify_token
@@ -351,7 +355,10 @@ class Proxy:
 
     async def _pump(self, link: Link, lane: Lane) -> None:
         """Forward what ``lane.sender`` sends, one message at a time, until its side closes."""
-        recv, send = lane.src.recv, lane.dst.send
+        dst = lane.dst
+        recv, send = lane.src.recv, dst.send
+        transport = dst.transport
+        write = self._writes.add
         see = self._see
         counts = self.counts.payloads
         sender = lane.sender
@@ -369,6 +376,12 @@ class Proxy:
             counts[sender] += 1
             if not see(link, lane, frame):  # --strict closes the connection instead
                 return
+            # While the other side keeps up, the frame is framed at once and written with the others of
+            # this turn of the loop (writes.py): one system call for many. Once WRITE_HIGH bytes wait
+            # unread, websockets' send waits for the peer to read (backpressure).
+            if dst.state is OPEN and transport.get_write_buffer_size() < WRITE_HIGH:
+                write(dst, frame)
+                continue
             try:
                 await send(frame)
             except ConnectionClosed:  # the other side is gone: its own pump passes its close on
