@@ -68,6 +68,6 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    from gwtool.cli.running import run_on_fast_loop
+    from gwtool.loop import run_on_fast_loop
 
     sys.exit(run_on_fast_loop(main()))  # the load on uvloop too: the raw relay's ceiling is not our load

@@ -214,6 +214,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    from gwtool.cli.running import run_on_fast_loop
+    from gwtool.loop import run_on_fast_loop
 
     run_on_fast_loop(main())  # every server on the wire commands' loop, as mock-gateway runs: a fair floor

@@ -561,7 +561,7 @@ def merge(config: BenchConfig, parts: list[Share]) -> BenchResult:
 
 def _process_main(config: BenchConfig, protocol: str | None, barrier: Barrier, results: Queue[tuple[str, Any]]) -> None:
     """One process of a --processes run: connect, wait for the others, load, report."""
-    from gwtool.cli.running import run_on_fast_loop
+    from gwtool.loop import run_on_fast_loop
     from gwtool.protocol.definition import load_protocol
 
     async def main() -> Share:

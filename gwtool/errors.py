@@ -69,6 +69,13 @@ class LostMidway(GwtoolError):
     exit_code = 4
 
 
+class Interrupted(GwtoolError):
+    """A run was stopped on purpose (Ctrl-C, SIGTERM, a stop event) part way: the message says how
+    far it got."""
+
+    exit_code = 130
+
+
 class InvalidSetting(GwtoolError):
     """A setting of an engine (the mock gateway, the client) is out of range; ``name`` is the
     setting's name, which a front end maps to its own flag."""

@@ -49,6 +49,11 @@ def header(proto: Protocol, *, side: str, command: str, url: str, service: str |
     }  # fmt: skip
 
 
+def client_header(proto: Protocol, command: str, url: str, service: str | None) -> dict[str, Any]:
+    """The header of one client's recording (``connect``, ``send``, ``replay``, the dashboard's)."""
+    return header(proto, side="client", command=command, url=url, service=service)
+
+
 def header_line(data: dict[str, Any]) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
 

@@ -6,8 +6,8 @@ commands so that ``gwtool --help`` stays fast.
 
 from __future__ import annotations
 
-import contextlib
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -18,45 +18,36 @@ from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_URL,
     CompressOption,
+    ConsoleSettings,
+    DataOption,
     EveryOption,
+    FilterOption,
     JsonOption,
     LogOption,
     ProtocolOption,
     QuietOption,
     ServiceOption,
+    SetOption,
     ShowTokenOption,
     TokenOption,
     UrlOption,
-    from_environment,
+    check_url_option,
+    filter_hide,
+    known_service,
     load,
+    settings_flags,
 )
-from gwtool.cli.running import CLOSE_HINTS, install_stop_signals, open_log
-from gwtool.errors import GwtoolError
+from gwtool.cli.running import install_stop_signals, open_log, run_async, stop_signals
+from gwtool.errors import GwtoolError, InvalidSetting
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable
+    from collections.abc import Iterable
 
     from gwtool.client import GatewayClient
+    from gwtool.client.sending import SendPlan
     from gwtool.protocol.definition import Protocol
     from gwtool.records import Notice, Record
 
-DataOption = Annotated[
-    Optional[list[str]],  # a list only to refuse a second one (cli/data.one_data), not to merge them
-    typer.Option(
-        "--data",
-        metavar="JSON|@FILE|-",
-        help="The data (d): JSON text, @file.json, or - for stdin (once). Default: the definition's example.",
-    ),
-]
-SetOption = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--set",
-        metavar="PATH=VALUE",
-        help="Change one field of the data, e.g. ids.shard=2 or command=kick (repeatable). VALUE is JSON "
-        "(2, true, null, [..]); text that is not JSON, or any value for a string-typed field, stays a string.",
-    ),
-]
 RepeatOption = Annotated[int, typer.Option("--repeat", min=1, metavar="N", help="Send it N times.")]
 RateOption = Annotated[
     Optional[float], typer.Option("--rate", min=0.001, metavar="PER_SECOND", help="With --repeat: at most this many per second.")
@@ -117,6 +108,7 @@ def connect(
     log: LogOption = None,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    filter_: FilterOption = None,
     show_token: ShowTokenOption = False,
     timeout: Annotated[
         float,
@@ -134,46 +126,49 @@ def connect(
 
     --json: one JSON object per line. Payloads: kind "payload", ts, dir, op, t, type, size, compressed, d (an ACK adds latency_ms). Connection steps: kind connecting, connected, identified, closed, reconnecting, … with text.
     """  # noqa: E501
+    from gwtool.client import GatewayClient
+    from gwtool.recording import client_header
+
     proto = load(protocol)
-    service = check_service(proto, service or next(iter(proto.services)))
+    service = known_service(proto, service or next(iter(proto.services)))
     check_url_option(ctx, url)
-    options = dict(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines)
-    with open_log(log, lambda: recording_header(proto, "connect", url, service)) as log_file:
-        client = make_client(
-            url,
-            service,
-            token,
-            compress,
-            proto,
-            heartbeat=not no_heartbeat,
-            guilds=guilds,
-            reconnect=True,
-            open_timeout=timeout,
-            show_token=show_token,
-        )
-        run_async(_connect(client, dict(json=json, every=every, quiet=quiet, log=log_file), **options))
+    watch = Watch(duration=duration, count=count, hide_heartbeats=no_heartbeat_lines, hide=filter_hide(filter_, proto, "you"))
+    with open_log(log, lambda: client_header(proto, "connect", url, service)) as log_file:
+        client = GatewayClient(
+            url, service=service, token=token, compress=compress, proto=proto, heartbeat=not no_heartbeat, guilds=guilds,
+            reconnect=True, open_timeout=timeout, show_token=show_token,
+        )  # fmt: skip
+        run_async(_connect(client, ConsoleSettings(json=json, every=every, quiet=quiet, log=log_file), watch))
 
 
-async def _connect(
-    client: GatewayClient, output_options: dict[str, Any], *, duration: float | None, count: int | None, hide_heartbeats: bool
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """When ``connect`` stops, and what it keeps off stdout: --duration, --count, --no-heartbeat-lines."""
+
+    duration: float | None = None
+    count: int | None = None  # payloads received, of those shown
+    hide_heartbeats: bool = False
+    hide: Callable[[Record | Notice], bool] | None = None  # --filter: the payloads it does not match
+
+
+async def _connect(client: GatewayClient, console: ConsoleSettings, watch: Watch) -> None:
     import asyncio
 
-    from gwtool.output import WireOutput
+    from gwtool.client.sending import run_until
     from gwtool.records import Record
 
     heartbeat_ops = {client.proto.op("HEARTBEAT"), client.proto.op("HEARTBEAT_ACK")}
     enough = asyncio.Event()
 
     def hidden(item: Record | Notice) -> bool:
-        return hide_heartbeats and isinstance(item, Record) and item.op in heartbeat_ops
+        return (watch.hide_heartbeats and isinstance(item, Record) and item.op in heartbeat_ops) or bool(
+            watch.hide is not None and watch.hide(item)
+        )
 
     # stdout going away (| head) stops it like --count would
-    output = WireOutput(
-        client.proto, hide=hidden, figures=lambda: latency_figures(client), on_closed=enough.set, **output_options
-    )
+    output = console.output(client.proto, hide=hidden, figures=lambda: latency_figures(client), on_closed=enough.set)
     client.subscribe(output)
-    if count is not None:
+    if (count := watch.count) is not None:
         shown = 0
 
         def count_received(item: Record | Notice) -> None:
@@ -186,7 +181,8 @@ async def _connect(
 
         client.subscribe(count_received)
     try:
-        await run_until(client, enough, duration)
+        install_stop_signals(enough)
+        await run_until(client, enough, watch.duration)
         output.message(f"{client.sent_count} sent · {client.received_count} received · latency {client.latency.summary()}")
     finally:
         await output.aclose()
@@ -198,22 +194,6 @@ def latency_figures(client: GatewayClient) -> str:
     if stats.last is None:
         return "♥ no ACK yet"
     return f"♥ p50 {stats.p50:.2f} ms · p99 {stats.percentile(99):.2f} ms"
-
-
-async def run_until(client: GatewayClient, stop: Any, duration: float | None) -> None:
-    """Run the client until ``stop`` is set, ``duration`` passes or Ctrl-C; raise its give-up."""
-    import asyncio
-
-    install_stop_signals(stop)
-    runner = asyncio.create_task(client.run())
-    stopper = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({runner, stopper}, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-    if not runner.done():
-        await client.close()
-    await runner  # ConnectFailed / ClosedByGateway surface here
 
 
 # --- send / cache -------------------------------------------------------------------------------
@@ -250,45 +230,27 @@ def send(
     --as defaults to the first service type the definition lets send EVENT. The data is checked against the event's field table first (--no-validate skips that). After the last send a heartbeat round trip confirms the gateway took it: a gateway that refuses it closes the connection instead, and its close code, name and reason are reported (exit 3).
     """  # noqa: E501
     from gwtool.protocol.examples import event_data
+    from gwtool.recording import client_header
 
     proto = load(protocol)
     known = proto.events.get(event)
     if known is None:
         raise GwtoolError(f"unknown event {event!r}{did_you_mean(event, proto.events)} (known: {', '.join(proto.events)})")
-    if wait_for is not None and wait_for not in proto.events:
-        raise GwtoolError(f"--wait-for: unknown event {wait_for!r} (known: {', '.join(proto.events)})")
     if service is None:
         service = proto.first_sender(event)
         if service is None:
             raise GwtoolError(
                 f"no service type may send {event} (from: {', '.join(known.sources)}); use --as SERVICE --force to send it anyway"
             )
-    check_service(proto, service)
-    if wait_for is not None:
-        check_wait_for(proto, wait_for, service)
+    sender = known_service(proto, service)
+    plan = _send_plan(proto, sender, repeat=repeat, rate=rate, wait_for=wait_for, timeout=timeout)
     check_url_option(ctx, url)
     d = build_data(one_data(data), set_ or [], event_data(proto, event), known.fields, proto)
     payload = {"op": proto.op("EVENT"), "t": event, "d": d}
-    with open_log(log, lambda: recording_header(proto, "send", url, service)) as log_file:
-        output = dict(json=json, every=every, quiet=quiet, log=log_file)
-        _send_command(
-            proto,
-            payload,
-            event,
-            url,
-            service,
-            token,
-            compress,
-            output,
-            verbose,
-            not no_validate,
-            force,
-            repeat,
-            rate,
-            wait_for,
-            timeout,
-            show_token,
-        )
+    with open_log(log, lambda: client_header(proto, "send", url, sender)) as log_file:
+        client = _sending_client(proto, url, sender, token, compress, show_token, plan)
+        console = ConsoleSettings(json=json, every=every, quiet=quiet, log=log_file)
+        _send_command(client, payload, event, plan, console, verbose=verbose, validate=not no_validate, force=force)
 
 
 @app.command(cls=GwtoolCommand)
@@ -321,6 +283,7 @@ def cache(
     --as defaults to the first service type the definition lets send CACHE. The data defaults to the cache type's example; --set paths start inside it (id=…, or [0].id=… for an array). Checked and confirmed like `gwtool send`.
     """  # noqa: E501
     from gwtool.protocol.examples import cache_data
+    from gwtool.recording import client_header
 
     proto = load(protocol)
     structure = proto.cache_types.get(cache_type)
@@ -332,52 +295,52 @@ def cache(
         service = proto.first_cacher()
         if service is None:
             raise GwtoolError("no service type may send CACHE; use --as SERVICE --force to send it anyway")
-    check_service(proto, service)
+    sender = known_service(proto, service)
+    plan = _send_plan(proto, sender, repeat=repeat, rate=rate, wait_for=None, timeout=timeout)
     check_url_option(ctx, url)
     d = build_data(one_data(data), set_ or [], cache_data(proto, cache_type), structure.fields, proto)
     payload = {"op": proto.op("CACHE"), "type": cache_type, "d": d}
-    with open_log(log, lambda: recording_header(proto, "cache", url, service)) as log_file:
-        output = dict(json=json, every=every, quiet=quiet, log=log_file)
-        _send_command(
-            proto,
-            payload,
-            cache_type,
-            url,
-            service,
-            token,
-            compress,
-            output,
-            verbose,
-            not no_validate,
-            force,
-            repeat,
-            rate,
-            None,
-            timeout,
-            show_token,
-        )
+    with open_log(log, lambda: client_header(proto, "cache", url, sender)) as log_file:
+        client = _sending_client(proto, url, sender, token, compress, show_token, plan)
+        console = ConsoleSettings(json=json, every=every, quiet=quiet, log=log_file)
+        _send_command(client, payload, cache_type, plan, console, verbose=verbose, validate=not no_validate, force=force)
+
+
+def _send_plan(
+    proto: Protocol, service: str, *, repeat: int, rate: float | None, wait_for: str | None, timeout: float
+) -> SendPlan:
+    """--repeat, --rate, --wait-for and --timeout as the client core's SendPlan, refused up front
+    when the reply cannot come (an event the service type never receives)."""
+    from gwtool.client.sending import SendPlan, check_reply
+
+    if wait_for is not None:
+        try:
+            check_reply(proto, service, wait_for)
+        except InvalidSetting as exc:
+            raise GwtoolError(f"--wait-for {exc.problem}") from None
+    with settings_flags():
+        return SendPlan(repeat=repeat, rate=rate, wait_for=wait_for, timeout=timeout)
+
+
+def _sending_client(
+    proto: Protocol, url: str, service: str, token: str, compress: bool, show_token: bool, plan: SendPlan
+) -> GatewayClient:
+    """A client for one run of sends: heartbeating, never reconnecting (a close ends the run)."""
+    from gwtool.client import GatewayClient
+
+    return GatewayClient(
+        url, service=service, token=token, compress=compress, proto=proto, reconnect=False,
+        open_timeout=plan.open_timeout, show_token=show_token,
+    )  # fmt: skip
 
 
 def _send_command(
-    proto: Protocol, payload: dict[str, Any], what: str, url: str, service: str, token: str, compress: bool,
-    output_options: dict[str, Any], verbose: bool, validate: bool, force: bool, repeat: int, rate: float | None, wait_for: str | None, timeout: float,
-    show_token: bool = False,
+    client: GatewayClient, payload: dict[str, Any], what: str, plan: SendPlan, console: ConsoleSettings, *,
+    verbose: bool, validate: bool, force: bool,
 ) -> None:  # fmt: skip
     from gwtool.client import NotAllowed
     from gwtool.errors import InvalidPayload
 
-    client = make_client(
-        url,
-        service,
-        token,
-        compress,
-        proto,
-        heartbeat=True,
-        guilds=0,
-        reconnect=False,
-        open_timeout=min(timeout or 5.0, 5.0),
-        show_token=show_token,
-    )
     try:
         client.check_payload(payload, validate=validate, force=force)
     except InvalidPayload as exc:
@@ -386,21 +349,19 @@ def _send_command(
         raise GwtoolError(
             f"{str(exc).partition(';')[0]}\n(--as another service type, or --force to test the gateway's refusal)"
         ) from None
-    run_async(_send(client, output_options, payload, what, verbose, repeat, rate, wait_for, timeout), interrupted_status=130)
+    run_async(_send(client, payload, what, plan, console, verbose), interrupted_status=130)
 
 
 async def _send(
-    client: GatewayClient, output_options: dict[str, Any], payload: dict[str, Any], what: str, verbose: bool,
-    repeat: int, rate: float | None, wait_for: str | None, timeout: float,
-) -> None:  # fmt: skip
+    client: GatewayClient, payload: dict[str, Any], what: str, plan: SendPlan, console: ConsoleSettings, verbose: bool
+) -> None:
     import asyncio
 
+    from gwtool.client.sending import send
     from gwtool.console import human_size
-    from gwtool.output import WireOutput
     from gwtool.records import Record
 
     op = payload["op"]
-
     replied = False
 
     def hidden(item: Record | Notice) -> bool:
@@ -410,241 +371,23 @@ async def _send(
             return False
         if not isinstance(item, Record):
             return True
-        if item.direction == "in" and wait_for is not None and item.t == wait_for and not replied:
+        if item.direction == "in" and plan.wait_for is not None and item.t == plan.wait_for and not replied:
             replied = True
             return False
         return not (item.direction == "out" and item.op == op)
 
-    output = WireOutput(client.proto, hide=hidden, figures=lambda: latency_figures(client), **output_options)
+    output = console.output(client.proto, hide=hidden, figures=lambda: latency_figures(client))
     client.subscribe(output)
-    async with identified(client, output, timeout) as runner:
-        reply = asyncio.create_task(client.wait_for_event(wait_for, timeout=timeout or None)) if wait_for else None
-        try:
-            await asyncio.sleep(0)  # let the reply waiter subscribe before anything is sent
-            schedule = ((i / rate if rate else 0.0, payload) for i in range(repeat))
-            size = await send_all(client, runner, schedule, repeat, what, timeout, counts=repeat > 1)
-            if reply is not None:
-                try:
-                    await reply
-                except TimeoutError:
-                    raise GwtoolError(f"no {wait_for} within {timeout:g} s (sent {repeat} {what})") from None
-        finally:
-            if reply is not None:
-                reply.cancel()
-        times = f" {repeat}×" if repeat > 1 else ""
-        output.message(f"sent{times} {what} as {client.service} to {client.url} ({human_size(size)})")
-
-
-@contextlib.asynccontextmanager
-async def identified(client: GatewayClient, output: Any, timeout: float) -> AsyncIterator[Any]:
-    """Run ``client`` for the block, which starts once it is IDENTIFIED (ConnectFailed after
-    ``timeout``) and gets the client's task. Afterwards the client is closed and ``output`` drained;
-    an error in the block wins over the client's own give-up (connection refused …), which is raised
-    otherwise. A NotConnected in the block becomes the close that caused it (code, name, reason)."""
-    import asyncio
-
-    from gwtool.client import NotConnected
-    from gwtool.errors import ConnectFailed
-
-    runner = asyncio.create_task(client.run())
-    failed = False
+    stop = asyncio.Event()  # Ctrl-C and SIGTERM: the run stops and says how far it got
     try:
-        try:
-            await client.wait_identified(timeout=timeout or None)
-        except TimeoutError:
-            step = "IDENTIFIED" if client.saw_hello else "HELLO"
-            await client.abandon(f"no {step} within {timeout:g} s")  # told why, as a stalled handshake is
-            answer = " (the answer to IDENTIFY)" if client.saw_hello else ""
-            raise ConnectFailed(f"{client.url}: the gateway sent no {step}{answer} within {timeout:g} s") from None
-        yield runner
-    except NotConnected:
-        failed = True
-        if runner.done() and runner.exception() is not None:
-            raise runner.exception() from None  # ClosedByGateway: code, name and reason
-        raise
-    except BaseException:
-        failed = True
-        raise
+        with stop_signals(stop):
+            sent = await send(client, payload, plan, what=what, stop=stop)
+        times = f" {sent.count}×" if sent.count > 1 else ""
+        output.message(f"sent{times} {what} as {client.service} to {client.url} ({human_size(sent.size)})")
     finally:
-        if not runner.done():
-            await client.close()
-        try:
-            if not failed:
-                await runner  # the client's own give-up (connection refused …), if any
-            else:  # the error in flight says what happened
-                await asyncio.wait({runner})
-                if not runner.cancelled():
-                    runner.exception()  # retrieved: no "never retrieved" warning
-        finally:
-            await output.aclose()
+        await output.aclose()
 
 
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM stopped a run of sends; the message says how far it got (exit 130)."""
-
-
-async def send_all(
-    client: GatewayClient, runner: Any, schedule: Iterable[tuple[float, dict[str, Any]]], total: int, what: str,
-    timeout: float, *, counts: bool = True, progress: Callable[[int], None] | None = None,
-) -> int:  # fmt: skip
-    """Send each payload ``offset`` seconds after the first, then confirm them with a heartbeat
-    round trip; the bytes sent. A refusal or a lost connection raises the close that caused it,
-    with how many were written and confirmed (``counts``); Ctrl-C stops it with ``Interrupted``."""
-    import asyncio
-    import time
-
-    from gwtool.cli.running import stop_signals
-    from gwtool.client import NotConnected
-    from gwtool.errors import ClosedByGateway
-
-    stop = asyncio.Event()
-    base, written, size = client.data_sent, 0, 0
-    with stop_signals(stop):
-        try:
-            started = time.monotonic()
-            for offset, payload in schedule:
-                if (delay := started + offset - time.monotonic()) > 0:
-                    await until(stop, asyncio.sleep(delay))
-                if stop.is_set():
-                    break
-                size += (await client.send_payload(payload, validate=False, force=True)).size
-                written += 1
-                if progress is not None:
-                    progress(written)
-            else:
-                await until(stop, confirm(client, timeout))
-        except (NotConnected, ClosedByGateway):  # refused, or gone: the counts say how far it got
-            await asyncio.wait({runner}, timeout=client.close_timeout)
-            if counts:
-                raise lost_midway(client, runner, what, written, total, base) from None
-            raise
-    if stop.is_set():
-        with contextlib.suppress(Exception):  # a brief last round trip: what it took, exactly
-            await client.round_trip(timeout=1.0)
-        raise Interrupted(f"interrupted: {sent_counts(client, what, written, total, base)}")
-    return size
-
-
-async def until(stop: Any, work: Any) -> None:
-    """Await ``work`` unless ``stop`` is set first (then it is cancelled)."""
-    import asyncio
-
-    task, stopped = asyncio.ensure_future(work), asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if task.done() and not task.cancelled():
-        task.result()  # its error, if any
-
-
-def sent_counts(client: GatewayClient, what: str, written: int, total: int, base: int) -> str:
-    """``244 of 600 EXECUTE_COMMAND written, 230 confirmed by a heartbeat ACK; the rest were not sent``."""
-    confirmed = max(0, min(written, client.data_confirmed - base))
-    rest = "; the rest were not sent" if written < total else ""
-    return f"{written:,} of {total:,} {what} written, {confirmed:,} confirmed by a heartbeat ACK{rest}"
-
-
-def lost_midway(client: GatewayClient, runner: Any, what: str, written: int, total: int, base: int) -> GwtoolError:
-    """The error for a run of sends cut short: how many were written and how many confirmed."""
-    from gwtool.errors import ClosedByGateway, LostMidway
-
-    counts = sent_counts(client, what, written, total, base)
-    cause = runner.exception() if runner.done() and not runner.cancelled() else None
-    if isinstance(cause, ClosedByGateway):  # a refusal: exit 3 as ever, with the counts
-        return ClosedByGateway(f"{cause} ({counts})", cause.code, cause.name, cause.reason)
-    state = client.state
-    if state.close_code is None:
-        how = ""
-    else:  # how the connection ended, once (the client's own text already begins "connection lost")
-        how = f": {state.close_code} {state.close_name}".rstrip() + (f" — {state.close_reason}" if state.close_reason else "")
-    return LostMidway(f"connection lost midway{how} ({counts})")
-
-
-async def confirm(client: GatewayClient, timeout: float) -> None:
-    """A heartbeat round trip: its ACK means the gateway took what we sent (it keeps order)."""
-    try:
-        await client.round_trip(timeout or None)
-    except TimeoutError:
-        await client.abandon(f"no HEARTBEAT_ACK within {timeout:g} s")
-        raise GwtoolError(
-            f"the gateway did not ACK a heartbeat within {timeout:g} s: the payload was written, not confirmed"
-        ) from None
-
-
-# --- shared helpers -----------------------------------------------------------------------------
-
-
-def recording_header(proto: Protocol, command: str, url: str, service: str) -> dict[str, Any]:
-    from gwtool.recording import header
-
-    return header(proto, side="client", command=command, url=url, service=service)
-
-
-def check_wait_for(proto: Protocol, wait_for: str, service: str) -> None:
-    """Refuse to wait for an event that cannot come after the send: one the service type never
-    receives, or the answer to IDENTIFY (it came before anything was sent)."""
-    handshake = proto.event_with_routing("identified")
-    receives = [e.t for e in proto.events.values() if e.is_received_by(service) and e is not handshake]
-    event = proto.events[wait_for]
-    if event is handshake:
-        why = "it answers IDENTIFY, before anything is sent"
-    elif not event.is_received_by(service):
-        why = f"a {service} never receives it (it goes to {', '.join(event.targets)})"
-    else:
-        return
-    after = f"a {service} receives {', '.join(receives)}" if receives else f"a {service} receives no event after identifying"
-    raise GwtoolError(f"--wait-for {wait_for}: {why}; {after}")
-
-
-def check_service(proto: Protocol, service: str) -> str:
-    if service not in proto.services:
-        raise GwtoolError(f"--as: unknown service type {service!r} (known: {', '.join(proto.services)})")
-    return service
-
-
-def did_you_mean(name: str, known: Any) -> str:
+def did_you_mean(name: str, known: Iterable[str]) -> str:
     match = next((k for k in known if k.lower() == name.lower() or k.lower() == name.lower().replace("-", "_")), None)
     return f" — did you mean {match}?" if match else ""
-
-
-def check_url_option(ctx: typer.Context, url: str) -> None:
-    """Refuse a URL that cannot be a gateway's, naming GWTOOL_URL when that is where it came from."""
-    from gwtool.client.core import check_url
-
-    try:
-        check_url(url)
-    except GwtoolError as exc:
-        if from_environment(ctx, "url"):
-            raise GwtoolError(f"GWTOOL_URL: {exc}") from None
-        raise
-
-
-def make_client(url: str, service: str, token: str, compress: bool, proto: Protocol, **options: Any) -> GatewayClient:
-    from gwtool.client import GatewayClient
-
-    return GatewayClient(url, service=service, token=token, compress=compress, proto=proto, **options)
-
-
-def run_async(coro: Any, *, interrupted_status: int = 0) -> None:
-    """Run a command's coroutine. Ctrl-C that the command did not handle exits quietly."""
-    from gwtool.cli.running import run_on_fast_loop
-    from gwtool.errors import ClosedByGateway
-
-    try:
-        run_on_fast_loop(coro)
-    except KeyboardInterrupt:
-        raise SystemExit(interrupted_status) from None
-    except Interrupted as exc:  # what was done is said; the output was drained when the run ended
-        from gwtool.text import printable
-
-        sys.stderr.write(printable(str(exc)) + "\n")
-        raise SystemExit(interrupted_status) from None
-    except ClosedByGateway as exc:
-        if (hint := CLOSE_HINTS.get(exc.name)) is None:
-            raise
-        raise ClosedByGateway(f"{exc}\n({hint})", exc.code, exc.name, exc.reason) from None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -10,31 +11,46 @@ from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_PORT,
+    ConsoleSettings,
     EveryOption,
+    FilterOption,
     JsonOption,
     LogOption,
     ProtocolOption,
     QuietOption,
     ShowTokenOption,
+    filter_hide,
     from_environment,
     load,
+    settings_flags,
 )
-from gwtool.cli.running import install_stop_signals, open_log, run_on_fast_loop
+from gwtool.cli.running import install_stop_signals, open_log
+from gwtool.loop import run_on_fast_loop
 from gwtool.text import plural
+
+if TYPE_CHECKING:
+    import asyncio
+    from types import ModuleType
+
+    from gwtool.gateway import MockGateway
+    from gwtool.gateway.settings import Ack, GatewaySettings
+    from gwtool.output import WireOutput
+    from gwtool.protocol.definition import Protocol
+    from gwtool.records import Notice, Record
+
+ACK_FLAG: dict[str, Ack] = {"always": "always", "without-d": "without_d", "never": "never"}  # --ack's words
 
 
 def parse_rate_limit(text: str | None) -> tuple[int, float] | None:
-    """``"120/60"`` → (120, 60.0): at most 120 payloads per connection in any 60 s window."""
+    """``"120/60"`` → (120, 60.0): at most 120 payloads per connection in any 60 s window (the
+    gateway's settings say whether the numbers can be)."""
     if not text:
         return None
     count, _, seconds = text.partition("/")
     try:
-        n, s = int(count), float(seconds or "1")
+        return int(count), float(seconds or "1")
     except ValueError:
-        n, s = 0, 0.0
-    if n < 1 or s <= 0:
-        raise typer.BadParameter(f"{text!r}: expected N/SECONDS, e.g. 120/60", param_hint="--rate-limit")
-    return n, s
+        raise typer.BadParameter(f"{text!r}: expected N/SECONDS, e.g. 120/60", param_hint="--rate-limit") from None
 
 
 @app.command("mock-gateway", cls=GwtoolCommand)
@@ -95,58 +111,60 @@ def mock_gateway(
     json: JsonOption = False,
     every: EveryOption = False,
     quiet: QuietOption = False,
+    filter_: FilterOption = None,
     show_token: ShowTokenOption = False,
 ) -> None:
     """Run a strict mock gateway: services connect to it and it tells them exactly what they got wrong.
 
     Exit status: 0 after Ctrl-C (every connection is closed with 1001), 1 invalid input, 2 the port cannot be used.
     """
-    limit = parse_rate_limit(rate_limit)
-    if not 0 <= port <= 65535:
-        raise typer.BadParameter(f"expected a port 0…65535 (0 = any free one), got {port}", param_hint="--port")
-    for name, value, low in (("--max-shards", max_shards, 0), ("--shards-per-sharder", shards_per_sharder, 1),
-                             ("--heartbeat-interval", heartbeat_interval, 1), ("--max-size", max_size, 1), ("--hold", hold, 0),
-                             ("--hold-bytes", hold_bytes, 0), ("--identify-timeout", identify_timeout, 0.001)):  # fmt: skip
-        if value < low:
-            raise typer.BadParameter(f"must be ≥ {low}, got {value}", param_hint=name)
+    from gwtool.gateway.settings import GatewaySettings
+
+    if ack not in ACK_FLAG:
+        raise typer.BadParameter(
+            f"expected {', '.join(list(ACK_FLAG)[:-1])} or {list(ACK_FLAG)[-1]}, got {ack!r}", param_hint="--ack"
+        )
     if request_heartbeats is not None and request_heartbeats <= 0:
         raise typer.BadParameter(f"must be > 0, got {request_heartbeats}", param_hint="--request-heartbeats")
-    if ack not in ("always", "without-d", "never"):
-        raise typer.BadParameter(f"expected always, without-d or never, got {ack!r}", param_hint="--ack")
+    with settings_flags(allow_origins="--allow-origin"):
+        settings = GatewaySettings(
+            host=host, port=port, heartbeat_interval=heartbeat_interval, token=token, max_shards=max_shards,
+            shards_per_sharder=shards_per_sharder, max_size=max_size, rate_limit=parse_rate_limit(rate_limit), hold=hold,
+            hold_bytes=hold_bytes, identify_timeout=identify_timeout, allow_origins=tuple(allow_origin or ()),
+            show_token=show_token, ack=ACK_FLAG[ack],
+        )  # fmt: skip
     proto = load(protocol)
-    settings = dict(
-        host=host, port=port, heartbeat_interval=heartbeat_interval, token=token, max_shards=max_shards,
-        shards_per_sharder=shards_per_sharder, max_size=max_size, rate_limit=limit, hold=hold, hold_bytes=hold_bytes,
-        identify_timeout=identify_timeout, allow_origins=tuple(allow_origin or ()), show_token=show_token,
-        ack=ack.replace("-", "_"),
-    )  # fmt: skip
     token_from = "GWTOOL_TOKEN" if token and from_environment(ctx, "token") else None  # say so: nobody typed it
 
     with open_log(log) as log_file:  # its header is written once the gateway listens (its real URL)
-        _run(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file), request_heartbeats, token_from)
+        console = ConsoleSettings(json=json, every=every, quiet=quiet, log=log_file)
+        hide = filter_hide(filter_, proto, "gw")
+        try:
+            run_on_fast_loop(_serve(proto, settings, console, request_heartbeats, token_from, hide))
+        except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+            pass
 
 
-def _run(proto, settings: dict, output_options: dict, request_every: float | None, token_from: str | None) -> None:  # noqa: ANN001
-    try:
-        run_on_fast_loop(_serve(proto, settings, output_options, request_every, token_from))
-    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
-        pass
-
-
-async def _serve(proto, settings: dict, output_options: dict, request_every: float | None, token_from: str | None) -> None:  # noqa: ANN001
+async def _serve(
+    proto: Protocol,
+    settings: GatewaySettings,
+    console: ConsoleSettings,
+    request_every: float | None,
+    token_from: str | None,
+    hide: Callable[[Record | Notice], bool] | None,
+) -> None:
     import asyncio
     import gc
 
     from gwtool.gateway import MockGateway
-    from gwtool.output import WireOutput
 
-    gw = MockGateway(proto, **settings)
+    gw = MockGateway(proto, settings)
     await gw.start()  # ListenFailed (exit 2) surfaces through main()
-    if (log := output_options["log"]) is not None:
+    if console.log is not None:
         from gwtool.recording import header, write_header
 
-        write_header(log, header(proto, side="gateway", command="mock-gateway", url=gw.url))
-    output = WireOutput(proto, show_conn=True, figures=lambda: _figures(gw), **output_options)
+        write_header(console.log, header(proto, side="gateway", command="mock-gateway", url=gw.url))
+    output = console.output(proto, show_conn=True, figures=lambda: _figures(gw), hide=hide)
     stop = asyncio.Event()
     install_stop_signals(stop)
     loop = asyncio.get_running_loop()
@@ -156,7 +174,7 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
     watch = asyncio.create_task(_watch_open_files(warn_open_files))
     gc.freeze()  # what start-up made (typer, rich, the definition) lives on: keep it out of collections
     output.message(f"mock gateway listening on {gw.url}  ·  REST {gw.http_url}/services/  {gw.http_url}/cache/", "bold")
-    output.message(f"connect a service to {gw.url}  (e.g. python -m websockets {gw.url})  ·  Ctrl-C stops")
+    output.message(f"connect a service to {gw.url}  (e.g. gwtool connect --url {gw.url})  ·  Ctrl-C stops")
     if gw.token is None:
         output.message("no token configured (--token / GWTOOL_TOKEN): any token is accepted", "yellow")
     elif token_from is not None:
@@ -178,7 +196,7 @@ async def _serve(proto, settings: dict, output_options: dict, request_every: flo
             await output.aclose()
 
 
-def _open_files_warning(output):  # noqa: ANN001, ANN202
+def _open_files_warning(output: WireOutput) -> Callable[[], None]:
     """Say that connections are refused for want of file descriptors: one line every 5 s at most,
     with how often it was seen meanwhile."""
     import time
@@ -197,12 +215,12 @@ def _open_files_warning(output):  # noqa: ANN001, ANN202
     return warn
 
 
-def _loop_errors(warn):  # noqa: ANN001, ANN202
+def _loop_errors(warn: Callable[[], None]) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
     """The stock event loop's error handler: a failed accept for want of file descriptors is the
     warning, not a traceback per refused connection."""
     import errno
 
-    def handle(loop, context: dict) -> None:  # noqa: ANN001
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
         if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
             warn()
@@ -212,10 +230,11 @@ def _loop_errors(warn):  # noqa: ANN001, ANN202
     return handle
 
 
-def _raise_open_files_limit(resource) -> int:  # noqa: ANN001
+def _raise_open_files_limit(resource: ModuleType) -> int:
     """A load test opens thousands of connections: take the soft limit up to the hard one (at
     most 65,536). Returns the soft limit in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limits: tuple[int, int] = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft, hard = limits
     wanted = min(hard, 1 << 16)
     if soft != resource.RLIM_INFINITY and soft < wanted:
         try:
@@ -226,7 +245,7 @@ def _raise_open_files_limit(resource) -> int:  # noqa: ANN001
     return soft
 
 
-async def _watch_open_files(warn, every: float = 1.0) -> None:  # noqa: ANN001
+async def _watch_open_files(warn: Callable[[], None], every: float = 1.0) -> None:
     """Count the open file descriptors once a second and warn when none is left. uvloop (libuv)
     accepts and at once closes a connection it has no descriptor for, without telling anyone, so
     the error handler above never hears of it there."""
@@ -253,12 +272,12 @@ async def _watch_open_files(warn, every: float = 1.0) -> None:  # noqa: ANN001
             warn()
 
 
-def _figures(gw) -> str:  # noqa: ANN001
+def _figures(gw: MockGateway) -> str:
     """The gateway's own figures for the console's summary lines."""
     return f"{plural(gw.connection_count, 'connection')} · {gw.held_count:,} held"
 
 
-async def _request_heartbeats(gw, seconds: float) -> None:  # noqa: ANN001
+async def _request_heartbeats(gw: MockGateway, seconds: float) -> None:
     import asyncio
 
     while True:

@@ -7,9 +7,8 @@ from typing import Annotated
 import typer
 
 from gwtool.cli.app import app
-from gwtool.cli.client_cmds import DataOption, SetOption
 from gwtool.cli.help import GwtoolCommand
-from gwtool.cli.options import ProtocolOption, TokenOption, load
+from gwtool.cli.options import DataOption, ProtocolOption, SetOption, TokenOption, load
 from gwtool.errors import GwtoolError
 
 TEMPLATE = '''\

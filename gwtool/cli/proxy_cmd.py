@@ -9,7 +9,8 @@ import typer
 from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import EveryOption, JsonOption, LogOption, ProtocolOption, QuietOption, ShowTokenOption, load
-from gwtool.cli.running import install_stop_signals, open_log, run_on_fast_loop
+from gwtool.cli.running import install_stop_signals, open_log
+from gwtool.loop import run_on_fast_loop
 
 if TYPE_CHECKING:
     from typing import IO

@@ -3,38 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from gwtool.cli.app import app
-from gwtool.cli.client_cmds import (
-    check_service,
-    check_url_option,
-    identified,
-    make_client,
-    recording_header,
-    run_async,
-    send_all,
-)
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_URL,
+    ConsoleSettings,
     JsonOption,
     LogOption,
     ProtocolOption,
     ServiceOption,
     TokenOption,
     UrlOption,
+    check_url_option,
+    known_service,
     load,
+    settings_flags,
     typed,
 )
-from gwtool.cli.running import open_log
+from gwtool.cli.running import open_log, run_async, stop_signals
 from gwtool.errors import GwtoolError
 from gwtool.text import plural
 
 if TYPE_CHECKING:
     from gwtool.client import GatewayClient
+    from gwtool.client.sending import ReplaySettings
     from gwtool.protocol.definition import Protocol
     from gwtool.recording import Plan
 
@@ -73,32 +69,35 @@ def replay(
 
     They go with their recorded spacing (scaled by --speed; --asap: none), each checked against the definition first. From a mock-gateway --log recording, one connection is replayed: --conn, or the first of the --as type (or of any) that sent a payload --only keeps. Prints a progress bar, then what was sent; a refusal ends it with the close code, name and reason (exit 3).
     """  # noqa: E501
-    from gwtool.recording import protocol_digest, replay_plan
+    from gwtool.client import GatewayClient
+    from gwtool.client.sending import ReplaySettings
+    from gwtool.recording import client_header, protocol_digest, replay_plan
 
     if asap and typed(ctx, "speed"):
         raise typer.BadParameter(
             "cannot go with --speed: --asap sends with no spacing, --speed scales the recorded spacing; give one",
             param_hint="--asap",
         )
+    with settings_flags():
+        settings = ReplaySettings(speed=None if asap else speed, timeout=timeout)
     proto = load(protocol)
     plan = replay_plan(file, proto, conn=conn, service=service, only=only)
     if not plan.items:
         raise GwtoolError(_nothing_to_replay(file, plan, conn, service, only))
     if plan.service is None:
         raise GwtoolError(f"{file}: the recording does not say which service type sent them: give --as SERVICE")
-    check_service(proto, plan.service)
-    _check_payloads(proto, plan, file, no_validate)
+    sender = known_service(proto, plan.service)
+    _check_payloads(proto, plan, sender, file, no_validate)
     if plan.protocol is not None and plan.protocol != protocol_digest(proto):
         typer.echo(f"warning: {file} was recorded with another protocol definition (digest {plan.protocol})", err=True)
     if dry_run:
         _print_plan(proto, plan, file, 1.0 if asap else speed, asap)
         return
     check_url_option(ctx, url)
-    with open_log(log, lambda: recording_header(proto, "replay", url, plan.service)) as log_file:  # type: ignore[arg-type]
-        client = make_client(url, plan.service, token, False, proto, heartbeat=True, guilds=0, reconnect=False,
-                             open_timeout=min(timeout, 5.0))  # fmt: skip
-        output = dict(json=json, log=log_file)
-        run_async(_replay(client, plan, output, None if asap else speed, timeout), interrupted_status=130)
+    with open_log(log, lambda: client_header(proto, "replay", url, sender)) as log_file:
+        client = GatewayClient(url, service=sender, token=token, proto=proto, reconnect=False, open_timeout=settings.open_timeout)
+        console = ConsoleSettings(json=json, quiet=not json, log=log_file)  # the terminal shows a progress bar instead
+        run_async(_replay(client, plan, settings, console), interrupted_status=130)
 
 
 SHOWN_CONNECTIONS = 20  # connections listed when none matches
@@ -121,14 +120,14 @@ def _nothing_to_replay(file: Path, plan: Plan, conn: int | None, service: str | 
     return f"{file}: nothing to replay: {why}\n(what its connections sent: {shown})"
 
 
-def _check_payloads(proto: Protocol, plan: Plan, file: Path, no_validate: bool) -> None:
+def _check_payloads(proto: Protocol, plan: Plan, service: str, file: Path, no_validate: bool) -> None:
     """Each payload as the gateway will check it; invalid ones stop the replay unless --no-validate."""
     from gwtool.protocol.validate import permission_error, validate_payload
 
     problems = []
     for _, payload, line in plan.items:
-        errors = validate_payload(proto, payload, service=plan.service)
-        if denied := permission_error(proto, payload, plan.service):  # type: ignore[arg-type]
+        errors = validate_payload(proto, payload, service=service)
+        if denied := permission_error(proto, payload, service):
             errors.append(denied)
         if errors:
             problems.append(f"{file}:{line}: {'; '.join(errors)}")
@@ -164,38 +163,32 @@ def _print_plan(proto: Protocol, plan: Plan, file: Path, speed: float, asap: boo
     )
 
 
-async def _replay(client: GatewayClient, plan: Plan, output_options: dict[str, Any], speed: float | None, timeout: float) -> None:
-    import time
+async def _replay(client: GatewayClient, plan: Plan, settings: ReplaySettings, console: ConsoleSettings) -> None:
+    import asyncio
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from gwtool.output import WireOutput
+    from gwtool.client.sending import replay
     from gwtool.records import Record
 
     sent_op = {client.proto.op("EVENT"), client.proto.op("CACHE")}
     # records go to --json / --log; the terminal shows the progress bar and the outcome
-    output = WireOutput(
-        client.proto,
-        quiet=not output_options["json"],
-        hide=lambda item: not (isinstance(item, Record) and item.direction == "out" and item.op in sent_op),
-        **output_options,
+    output = console.output(
+        client.proto, hide=lambda item: not (isinstance(item, Record) and item.direction == "out" and item.op in sent_op)
     )
     client.subscribe(output)
     err = Console(stderr=True)
     progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True,
                         disable=not err.is_terminal)  # fmt: skip
-    async with identified(client, output, timeout) as runner:
-        total = len(plan.items)
-        with progress:
-            task = progress.add_task("replay", total=total)
-            started = time.monotonic()
-            schedule = ((offset / speed if speed is not None else 0.0, payload) for offset, payload, _ in plan.items)
-            await send_all(client, runner, schedule, total, "payloads", timeout,
-                           progress=lambda done: progress.update(task, completed=done))  # fmt: skip
-        elapsed = time.monotonic() - started
-        recorded = plan.items[-1][0]
+    stop = asyncio.Event()  # Ctrl-C and SIGTERM: the replay stops and says how far it got
+    try:
+        with progress, stop_signals(stop):
+            bar = progress.add_task("replay", total=len(plan.items))
+            done = await replay(client, plan, settings, progress=lambda n: progress.update(bar, completed=n), stop=stop)
         output.message(
-            f"replayed {plural(total, 'payload')} as {client.service} to {client.url} in {elapsed:.2f} s (recorded over {recorded:.2f} s)",
+            f"replayed {plural(done.count, 'payload')} as {client.service} to {client.url} in {done.seconds:.2f} s (recorded over {done.recorded:.2f} s)",
             "bold",
         )
+    finally:
+        await output.aclose()

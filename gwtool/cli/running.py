@@ -1,19 +1,20 @@
-"""What the long-running commands share: the event loop, the ``--log`` file and Ctrl-C / SIGTERM handling."""
+"""What the long-running commands share: the ``--log`` file, Ctrl-C / SIGTERM handling and close hints.
+
+The event loop they run on is gwtool/loop.py's, shared with the load generator."""
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any
 
-from gwtool.errors import ClosedByGateway, GwtoolError
+from gwtool.errors import ClosedByGateway, GwtoolError, Interrupted
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Coroutine
-
-T = TypeVar("T")
 
 CLOSE_HINTS = {  # what a user can do about a close that ends the command
     "AUTHENTICATION_FAILED": "--token or GWTOOL_TOKEN sets the token gwtool sends",
@@ -26,6 +27,26 @@ def with_close_hint(exc: ClosedByGateway) -> ClosedByGateway:
     if (hint := CLOSE_HINTS.get(exc.name)) is None:
         return exc
     return ClosedByGateway(f"{exc}\n({hint})", exc.code, exc.name, exc.reason)
+
+
+def run_async(coro: Coroutine[Any, Any, None], *, interrupted_status: int = 0) -> None:
+    """Run a wire command's coroutine on the wire's loop. Ctrl-C that the command did not handle
+    exits quietly with ``interrupted_status``; a run it stopped says how far it got (exit 130)."""
+    from gwtool.loop import run_on_fast_loop
+
+    try:
+        run_on_fast_loop(coro)
+    except KeyboardInterrupt:
+        raise SystemExit(interrupted_status) from None
+    except Interrupted as exc:  # what was done is said, plainly; the output was drained when the run ended
+        from gwtool.text import printable
+
+        sys.stderr.write(printable(str(exc)) + "\n")
+        raise SystemExit(exc.exit_code) from None
+    except ClosedByGateway as exc:
+        if (hinted := with_close_hint(exc)) is exc:
+            raise
+        raise hinted from None
 
 
 class open_log:  # noqa: N801 - used as a context manager
@@ -50,23 +71,6 @@ class open_log:  # noqa: N801 - used as a context manager
     def __exit__(self, *exc: object) -> None:
         if self.file is not None:
             self.file.close()
-
-
-def run_on_fast_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a wire command's coroutine on uvloop where it is installed (a dependency off Windows).
-
-    The stock loop on Python 3.11 reads every frame into a fresh 256 KiB buffer, which glibc maps
-    and unmaps per read (cpython#85451): a round trip costs about twice what it does on uvloop."""
-    import asyncio
-
-    try:
-        import uvloop
-    except ImportError:
-        factory = None
-    else:
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(coro)
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from gwtool.cli.app import app
-from gwtool.cli.client_cmds import recording_header
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_PORT,
@@ -19,8 +19,12 @@ from gwtool.cli.options import (
     TokenOption,
     from_environment,
     load,
+    settings_flags,
 )
 from gwtool.cli.running import open_log
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Protocol
 
 
 @app.command("tui", cls=GwtoolCommand)
@@ -85,7 +89,7 @@ def tui(
 
     --web serves it to browsers instead: every tab gets a dashboard, and without --url they all watch one embedded gateway.
 
-    Exit status: 0 on quit (after Ctrl-C with --web), 1 invalid input, 2 the --web port cannot be used.
+    Exit status: 0 on quit (after Ctrl-C or SIGTERM with --web), 1 invalid input, 2 the --web port cannot be used.
     """
     proto = load(protocol)
     if service is not None and service not in proto.services:
@@ -95,34 +99,70 @@ def tui(
         url = None  # $GWTOOL_URL is a default for the live dashboard: a recording needs no gateway
     if url is not None and not url.startswith(("ws://", "wss://")):
         raise typer.BadParameter(f"{url!r}: expected a ws:// or wss:// URL", param_hint="GWTOOL_URL" if url_from_env else "--url")
+    from gwtool.gateway.settings import GatewaySettings
     from gwtool.tui.app import make_app
 
-    if not 0 <= port <= 65535:
-        raise typer.BadParameter(f"expected a port 0…65535 (0 = any free one), got {port}", param_hint="--port")
+    with settings_flags():  # the embedded gateway's port, checked as the gateway checks it
+        GatewaySettings(port=port)
     if follow and open_ is None:
         raise typer.BadParameter("--follow needs --open FILE", param_hint="--follow")
     if open_ is not None and (url is not None or log is not None):
         raise typer.BadParameter("a recording is viewed with no network: drop --url / --log", param_hint="--open")
+    options = Dashboard(
+        service=service, token=token, compress=compress, quiet=quiet, keep=keep, protocol=protocol, show_token=show_token,
+        port=port, recording=open_, follow=follow, log=log,
+    )  # fmt: skip
     if web:
-        _serve_web(
-            proto, url, service, token, compress, quiet, keep, protocol, show_token, port, open_, follow, log, web_host, web_port
-        )
+        _serve_web(proto, url, options, web_host, web_port)
         return
     if open_ is not None:
         if not open_.is_file():
             raise typer.BadParameter(f"{open_}: no such file", param_hint="--open")
         make_app(proto, recording=open_, follow=follow, limit=keep).run()
         return
-    options = dict(service=service, token=token, compress=compress, quiet=quiet, limit=keep, show_token=show_token, port=port)
-    with open_log(
-        log, lambda: recording_header(proto, "tui", url or f"ws://127.0.0.1:{port}", service or proto.first_receiver())
-    ) as log_file:
-        make_app(proto, url=url, log=log_file, **options).run()
+    from gwtool.recording import client_header
+
+    where = url or f"ws://127.0.0.1:{port}"
+    with open_log(log, lambda: client_header(proto, "tui", where, service or proto.first_receiver())) as log_file:
+        make_app(
+            proto, url=url, log=log_file, service=service, token=token, compress=compress, quiet=quiet, limit=keep,
+            show_token=show_token, port=port,
+        ).run()  # fmt: skip
 
 
-def _serve_web(
-    proto, url, service, token, compress, quiet, keep, protocol, show_token, port, open_, follow, log, host, web_port
-) -> None:  # noqa: ANN001, PLR0913
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """The options a dashboard runs with; ``--web`` hands them to each tab's own ``gwtool tui``."""
+
+    service: str | None
+    token: str
+    compress: bool
+    quiet: bool
+    keep: int
+    protocol: Path | None
+    show_token: bool
+    port: int
+    recording: Path | None
+    follow: bool
+    log: Path | None
+
+    def tab_args(self) -> list[str]:
+        """A tab's command line (the token is not on it: ``ps`` shows command lines)."""
+        args = ["--keep", str(self.keep)]
+        for flag, value in (("--as", self.service), ("--protocol", self.protocol), ("--log", self.log)):
+            if value is not None:
+                args += [flag, str(value)]
+        args += [
+            flag
+            for flag, on in (("--compress", self.compress), ("--show-token", self.show_token), ("--follow", self.follow))
+            if on
+        ]
+        if self.recording is not None:
+            args += ["--open", str(self.recording.resolve())]
+        return args
+
+
+def _serve_web(proto: Protocol, url: str | None, options: Dashboard, host: str, web_port: int) -> None:
     """``--web``: each tab runs ``gwtool tui`` with the same options (the token through the environment,
     not the command line, which ``ps`` shows); without --url or --open they share one gateway here."""
     import os
@@ -140,17 +180,12 @@ def _serve_web(
         error = GwtoolError(f"--web: cannot serve on {host}:{web_port}: {exc.strerror or exc}")
         error.exit_code = 2
         raise error from None
-    args = ["--keep", str(keep)]
-    for flag, value in (("--as", service), ("--protocol", protocol), ("--log", log)):
-        if value is not None:
-            args += [flag, str(value)]
-    args += [flag for flag, on in (("--compress", compress), ("--show-token", show_token), ("--follow", follow)) if on]
-    if open_ is not None:
-        args += ["--open", str(open_.resolve())]
-    if token:
-        os.environ["GWTOOL_TOKEN"] = token  # the tabs' processes inherit it
+    if options.token:
+        os.environ["GWTOOL_TOKEN"] = options.token  # the tabs' processes inherit it
     if not is_loopback(host):
-        typer.echo(LOOPBACK_WARNING.format(host=host, service=service or proto.first_receiver()), err=True)
-    shared = url is None and open_ is None
-    server = DashboardServer(proto, args, host=host, port=web_port, url=url, gateway_port=port, quiet=quiet, embed=shared)
+        typer.echo(LOOPBACK_WARNING.format(host=host, service=options.service or proto.first_receiver()), err=True)
+    shared = url is None and options.recording is None
+    server = DashboardServer(
+        proto, options.tab_args(), host=host, port=web_port, url=url, gateway_port=options.port, quiet=options.quiet, embed=shared
+    )
     server.serve()

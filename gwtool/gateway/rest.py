@@ -130,8 +130,8 @@ def make_process_request(gw: MockGateway) -> Callable[[ServerConnection, Request
     def process_request(connection: ServerConnection, request: Request) -> Response | None:
         if (refused := origin_refusal(request, gw.allow_origins, "gateway")) is not None:
             shown, response = refused
-            gw._notice("warning", f"refused a request from origin {shown!r} ({request.path[:100]}): "
-                       "browsers' pages may not use this gateway (--allow-origin adds one)", None, origin=shown)  # fmt: skip
+            gw.warn(f"refused a request from origin {shown!r} ({request.path[:100]}): "
+                    "browsers' pages may not use this gateway (--allow-origin adds one)", origin=shown)  # fmt: skip
             return response
         if is_websocket_upgrade(request):
             return None
@@ -141,7 +141,7 @@ def make_process_request(gw: MockGateway) -> Callable[[ServerConnection, Request
         except Exception as exc:  # a gateway bug, or data that cannot be JSON: still a JSON answer
             status = 500
             response = json_response(status, {"error": f"gateway error: {type(exc).__name__}: {exc}"})
-        gw._http_notice(request.method, request.path, status, connection)
+        gw.http_notice(request.method, request.path, status, connection)
         if request.method == "HEAD":  # RFC 9110: the GET answer's headers, no body
             response = dataclasses.replace(response, body=b"")
         return response
@@ -206,7 +206,7 @@ def make_connection_class(gw: MockGateway) -> type:
                 super().data_received(self.head[: end + 4])  # one request; anything pipelined after it is not read
                 return
             status, method, path, why = verdict
-            gw._http_notice(method, path, status, self)
+            gw.http_notice(method, path, status, self)
             self.transport.write(error_bytes(status, why))
             self.transport.close()
 

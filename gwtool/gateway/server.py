@@ -638,7 +638,14 @@ class MockGateway:
             record = Record("in", _size(frame), payload, False, conn.id, conn.service, cast(str, frame), error)
         self._emit(record)
 
-    def _http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
+    # --- what the REST side (rest.py) and websockets' logger tell subscribers ------------------------
+
+    def warn(self, text: str, **data: Any) -> None:
+        """A warning about no connection in particular (a refused origin, websockets' own log)."""
+        self._notice("warning", text, None, **data)
+
+    def http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
+        """One plain HTTP request the gateway answered."""
         if self._subscribers:
             path = path if len(path) <= 200 else path[:200] + "…"
             text = f"HTTP {method} {path} → {status}"
@@ -675,7 +682,7 @@ class _NoticeHandler(logging.Handler):
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             text += f": {type(exc).__name__}: {exc}"
-        self.gw._notice("warning", text, None)
+        self.gw.warn(text)
 
 
 def _loads(frame: str | bytes) -> dict[str, Any] | None:

@@ -40,7 +40,7 @@ class GatewaySettings:
                           ("hold", 0), ("hold_bytes", 0), ("identify_timeout", 0.001), ("slow_receiver_seconds", 0.001)):  # fmt: skip
             value = getattr(self, name)
             if value < low:
-                raise InvalidSetting(name, f"must be ≥ {low:g}, got {value:g}")
+                raise InvalidSetting(name, f"must be ≥ {low:g}, got {_number(value)}")
         if self.rate_limit is not None and (self.rate_limit[0] < 1 or self.rate_limit[1] <= 0):
             count, seconds = self.rate_limit
             raise InvalidSetting("rate_limit", f"expected at least 1 payload in more than 0 s, got {count}/{seconds:g}")
@@ -48,3 +48,8 @@ class GatewaySettings:
             raise InvalidSetting("ack", f"expected one of {', '.join(ACK_MODES)}, got {self.ack!r}")
         if self.token == "":
             object.__setattr__(self, "token", None)
+
+
+def _number(value: float) -> str:
+    """An int as typed (no exponent for a large one), a float shortest."""
+    return str(value) if isinstance(value, int) else f"{value:g}"

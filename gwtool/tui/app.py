@@ -20,13 +20,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, OptionList, TabbedContent, TabPane, Tabs, TextArea, Tree
 
+from gwtool import filters
 from gwtool.console import label
 from gwtool.errors import GwtoolError, InvalidPayload
+from gwtool.filters import Filter, Side
 from gwtool.protocol.definition import Protocol
 from gwtool.records import Notice, Record
 from gwtool.text import plural, printable
 from gwtool.tui.commands import ACTIONS, GwtoolCommands, app_bindings, available
-from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Feed, Filter, Side
+from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Feed
 from gwtool.tui.session import Session
 from gwtool.tui.settings import load_settings, save_setting
 from gwtool.tui.source import Source
@@ -42,13 +44,26 @@ from gwtool.tui.widgets.stream import Stream
 FLUSH_SECONDS = 0.1  # drain the feed 10×/s: under load each drain repaints the whole stream
 STATUS_EVERY = 2  # flushes between status bar updates (repainted in the same frame as the stream)
 SIDES: tuple[Side | None, ...] = (None, "you", "gw")
-SIDE_NAMES = {None: "both sides", "you": "our client's side", "gw": "the gateway's side"}
+SIDE_NAMES: dict[Side | None, str] = {None: "both sides", **filters.SIDE_NAMES}
 PANE_FOCUS = {"detail": "#detail-view", "cache": "#cache-tree", "compose": "#compose-editor", "services": "#services-table"}
 OUR_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.binding} | {"escape"}
 # the actions that still run while a text field has focus: their keys are not text
 CTRL_ACTIONS = {a.action for a in ACTIONS if a.binding.startswith("ctrl+")}
 LIVE_ACTIONS = frozenset(("heartbeat", "reconnect", "send"))  # they act on a connection
-FILTER_HINT = "filter: op:HEARTBEAT  t:EXECUTE  dir:in  side:gw  -op:heartbeat  free text"
+EMBEDDED_ACTIONS = frozenset(("cycle_side", "request_heartbeat"))  # they need the gateway in this process
+# why a key does nothing here: said when it is pressed (its binding's hidden twin, see check_action)
+CANNOT_IN_A_RECORDING = {
+    "heartbeat": "A recording cannot heartbeat: it has no connection (Latency shows the round trips it holds).",
+    "reconnect": "A recording has no connection to reconnect.",
+    "send": "A recording cannot send: nothing is connected (gwtool replay FILE sends its payloads again).",
+    "cycle_side": "A recording shows the side of the wire it recorded.",
+    "request_heartbeat": "A recording has no gateway to ask for a heartbeat.",
+}
+CANNOT_WITHOUT_EMBEDDED_GATEWAY = {
+    "cycle_side": "Only our client's side: the gateway is not embedded (run without --url to see both).",
+    "request_heartbeat": "Only the embedded gateway can be asked for a heartbeat (run without --url).",
+}
+FILTER_HINT = "filter: op:HEARTBEAT  t:EXECUTE  conn:3  dir:in  side:gw  -op:heartbeat  words"
 
 
 class GwtoolApp(App[None]):
@@ -58,8 +73,17 @@ class GwtoolApp(App[None]):
     # side by side only where the stream keeps room for the payloads' data (see Stream's columns)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, #status"
-    # every key from the one table (commands.ACTIONS); Esc goes back to the stream, whatever has focus
-    BINDINGS = [*app_bindings(), Binding("escape", "escape", "Back", show=False, priority=True)]
+    # every key from the one table (commands.ACTIONS); Esc goes back to the stream, whatever has focus;
+    # the keys of actions that cannot run here say why (hidden twins, after the actions' own bindings)
+    BINDINGS = [
+        *app_bindings(),
+        Binding("escape", "escape", "Back", show=False, priority=True),
+        *(
+            Binding(a.binding, f"explain('{a.action}')", show=False, priority=True)
+            for a in ACTIONS
+            if a.action in CANNOT_IN_A_RECORDING
+        ),
+    ]
 
     def __init__(
         self,
@@ -116,6 +140,15 @@ class GwtoolApp(App[None]):
                 with TabPane("Services", id="services"):
                     yield self.services
         yield Footer()
+
+    def get_driver_class(self) -> Any:
+        """Textual's web driver (a browser tab, ``tui --web``) becomes one that ends with its server."""
+        driver = super().get_driver_class()
+        if (driver.__module__, driver.__qualname__) == ("textual.drivers.web_driver", "WebDriver"):
+            from gwtool.tui.tab import TabDriver
+
+            return TabDriver
+        return driver
 
     def get_system_commands(self, screen: Any) -> Any:
         """Textual's own palette entries, less those our ACTIONS already list (Theme, Quit, Keys)."""
@@ -202,8 +235,8 @@ class GwtoolApp(App[None]):
         elif stream.follow:
             parts.append("following")
         if not stream.view and stream.filter and self.feed.entries:
-            unknown = stream.filter.unknown(self.proto)
-            parts.insert(0, f"{', '.join(unknown)} matches nothing in the protocol" if unknown else "no line matches the filter")
+            problems = stream.filter.problems(self.proto, self.stream_sides())
+            parts.insert(0, " · ".join(f"{term} {why}" for term, why in problems) or "no line matches the filter")
             parts.insert(1, "Esc clears it")
         subtitle = " · ".join(parts)
         if stream.border_subtitle != subtitle:
@@ -274,7 +307,7 @@ class GwtoolApp(App[None]):
         if self.panes.active == "latency":
             state = self.session.state
             stale = state is not None and state.phase != "identified"
-            self.latency.show(self.session.latency, embedded=self.session.embedded, stale=stale)
+            self.latency.show(self.session.latency, embedded=self.session.embedded, stale=stale, recording=self.recording)
 
     @work(exclusive=True, group="panes")
     async def refresh_panes(self) -> None:
@@ -326,25 +359,43 @@ class GwtoolApp(App[None]):
     # --- actions -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Which of our keys apply now (the footer shows only those). On a dialog, the dialog's keys
-        only; in a text field (the filter, the editor) its printable keys are text."""
+        only; in a text field (the filter, the editor) its printable keys are text. ``explain``, the
+        hidden twin of an action's key, runs where the action cannot (a recording's ``h``)."""
+        if action == "explain":
+            name = str(parameters[0]) if parameters else ""
+            return self.key_reaches_app(name) and not self.applies(name)
         if action not in OUR_ACTIONS:
             return True
+        return self.key_reaches_app(action) and self.applies(action)
+
+    def key_reaches_app(self, action: str) -> bool:
+        """Not on a dialog; in a text field only Esc and the Ctrl keys (the rest are text)."""
         if self.screen is not self.screen_stack[0]:
             return False
         focused = self.focused
         if isinstance(focused, (Input, TextArea, OptionList)):  # OptionList: the Select's open list
             return (action == "escape" and not isinstance(focused, OptionList)) or action in CTRL_ACTIONS
-        return self.applies(action)
+        return True
+
+    @property
+    def recording(self) -> bool:
+        """A recording (tui --open): no connection to act on."""
+        return getattr(self.session.state, "phase", None) == "recording"
 
     def applies(self, action: str) -> bool:
         """Whether an action means something in the app's state (the palette asks this too)."""
-        if action in ("cycle_side", "request_heartbeat"):
+        if action in EMBEDDED_ACTIONS:
             return self.session.embedded
-        if action in LIVE_ACTIONS and getattr(self.session.state, "phase", None) == "recording":
-            return False  # a recording (tui --open) has no connection to act on
+        if action in LIVE_ACTIONS and self.recording:
+            return False
         if action in ("pause", "resume"):  # one key, p: the footer shows the one that applies
             return self.paused == (action == "resume")
         return True
+
+    def action_explain(self, action: str) -> None:
+        """A key whose action cannot run here says why, instead of doing nothing."""
+        why = CANNOT_IN_A_RECORDING if self.recording else CANNOT_WITHOUT_EMBEDDED_GATEWAY
+        self.notify(why.get(action, "That does nothing here."), severity="warning", timeout=5)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(available(self)))
@@ -390,7 +441,7 @@ class GwtoolApp(App[None]):
 
     def action_cycle_side(self) -> None:
         if not self.session.embedded:
-            self.notify("Only our client's side: the gateway is not embedded (run without --url to see both).")
+            self.action_explain("cycle_side")
             return
         self.side = SIDES[(SIDES.index(self.side) + 1) % len(SIDES)]
         self.refilter()
@@ -447,7 +498,7 @@ class GwtoolApp(App[None]):
     @work(group="actions")
     async def action_request_heartbeat(self) -> None:
         if not self.session.embedded:
-            self.notify("Only the embedded gateway can be asked (run without --url).", severity="warning")
+            self.action_explain("request_heartbeat")
             return
         try:
             await self.session.request_heartbeat()

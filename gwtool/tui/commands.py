@@ -53,7 +53,7 @@ ACTIONS: tuple[Action, ...] = (
         "Stream: filter",
         "focus_filter",
         "/",
-        "op:HEARTBEAT t:EXECUTE dir:in side:gw, free text; -term hides",
+        "op:HEARTBEAT t:EXECUTE conn:3 dir:in side:gw, free text; -term hides",
         binding="slash",
         footer="Filter",
     ),

@@ -23,8 +23,8 @@ from gwtool.recording import first_header, item_of, parse_lines, read_lines, sen
 from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:
+    from gwtool.filters import Filter, Side
     from gwtool.protocol.definition import Protocol
-    from gwtool.tui.feed import Filter, Side
     from gwtool.tui.source import CacheIndex, Sink
 
 FOLLOW_SECONDS = 0.25  # how often --follow looks for appended lines
@@ -142,14 +142,12 @@ class RecordingSource:
     def search(self, filter: Filter, cancelled: Callable[[], bool] = lambda: False) -> list[tuple[int, Record | Notice]]:
         """(line number, item) of every line of the whole file that ``filter`` matches, the newest
         SEARCH_LIMIT of them (run it in a thread: it reads the file; ``cancelled`` stops it)."""
-        from gwtool.tui.feed import Entry
-
         found: deque[tuple[int, Record | Notice]] = deque(maxlen=SEARCH_LIMIT)
         for line in read_lines(self.path):
             if line.number % 4096 == 0 and cancelled():
                 return []
             item = item_of(line.record)
-            if item is not None and filter.matches(Entry(line.number, self.side_shown, item), self.proto):
+            if item is not None and filter.matches(item, self.proto, self.side_shown):
                 found.append((line.number, item))
         return list(found)
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from gwtool.client import ClientState
     from gwtool.client.latency import LatencyStats
+    from gwtool.filters import Side
     from gwtool.protocol.definition import Protocol as Definition
     from gwtool.records import Notice, Record
-    from gwtool.tui.feed import Side
 
 Sink = Callable[["Side", "Record | Notice"], None]
 # (where the entities come from, type → entities, type → count at the gateway or None,

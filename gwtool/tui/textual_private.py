@@ -1,4 +1,5 @@
-"""The two private Textual hooks the stream relies on for speed, in one place.
+"""The two private Textual hooks the stream relies on for speed, in one place, and the web driver's
+methods a browser tab's dashboard builds on.
 
 Each is used as Textual's own code uses it; tests/tui/test_textual_private.py checks that each
 still exists with the signature relied on here, so a Textual release that changes one fails that
@@ -22,6 +23,22 @@ if TYPE_CHECKING:
 HOOKS = {
     "textual.scroll_view.ScrollView._size_updated": ("size", "virtual_size", "container_size", "layout"),
     "textual.widget.Widget._scroll_update": ("virtual_size",),
+}
+
+
+# What a browser tab's driver (gwtool/tui/tab.py) relies on in Textual's web driver: public
+# methods, but their behaviour is the contract (``run_input_thread`` returns at EOF on stdin;
+# ``stop_application_mode`` sets ``exit_event``; the three writes are all it writes once running),
+# so the test checks them too, and that ``exit_event`` is still a threading.Event.
+WEB_DRIVER_HOOKS = {
+    "textual.drivers.web_driver.WebDriver.run_input_thread": (),
+    "textual.drivers.web_driver.WebDriver.start_application_mode": (),
+    "textual.drivers.web_driver.WebDriver.stop_application_mode": (),
+    "textual.drivers.web_driver.WebDriver.write": ("data",),
+    "textual.drivers.web_driver.WebDriver.write_meta": ("data",),
+    "textual.drivers.web_driver.WebDriver.write_binary_encoded": ("data",),
+    "textual.drivers.web_driver.WebDriver.on_meta": ("packet_type", "payload"),
+    "textual.driver.Driver.send_message": ("message",),
 }
 
 

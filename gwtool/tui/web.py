@@ -10,6 +10,7 @@ all tabs watch the same system.
 from __future__ import annotations
 
 import ipaddress
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ from textual_serve.server import Server
 from gwtool.gateway import ListenFailed, MockGateway
 from gwtool.tui.session import EMBEDDED_HEARTBEAT_MS, SimulatedService
 
+TAB_GRACE = 5.0  # seconds the tabs' dashboards get to quit when the server stops
+CANCEL_ROUNDS = 5  # then each open tab's handler is cancelled again, half a second apart, at most this often
 TEMPLATES = Path(__file__).with_name("web_templates")  # textual-serve's page, with no font from the internet
 LOOPBACK_WARNING = (
     "warning: {host} is not a loopback address: anyone who can reach this port gets a dashboard, and"
@@ -60,11 +63,13 @@ class DashboardServer(Server):
 
     @staticmethod
     def _command(tui_args: list[str], url: str | None) -> str:
-        """What textual-serve runs for each tab (through a shell, hence the quoting)."""
+        """What textual-serve runs for each tab, through a shell (hence the quoting) that ``exec``
+        replaces: the dashboard is this process's own child, so it sees this process go, and a tab
+        whose start is cancelled is killed itself, not a shell in front of it."""
         args = [sys.executable, "-m", "gwtool", "tui", *tui_args]
         if url is not None:
             args += ["--url", url]
-        return shlex.join(args)
+        return ("exec " if os.name == "posix" else "") + shlex.join(args)
 
     async def on_startup(self, app: Any) -> None:
         """Start the shared gateway (without --url), then say where to point a browser."""
@@ -108,12 +113,22 @@ class DashboardServer(Server):
             self._tabs.discard(task)
 
     async def on_shutdown(self, app: Any) -> None:
-        """Ctrl-C: close every tab (textual-serve then tells its dashboard to quit), then the gateway."""
+        """Ctrl-C or SIGTERM: close every tab (textual-serve then tells its dashboard to quit and waits
+        for it), then the gateway. Bounded: textual-serve's handler waits on the dashboard, then on
+        the browser's close, and a cancel ends one wait at a time, so a tab still open after
+        TAB_GRACE is cancelled again until its handler returns (aiohttp would wait 60 s more). A
+        dashboard that has not quit by then ends by itself once this process is gone (tab.py)."""
         import asyncio
 
-        for task in (*self._tasks, *self._tabs):
+        for task in self._tasks:
             task.cancel()
-        if self._tabs:
-            await asyncio.wait(self._tabs, timeout=5)
+        grace = TAB_GRACE
+        for _ in range(CANCEL_ROUNDS):
+            if not self._tabs:
+                break
+            for task in self._tabs:
+                task.cancel()
+            await asyncio.wait(self._tabs, timeout=grace)
+            grace = 0.5
         if self.gateway is not None:
             await self.gateway.stop()

@@ -18,7 +18,7 @@ def test_wire_commands_run_on_uvloop_where_it_is_installed():
     import asyncio
     import importlib.util
 
-    from gwtool.cli.running import run_on_fast_loop
+    from gwtool.loop import run_on_fast_loop
 
     async def loop_module() -> str:
         return type(asyncio.get_running_loop()).__module__

@@ -205,6 +205,28 @@ def test_a_bad_rate_limit_is_invalid_input():
     assert "N/SECONDS" in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(
+    ("argv", "first_line"),
+    [
+        (["mock-gateway", "--hold-bytes", "-1"], "error: --hold-bytes: must be ≥ 0, got -1"),
+        (["mock-gateway", "--max-size", "-3000000"], "error: --max-size: must be ≥ 1, got -3000000"),
+        (["mock-gateway", "--identify-timeout", "0"], "error: --identify-timeout: must be ≥ 0.001, got 0"),
+        (["mock-gateway", "--rate-limit", "0/5"], "error: --rate-limit: expected at least 1 payload in more than 0 s, got 0/5"),
+        (["mock-gateway", "--ack", "sometimes"], "error: --ack: expected always, without-d or never, got 'sometimes'"),
+        (["tui", "--port", "70000"], "error: --port: expected a port 0…65535 (0 = any free one), got 70000"),
+    ],
+)
+def test_the_gateway_settings_refuse_a_flag_by_its_name(capsys, argv, first_line):  # noqa: ANN001
+    """The command hands its flags to GatewaySettings, which the embedded gateways use too: one
+    check, and its error names the flag."""
+    from gwtool.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and err.splitlines()[0] == first_line, err
+
+
 def test_the_command_requests_heartbeats_when_asked():
     async def first_request(url: str) -> dict:
         from websockets.asyncio.client import connect

@@ -1,14 +1,10 @@
-"""The ring buffer and the stream filter, without a terminal."""
+"""The ring buffer, without a terminal (the filter language: tests/test_filters.py)."""
 
 from __future__ import annotations
 
 from gwtool.records import Notice, Record
 from gwtool.text import printable
-from gwtool.tui.feed import Feed, Filter
-
-
-def beat(proto, direction="out") -> Record:
-    return Record(direction, 34, {"op": proto.op("HEARTBEAT"), "d": {"heapUsed": 1}})
+from gwtool.tui.feed import Feed
 
 
 def event(proto, t="EXECUTE_COMMAND", text="ban") -> Record:
@@ -33,29 +29,6 @@ def test_the_ring_keeps_a_record_s_payload_not_its_frame(proto):
     feed.push("gw", record)
     (entry,) = feed.drain()
     assert entry.item.frame is None and entry.item.payload["d"] == {"command": "ban"}
-
-
-def test_filter_terms(proto):
-    feed = Feed()
-    feed.push("you", beat(proto))
-    feed.push("gw", event(proto))
-    feed.push("you", event(proto, text="kick"))
-    feed.push("you", Notice("closed", "closed 4009"))
-    entries = feed.drain()
-
-    def shown(text: str, side=None) -> list[int]:
-        f = Filter.parse(text, side)
-        return [e.seq for e in entries if f.matches(e, proto)]
-
-    assert shown("op:heart") == [0]
-    assert shown("t:execute") == [1, 2]
-    assert shown("dir:in") == [1, 2]
-    assert shown("side:gw") == [1]
-    assert shown("", side="you") == [0, 2, 3]
-    assert shown("kick") == [2]
-    assert shown("-op:heartbeat") == [1, 2, 3]  # notices stay when a negated op term hides heartbeats
-    assert shown("t:execute -kick") == [1]
-    assert shown("4009") == [3]
 
 
 def test_printable_removes_terminal_control_sequences():

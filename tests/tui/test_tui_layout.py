@@ -6,6 +6,8 @@ theme, and each path of the focus model that docs/tui.md states in one sentence.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from textual.widgets import DataTable, Input, Tabs, TextArea, Tree
 
@@ -46,6 +48,28 @@ async def test_the_data_column_gets_its_share_at_every_width(proto, width):
         assert stream.size.width - columns.fixed >= DATA_SHARE * stream.size.width, (width, columns)
         event_lines = [line_text(stream, y) for y in range(stream.size.height) if "EXECUTE_COMMAND" in line_text(stream, y)]
         assert event_lines and all('{"command":"ban","raw":"' in line for line in event_lines), event_lines[:2]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+async def test_the_who_column_shows_whole_service_names_at_every_width(proto, width):
+    """It once cut them into apparent typos (``#6 sharde``, ``gw #1 comma``)."""
+    app = demo_app(proto)
+    async with app.run_test(size=(width, 40)) as pilot:
+        await settle(pilot)
+        lines = [line_text(app.stream, y) for y in range(app.stream.size.height)]
+        names = [match.group(1) for line in lines if (match := re.search(r" gw #\d+ (\S+) ", line))]
+        assert names and set(names) <= {*proto.services, "?"}, names
+
+
+def test_a_connection_number_too_long_for_the_who_column_shortens_the_name_with_an_ellipsis(proto):
+    from gwtool.records import Notice
+    from gwtool.tui.feed import Entry
+    from gwtool.tui.widgets.stream import columns_for, entry_parts, service_width
+
+    columns = columns_for(60, None, service_width(proto))  # the narrowest: room for #12 commands
+    for conn, shown in ((12, "#12 commands "), (12345, "#12345 comm… ")):
+        entry = Entry(0, "gw", Notice("identified", "identified as commands", conn=conn, service="commands"))
+        assert [text for text, _ in entry_parts(entry, proto, columns)][2:4] == ["gw ", shown]
 
 
 async def test_right_and_left_scroll_the_data_and_the_title_says_so(proto):
@@ -171,7 +195,7 @@ async def test_a_filter_that_matches_nothing_says_so(proto):
         await settle(pilot)
         app.filter_box.value = "op:NOPE"
         await settle(pilot)
-        assert "op:nope matches nothing in the protocol" in app.stream.border_subtitle
+        assert "op:NOPE matches no op of the protocol (HEARTBEAT" in app.stream.border_subtitle
         app.filter_box.value = "zzzz-not-there"
         await settle(pilot)
         assert "no line matches the filter" in app.stream.border_subtitle and "Esc clears it" in app.stream.border_subtitle
@@ -280,3 +304,29 @@ async def test_latency_given_figures_before_its_pane_composed_shows_them_once_mo
         await pilot.pause()
         table, summary = latency.query_one("#latency-numbers", Static).content.renderables  # type: ignore[union-attr]
         assert summary.plain.startswith("3 heartbeats answered")
+
+
+async def test_a_latency_graph_of_one_sample_is_not_drawn_as_a_solid_block():
+    """Sparkline stretches one value over its whole width and height: the pane says what it has."""
+    from textual.app import App
+    from textual.widgets import Sparkline
+    from tui_testkit import plain
+
+    from gwtool.client.latency import LatencyStats
+    from gwtool.tui.widgets.latency import Latency
+
+    stats = LatencyStats()
+    stats.add(0.9)
+    latency = Latency()
+    app = App()
+    async with app.run_test() as pilot:
+        await app.mount(latency)
+        latency.show(stats, embedded=True)
+        await pilot.pause()
+        graph = latency.query_one("#latency-graph", Sparkline)
+        assert not graph.display and "one so far: 0.9 ms" in plain(latency.query_one("#latency-numbers"))
+        stats.add(1.3)
+        latency.show(stats, embedded=True)
+        await pilot.pause()
+        assert graph.display and list(graph.data or []) == [0.9, 1.3]
+        assert "the last 2, 0.9 ms to 1.3 ms" in plain(latency.query_one("#latency-numbers"))

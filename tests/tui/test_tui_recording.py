@@ -45,9 +45,54 @@ async def test_a_recording_shows_its_events_detail_latency_cache_and_services(pr
         assert [s["type"] for s in await app.session.services()] == ["sharder"]  # identified, never closed
         assert app.session.state.phase == "recording"
         assert not app.applies("heartbeat") and not app.applies("send")  # the footer does not offer them
-        await pilot.press("h")  # and the key does nothing, breaking nothing
-        await settle(pilot)
+        assert "h" not in {key for key, b in app.screen.active_bindings.items() if b.binding.show and b.enabled}
+
+
+async def test_keys_that_act_on_a_connection_say_a_recording_cannot_instead_of_doing_nothing(proto, tmp_path):
+    path = write_demo_recording(tmp_path / "session.ndjson", proto)
+    app = viewer(path, proto)
+    said: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, **options: (said.append(str(message)), notify(message, **options))[1]  # type: ignore[method-assign]
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.session.scanned.is_set())
+        for key in ("h", "H", "R", "g", "ctrl+s"):
+            await pilot.press(key)
+            await settle(pilot)
+        assert [m.split(":")[0].split(" (")[0] for m in said] == [
+            "A recording cannot heartbeat",
+            "A recording has no gateway to ask for a heartbeat.",
+            "A recording has no connection to reconnect.",
+            "A recording shows the side of the wire it recorded.",
+            "A recording cannot send",
+        ]
         assert app.is_running
+
+
+def client_recording(path, proto, latencies: tuple[float, ...]):  # noqa: ANN001, ANN201
+    """A commands client's recording: a heartbeat and its ACK (with the round trip) per latency."""
+    lines = [header_line(header(proto, side="client", command="connect", url="ws://x", service="commands"))]
+    for i, ms in enumerate(latencies):
+        beat = {"op": proto.op("HEARTBEAT"), "d": {"heapUsed": 1}}
+        lines.append(ndjson(Record("out", 30, beat, conn=1, service="commands", ts=1_767_268_800.0 + i)))
+        ack = Record("in", 15, {"op": proto.op("HEARTBEAT_ACK"), "d": {}}, conn=1, ts=1_767_268_800.001 + i, latency_ms=ms)
+        lines.append(ndjson(ack))
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+async def test_the_latency_pane_of_a_recording_says_so_and_offers_no_heartbeat(proto, tmp_path):
+    from tui_testkit import plain
+
+    path = client_recording(tmp_path / "session.ndjson", proto, (0.9, 1.4, 0.8))
+    app = viewer(path, proto)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.session.scanned.is_set())
+        await pilot.press("2")
+        await settle(pilot)
+        numbers, help_line = plain(app.query_one("#latency-numbers")), plain(app.query_one("#latency-help"))
+        assert "a recording" in help_line and "heartbeat now" not in help_line, help_line
+        assert "heartbeats answered" in numbers and "connection was lost" not in numbers, numbers
 
 
 async def test_enter_in_the_filter_searches_the_whole_file_not_just_the_kept_lines(proto, tmp_path):

@@ -121,13 +121,110 @@ def test_the_dashboard_in_chromium_identifies_takes_keys_and_two_tabs_share_one_
     services = orjson.loads(urlopen(f"http://127.0.0.1:{gateway_port}/services/").read())
     assert sum(s["type"] == "commands" for s in services) == 2  # both tabs, one embedded gateway
     assert proc.poll() is None
-    proc.send_signal(signal.SIGINT)  # Ctrl-C, with two dashboards open
+    assert len(descendants(f"--url ws://127.0.0.1:{gateway_port}")) == 2
+    proc.send_signal(signal.SIGTERM)  # as `kill` or a service manager stops it, two dashboards open
     assert proc.wait(30) == 0
-    tabs = subprocess.run(["pgrep", "-f", f"gwtool tui .*--url ws://127.0.0.1:{gateway_port}"], capture_output=True, text=True)
-    assert tabs.stdout == "", "a tab's dashboard outlived the server"
+    assert descendants(f"--url ws://127.0.0.1:{gateway_port}") == [], "a tab's dashboard outlived the server"
 
 
 # --- without a browser --------------------------------------------------------------------------------
+
+
+def descendants(marker: str) -> list[str]:
+    """The tabs' processes (and any shell in front of one): their command lines name the gateway."""
+    found = subprocess.run(["pgrep", "-f", "--", marker], capture_output=True, text=True)
+    assert found.returncode in (0, 1), found.stderr  # 1: none
+    return [pid for pid in found.stdout.split() if not _zombie(pid)]
+
+
+def _zombie(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True  # gone meanwhile
+
+
+def open_tab(url: str):  # noqa: ANN201
+    """The websocket the page opens: textual-serve starts a dashboard for it."""
+    from websockets.sync.client import connect
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return connect(f"{url.replace('http', 'ws')}/ws?width=100&height=30", max_size=None, proxy=None)
+        except OSError:  # the server says its URL a moment before it listens
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def started_server(tmp_path, web_port: int, gateway_port: int) -> subprocess.Popen[bytes]:  # noqa: ANN001
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gwtool", "tui", "--web", "--web-port", str(web_port), "--port", str(gateway_port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "open http://…": starting
+    return proc
+
+
+def until_drawn(tab, text: bytes) -> None:  # noqa: ANN001
+    screen = b""
+    while text not in screen:
+        message = tab.recv(timeout=60)
+        screen += message if isinstance(message, bytes) else b""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the tabs' processes by command line and /proc")
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("when", ["tab-opened", "dashboard-starting", "dashboard-running"])
+def test_no_dashboard_outlives_the_server_stopped_or_killed_at_any_point_of_a_tab(tmp_path, how, when):
+    """Before gwtool/tui/tab.py a dashboard whose server was killed ran on for good (PPID 1)."""
+    web_port, gateway_port = free_port(), free_port()
+    marker = f"--url ws://127.0.0.1:{gateway_port}"
+    proc = started_server(tmp_path, web_port, gateway_port)
+    try:
+        with open_tab(f"http://127.0.0.1:{web_port}") as tab:
+            if when == "dashboard-starting":  # its process exists, Textual has not drawn yet
+                wait_until(lambda: descendants(marker), 30, "dashboard process")
+            elif when == "dashboard-running":
+                until_drawn(tab, b"identified")
+                assert descendants(marker), "the dashboard's process is not found by its command line"
+            proc.send_signal(how)
+            proc.wait(60)
+        wait_until(lambda: not descendants(marker), 30, f"end of every dashboard after {how.name} ({when})")
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid in descendants(marker):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the tabs' processes by command line and /proc")
+def test_a_dashboard_that_does_not_answer_delays_the_servers_stop_only_a_bounded_while(tmp_path):
+    """A dashboard too busy to quit (stopped here) held SIGTERM's shutdown for 67 s; now the server
+    gives it a few seconds and goes, and the dashboard ends by itself once it runs again."""
+    web_port, gateway_port = free_port(), free_port()
+    marker = f"--url ws://127.0.0.1:{gateway_port}"
+    proc = started_server(tmp_path, web_port, gateway_port)
+    stopped: list[str] = []
+    try:
+        with open_tab(f"http://127.0.0.1:{web_port}") as tab:
+            until_drawn(tab, b"identified")
+            stopped = descendants(marker)
+            for pid in stopped:
+                os.kill(int(pid), signal.SIGSTOP)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0  # liveness, not speed: it took 67 s before, and 6.6 s now
+        assert stopped and descendants(marker) == stopped  # it is still there, stopped
+    finally:
+        for pid in stopped:
+            os.kill(int(pid), signal.SIGCONT)
+        proc.kill()
+        proc.wait()
+    wait_until(lambda: not descendants(marker), 30, "end of the dashboard once it ran again")
 
 
 def test_loopback_hosts_are_told_apart_from_exposed_ones():
@@ -137,13 +234,16 @@ def test_loopback_hosts_are_told_apart_from_exposed_ones():
     assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.5", "example.org"))
 
 
+@pytest.mark.skipif(os.name != "posix", reason="exec: a POSIX shell's")
 def test_each_tab_runs_gwtool_tui_with_the_options_quoted_for_a_shell():
     import shlex
 
     from gwtool.tui.web import DashboardServer
 
     command = DashboardServer._command(["--as", "sharder", "--log", "a b.ndjson"], "ws://127.0.0.1:9/x")
-    assert shlex.split(command)[1:] == [
+    exec_, python, *args = shlex.split(command)
+    assert exec_ == "exec" and python == sys.executable  # the shell is replaced: the dashboard is the server's child
+    assert args == [
         "-m",
         "gwtool",
         "tui",

@@ -32,7 +32,7 @@ class Latency(Vertical):
         }
     """
 
-    _latest: tuple[Any, bool, bool] | None = None  # what show() was last given
+    _latest: tuple[Any, bool, bool, bool] | None = None  # what show() was last given
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no heartbeat yet", "dim"), id="latency-numbers")
@@ -41,26 +41,23 @@ class Latency(Vertical):
 
     def on_mount(self) -> None:
         if self._latest is not None:
-            stats, embedded, stale = self._latest
-            self.show(stats, embedded=embedded, stale=stale)
+            stats, embedded, stale, recording = self._latest
+            self.show(stats, embedded=embedded, stale=stale, recording=recording)
 
-    def show(self, stats: Any, *, embedded: bool, stale: bool = False) -> None:
-        """``stale``: not connected now, so the figures are from before the connection was lost."""
-        self._latest = (stats, embedded, stale)
+    def show(self, stats: Any, *, embedded: bool, stale: bool = False, recording: bool = False) -> None:
+        """``stale``: not connected now, so the figures are from before the connection was lost.
+        ``recording``: the figures were read from a recording (tui --open): nothing can be sent."""
+        self._latest = (stats, embedded, stale, recording)
         try:
             numbers = self.query_one("#latency-numbers", Static)
             graph = self.query_one("#latency-graph", Sparkline)
             help_line = self.query_one("#latency-help", Static)
         except NoMatches:  # its pane is opening and has not composed it yet: on_mount shows this
             return
-        keys = Text("h", "bold")
-        keys.append(" heartbeat now", "dim")
-        if embedded:
-            keys.append("   H", "bold")
-            keys.append(" gateway asks for one", "dim")
-        help_line.update(keys)
+        help_line.update(self._help(embedded, recording))
         if stats is None or not stats.count:
-            numbers.update(Text("no heartbeat answered yet", "dim"))
+            none = "no heartbeat answered in the recording" if recording else "no heartbeat answered yet"
+            numbers.update(Text(none, "dim"))
             graph.data = []
             return
         table = Table.grid(padding=(0, 2))
@@ -70,11 +67,27 @@ class Latency(Vertical):
         missed = Text(str(stats.missed), "bold red" if stats.missed else "green")
         table.add_row(Text(ms(stats.last), "bold"), ms(stats.min), ms(stats.mean), ms(stats.p95), missed)
         samples = list(stats.samples)
-        scale = f", {ms(min(samples))} to {ms(max(samples))}" if samples else ""
-        summary = Text(f"{stats.count} heartbeats answered · graph: the last {len(samples)}{scale}", "dim")
-        if stale:
+        answered = f"{stats.count} heartbeat{'s' if stats.count != 1 else ''} answered"
+        if len(samples) < 2:  # a graph of one sample would be a solid block: say what it is instead
+            summary = Text(f"{answered} · graph: from the second sample (one so far: {ms(samples[0])})", "dim")
+        else:
+            summary = Text(f"{answered} · graph: the last {len(samples)}, {ms(min(samples))} to {ms(max(samples))}", "dim")
+        if stale and not recording:
             summary.append("\nstale: not connected; these are from before the connection was lost", "bold yellow")
         from rich.console import Group
 
         numbers.update(Group(table, summary))
-        graph.data = list(stats.samples)
+        graph.display = len(samples) >= 2
+        graph.data = samples
+
+    @staticmethod
+    def _help(embedded: bool, recording: bool) -> Text:
+        """The keys that act here, or, for a recording, what the figures are."""
+        if recording:
+            return Text("a recording: its round trips; no heartbeat can be sent", "dim")  # one line of 64
+        keys = Text("h", "bold")
+        keys.append(" heartbeat now", "dim")
+        if embedded:
+            keys.append("   H", "bold")
+            keys.append(" gateway asks for one", "dim")
+        return keys

@@ -24,9 +24,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, label, summary
+from gwtool.filters import Filter, Side
 from gwtool.records import Record
 from gwtool.text import printable
-from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Filter, Side
+from gwtool.tui.feed import DEFAULT_LIMIT, Entry
 from gwtool.tui.textual_private import scroll_update
 
 if TYPE_CHECKING:
@@ -52,14 +53,25 @@ class Columns:
         return self.clock + len(" → ") + self.who + self.label + self.size
 
 
-def columns_for(width: int, sides: Side | None) -> Columns:
+MAX_SERVICE_WIDTH = 16  # a longer service type's name is shortened, with "…", in the who column
+
+
+def service_width(proto: Protocol) -> int:
+    """The who column's room for a service type: the definition's longest name (up to a bound)."""
+    return min(MAX_SERVICE_WIDTH, max((len(name) for name in proto.services), default=1))
+
+
+def columns_for(width: int, sides: Side | None, services: int = 8) -> Columns:
     """The widest columns that leave the data ``DATA_SHARE`` of ``width``, else the narrowest.
 
-    ``sides``: which side of the wire the stream shows (None: both)."""
-    tiers = ((12, (17, 14), 23, 10, True), (9, (12, 10), 17, 10, False), (9, (12, 10), 16, 0, False))
+    ``sides``: which side of the wire the stream shows (None: both); ``services``: the longest
+    service type's name (``service_width``). The who column holds ``#123 commands`` in the widest
+    tier and ``#12 commands`` in the others, so a name is never cut into something else."""
+    tiers = ((12, 3, 23, 10, True), (9, 2, 17, 10, False), (9, 2, 16, 0, False))
     columns = None
-    for clock_width, (both, gateway), label_width, size_width, prefix in tiers:
-        who = 0 if sides == "you" else both if sides is None else gateway
+    for clock_width, digits, label_width, size_width, prefix in tiers:
+        gateway = len("#") + digits + len(" ") + services + len(" ")
+        who = 0 if sides == "you" else len("gw ") + gateway if sides is None else gateway
         columns = Columns(clock_width, who, sides is None, label_width, size_width, prefix)
         if width - columns.fixed >= DATA_SHARE * width:
             break
@@ -67,18 +79,25 @@ def columns_for(width: int, sides: Side | None) -> Columns:
     return columns
 
 
+def fit(text: str, width: int) -> str:
+    """``text`` padded to ``width``, or cut with a visible "…" (never into a word that reads as a typo)."""
+    return f"{text:<{width}}" if len(text) <= width else text[: width - 1] + "…"
+
+
 def _who(entry: Entry, columns: Columns) -> list[tuple[str, str]]:
-    """``you`` / ``gw #3 commands`` (both sides), ``#3 commands`` (the gateway's side), or nothing."""
+    """``you`` / ``gw #3 commands`` (both sides), ``#3 commands`` (the gateway's side), or nothing.
+
+    A connection number longer than the column reserves shortens the service's name with "…"."""
     if not columns.who:
         return []
     width = columns.who - 1
     if entry.side == "you":
-        return [(f"{'you':<{width}.{width}} ", SIDE_STYLES["you"])]
+        return [(fit("you", width) + " ", SIDE_STYLES["you"])]
     item = entry.item
     other = printable(f"#{item.conn} {item.service or '?'}")
     if columns.both:
-        return [("gw ", SIDE_STYLES["gw"]), (f"{other:<{width - 3}.{width - 3}} ", "dim")]
-    return [(f"{other:<{width}.{width}} ", "dim")]
+        return [("gw ", SIDE_STYLES["gw"]), (fit(other, width - 3) + " ", "dim")]
+    return [(fit(other, width) + " ", "dim")]
 
 
 def entry_parts(
@@ -146,6 +165,7 @@ class Stream(ScrollView, can_focus=True):
     def __init__(self, proto: Protocol, *, limit: int = DEFAULT_LIMIT, id: str | None = None):
         super().__init__(id=id)
         self.proto = proto
+        self.service_width = service_width(proto)
         self.view: deque[Entry] = deque(maxlen=limit)
         self.filter = Filter()
         self.sides: Side | None = None  # which side of the wire the entries are from (None: both)
@@ -158,7 +178,8 @@ class Stream(ScrollView, can_focus=True):
     # --- content -----------------------------------------------------------------------------
     def add(self, entries: Iterable[Entry]) -> int:
         """Append the entries that pass the filter; returns how many did."""
-        shown = [e for e in entries if self.filter.matches(e, self.proto)] if self.filter else list(entries)
+        matches, proto = self.filter.matches, self.proto
+        shown = [e for e in entries if matches(e.item, proto, e.side, e.text_for_search)] if self.filter else list(entries)
         if not shown:
             return 0
         overflow = len(self.view) + len(shown) - (self.view.maxlen or 0)
@@ -261,7 +282,7 @@ class Stream(ScrollView, can_focus=True):
         """The column widths for this width and side (computed once per change)."""
         key = (self.size.width if width is None else width, self.sides)
         if self._columns is None or self._columns[0] != key:
-            self._columns = (key, columns_for(*key))
+            self._columns = (key, columns_for(*key, self.service_width))
         return self._columns[1]
 
     def show_sides(self, sides: Side | None) -> None:
