@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
-from gwtool.cli.options import EveryOption, JsonOption, LogOption, ProtocolOption, QuietOption, ShowTokenOption, load
+from gwtool.cli.options import (
+    ConsoleSettings,
+    EveryOption,
+    FilterOption,
+    JsonOption,
+    LogOption,
+    ProtocolOption,
+    QuietOption,
+    ShowTokenOption,
+    filter_hide,
+    load,
+)
 from gwtool.cli.running import install_stop_signals, open_log
 from gwtool.loop import run_on_fast_loop
 
 if TYPE_CHECKING:
-    from typing import IO
+    from collections.abc import Callable
 
     from gwtool.protocol.definition import Protocol
     from gwtool.proxy import Proxy, ProxySettings
+    from gwtool.records import Notice, Record
 
 DEFAULT_PROXY_PORT = 8766  # gwtool/proxy/settings.py's, not imported: --help stays light
 FLAGS = {  # ProxySettings' names → this command's flags, for InvalidSetting
@@ -36,6 +48,31 @@ def proxy(
     port: Annotated[
         int, typer.Option(metavar="PORT", help="Port services connect to instead of the gateway's (0 = any free port).")
     ] = DEFAULT_PROXY_PORT,
+    fault: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--fault",
+            metavar="RULE",
+            help="A fault to inject: an action, then which payloads, e.g. 'drop op:HEARTBEAT_ACK service:sharder', "
+            "'delay 200±50 t:EXECUTE_COMMAND', 'close 4009 after 100 from:gateway' (repeatable; docs/proxy.md has the grammar).",
+            show_default=False,
+        ),
+    ] = None,
+    control: Annotated[
+        Optional[int],
+        typer.Option(
+            "--control",
+            metavar="PORT",
+            help="Serve the HTTP control API (JSON: list, add, remove, reset rules) on PORT.",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="N", help="Seed the faults' random choices (P%, jitter) for a run that repeats.", show_default=False
+        ),
+    ] = None,
     strict: Annotated[
         bool,
         typer.Option("--strict", metavar="", help="Close a connection on its first violation, with the definition's code."),
@@ -72,6 +109,7 @@ def proxy(
     log: LogOption = None,
     json: JsonOption = False,
     every: EveryOption = False,
+    filter_: FilterOption = None,
     quiet: QuietOption = False,
     show_token: ShowTokenOption = False,
 ) -> int:
@@ -90,40 +128,61 @@ def proxy(
             upstream=upstream, host=host, port=port, strict=strict, max_size=max_size, max_queue=max_queue,
             open_timeout=open_timeout, handshake_timeout=handshake_timeout,
             ack_timeout=ack_timeout / 1000 if ack_timeout is not None else None,
-            allow_origins=tuple(allow_origin or ()), show_token=show_token,
+            allow_origins=tuple(allow_origin or ()), show_token=show_token, faults=tuple(fault or ()),
+            control_port=control, seed=seed,
         )  # fmt: skip
     except InvalidSetting as exc:
         raise typer.BadParameter(exc.problem, param_hint=FLAGS.get(exc.name, exc.name)) from None
     proto = load(protocol)
+    _check_rules(proto, settings)
+    hide = filter_hide(filter_, proto, "gw")
     with open_log(log) as log_file:  # its header is written once the proxy listens (its real URL)
+        console = ConsoleSettings(json=json, every=every, quiet=quiet, log=log_file)
         try:
-            return run_on_fast_loop(_serve(proto, settings, dict(json=json, every=every, quiet=quiet, log=log_file)))
+            return run_on_fast_loop(_serve(proto, settings, console, hide))
         except KeyboardInterrupt:  # a second Ctrl-C during shutdown
             return 130
 
 
-async def _serve(proto: Protocol, settings: ProxySettings, output_options: dict[str, Any]) -> int:
+def _check_rules(proto: Protocol, settings: ProxySettings) -> None:
+    """Each --fault parsed before anything listens: a usage error naming the rule."""
+    from gwtool.proxy.faults import RuleError, parse_rule
+
+    for text in settings.faults:
+        try:
+            parse_rule(text, proto)
+        except RuleError as exc:
+            raise typer.BadParameter(f"{text!r}: {exc}", param_hint="--fault") from None
+
+
+async def _serve(
+    proto: Protocol, settings: ProxySettings, console: ConsoleSettings, hide: Callable[[Record | Notice], bool] | None
+) -> int:
     import asyncio
     import gc
 
-    from gwtool.output import WireOutput
     from gwtool.proxy import Proxy
 
     proxy = Proxy(proto, settings)
     await proxy.start()  # ListenFailed (exit 2) surfaces through main()
-    log: IO[bytes] | None = output_options["log"]
-    if log is not None:
+    if console.log is not None:
         from gwtool.recording import header, write_header
 
         # the gateway's view of every connection (in: from services): replay, validate and tui --open read it so
-        write_header(log, {**header(proto, side="gateway", command="proxy", url=proxy.url), "upstream": proxy.upstream})
-    output = WireOutput(proto, show_conn=True, figures=lambda: _figures(proxy), **output_options)
+        write_header(console.log, {**header(proto, side="gateway", command="proxy", url=proxy.url), "upstream": proxy.upstream})
+    output = console.output(proto, show_conn=True, figures=lambda: _figures(proxy), hide=hide)
     stop = asyncio.Event()
     install_stop_signals(stop)
     proxy.subscribe(output)
     gc.freeze()  # what start-up made (typer, rich, the definition) lives on: keep it out of collections
     output.message(f"proxy listening on {proxy.url} → upstream {proxy.upstream}  ·  REST {proxy.http_url}/services/", "bold")
     output.message(f"connect services to {proxy.url} instead of the gateway  ·  Ctrl-C stops")
+    for rule in proxy.rules:
+        output.message(f"fault rule {rule.id}: {rule.text}", "magenta")
+    if proxy.control is not None:
+        output.message(f"control API on {proxy.control.url}/rules (GET lists, POST adds, DELETE /rules/ID removes)", "magenta")
+    if settings.strict:
+        output.message("--strict: a connection is closed on its first violation", "yellow")
     try:
         await stop.wait()
     finally:

@@ -29,12 +29,14 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.protocol import State
 
-from gwtool.errors import DecodeError, ListenFailed, clip_reason
+from gwtool.errors import DecodeError, InvalidSetting, ListenFailed, clip_reason
 from gwtool.gateway.rest import is_websocket_upgrade, origin_refusal
 from gwtool.gateway.server import address_text
 from gwtool.gateway.writes import TurnWrites
 from gwtool.protocol.codec import decode, decode_text
-from gwtool.proxy.checks import Checks, RuleBook, Violation
+from gwtool.proxy.checks import Checks, RuleBook, Violation, payload_name
+from gwtool.proxy.control import Control
+from gwtool.proxy.faults import REORDER_WAIT, Faults, Out, Rule, RuleError, Shaper
 from gwtool.proxy.http import relay_get, upstream_url
 from gwtool.proxy.settings import ProxySettings
 from gwtool.records import Direction, Notice, Record, Sender, masked_identify, preview
@@ -52,7 +54,8 @@ NO_STATUS = 1005  # RFC 6455: a close frame without a code (passed on as one)
 ABNORMAL = 1006  # RFC 6455: no close frame at all (passed on as a dropped connection)
 WRITE_HIGH = 64 << 10  # bytes written to a side and not yet taken by its peer before forwarding waits
 OPEN = State.OPEN
-SWEEP_SECONDS = 0.25  # how often the sessions' deadlines (heartbeats, handshake, ACKs) are looked at
+SWEEP_SECONDS = 0.25
+SHAPER_DRAIN = 30.0  # seconds a closed connection's delayed or throttled messages may still take  # how often the sessions' deadlines (heartbeats, handshake, ACKs) are looked at
 CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the TCP connection is dropped
 STOP_TIMEOUT = 2.0  # seconds stop() waits for connections to close before aborting them
 OTHER: dict[Sender, Sender] = {"service": "gateway", "gateway": "service"}
@@ -87,7 +90,7 @@ class LinkInfo:
 class Lane:
     """One direction of one proxied connection: what ``sender`` sends, read from ``src``, written to ``dst``."""
 
-    __slots__ = ("sender", "src", "dst", "payloads", "violations", "reading")
+    __slots__ = ("sender", "src", "dst", "payloads", "violations", "reading", "shaper")
 
     def __init__(self, sender: Sender, src: ServerConnection | ClientConnection, dst: ServerConnection | ClientConnection):
         self.sender = sender
@@ -95,13 +98,14 @@ class Lane:
         self.payloads = 0
         self.violations = 0
         self.reading = False  # waiting for the next message: whatever ``src`` sent was handed on
+        self.shaper: Shaper | None = None  # its writer once a fault delays, throttles, reorders or stalls
 
 
 class Link:
     """One service's connection through the proxy, and its own connection to the upstream."""
 
     __slots__ = ("id", "svc", "up", "remote", "url", "service", "lanes", "closing", "close_code", "close_reason",
-                 "closed_by", "task", "checks", "told_identified")  # fmt: skip
+                 "closed_by", "task", "checks", "told_identified", "fault_counts")  # fmt: skip
 
     def __init__(self, conn_id: int, svc: ServerConnection, url: str, checks: Checks):
         self.id = conn_id
@@ -118,6 +122,7 @@ class Link:
         self.task: asyncio.Task[Any] | None = None
         self.checks = checks
         self.told_identified = False
+        self.fault_counts: dict[int, int] = {}  # rule id → payloads of this connection it selected
 
     def info(self) -> LinkInfo:
         lanes = self.lanes
@@ -153,6 +158,14 @@ class Proxy:
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writes = TurnWrites()
+        self.faults = Faults(proto, settings.seed)
+        for text in settings.faults:
+            try:
+                self.faults.add(text)
+            except RuleError as exc:
+                raise InvalidSetting("faults", str(exc)) from None
+        self._start_rules = list(settings.faults)
+        self.control: Control | None = None  # the HTTP control API, once started (settings.control_port)
         self._book = RuleBook(proto)
         self._identify_op = proto.op("IDENTIFY")
         self._token_field = proto.roles.identify_token
@@ -189,6 +202,14 @@ class Proxy:
             raise ListenFailed(f"cannot listen on {settings.host}:{settings.port}: a port is 0…65535") from None
         self.port = self._server.sockets[0].getsockname()[1]
         self._stopping = False
+        if settings.control_port is not None:
+            self.control = Control(self, settings.host, settings.control_port)
+            try:
+                await self.control.start()
+            except ListenFailed:
+                self._server.close()
+                self._server = None
+                raise
         self._sweeper = asyncio.create_task(self._sweep())
 
     async def stop(self) -> None:
@@ -197,6 +218,8 @@ class Proxy:
         if server is None:
             return
         self._stopping = True
+        if self.control is not None:
+            await self.control.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
         for link in list(self._links.values()):
@@ -247,6 +270,42 @@ class Proxy:
                 self._subscribers = rest
 
         return unsubscribe
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The fault rules in force, in the order they apply."""
+        return list(self.faults.rules)
+
+    def add_rule(self, text: str) -> Rule:
+        """A fault rule from now on (RuleError names what is wrong with it)."""
+        rule = self.faults.add(text)
+        self._notice("info", f"fault rule {rule.id} added: {rule.text}", None, rule=rule.text, id=rule.id)
+        return rule
+
+    def remove_rule(self, rule_id: int) -> Rule | None:
+        """Take a rule away (what it stalled goes on); None when there is no such rule."""
+        rule = self.faults.remove(rule_id)
+        if rule is not None:
+            self._released(rule)
+            self._notice("info", f"fault rule {rule.id} removed: {rule.text}", None, rule=rule.text, id=rule.id)
+        return rule
+
+    def clear_rules(self) -> list[Rule]:
+        """Take every rule away."""
+        return [rule for rule in self.rules if self.remove_rule(rule.id) is not None]
+
+    def reset_rules(self) -> list[Rule]:
+        """Back to the rules the proxy started with (new ids, counts from zero)."""
+        self.clear_rules()
+        for link in self._links.values():
+            link.fault_counts.clear()
+        return [self.add_rule(text) for text in self._start_rules]
+
+    def _released(self, rule: Rule) -> None:
+        for link in self._links.values():
+            for lane in link.lanes.values():
+                if lane.shaper is not None and lane.shaper.stalled_by == rule.id:
+                    lane.shaper.resume()
 
     def verdict(self) -> str:
         """``services sent 1,204 payloads (0 violations), the gateway 1,310 (2 violations)…``"""
@@ -311,6 +370,7 @@ class Proxy:
             finally:
                 for pump in pumps:
                     pump.cancel()
+                await self._drain_shapers(link)
                 if not link.closing or link.close_code == ABNORMAL:
                     _abort(svc)
                     _abort(up)
@@ -319,6 +379,24 @@ class Proxy:
             await self._close_both(link, 1011, clip_reason(f"proxy error: {type(exc).__name__}: {exc}"), "the proxy")
         finally:
             self._forget(link)
+
+    async def _drain_shapers(self, link: Link) -> None:
+        """What a fault still holds back (delayed, throttled, the close after it) is written before the
+        connection is let go; a stalled direction or one that takes too long is dropped."""
+        shapers = [lane.shaper for lane in link.lanes.values() if lane.shaper is not None and lane.shaper.busy()]
+        if not shapers:
+            return
+        try:
+            async with asyncio.timeout(SHAPER_DRAIN):
+                await asyncio.gather(*(s.drained() for s in shapers if s.stalled_by is None))
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+        for shaper in shapers:
+            if shaper.busy():
+                shaper.stop()
+                _abort(link.svc)
+                if link.up is not None:
+                    _abort(link.up)
 
     async def _open_upstream(self, link: Link) -> ClientConnection | None:
         """The upstream connection for ``link``, or None once the service was closed with BAD_GATEWAY
@@ -360,6 +438,7 @@ class Proxy:
         transport = dst.transport
         write = self._writes.add
         see = self._see
+        faults = self.faults
         counts = self.counts.payloads
         sender = lane.sender
         while True:
@@ -374,8 +453,13 @@ class Proxy:
                 return
             lane.payloads += 1
             counts[sender] += 1
-            if not see(link, lane, frame):  # --strict closes the connection instead
+            record = see(link, lane, frame)
+            if link.closing:  # --strict closed it: the offending message goes nowhere
                 return
+            if faults.rules or (lane.shaper is not None and lane.shaper.busy()):
+                if not await self._shape(link, lane, frame, record):
+                    return
+                continue
             # While the other side keeps up, the frame is framed at once and written with the others of
             # this turn of the loop (writes.py): one system call for many. Once WRITE_HIGH bytes wait
             # unread, websockets' send waits for the peer to read (backpressure).
@@ -388,9 +472,10 @@ class Proxy:
                 return
             del frame  # not kept alive while waiting for the next one (up to max_size each)
 
-    def _see(self, link: Link, lane: Lane, frame: str | bytes) -> bool:
-        """Decode one message once, check it in its direction, record it; False when a violation
-        closes the connection (--strict) and the message must not go on."""
+    def _see(self, link: Link, lane: Lane, frame: str | bytes) -> Record | None:
+        """Decode one message once, check it in its direction, and record it (the Record: made for
+        subscribers and for the fault rules to select by). A violation under --strict sets
+        ``link.closing``: the message must not go on."""
         now = time.monotonic()
         checks = link.checks
         payload: dict[str, Any] | None = None
@@ -417,18 +502,73 @@ class Proxy:
         else:
             violations, ack = checks.from_gateway(payload, compressed, now)
             latency = ack.latency_ms if ack is not None else None
-        if self._subscribers:
-            self._record(link, lane, frame, payload, compressed, error, latency)
+        record = None
+        if self._subscribers or self.faults.rules:
+            record = self._record(link, lane, frame, payload, compressed, error, latency)
         if link.service is None and checks.service_type is not None:
             link.service = checks.service_type
         if checks.identified is not None and not link.told_identified:
             link.told_identified = True
             self._identified(link)
         if violations:
-            return self._violations(link, violations)
+            self._violations(link, violations)
+        return record
+
+    async def _shape(self, link: Link, lane: Lane, frame: str | bytes, record: Record | None) -> bool:
+        """Forward one message through the fault rules; False once the connection is closing."""
+        shaper = lane.shaper
+        if shaper is None:
+            shaper = lane.shaper = Shaper(
+                lane.dst, self.settings.max_queue, lambda code, reason: self._fault_close(link, code, reason)
+            )
+        if record is None:  # no rule any more, but what waits goes first
+            await shaper.put([Out(frame)])
+            return True
+        verdict = self.faults.apply(record, frame, link.service, link.fault_counts, time.monotonic())
+        for rule, verb, detail in verdict.done:
+            if rule.action == "stall" and shaper.stalled_by == rule.id:
+                continue  # said when it stalled
+            rule.applied += 1
+            self.counts.injected += 1
+            if self._subscribers:
+                name = payload_name(self.proto, record.payload) or "an undecodable frame"
+                who = f"#{link.id} {link.service or '?'}"
+                where = f"→ {who}" if lane.sender == "gateway" else f"{who} → gateway"
+                self._notice("injected", f"{verb} {name} {where}{detail}", link, rule=rule.text, id=rule.id)
+        if verdict.close is not None:
+            close = verdict.close
+            if shaper.busy():  # after what waits to be written
+                await shaper.put([Out(None, close=(close.code, close.reason))])
+            else:
+                await self._fault_close(link, close.code, close.reason)
+            return False
+        if verdict.stall is not None and shaper.stalled_by is None:
+            shaper.stalled_by = verdict.stall.id
+        if verdict.reorder is not None:
+            self._hold_for_reorder(shaper, verdict.reorder, verdict.outs)
+            return True
+        if verdict.outs:
+            await shaper.put(verdict.outs)
         return True
 
-    def _violations(self, link: Link, violations: list[Violation]) -> bool:
+    def _hold_for_reorder(self, shaper: Shaper, rule: Rule, outs: list[Out]) -> None:
+        held = shaper.held.setdefault(rule.id, [])
+        held.extend(out.data for out in outs if out.data is not None)
+        if len(held) >= rule.window:
+            shaper.put_now([Out(data) for data in reversed(shaper.held.pop(rule.id))])
+        elif len(held) == len(outs):  # the window's first: it goes as it is if the window does not fill
+            asyncio.get_running_loop().call_later(REORDER_WAIT, self._flush_reorder, shaper, rule.id)
+
+    @staticmethod
+    def _flush_reorder(shaper: Shaper, rule_id: int) -> None:
+        held = shaper.held.pop(rule_id, None)
+        if held:
+            shaper.put_now([Out(data) for data in reversed(held)])
+
+    async def _fault_close(self, link: Link, code: int, reason: str) -> None:
+        await self._close_both(link, code, reason, "the proxy (a fault rule)")
+
+    def _violations(self, link: Link, violations: list[Violation]) -> None:
         """Count and tell each; under --strict, close the connection with the first one's close."""
         for violation in violations:
             self.counts.violations[violation.by] += 1
@@ -436,7 +576,7 @@ class Proxy:
             if self._subscribers:
                 self._notice("violation", violation.text, link, by=violation.by, path=violation.path)
         if not self.settings.strict or link.closing:
-            return True
+            return
         first = violations[0]
         close = first.close
         if first.by == "service":
@@ -445,7 +585,6 @@ class Proxy:
             self._spawn(self._strict_close(link, first))
         else:
             self._spawn_close(link, close.code, close.reason, "the proxy (--strict)")
-        return False
 
     async def _strict_close(self, link: Link, violation: Violation) -> None:
         """The service broke the protocol: it gets the definition's close; the gateway a plain one."""
@@ -501,6 +640,10 @@ class Proxy:
         if code == ABNORMAL:
             _abort(lane.dst)
             return
+        shaper = link.lanes[lane.sender].shaper
+        if shaper is not None and shaper.busy() and shaper.stalled_by is None:  # after what waits to be written
+            await shaper.put([Out(None, close=(code, reason))])
+            return
         await _close(lane.dst, code, reason)
 
     async def _close_both(self, link: Link, code: int, reason: str, by: str) -> None:
@@ -522,6 +665,9 @@ class Proxy:
     def _forget(self, link: Link) -> None:
         self._links.pop(link.id, None)
         link.checks.ended()
+        for lane in link.lanes.values():
+            if lane.shaper is not None:
+                lane.shaper.stop()
         if not self._subscribers:
             return
         code = link.close_code if link.close_code is not None else ABNORMAL
@@ -535,7 +681,7 @@ class Proxy:
     # --- records and notices ----------------------------------------------------------------------
 
     def _record(self, link: Link, lane: Lane, frame: str | bytes, payload: dict[str, Any] | None, compressed: bool,
-                error: str | None = None, latency_ms: float | None = None) -> None:  # fmt: skip
+                error: str | None = None, latency_ms: float | None = None) -> Record:  # fmt: skip
         direction: Direction = "in" if lane.sender == "service" else "out"  # the gateway's view: in from services
         size = _size(frame)
         if payload is None:
@@ -548,7 +694,9 @@ class Proxy:
             text = frame if type(frame) is str else None
             record = Record(direction, size, payload, compressed, link.id, link.service, text, error,
                             latency_ms=latency_ms, sender=lane.sender)  # fmt: skip
-        self._emit(record)
+        if self._subscribers:
+            self._emit(record)
+        return record
 
     def _emit(self, item: Record | Notice) -> None:
         for fn in self._subscribers:  # a new list on each (un)subscribe: safe to iterate as one changes it

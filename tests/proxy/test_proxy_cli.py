@@ -20,15 +20,18 @@ TIMEOUT = 20
 
 
 async def start_proxy(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    """Start ``gwtool proxy ARGS``; its URL from its start-up line (on stderr with --json)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gwtool", "proxy", "--port", "0", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
+    stream = proc.stderr if "--json" in args else proc.stdout
     async with asyncio.timeout(TIMEOUT):
         while True:
-            line = (await proc.stdout.readline()).decode()
-            assert line, f"no start-up line: {(await proc.stderr.read()).decode()}"
+            line = (await stream.readline()).decode()
+            assert line, "no start-up line"
             if match := re.search(r"proxy listening on (ws://127\.0\.0\.1:\d+)", line):
+                proc.early = line  # type: ignore[attr-defined]
                 return proc, match.group(1)
 
 
@@ -111,3 +114,30 @@ def test_a_port_in_use_exits_2():
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gwtool", *args], capture_output=True, text=True, timeout=TIMEOUT)
+
+
+async def test_faults_and_the_control_api_from_the_command_line():
+    import json
+
+    async with MockGateway(PROTO) as gw:
+        proc, url = await start_proxy(
+            "--upstream", gw.url, "--fault", "drop op:HEARTBEAT_ACK service:sharder", "--control", "0", "--json"
+        )
+        ws, _ = await service(url, "sharder")
+        await send(ws, {"op": PROTO.op("HEARTBEAT"), "d": {"heapUsed": 1, "guilds": 1}})
+        await ws.close()
+        out, err, status = await stop_proxy(proc)
+    assert status == 0, err
+    err = proc.early + err
+    assert "fault rule 1: drop op:HEARTBEAT_ACK service:sharder" in err  # --json: gwtool's own lines on stderr
+    assert re.search(r"control API on http://127\.0\.0\.1:\d+/rules", err)
+    injected = [json.loads(line) for line in out.splitlines() if '"injected"' in line]
+    assert [(i["conn"], i["rule"], i["text"]) for i in injected] == [
+        (1, "drop op:HEARTBEAT_ACK service:sharder", "dropped HEARTBEAT_ACK → #1 sharder")
+    ]
+
+
+def test_a_fault_rule_that_cannot_work_is_a_usage_error():
+    result = run("proxy", "--upstream", "ws://127.0.0.1:1", "--fault", "delay soon")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: --fault: 'delay soon': delay: 'soon' is not a number (MS)")

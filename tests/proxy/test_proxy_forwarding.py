@@ -26,7 +26,6 @@ from proxy_testkit import (
     until,
 )
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from gwtool.errors import InvalidSetting
 from gwtool.gateway import MockGateway
@@ -285,7 +284,3 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _unused() -> None:  # keep imports that document the helpers' kinds
-    assert ConnectionClosed
