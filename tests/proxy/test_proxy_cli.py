@@ -125,8 +125,13 @@ async def test_faults_and_the_control_api_from_the_command_line():
         )
         ws, _ = await service(url, "sharder")
         await send(ws, {"op": PROTO.op("HEARTBEAT"), "d": {"heapUsed": 1, "guilds": 1}})
+        seen = b""
+        async with asyncio.timeout(TIMEOUT):
+            while b'"injected"' not in seen:  # the ACK came and was dropped
+                seen += await proc.stdout.readline()
         await ws.close()
         out, err, status = await stop_proxy(proc)
+        out = seen.decode() + out
     assert status == 0, err
     err = proc.early + err
     assert "fault rule 1: drop op:HEARTBEAT_ACK service:sharder" in err  # --json: gwtool's own lines on stderr
