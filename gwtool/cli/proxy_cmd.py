@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -136,12 +137,39 @@ def proxy(
     proto = load(protocol)
     _check_rules(proto, settings)
     hide = filter_hide(filter_, proto, "gw")
+    if (fault or control is not None) and not json and sys.stdout.isatty():
+        hide = _fewer_injected(hide)
     with open_log(log) as log_file:  # its header is written once the proxy listens (its real URL)
         console = ConsoleSettings(json=json, every=every, quiet=quiet, log=log_file)
         try:
             return run_on_fast_loop(_serve(proto, settings, console, hide))
         except KeyboardInterrupt:  # a second Ctrl-C during shutdown
             return 130
+
+
+INJECTED_LINES = 20  # injected notices a terminal shows a second; the summary's figures count them all
+
+
+def _fewer_injected(hide: Callable[[Record | Notice], bool] | None) -> Callable[[Record | Notice], bool]:
+    """A terminal's ``hide``: a rule that selects a flood would print a line per payload, so past
+    INJECTED_LINES a second they are counted (the summary line's figures), not printed. --json and
+    --log keep every one."""
+    import time
+
+    window = [0.0, 0]
+
+    def hidden(item: Record | Notice) -> bool:
+        if hide is not None and hide(item):
+            return True
+        if getattr(item, "kind", None) != "injected":
+            return False
+        now = time.monotonic()
+        if now - window[0] >= 1.0:
+            window[0], window[1] = now, 0
+        window[1] += 1
+        return window[1] > INJECTED_LINES
+
+    return hidden
 
 
 def _check_rules(proto: Protocol, settings: ProxySettings) -> None:
@@ -201,4 +229,5 @@ def _figures(proxy: Proxy) -> str:
     from gwtool.text import plural
 
     c = proxy.counts
-    return f"{plural(proxy.connection_count, 'connection')} · violations: services {c.violations['service']:,}, gateway {c.violations['gateway']:,}"
+    text = f"{plural(proxy.connection_count, 'connection')} · violations: services {c.violations['service']:,}, gateway {c.violations['gateway']:,}"
+    return text + (f" · {plural(c.injected, 'fault')} injected" if c.injected else "")

@@ -146,3 +146,13 @@ def test_a_fault_rule_that_cannot_work_is_a_usage_error():
     result = run("proxy", "--upstream", "ws://127.0.0.1:1", "--fault", "delay soon")
     assert result.returncode == 1
     assert result.stderr.startswith("error: --fault: 'delay soon': delay: 'soon' is not a number (MS)")
+
+
+def test_a_terminal_shows_at_most_twenty_injected_notices_a_second_and_everything_else():
+    from gwtool.cli.proxy_cmd import INJECTED_LINES, _fewer_injected
+    from gwtool.records import Notice
+
+    hide = _fewer_injected(None)
+    shown = [not hide(Notice("injected", "dropped HEARTBEAT_ACK → #1 sharder")) for _ in range(INJECTED_LINES + 5)]
+    assert shown.count(True) == INJECTED_LINES == 20
+    assert not hide(Notice("violation", "gateway → #1 sharder: …"))  # violations always print
