@@ -50,23 +50,30 @@ def http_url(upstream: str) -> str:
     return f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
-async def relay_get(upstream: str, target: str, headers: Headers, *, timeout: float, limit: int = MAX_ANSWER) -> Response:
+async def relay_get(
+    upstream: str, target: str, headers: Headers, *, timeout: float, limit: int = MAX_ANSWER
+) -> tuple[Response, str | None]:
     """The upstream's answer to ``GET target`` (with the request's end-to-end headers), or the
-    proxy's own JSON error naming the upstream."""
+    proxy's own JSON error naming the upstream, with that error's text."""
     where = http_url(upstream) + upstream_target(upstream, target)
     try:
         async with asyncio.timeout(timeout):
             data = await _ask(upstream, target, headers, limit)
     except TimeoutError:
-        return json_response(504, {"error": f"upstream {where} did not answer within {timeout:g} s"})
+        return _error(504, f"upstream {where} did not answer within {timeout:g} s")
     except OSError as exc:
-        return json_response(502, {"error": f"upstream {where} unreachable: {exc.strerror or exc}"})
+        why = "connection refused" if isinstance(exc, ConnectionRefusedError) else (exc.strerror or str(exc))
+        return _error(502, f"upstream {where} unreachable: {why}")
     if len(data) > limit:
-        return json_response(502, {"error": f"upstream {where} answered over {limit:,} bytes: not relayed"})
+        return _error(502, f"upstream {where} answered over {limit:,} bytes: not relayed")
     try:
-        return _parse(data)
+        return _parse(data), None
     except ValueError as exc:
-        return json_response(502, {"error": f"upstream {where} did not answer in HTTP: {exc}"})
+        return _error(502, f"upstream {where} did not answer in HTTP: {exc}")
+
+
+def _error(status: int, text: str) -> tuple[Response, str]:
+    return json_response(status, {"error": text}), text
 
 
 async def _ask(upstream: str, target: str, headers: Headers, limit: int) -> bytes:

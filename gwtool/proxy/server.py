@@ -333,12 +333,12 @@ class Proxy:
             return response
         if is_websocket_upgrade(request):
             return None
-        response = await relay_get(self.upstream, request.path, request.headers, timeout=self.settings.open_timeout)
+        response, problem = await relay_get(self.upstream, request.path, request.headers, timeout=self.settings.open_timeout)
         if self._subscribers:
             path = request.path if len(request.path) <= 200 else request.path[:200] + "…"
-            text = f"HTTP GET {path} → {response.status_code} (from the upstream)"
-            if response.status_code in (502, 504) and response.headers.get("Server") is None:
-                text = f"HTTP GET {path} → {response.status_code}: {response.body.decode('utf-8', 'replace')[:200].strip()}"
+            text = f"HTTP GET {path} → {response.status_code} " + (
+                f"(the proxy's: {problem})" if problem else "(from the upstream)"
+            )
             data = {"http": path, "status": response.status_code, "remote": address_text(connection.remote_address)}
             self._emit(Notice("info", text, 0, "http", data))
         return response
@@ -566,7 +566,7 @@ class Proxy:
             shaper.put_now([Out(data) for data in reversed(held)])
 
     async def _fault_close(self, link: Link, code: int, reason: str) -> None:
-        await self._close_both(link, code, reason, "the proxy (a fault rule)")
+        await self._close_both(link, code, reason, "the proxy, for a fault rule")
 
     def _violations(self, link: Link, violations: list[Violation]) -> None:
         """Count and tell each; under --strict, close the connection with the first one's close."""
@@ -581,10 +581,10 @@ class Proxy:
         close = first.close
         if first.by == "service":
             link.closing, link.close_code, link.close_reason = True, close.code, close.reason
-            link.closed_by = "the proxy (--strict)"
+            link.closed_by = "the proxy, --strict"
             self._spawn(self._strict_close(link, first))
         else:
-            self._spawn_close(link, close.code, close.reason, "the proxy (--strict)")
+            self._spawn_close(link, close.code, close.reason, "the proxy, --strict")
 
     async def _strict_close(self, link: Link, violation: Violation) -> None:
         """The service broke the protocol: it gets the definition's close; the gateway a plain one."""
@@ -634,7 +634,7 @@ class Proxy:
         who = f"the {lane.sender}"
         link.closing, link.close_code, link.close_reason, link.closed_by = True, code, reason, who
         if not sent:  # the proxy's websockets closed it (a frame over max_size, bad UTF-8 …): the reason says so
-            link.closed_by = f"the proxy (the {lane.sender}'s side broke the websocket protocol)"
+            link.closed_by = f"the proxy, as the {lane.sender}'s side broke the websocket protocol"
         elif lane.sender == "gateway" and (violation := link.checks.gateway_closed(code)) is not None:
             self._violations(link, [violation])
         if code == ABNORMAL:
@@ -676,7 +676,15 @@ class Proxy:
         by = link.closed_by or "the service"
         passed = {"the service": "passed on to the gateway", "the gateway": "passed on to the service"}.get(by)
         shown += f" (by {by}" + (f"; {passed})" if passed and link.up is not None else ")")
-        self._notice("closed", shown, link, code=code, name=name, reason=link.close_reason, by=by.removeprefix("the ").split()[0])
+        self._notice(
+            "closed",
+            shown,
+            link,
+            code=code,
+            name=name,
+            reason=link.close_reason,
+            by=by.removeprefix("the ").split()[0].rstrip(","),
+        )
 
     # --- records and notices ----------------------------------------------------------------------
 
