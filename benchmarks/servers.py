@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a fr
 
 from gwtool.bench import Roles  # noqa: E402
 from gwtool.protocol import codec  # noqa: E402
-from gwtool.protocol.definition import Protocol, load_protocol  # noqa: E402
+from gwtool.protocol.definition import Definition, load_protocol  # noqa: E402
 
 
-async def serve_raw(proto: Protocol, port: int, stopped: asyncio.Event, greet: bool = False) -> None:
+async def serve_raw(proto: Definition, port: int, stopped: asyncio.Event, greet: bool = False) -> None:
     """``greet``: also send HELLO first and answer IDENTIFY with IDENTIFIED (by its first bytes), so
     that a real client (``gwtool connect``) can be measured as a receiver of the same relay."""
     from websockets.asyncio.server import serve
@@ -78,7 +78,7 @@ async def serve_raw(proto: Protocol, port: int, stopped: asyncio.Event, greet: b
         await stopped.wait()
 
 
-async def serve_mock(proto: Protocol, port: int, stopped: asyncio.Event, interval: int, hold: int) -> None:
+async def serve_mock(proto: Definition, port: int, stopped: asyncio.Event, interval: int, hold: int) -> None:
     from gwtool.gateway import MockGateway
 
     async with MockGateway(proto, port=port, heartbeat_interval=interval, hold=hold) as gw:
@@ -117,7 +117,7 @@ async def serve_bare_proxy(port: int, stopped: asyncio.Event, upstream: str) -> 
 LAYERS = ("none", "records", "quiet", "pipe")
 
 
-async def serve_layer(proto: Protocol, port: int, stopped: asyncio.Event, layer: str) -> None:
+async def serve_layer(proto: Definition, port: int, stopped: asyncio.Event, layer: str) -> None:
     """``MockGateway`` with the console's layers added one at a time, as ``mock-gateway`` runs it
     (uvloop, ``gc.freeze()``): no subscriber; one that does nothing (the gateway makes its Records);
     ``WireOutput`` quiet; ``WireOutput`` printing a line per payload to stdout (a pipe)."""

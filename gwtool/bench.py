@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from websockets.asyncio.client import ClientConnection
 
-    from gwtool.protocol.definition import Event, Protocol
+    from gwtool.protocol.definition import Definition, Event
 
 OPEN_SECONDS = 10.0  # for the websocket handshake, at most
 IDENTIFY_SECONDS = 10.0  # from connected to IDENTIFIED, at most
@@ -179,7 +179,7 @@ def summarize(samples: list[float]) -> dict[str, float | None]:
 class Roles:
     """Which event the bench sends and which service types send and receive it, from the protocol."""
 
-    def __init__(self, proto: Protocol):
+    def __init__(self, proto: Definition):
         event = proto.event_with_routing("round_robin")
         if event is None or event.example is None:
             raise GwtoolError("the protocol has no round-robin event with an example to send")
@@ -195,7 +195,7 @@ class Roles:
         identified = proto.event_with_routing("identified")
         self.identified_t = identified.t if identified else None
 
-    def frame_parts(self, proto: Protocol) -> tuple[bytes, bytes]:
+    def frame_parts(self, proto: Definition) -> tuple[bytes, bytes]:
         """The event's frame split where the bench field's values go: prefix + b"s,n,ts" + suffix."""
         data = {**self.data, MARK: "@@"}
         frame = codec.encode({"op": proto.op("EVENT"), "t": self.event.t, "d": data})
@@ -206,7 +206,7 @@ class Roles:
 class Bench:
     """One run. ``await run()`` connects everything, sends for ``duration``, drains, and reports."""
 
-    def __init__(self, config: BenchConfig, proto: Protocol):
+    def __init__(self, config: BenchConfig, proto: Definition):
         self.config, self.proto = config, proto
         self.roles = Roles(proto)
         self.stats = Stats()

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 import orjson
 from rich.text import Text
 
-from gwtool.records import Notice, Record
+from gwtool.records import Forward, Notice, Record
 from gwtool.text import printable, printable_frame, printable_json
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 OP_STYLES = {
     "HEARTBEAT": "cyan",
@@ -66,7 +66,7 @@ def human_size(size: int) -> str:
     return f"{size} B" if size < 10_000 else f"{size / 1024:.1f} KiB"
 
 
-def label(record: Record, proto: Protocol) -> str:
+def label(record: Record, proto: Definition) -> str:
     """``EVENT EXECUTE_COMMAND``, ``CACHE guild``, ``HEARTBEAT`` … for a record."""
     if record.payload is None:
         return "UNDECODABLE"
@@ -104,13 +104,13 @@ def payload_json(record: Record, width: int = 4096) -> str:
 
 
 def record_texts(
-    record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", width: int = 160
+    record: Record, proto: Definition, *, who: str | None = None, extra: str = "", width: int = 160
 ) -> tuple[str, ...]:
     """One console line's columns as text: styled for a terminal, joined plain for a pipe."""
     return (*record_columns(record, proto, who=who, extra=extra), summary(record, width))
 
 
-def record_columns(record: Record, proto: Protocol, *, who: str | None = None, extra: str = "") -> tuple[str, ...]:
+def record_columns(record: Record, proto: Definition, *, who: str | None = None, extra: str = "") -> tuple[str, ...]:
     """Every column of ``record_texts`` but the data."""
     return (
         clock(record.ts),
@@ -122,7 +122,7 @@ def record_columns(record: Record, proto: Protocol, *, who: str | None = None, e
     )
 
 
-def record_styles(record: Record, proto: Protocol) -> tuple[str, ...]:
+def record_styles(record: Record, proto: Definition) -> tuple[str, ...]:
     """The styles of ``record_texts``'s columns, in order."""
     if record.payload is None:
         return ("dim", "bold" if record.direction == "in" else "dim", "dim", "bold red", "dim", "bold green", "red")
@@ -130,7 +130,7 @@ def record_styles(record: Record, proto: Protocol) -> tuple[str, ...]:
     return ("dim", "bold" if record.direction == "in" else "dim", "dim", style, "dim", "bold green", "default")
 
 
-def format_record(record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", columns: int = 160) -> Text:
+def format_record(record: Record, proto: Definition, *, who: str | None = None, extra: str = "", columns: int = 160) -> Text:
     """One console line for a terminal ``columns`` cells wide: the data gets what the other columns
     leave (at least 20), so a line of single-cell text fits as made and need not be cut again.
     ``who`` names the other side (the gateway's console shows the service)."""
@@ -142,11 +142,11 @@ def format_record(record: Record, proto: Protocol, *, who: str | None = None, ex
     return line
 
 
-def size_text(record: Record) -> str:
+def size_text(record: Record | Forward) -> str:
     return human_size(record.size) + (" z" if record.compressed else "")
 
 
-def plain_record(record: Record, proto: Protocol, *, who: str | None = None, extra: str = "", width: int = 4096) -> str:
+def plain_record(record: Record, proto: Definition, *, who: str | None = None, extra: str = "", width: int = 4096) -> str:
     """The same line as plain text, for a pipe or a file."""
     return "".join(record_texts(record, proto, who=who, extra=extra, width=width))
 
@@ -158,11 +158,11 @@ class PlainLines:
 
     MAX_KEPT = 10_000
 
-    def __init__(self, proto: Protocol, *, show_conn: bool):
+    def __init__(self, proto: Definition, *, show_conn: bool):
         self.proto, self.show_conn = proto, show_conn
         self._kept: dict[tuple[object, ...], str] = {}
 
-    def __call__(self, record: Record, extra: str = "", to: Record | None = None) -> str:
+    def __call__(self, record: Record, extra: str = "", to: Forward | None = None) -> str:
         payload = record.payload
         if payload is None:  # (``to`` is never set then: only a read with a payload has forwards)
             return plain_record(record, self.proto, who=self._who(record), extra=extra)
@@ -189,7 +189,7 @@ class PlainLines:
         return connection_name(record.conn, record.service) if self.show_conn else None
 
 
-def route_extra(read: Record, forwards: Sequence[Record]) -> str:
+def route_extra(read: Record, forwards: Sequence[Forward]) -> str:
     """What a relayed event's line adds: where the gateway forwarded it (``→ #5 commands``), with
     the forward's own size when it differs (compressed for its receiver)."""
     return "→ " + ", ".join(

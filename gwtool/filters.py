@@ -3,8 +3,8 @@
 ``conn:3 t:EXECUTE_COMMAND -op:heartbeat free words``: every term must match; a leading ``-``
 negates one. ``op:`` and ``t:`` (or ``type:``) match a prefix of the op name and of the event name
 or cache type, ignoring case; ``dir:in``/``dir:out`` the direction; ``side:you``/``side:gw`` which
-side recorded it; ``conn:N`` connection N; any other word is searched in the line's label,
-service and data. Notices (connected, closed, …) pass ``op:``/``t:``/``dir:`` terms only when
+side recorded it; ``conn:N`` connection N (a relayed event matches its sender's and each
+receiver's, and ``dir:out`` too); any other word is searched in the line's label, service and data. Notices (connected, closed, …) pass ``op:``/``t:``/``dir:`` terms only when
 negated, so ``-op:heartbeat`` hides heartbeats but keeps connection events.
 
 ``Filter.parse`` never fails (the dashboard parses as you type and says what is wrong in the
@@ -22,7 +22,7 @@ from gwtool.console import label, summary
 from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 Side = Literal["you", "gw"]  # our client's view of the wire, or the gateway's
 KEYS = {"op": "op", "t": "t", "type": "t", "dir": "dir", "side": "side", "conn": "conn"}  # as typed → as matched
@@ -51,7 +51,7 @@ class Term:
         return self.typed
 
 
-def search_text(item: Record | Notice, proto: Protocol) -> str:
+def search_text(item: Record | Notice, proto: Definition) -> str:
     """The lower-case text free words search: a record's label, service and data, a notice's kind,
     service and sentence."""
     if isinstance(item, Record):
@@ -79,7 +79,7 @@ class Filter:
         return cls(tuple(terms), text, side)
 
     @classmethod
-    def parse_strict(cls, text: str, proto: Protocol, only_side: Side | None = None) -> Filter:
+    def parse_strict(cls, text: str, proto: Definition, only_side: Side | None = None) -> Filter:
         """``parse``, raising ``FilterError`` for the first term that cannot match (the CLI's check)."""
         parsed = cls.parse(text)
         for term, why in parsed.problems(proto, only_side):
@@ -89,7 +89,7 @@ class Filter:
     def __bool__(self) -> bool:
         return bool(self.terms) or self.side is not None
 
-    def problems(self, proto: Protocol, only_side: Side | None = None) -> list[tuple[Term, str]]:
+    def problems(self, proto: Definition, only_side: Side | None = None) -> list[tuple[Term, str]]:
         """Each term no line of this protocol can match, with why (``f"{term} {why}"`` reads as a
         sentence). ``only_side``: the one side of the wire there is to see, if only one."""
         ops = [o.name for o in proto.opcodes.values()]
@@ -114,7 +114,7 @@ class Filter:
         return found
 
     def matches(
-        self, item: Record | Notice, proto: Protocol, side: Side = "you", text: Callable[[Protocol], str] | None = None
+        self, item: Record | Notice, proto: Definition, side: Side = "you", text: Callable[[Definition], str] | None = None
     ) -> bool:
         """Whether ``item`` (recorded on ``side``) passes. ``text`` gives its search text, for a
         caller that keeps it (the dashboard's entries); by default it is made when a free word asks."""
@@ -137,16 +137,20 @@ def _any_starts(names: list[str] | tuple[str, ...], value: str) -> bool:
     return any(name.lower().startswith(value) for name in names)
 
 
-def _term(term: Term, item: Record | Notice, proto: Protocol, side: Side, text: Callable[[Protocol], str] | None) -> bool:
+def _term(term: Term, item: Record | Notice, proto: Definition, side: Side, text: Callable[[Definition], str] | None) -> bool:
     key, value = term.key, term.value
-    if key == "conn":
-        return value.isdigit() and item.conn == int(value)
+    if key == "conn":  # a relayed event is on its sender's connection and on each receiver's
+        if not value.isdigit():
+            return False
+        conn = int(value)
+        forwards = item.forwards if isinstance(item, Record) else None
+        return item.conn == conn or (forwards is not None and any(f.conn == conn for f in forwards))
     if key == "side":
         return _side_is(side, value)
     if not isinstance(item, Record):  # a notice: no op, kind or direction to match
         return False if key else value in (text(proto) if text is not None else search_text(item, proto))
-    if key == "dir":
-        return item.direction == value
+    if key == "dir":  # a relayed event went both ways: read, then forwarded
+        return item.direction == value or (value == "out" and bool(item.forwards))
     if key == "op":
         return item.payload is not None and proto.op_name(item.op).lower().startswith(value)
     if key == "t":

@@ -34,7 +34,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from gwtool.errors import DecodeError
 from gwtool.protocol.codec import decode, encode
-from gwtool.protocol.definition import Protocol, load_protocol
+from gwtool.protocol.definition import Definition, load_protocol
 from gwtool.protocol.examples import event_data, heartbeat_payload
 from gwtool.session import Ack, Action, Close, Problem, Send, ServiceSession
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("gwtool.locust")
 HANDSHAKE_SECONDS = 10.0  # HELLO after connecting, IDENTIFIED after IDENTIFY
 MARK = "gwtoolLocust"  # the data field carrying [sender, seq, send time] (extra fields pass validation)
-PROTO: Protocol = load_protocol()
+PROTO: Definition = load_protocol()
 COUNTS = {"sent": 0, "received": 0}  # this process's events, reported to the master at the end
 _RUN = {
     "started": 0.0
@@ -58,7 +58,7 @@ class GatewayError(Exception):
     """What Locust records as a failure's exception: a close, or an invalid payload."""
 
 
-def _round_robin_event(proto: Protocol) -> Event | None:
+def _round_robin_event(proto: Definition) -> Event | None:
     return next((e for e in proto.events.values() if e.routing == "round_robin" and proto.first_sender(e.t)), None)
 
 
@@ -71,7 +71,7 @@ class GatewayUser(User):
     service: str = ""
     token: str = ""
     wait_time = between(1, 1)
-    proto: Protocol = PROTO
+    proto: Definition = PROTO
 
     def on_start(self) -> None:
         self.ws: ClientConnection | None = None

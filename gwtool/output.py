@@ -40,14 +40,14 @@ from gwtool.console import (
     plain_notice,
     route_extra,
 )
-from gwtool.records import Notice, Record
+from gwtool.records import Forward, Notice, Record
 from gwtool.text import plural, printable_lines
 
 if TYPE_CHECKING:
     from rich.color import ColorSystem
     from rich.console import Console
 
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 DRAIN_SECONDS = 0.05  # a writer gathers chunks this long between writes: a record is written at most
 # this late (plus the write itself), and a flood costs twenty writes a second, not one per drain (each
@@ -194,6 +194,13 @@ class Summary:
             key = (direction, None, None)
             self.kinds[key] = self.kinds.get(key, 0) + 1
         self.bytes[direction] += record.size
+        if forwards := record.forwards:  # a relayed event: its forwards are payloads the gateway sent
+            n = len(forwards)
+            self.count += n
+            self.hidden += n
+            sent = ("out", key[1], key[2])
+            self.kinds[sent] = self.kinds.get(sent, 0) + n
+            self.bytes["out"] += sum(f.size for f in forwards)
 
     def named_kinds(self) -> dict[tuple[str, int | None, str | None], int]:
         """``kinds`` with an op that is not an integer and a t or type that is not a string (any
@@ -204,7 +211,7 @@ class Summary:
             named[key] = named.get(key, 0) + n
         return named
 
-    def lines(self, proto: Protocol, seconds: float, figures: str, dropped: int, width: int) -> list[Text]:
+    def lines(self, proto: Definition, seconds: float, figures: str, dropped: int, width: int) -> list[Text]:
         """``12:00:01.000 ▸ 31,204/s  ← 15,602 · 4.9 MB/s: EVENT EXECUTE_COMMAND 15,600 …``, wrapped
         between its phrases to ``width`` (not left to Rich: wrapping it costs ~0.7 ms a second)."""
         phrases = [(clock(time.time()), "dim"), (f" ▸ {self.count / seconds:,.0f} payloads/s ", "bold")]
@@ -240,7 +247,7 @@ def _wrap(phrases: list[tuple[str, str]], width: int) -> list[Text]:
     return lines
 
 
-def _kind_name(proto: Protocol, op: object, what: object) -> str:
+def _kind_name(proto: Definition, op: object, what: object) -> str:
     if op is None:
         return "UNDECODABLE or no opcode"
     name = proto.op_name(op)
@@ -256,7 +263,7 @@ class WireOutput:
 
     def __init__(
         self,
-        proto: Protocol,
+        proto: Definition,
         *,
         json: bool = False,
         every: bool = False,
@@ -415,9 +422,11 @@ class WireOutput:
                         continue
                     if counting and self._counted(item):
                         continue
-                    forwards, at = self._forwards(item, batch, at)
+                    forwards = item.forwards or ()
+                    if forwards and self.terminal:
+                        self._second.count += len(forwards)  # the rate counts payloads, forwards too
                     out.append(self._record_line(item, forwards))
-                    records += 1 + len(forwards)
+                    records += 1
                 elif isinstance(item, Notice):
                     if hide is not None and hide(item):
                         continue
@@ -437,26 +446,6 @@ class WireOutput:
         if out:
             out.append("")  # the last line's newline, without copying the whole text again
             self._stdout.put("\n".join(out).encode("utf-8", "replace"), records)
-
-    def _forwards(self, read: Record, batch: list[Queued], at: int) -> tuple[Sequence[Record], int]:
-        """The gateway's forwards of ``read``'s payload that come right after it in ``batch``: a
-        relayed event is one line (``← #1 sharder … → #5 commands``). Returns them and where the
-        batch goes on."""
-        payload = read.payload
-        if payload is None or read.direction != "in":
-            return (), at
-        forwards: list[Record] = []
-        hide, end = self.hide, len(batch)
-        while at < end:
-            item = batch[at]
-            if type(item) is not Record or item.payload is not payload or item.direction != "out":
-                break
-            at += 1
-            if hide is None or not hide(item):
-                forwards.append(item)
-        if forwards and self.terminal:
-            self._second.count += len(forwards)  # the rate counts payloads, forwards too
-        return forwards, at
 
     def _counted(self, record: Record) -> bool:
         """Line mode's watch on the rate and summary mode's bookkeeping; True when the record is
@@ -529,7 +518,7 @@ class WireOutput:
         self._counting_arrivals = summarizing and self._counts_on_arrival
         self.mode_changed.set()
 
-    def _record_line(self, record: Record, forwards: Sequence[Record] = ()) -> str:
+    def _record_line(self, record: Record, forwards: Sequence[Forward] = ()) -> str:
         to = None  # a relayed event's one forward, as it was read: a pipe keeps its route's text
         if forwards:
             one = forwards[0]

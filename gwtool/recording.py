@@ -21,7 +21,8 @@ import orjson
 from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
+    from gwtool.records import Forward
 
 FORMAT = "gwtool-recording/1"
 MAX_LINE = 16 << 20  # a longer line is not a record gwtool wrote (--max-size is 1 MiB by default)
@@ -31,13 +32,13 @@ class RecordingError(GwtoolError):
     """A recording cannot be read: the message names the file and the line."""
 
 
-def protocol_digest(proto: Protocol) -> str:
+def protocol_digest(proto: Definition) -> str:
     """A short digest of the active definition: a replay can tell it runs against another one."""
     text = orjson.dumps(proto.as_definition(), option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     return hashlib.sha256(text).hexdigest()[:16]
 
 
-def header(proto: Protocol, *, side: str, command: str, url: str, service: str | None = None) -> dict[str, Any]:
+def header(proto: Definition, *, side: str, command: str, url: str, service: str | None = None) -> dict[str, Any]:
     """The first line of a recording: what made it, on which side, against what."""
     from gwtool import __version__
 
@@ -49,7 +50,7 @@ def header(proto: Protocol, *, side: str, command: str, url: str, service: str |
     }  # fmt: skip
 
 
-def client_header(proto: Protocol, command: str, url: str, service: str | None) -> dict[str, Any]:
+def client_header(proto: Definition, command: str, url: str, service: str | None) -> dict[str, Any]:
     """The header of one client's recording (``connect``, ``send``, ``replay``, the dashboard's)."""
     return header(proto, side="client", command=command, url=url, service=service)
 
@@ -184,7 +185,7 @@ class Plan:
 
 
 def replay_plan(
-    path: Path, proto: Protocol, *, conn: int | None = None, service: str | None = None, only: list[str] | None = None
+    path: Path, proto: Definition, *, conn: int | None = None, service: str | None = None, only: list[str] | None = None
 ) -> Plan:
     """The service → gateway EVENT and CACHE payloads of a recording, with their recorded spacing.
 
@@ -223,6 +224,19 @@ def replay_plan(
 _NOTICE_KEYS = frozenset(("ts", "kind", "conn", "service", "text"))
 
 
+def _forwards(to: Any) -> list[Forward] | None:
+    """A relayed event's ``to`` (a recording's own, or a hostile file's anything) as Forwards."""
+    if not isinstance(to, list):
+        return None
+    from gwtool.records import Forward
+
+    return [
+        Forward(f["conn"], f.get("service") if isinstance(f.get("service"), str) else None,
+                f["size"] if type(f.get("size")) is int else 0, f.get("compressed") is True)
+        for f in to[:1000] if isinstance(f, dict) and type(f.get("conn")) is int
+    ] or None  # fmt: skip
+
+
 def item_of(record: dict[str, Any]) -> Any:
     """The Record or Notice a line stands for (None for a header or an unknown kind)."""
     from gwtool.records import Notice, Record
@@ -240,7 +254,7 @@ def item_of(record: dict[str, Any]) -> Any:
             "in" if record.get("dir") == "in" else "out", size, None if error else payload_of(record),
             compressed=record.get("compressed") is True, conn=conn, service=service,
             error=str(error) if error else None, raw=str(record.get("raw") or "") if error else None, ts=ts,
-            latency_ms=float(latency) if isinstance(latency, int | float) else None,
+            latency_ms=float(latency) if isinstance(latency, int | float) else None, forwards=_forwards(record.get("to")),
         )  # fmt: skip
     if isinstance(kind, str) and kind != "header":
         data = {k: v for k, v in record.items() if k not in _NOTICE_KEYS}

@@ -20,9 +20,25 @@ NoticeKind = Literal[
 Sender = Literal["service", "gateway"]  # who sent a payload a proxy saw pass
 
 
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Where the gateway forwarded a relayed event: the receiving connection, and the frame's size
+    and form as written to it (compressed for a receiver that asked)."""
+
+    conn: int
+    service: str | None
+    size: int
+    compressed: bool = False
+
+
 @dataclass(slots=True)
 class Record:
-    """One frame, in or out. ``payload`` is None when the frame did not decode; ``error`` says why."""
+    """One frame, in or out. ``payload`` is None when the frame did not decode; ``error`` says why.
+
+    A relayed event is one record: the read, with ``forwards`` naming each receiver it was written
+    to. The gateway fills ``forwards`` in during the turn of the event loop it emits the record in,
+    so subscribers that render later (all of gwtool's do) see them; an event forwarded later (a
+    held one) is a record of its own, ``direction == "out"``."""
 
     direction: Direction
     size: int  # bytes on the wire
@@ -35,6 +51,7 @@ class Record:
     raw: str | None = None  # a preview of an undecodable frame
     ts: float = field(default_factory=time.time)
     latency_ms: float | None = None  # an ACK the client received: its heartbeat's round trip
+    forwards: list[Forward] | None = None  # a relayed event: where the gateway wrote it, in order
     sender: Sender | None = None  # a proxy's record: who sent it (``from`` in NDJSON)
 
     @property
@@ -69,6 +86,10 @@ class Record:
             out["raw"] = self.raw
         if self.latency_ms is not None:
             out["latency_ms"] = round(self.latency_ms, 3)
+        if self.forwards:
+            out["to"] = [
+                {"conn": f.conn, "service": f.service, "size": f.size, "compressed": f.compressed} for f in self.forwards
+            ]
         if self.sender is not None:
             out["from"] = self.sender
         return out

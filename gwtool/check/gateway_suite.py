@@ -23,7 +23,7 @@ from gwtool.check.probe import WAIT, Closed, Frame, Probe, connect_problem, iden
 from gwtool.client.core import check_url
 from gwtool.client.rest import http_get_json
 from gwtool.errors import Unreachable
-from gwtool.protocol.definition import NOBODY, Event, Field, Protocol, Structure
+from gwtool.protocol.definition import NOBODY, Definition, Event, Field, Structure
 from gwtool.protocol.examples import cache_data, event_data, heartbeat_payload
 from gwtool.protocol.validate import validate_payload
 from gwtool.session import Hello, Problem, ServiceSession
@@ -38,7 +38,7 @@ RATE_PROBE = 300  # heartbeats sent back to back to find a rate limit
 
 @dataclass
 class GatewayContext:
-    proto: Protocol
+    proto: Definition
     url: str
     token: str | None = None
     slow: bool = False
@@ -167,7 +167,7 @@ def _tag_field(event: Event) -> str | None:
     return next((f.name for f in event.fields if "." not in f.path and not f.optional and str(f.type) == "string"), None)
 
 
-def _tagged_events(proto: Protocol, event: Event, nonce: str, count: int) -> list[dict[str, Any]]:
+def _tagged_events(proto: Definition, event: Event, nonce: str, count: int) -> list[dict[str, Any]]:
     tag = _tag_field(event)
     out = []
     for i in range(count):
@@ -178,7 +178,7 @@ def _tagged_events(proto: Protocol, event: Event, nonce: str, count: int) -> lis
     return out
 
 
-def _tag_of(proto: Protocol, event: Event, frame: Frame, nonce: str) -> int | None:
+def _tag_of(proto: Definition, event: Event, frame: Frame, nonce: str) -> int | None:
     """Which of a case's events ``frame`` is (its index), or None when it is not one of them."""
     tag = _tag_field(event)
     d = frame.payload.get("d") if frame.payload else None
@@ -191,7 +191,7 @@ def _tag_of(proto: Protocol, event: Event, frame: Frame, nonce: str) -> int | No
     return None
 
 
-def _entity(proto: Protocol, structure: Structure) -> dict[str, Any]:
+def _entity(proto: Definition, structure: Structure) -> dict[str, Any]:
     """The cache type's example with fresh values in its key fields (so it is this case's own)."""
     entity: dict[str, Any] = copy.deepcopy(cache_data(proto, structure.name))
     by_name = {f.path: f for f in structure.fields}
@@ -226,7 +226,7 @@ def refused(
     *,
     identify_as: str | None = None,
     reason_has: str | None = None,
-    proto: Protocol,
+    proto: Definition,
 ) -> Case[GatewayContext]:
     """A case that sends ``frames`` (after IDENTIFY as ``identify_as`` when given) and expects the
     close code named ``close``, its reason naming ``reason_has`` when given."""
@@ -256,7 +256,7 @@ def _judge_close(ctx: GatewayContext, closed: Closed, code: int, reason_has: str
     return got
 
 
-def gateway_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def gateway_cases(proto: Definition) -> list[Case[GatewayContext]]:
     """The whole gateway suite for ``proto``, in the order it runs."""
     return [
         *_handshake_cases(proto),
@@ -274,11 +274,11 @@ def gateway_cases(proto: Protocol) -> list[Case[GatewayContext]]:
     ]
 
 
-def _first_service(proto: Protocol) -> str:
+def _first_service(proto: Definition) -> str:
     return next(iter(proto.services))
 
 
-def _handshake_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _handshake_cases(proto: Definition) -> list[Case[GatewayContext]]:
     async def hello_first(ctx: GatewayContext) -> str:
         async with ctx.probe() as p:
             frame = await p.recv(what="HELLO")
@@ -301,7 +301,7 @@ def _handshake_cases(proto: Protocol) -> list[Case[GatewayContext]]:
     ]  # fmt: skip
 
 
-def _heartbeat_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _heartbeat_cases(proto: Definition) -> list[Case[GatewayContext]]:
     service = _first_service(proto)
 
     async def ack_every(ctx: GatewayContext) -> str:
@@ -358,7 +358,7 @@ def _heartbeat_cases(proto: Protocol) -> list[Case[GatewayContext]]:
     ]  # fmt: skip
 
 
-def _identify_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _identify_cases(proto: Definition) -> list[Case[GatewayContext]]:
     service = _first_service(proto)
     roles = proto.roles
 
@@ -425,7 +425,7 @@ def _identify_with(ctx: GatewayContext, name: str, value: Any) -> dict[str, Any]
     return payload
 
 
-def _decode_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _decode_cases(proto: Definition) -> list[Case[GatewayContext]]:
     hb = proto.op("HEARTBEAT")
     gateway_only = next((o for o in proto.opcodes.values() if "service" not in o.sent_by), None)
     cases = [
@@ -452,7 +452,7 @@ def _decode_cases(proto: Protocol) -> list[Case[GatewayContext]]:
     return cases
 
 
-def _permission_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _permission_cases(proto: Definition) -> list[Case[GatewayContext]]:
     cases = []
     for event in proto.events.values():
         stranger = next((s for s in proto.services if not event.may_be_sent_by(s)), None)
@@ -475,7 +475,7 @@ def _permission_cases(proto: Protocol) -> list[Case[GatewayContext]]:
     return cases
 
 
-def _invalid_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _invalid_cases(proto: Definition) -> list[Case[GatewayContext]]:
     cases = []
     for event in proto.events.values():
         sender = proto.first_sender(event.t)
@@ -529,7 +529,7 @@ def _invalid_cases(proto: Protocol) -> list[Case[GatewayContext]]:
     return cases
 
 
-def _limit_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _limit_cases(proto: Definition) -> list[Case[GatewayContext]]:
     service = _first_service(proto)
 
     async def too_big(ctx: GatewayContext) -> str:
@@ -570,7 +570,7 @@ def _limit_cases(proto: Protocol) -> list[Case[GatewayContext]]:
     ]  # fmt: skip
 
 
-def _identified_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _identified_cases(proto: Definition) -> list[Case[GatewayContext]]:
     roles = proto.roles
     cases: list[Case[GatewayContext]] = []
     for service in proto.services.values():
@@ -658,7 +658,7 @@ async def _others_connected(ctx: GatewayContext, service: str) -> int:
     return sum(isinstance(e, dict) and e.get("type") == service for e in body)
 
 
-def _routing_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _routing_cases(proto: Definition) -> list[Case[GatewayContext]]:
     cases: list[Case[GatewayContext]] = []
     for event in proto.events.values():
         sender = proto.first_sender(event.t)
@@ -726,7 +726,7 @@ async def _collect(ctx: GatewayContext, p: Probe, event: Event, nonce: str, coun
     return got
 
 
-def _compression_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _compression_cases(proto: Definition) -> list[Case[GatewayContext]]:
     service = _first_service(proto)
 
     async def from_identified(ctx: GatewayContext) -> str:
@@ -788,7 +788,7 @@ def _kind(frame: Frame) -> str:
     return "a binary frame (not zlib)" if frame.binary else "a text frame"
 
 
-def _rest_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _rest_cases(proto: Definition) -> list[Case[GatewayContext]]:
     cases: list[Case[GatewayContext]] = []
     roles = proto.roles
     for service in proto.services.values():
@@ -871,7 +871,7 @@ def _rest_cases(proto: Protocol) -> list[Case[GatewayContext]]:
     return cases
 
 
-def _item_type(proto: Protocol, structure: Structure, nested: str) -> Structure | None:
+def _item_type(proto: Definition, structure: Structure, nested: str) -> Structure | None:
     f = next((f for f in structure.fields if f.path == nested), None)
     expr = f.type if f is not None else None
     while expr is not None and expr.item is not None:
@@ -897,7 +897,7 @@ async def _expect_cached(ctx: GatewayContext, structure: Structure, entity: dict
     return f"GET {path} → 200"
 
 
-def _timeout_cases(proto: Protocol) -> list[Case[GatewayContext]]:
+def _timeout_cases(proto: Definition) -> list[Case[GatewayContext]]:
     service = _first_service(proto)
 
     def waits(ctx: GatewayContext) -> None:

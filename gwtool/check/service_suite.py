@@ -25,7 +25,7 @@ from gwtool.check.cases import Case, Failed, Skipped
 from gwtool.check.probe import Probe
 from gwtool.errors import CannotStart, GwtoolError
 from gwtool.gateway.server import MockGateway
-from gwtool.protocol.definition import Protocol
+from gwtool.protocol.definition import Definition
 from gwtool.protocol.examples import event_data
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record
@@ -44,7 +44,7 @@ EXIT_GRACE_S = 1.0  # a service that closed its own connection may be exiting: l
 
 @dataclass
 class ServiceContext:
-    proto: Protocol
+    proto: Definition
     service: str  # the type the service must identify as (--as)
     command: list[str]
     token: str = DEFAULT_TOKEN
@@ -589,7 +589,7 @@ def grade_receives(ctx: ServiceContext, run: Run) -> str:
     return f"took {', '.join(run.marks['events'])} and kept heartbeating"
 
 
-def service_cases(proto: Protocol) -> list[Case[ServiceContext]]:
+def service_cases(proto: Definition) -> list[Case[ServiceContext]]:
     code = {name: c.code for name, c in proto.close_codes.items()}
     reconnects = [
         (code["HEARTBEAT_TIMEOUT"], "HEARTBEAT_TIMEOUT"),

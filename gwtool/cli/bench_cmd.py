@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from gwtool.bench import Bench, BenchConfig, BenchResult
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 
 @app.command("bench", cls=GwtoolCommand)
@@ -96,7 +96,7 @@ def bench(
         raise typer.Exit(3)
 
 
-async def _run(config: BenchConfig, proto: Protocol, quiet: bool, log_file: IO[bytes] | None = None) -> BenchResult:
+async def _run(config: BenchConfig, proto: Definition, quiet: bool, log_file: IO[bytes] | None = None) -> BenchResult:
     if config.url:
         return await _logged(config, proto, quiet, log_file)
     from gwtool.gateway import MockGateway
@@ -106,7 +106,9 @@ async def _run(config: BenchConfig, proto: Protocol, quiet: bool, log_file: IO[b
         return await _logged(config, proto, quiet, log_file)
 
 
-async def _run_processes(config: BenchConfig, proto: Protocol, quiet: bool, processes: int, protocol: str | None) -> BenchResult:
+async def _run_processes(
+    config: BenchConfig, proto: Definition, quiet: bool, processes: int, protocol: str | None
+) -> BenchResult:
     """The load over several processes; without --url, the mock gateway runs here, in this process."""
     import asyncio
     import contextlib
@@ -127,7 +129,7 @@ async def _run_processes(config: BenchConfig, proto: Protocol, quiet: bool, proc
             return await asyncio.to_thread(run_processes, config, protocol, processes)
 
 
-async def _logged(config: BenchConfig, proto: Protocol, quiet: bool, log_file: IO[bytes] | None) -> BenchResult:
+async def _logged(config: BenchConfig, proto: Definition, quiet: bool, log_file: IO[bytes] | None) -> BenchResult:
     """Run the bench; with --log, every event sent and received goes to the file as a Record."""
     from gwtool.bench import Bench
 

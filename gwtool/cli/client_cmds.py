@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from gwtool.client import GatewayClient
     from gwtool.client.sending import SendPlan
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.records import Notice, Record
 
 RepeatOption = Annotated[int, typer.Option("--repeat", min=1, metavar="N", help="Send it N times.")]
@@ -307,7 +307,7 @@ def cache(
 
 
 def _send_plan(
-    proto: Protocol, service: str, *, repeat: int, rate: float | None, wait_for: str | None, timeout: float
+    proto: Definition, service: str, *, repeat: int, rate: float | None, wait_for: str | None, timeout: float
 ) -> SendPlan:
     """--repeat, --rate, --wait-for and --timeout as the client core's SendPlan, refused up front
     when the reply cannot come (an event the service type never receives)."""
@@ -323,7 +323,7 @@ def _send_plan(
 
 
 def _sending_client(
-    proto: Protocol, url: str, service: str, token: str, compress: bool, show_token: bool, plan: SendPlan
+    proto: Definition, url: str, service: str, token: str, compress: bool, show_token: bool, plan: SendPlan
 ) -> GatewayClient:
     """A client for one run of sends: heartbeating, never reconnecting (a close ends the run)."""
     from gwtool.client import GatewayClient

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from gwtool.errors import GwtoolError
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Field, Protocol, TypeExpr
+    from gwtool.protocol.definition import Definition, Field, TypeExpr
 
 
-def build_data(data: str | None, sets: list[str], example: Any, fields: tuple[Field, ...], proto: Protocol) -> Any:
+def build_data(data: str | None, sets: list[str], example: Any, fields: tuple[Field, ...], proto: Definition) -> Any:
     """The payload's d: --data (or the example), then each --set applied in order."""
     import copy
 
@@ -117,7 +117,7 @@ def _is_string_type(expr: TypeExpr) -> bool:
     return expr.kind == "choice" or (expr.kind == "scalar" and expr.name in STRING_TYPES)
 
 
-def field_type(fields: tuple[Field, ...], path: list[str | int], proto: Protocol) -> TypeExpr | None:
+def field_type(fields: tuple[Field, ...], path: list[str | int], proto: Definition) -> TypeExpr | None:
     """The definition's type for ``path`` inside data described by ``fields`` (None if unknown)."""
     prefix, expr = "", None
     for part in path:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from gwtool.gateway import MockGateway
     from gwtool.gateway.settings import Ack, GatewaySettings
     from gwtool.output import WireOutput
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.records import Notice, Record
 
 ACK_FLAG: dict[str, Ack] = {"always": "always", "without-d": "without_d", "never": "never"}  # --ack's words
@@ -146,7 +146,7 @@ def mock_gateway(
 
 
 async def _serve(
-    proto: Protocol,
+    proto: Definition,
     settings: GatewaySettings,
     console: ConsoleSettings,
     request_every: float | None,

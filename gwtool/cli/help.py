@@ -21,7 +21,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 if TYPE_CHECKING:
     from typer._click import Context, HelpFormatter  # what typer's own signatures name (typer.Context is a subclass)
 
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "connect": (
@@ -113,11 +113,11 @@ def exit_status(command: str, help_text: str | None) -> str | None:
     return None if "Exit status:" in (help_text or "") else EXIT_STATUS[command]
 
 
-def _services(proto: Protocol) -> str:
+def _services(proto: Definition) -> str:
     return "Service types: " + ", ".join(proto.services)
 
 
-def _events(proto: Protocol) -> str:
+def _events(proto: Definition) -> str:
     from gwtool.protocol.definition import NOBODY
 
     def senders(sources: tuple[str, ...]) -> str:
@@ -127,11 +127,11 @@ def _events(proto: Protocol) -> str:
     return "Events: " + ", ".join(names)
 
 
-def _cache_types(proto: Protocol) -> str:
+def _cache_types(proto: Definition) -> str:
     return "Cache types: " + ", ".join(proto.cache_types)
 
 
-NAMES: dict[str, tuple[Callable[[Protocol], str], ...]] = {
+NAMES: dict[str, tuple[Callable[[Definition], str], ...]] = {
     "connect": (_services,),
     "send": (_events, _services),
     "cache": (_cache_types, _services),
@@ -142,7 +142,7 @@ NAMES: dict[str, tuple[Callable[[Protocol], str], ...]] = {
 }
 
 
-def names_text(proto: Protocol, command: str) -> str:
+def names_text(proto: Definition, command: str) -> str:
     """The lines of ``command``'s help that list ``proto``'s valid names (plain text)."""
     return "\n".join(names(proto) for names in NAMES[command])
 

@@ -15,7 +15,7 @@ from gwtool.errors import GwtoolError, InvalidSetting
 if TYPE_CHECKING:
     from gwtool.filters import Side
     from gwtool.output import WireOutput
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.records import Notice, Record
 
 DEFAULT_PORT = 8765
@@ -108,14 +108,14 @@ def from_environment(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name == "ENVIRONMENT"
 
 
-def load(protocol: Path | None) -> Protocol:
+def load(protocol: Path | None) -> Definition:
     """The active protocol definition (the option wins over $GWTOOL_PROTOCOL, which Typer reads)."""
     from gwtool.protocol.definition import load_protocol
 
     return load_protocol(protocol, use_env=False)
 
 
-def known_service(proto: Protocol, service: str) -> str:
+def known_service(proto: Definition, service: str) -> str:
     """``--as SERVICE``, refused unless the definition has that service type."""
     if service not in proto.services:
         raise GwtoolError(f"--as: unknown service type {service!r} (known: {', '.join(proto.services)})")
@@ -156,7 +156,7 @@ class ConsoleSettings:
 
     def output(
         self,
-        proto: Protocol,
+        proto: Definition,
         *,
         hide: Callable[[Record | Notice], bool] | None = None,
         figures: Callable[[], str] | None = None,
@@ -172,7 +172,7 @@ class ConsoleSettings:
         )  # fmt: skip
 
 
-def filter_hide(terms: str | None, proto: Protocol, side: Side) -> Callable[[Record | Notice], bool] | None:
+def filter_hide(terms: str | None, proto: Definition, side: Side) -> Callable[[Record | Notice], bool] | None:
     """``--filter`` as the console's ``hide``: the payloads the terms do not match, never a notice.
     It runs where the console renders, off the wire's path. A term that cannot match is a usage
     error naming it (exit 1)."""

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from gwtool.protocol.definition import Field, Protocol, Structure
+    from gwtool.protocol.definition import Definition, Field, Structure
 
 GATEWAY = "gateway"  # ``--as gateway``: the payload is checked as sent by the gateway
 
@@ -74,7 +74,7 @@ def protocol_command(
 Section: TypeAlias = "tuple[tuple[str, ...], list[RenderableType]]"  # (names that select it, renderables)
 
 
-def print_protocol(proto: Protocol, console: Console, name: str | None = None) -> None:
+def print_protocol(proto: Definition, console: Console, name: str | None = None) -> None:
     """Every table of ``proto`` (or those ``name`` selects), built from its objects."""
     from rich.text import Text
 
@@ -94,12 +94,12 @@ def print_protocol(proto: Protocol, console: Console, name: str | None = None) -
             console.print(item)
 
 
-def _no_table(proto: Protocol, name: str) -> GwtoolError:
+def _no_table(proto: Definition, name: str) -> GwtoolError:
     choices = list(dict.fromkeys(n for names, _ in _sections(proto) for n in names))
     return GwtoolError(f"no table {name!r} in the protocol (choose from: {', '.join(choices)})")
 
 
-def definition_part(proto: Protocol, name: str) -> dict[str, Any]:
+def definition_part(proto: Definition, name: str) -> dict[str, Any]:
     """The part of ``proto.as_definition()`` that the table ``name`` shows, under its own keys (so it
     is still a --protocol file): ``EXECUTE_COMMAND`` → ``{"events": {"EXECUTE_COMMAND": …}}``."""
     definition = proto.as_definition()
@@ -118,7 +118,7 @@ def definition_part(proto: Protocol, name: str) -> dict[str, Any]:
     raise _no_table(proto, name)
 
 
-def _sections(proto: Protocol) -> list[Section]:
+def _sections(proto: Definition) -> list[Section]:
     from rich.text import Text
 
     from gwtool.protocol.docs import ROUTING_HELP
@@ -143,7 +143,7 @@ def _sections(proto: Protocol) -> list[Section]:
     return out
 
 
-def _source_names(proto: Protocol) -> list[str]:
+def _source_names(proto: Definition) -> list[str]:
     return ["built-in default" if s == "default" else s for s in proto.sources]
 
 
@@ -179,14 +179,14 @@ def _yes(flag: bool) -> Text:
     return Text("yes", "green") if flag else Text("no", "dim")
 
 
-def _opcodes_table(proto: Protocol) -> Table:
+def _opcodes_table(proto: Definition) -> Table:
     table = _table("Opcodes", "op", "name", "sent by", "description")
     for opcode in sorted(proto.opcodes.values(), key=lambda o: o.code):
         _row(table, opcode.code, opcode.name, " and ".join(opcode.sent_by), opcode.doc)
     return table
 
 
-def _services_table(proto: Protocol) -> Table:
+def _services_table(proto: Definition) -> Table:
     caption = "shards: gets shard ids in IDENTIFIED · cache: may send CACHE"
     table = _table("Service types", "service", "shards", "cache", "extra heartbeat fields", "description", caption=caption)
     for service in proto.services.values():
@@ -195,7 +195,7 @@ def _services_table(proto: Protocol) -> Table:
     return table
 
 
-def _heartbeat_table(proto: Protocol) -> Table:
+def _heartbeat_table(proto: Definition) -> Table:
     interval = proto.default_interval_ms
     caption = (
         f"Sent every heartbeatInterval ms (default {interval}); silent for {proto.heartbeat_timeout_factor:g} × "
@@ -210,14 +210,14 @@ def _heartbeat_table(proto: Protocol) -> Table:
     return table
 
 
-def _events_table(proto: Protocol) -> Table:
+def _events_table(proto: Definition) -> Table:
     table = _table("Events (op EVENT)", "t", "name", "from", "to", "routing")
     for event in proto.events.values():
         _row(table, event.t, event.name, _names(event.sources), _names(event.targets), event.routing)
     return table
 
 
-def _structures_table(proto: Protocol) -> Table:
+def _structures_table(proto: Definition) -> Table:
     caption = "key: the fields naming one entity (its REST path) · nested: arrays also cached under their own type"
     table = _table("Cache types (op CACHE) and structures", "type", "key", "nested", "description", caption=caption)
     for structure in _structures_in_order(proto):
@@ -226,12 +226,12 @@ def _structures_table(proto: Protocol) -> Table:
     return table
 
 
-def _structures_in_order(proto: Protocol) -> list[Structure]:
+def _structures_in_order(proto: Definition) -> list[Structure]:
     """Cache types first, then the structures used only inside them."""
     return [*proto.cache_types.values(), *(s for s in proto.structures.values() if not s.cacheable)]
 
 
-def _close_codes_table(proto: Protocol) -> Table:
+def _close_codes_table(proto: Definition) -> Table:
     table = _table("Close codes", "code", "name", "reconnect", "when")
     for close in proto.close_codes.values():
         _row(table, close.code, close.name, _yes(close.reconnect), close.doc)
@@ -300,7 +300,9 @@ def validate_command(
     raise typer.Exit(_report(console, results, single=len(results) == 1 and results[0][0] == 0, whose=whose))
 
 
-def _recording_errors(proto: Protocol, data: bytes, name: str, as_: str | None = None) -> list[tuple[int, tuple[str, list[str]]]]:
+def _recording_errors(
+    proto: Definition, data: bytes, name: str, as_: str | None = None
+) -> list[tuple[int, tuple[str, list[str]]]]:
     """Each payload record of a recording, checked as its sender was: a service's payloads against
     its type (and what it may send), the gateway's as the gateway's. Notices are not payloads.
     ``as_`` keeps only what that sender (a service type, or the gateway) sent."""
@@ -334,14 +336,14 @@ def _recording_errors(proto: Protocol, data: bytes, name: str, as_: str | None =
     return results
 
 
-def _identifying_as(proto: Protocol, record: dict[str, Any]) -> str:
+def _identifying_as(proto: Definition, record: dict[str, Any]) -> str:
     """Who sent a payload before its connection identified: the type its IDENTIFY claims."""
     d = record.get("d")
     claimed = d.get(proto.roles.identify_service) if isinstance(d, dict) and record.get("op") == proto.op("IDENTIFY") else None
     return claimed if isinstance(claimed, str) else "a service not identified yet"
 
 
-def _check_sender(proto: Protocol, as_: str | None) -> None:
+def _check_sender(proto: Definition, as_: str | None) -> None:
     if as_ is not None and as_ != GATEWAY and as_ not in proto.services:
         raise GwtoolError(f"--as {as_!r}: unknown sender (use {GATEWAY!r} or a service type: {', '.join(proto.services)})")
 
@@ -376,7 +378,7 @@ def split_payloads(data: bytes) -> list[tuple[int, bytes]]:
     return [(0, data)] if isinstance(whole, dict) else lines
 
 
-def _payload_errors(proto: Protocol, frame: bytes, as_: str | None) -> tuple[str, list[str]]:
+def _payload_errors(proto: Definition, frame: bytes, as_: str | None) -> tuple[str, list[str]]:
     """(label of the payload, its errors) — never raises for any input."""
     from gwtool.errors import DecodeError
     from gwtool.protocol.codec import decode
@@ -394,7 +396,7 @@ def _payload_errors(proto: Protocol, frame: bytes, as_: str | None) -> tuple[str
     return f"{_label(proto, payload)} as sent by {who}", errors
 
 
-def _sender(proto: Protocol, payload: dict[str, Any], as_: str | None) -> tuple[str, str | None]:
+def _sender(proto: Definition, payload: dict[str, Any], as_: str | None) -> tuple[str, str | None]:
     if as_ == GATEWAY:
         return GATEWAY, None
     if as_ is not None:
@@ -406,7 +408,7 @@ def _sender(proto: Protocol, payload: dict[str, Any], as_: str | None) -> tuple[
     return "service", None
 
 
-def _label(proto: Protocol, payload: dict[str, Any]) -> str:
+def _label(proto: Definition, payload: dict[str, Any]) -> str:
     name = proto.op_name(payload.get("op"))
     detail = payload.get("t") if payload.get("t") is not None else payload.get("type")
     return f"{name} {detail}" if isinstance(detail, str) else name

@@ -27,7 +27,7 @@ from gwtool.loop import run_on_fast_loop
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.proxy import Proxy, ProxySettings
     from gwtool.records import Notice, Record
 
@@ -172,7 +172,7 @@ def _fewer_injected(hide: Callable[[Record | Notice], bool] | None) -> Callable[
     return hidden
 
 
-def _check_rules(proto: Protocol, settings: ProxySettings) -> None:
+def _check_rules(proto: Definition, settings: ProxySettings) -> None:
     """Each --fault parsed before anything listens: a usage error naming the rule."""
     from gwtool.proxy.faults import RuleError, parse_rule
 
@@ -184,7 +184,7 @@ def _check_rules(proto: Protocol, settings: ProxySettings) -> None:
 
 
 async def _serve(
-    proto: Protocol, settings: ProxySettings, console: ConsoleSettings, hide: Callable[[Record | Notice], bool] | None
+    proto: Definition, settings: ProxySettings, console: ConsoleSettings, hide: Callable[[Record | Notice], bool] | None
 ) -> int:
     import asyncio
     import gc

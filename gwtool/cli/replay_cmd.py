@@ -31,7 +31,7 @@ from gwtool.text import plural
 if TYPE_CHECKING:
     from gwtool.client import GatewayClient
     from gwtool.client.sending import ReplaySettings
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.recording import Plan
 
 SHOWN_ERRORS = 5  # invalid payloads listed before "… and N more"
@@ -120,7 +120,7 @@ def _nothing_to_replay(file: Path, plan: Plan, conn: int | None, service: str | 
     return f"{file}: nothing to replay: {why}\n(what its connections sent: {shown})"
 
 
-def _check_payloads(proto: Protocol, plan: Plan, service: str, file: Path, no_validate: bool) -> None:
+def _check_payloads(proto: Definition, plan: Plan, service: str, file: Path, no_validate: bool) -> None:
     """Each payload as the gateway will check it; invalid ones stop the replay unless --no-validate."""
     from gwtool.protocol.validate import permission_error, validate_payload
 
@@ -139,7 +139,7 @@ def _check_payloads(proto: Protocol, plan: Plan, service: str, file: Path, no_va
         )  # fmt: skip
 
 
-def _print_plan(proto: Protocol, plan: Plan, file: Path, speed: float, asap: bool) -> None:
+def _print_plan(proto: Definition, plan: Plan, file: Path, speed: float, asap: bool) -> None:
     from rich.console import Console
     from rich.text import Text
 

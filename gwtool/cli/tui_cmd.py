@@ -24,7 +24,7 @@ from gwtool.cli.options import (
 from gwtool.cli.running import open_log
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 
 @app.command("tui", cls=GwtoolCommand)
@@ -162,7 +162,7 @@ class Dashboard:
         return args
 
 
-def _serve_web(proto: Protocol, url: str | None, options: Dashboard, host: str, web_port: int) -> None:
+def _serve_web(proto: Definition, url: str | None, options: Dashboard, host: str, web_port: int) -> None:
     """``--web``: each tab runs ``gwtool tui`` with the same options (the token through the environment,
     not the command line, which ``ps`` shows); without --url or --open they share one gateway here."""
     import os

@@ -5,7 +5,7 @@ measures latency, detects a dead connection, and reconnects with backoff. Every 
 becomes a ``Record`` and every lifecycle step a ``Notice``, handed synchronously to subscribers:
 the CLI prints them, the dashboard renders them. Nothing here prints.
 
-Protocol facts come from the ``Protocol`` object: opcodes and close codes by name, services,
+Protocol facts come from the ``Definition`` object: opcodes and close codes by name, services,
 events and field tables as data.
 """
 
@@ -30,7 +30,7 @@ from gwtool.client.latency import LatencyStats
 from gwtool.client.memory import resident_memory
 from gwtool.errors import ClosedByGateway, ConnectFailed, DecodeError, GwtoolError, InvalidPayload, clip_reason
 from gwtool.protocol import codec
-from gwtool.protocol.definition import WEBSOCKET_CLOSES, Protocol, load_protocol
+from gwtool.protocol.definition import WEBSOCKET_CLOSES, Definition, load_protocol
 from gwtool.protocol.examples import example_value
 from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.records import Notice, Record, masked_identify, preview
@@ -100,7 +100,7 @@ class GatewayClient:
         service: str,
         token: str = "",
         compress: bool = False,
-        proto: Protocol | None = None,
+        proto: Definition | None = None,
         heartbeat: bool = True,
         guilds: int = 0,
         reconnect: bool = True,

@@ -25,7 +25,7 @@ from gwtool.errors import ClosedByGateway, ConnectFailed, GwtoolError, Interrupt
 from gwtool.records import Record
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.recording import Plan
 
 HANDSHAKE_SECONDS = 5.0  # the longest a run waits for the websocket, HELLO and IDENTIFIED
@@ -103,7 +103,7 @@ class Replayed:
     recorded: float
 
 
-def check_reply(proto: Protocol, service: str, wait_for: str) -> None:
+def check_reply(proto: Definition, service: str, wait_for: str) -> None:
     """Refuse to wait for an event that cannot come after a send: one ``service`` never receives,
     or the answer to IDENTIFY (it came before anything was sent). InvalidSetting("wait_for", …)."""
     event = proto.events.get(wait_for)

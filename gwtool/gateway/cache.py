@@ -11,13 +11,13 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 Key = tuple[str, ...]
 
 
 class CacheStore:
-    def __init__(self, proto: Protocol):
+    def __init__(self, proto: Definition):
         self.proto = proto
         self.types = proto.cache_types
         self._store: dict[str, dict[Key, dict[str, Any]]] = {name: {} for name in self.types}

@@ -10,16 +10,15 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-from typing import Protocol as TypingProtocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gwtool.protocol.definition import EVERYONE
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Event, Protocol
+    from gwtool.protocol.definition import Definition, Event
 
 
-class Receiver(TypingProtocol):
+class Receiver(Protocol):
     @property
     def service(self) -> str | None: ...
 
@@ -36,7 +35,7 @@ class Held:
 
 
 class Router:
-    def __init__(self, proto: Protocol, hold_limit: int, hold_bytes: int = 64 << 20):
+    def __init__(self, proto: Definition, hold_limit: int, hold_bytes: int = 64 << 20):
         self.hold_limit, self.hold_bytes = hold_limit, hold_bytes
         self.held_size = 0  # bytes of the held frames
         self.by_service: dict[str, list[Any]] = {name: [] for name in proto.services}

@@ -4,7 +4,7 @@ One websockets server on one port serves the websocket and the REST routes. Each
 read by one handler: decode once (orjson), check with the protocol's compiled checks, answer or
 route, and forward events as the very frame their sender sent. Records and Notices are only built
 when someone subscribed, so the relay stays cheap when nobody watches; the counters always work.
-Every rule comes from the Protocol object: opcodes and close codes by name, routing by the tables.
+Every rule comes from the protocol Definition: opcodes and close codes by name, routing by the tables.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from gwtool.gateway.settings import GatewaySettings
 from gwtool.gateway.shards import ShardPool
 from gwtool.gateway.writes import TurnWrites
 from gwtool.protocol.codec import decode_text, too_deep
-from gwtool.records import Notice, Record, masked_identify, preview
+from gwtool.records import Forward, Notice, Record, masked_identify, preview
 from gwtool.session.actions import Action, Close, Joined, Route, Send, Store
 from gwtool.session.gateway import GatewayRules, GatewaySession
 from gwtool.text import plural
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Event, Protocol
+    from gwtool.protocol.definition import Definition, Event
 
 Subscriber = Callable[[Record | Notice], None]
 OPEN = State.OPEN
@@ -122,7 +122,7 @@ class MockGateway:
     rules_class = GatewayRules
     session_class = GatewaySession
 
-    def __init__(self, proto: Protocol | None = None, settings: GatewaySettings | None = None, **overrides: Any):
+    def __init__(self, proto: Definition | None = None, settings: GatewaySettings | None = None, **overrides: Any):
         """``settings``, or the defaults with ``overrides`` (``MockGateway(port=0, hold=10)``); both
         are checked at once (InvalidSetting names the setting)."""
         if proto is None:
@@ -366,21 +366,23 @@ class MockGateway:
             if payload is None:
                 await self._undecodable(conn, frame, over_rate)
                 return
-            if self._subscribers:
-                self._record_in(conn, frame, payload)
+            read = self._record_in(conn, frame, payload) if self._subscribers else None
             if over_rate is not None:  # read and shown like any payload, then refused
                 await self._close_with(conn, over_rate)
                 return
             actions = session.receive(payload, now)
-            if actions and not await self._act(conn, actions, payload, cast(str, frame)):  # _loads took only text
+            if actions and not await self._act(conn, actions, payload, cast(str, frame), read):  # _loads took only text
                 return
-            del frame, payload  # not kept alive while waiting for the next one (up to --max-size each)
+            del frame, payload, read  # not kept alive while waiting for the next one (up to --max-size each)
 
-    async def _act(self, conn: Connection, actions: Sequence[Action], payload: dict[str, Any], frame: str) -> bool:
-        """Carry out what the session answered; False once the connection is closing."""
+    async def _act(
+        self, conn: Connection, actions: Sequence[Action], payload: dict[str, Any], frame: str, read: Record | None
+    ) -> bool:
+        """Carry out what the session answered; False once the connection is closing. ``read``: the
+        payload's record, which a relayed event's forwards are added to."""
         for action in actions:
             if type(action) is Route:
-                self._route(conn, action.event, payload, frame)
+                self._route(conn, action.event, payload, frame, read)
             elif type(action) is Send:
                 await self._send_own(conn, action)
             elif type(action) is Close:
@@ -416,7 +418,7 @@ class MockGateway:
 
     # --- routing -----------------------------------------------------------------------------------
 
-    def _route(self, sender: Connection, event: Event, payload: dict[str, Any], frame: str) -> None:
+    def _route(self, sender: Connection, event: Event, payload: dict[str, Any], frame: str, read: Record | None) -> None:
         """Synchronous, as every write is: a receiver that reads slowly never holds up its sender."""
         router = self.router
         if event.t in router.held_by_t:  # older ones of its type wait: it goes behind them, in order
@@ -429,7 +431,7 @@ class MockGateway:
                 target = router.next_receiver(event)
                 if target is None:
                     break
-                if self._forward(target, payload, frame):
+                if self._forward(target, payload, frame, read):
                     return
             self._hold(Held(event, frame, sender.id), sender, self._no_receiver(event, receivers))
         elif event.routing == "broadcast":
@@ -438,7 +440,7 @@ class MockGateway:
             for target in list(router.receivers(event)):
                 if target is not sender:
                     receivers += 1
-                    delivered = self._forward(target, payload, frame) or delivered
+                    delivered = self._forward(target, payload, frame, read) or delivered
             if not delivered:
                 self._hold(Held(event, frame, sender.id), sender, self._no_receiver(event, receivers))
 
@@ -447,10 +449,11 @@ class MockGateway:
         targets = " or ".join(event.targets)
         return f"every {targets} service is backed up" if receivers else f"no {targets} service connected"
 
-    def _forward(self, target: Connection, payload: dict[str, Any] | None, frame: str) -> bool:
+    def _forward(self, target: Connection, payload: dict[str, Any] | None, frame: str, read: Record | None = None) -> bool:
         """Send an event as its sender sent it (compressed when asked), written when this turn of the
         loop ends (see writes.py); False if the target is gone or backed up (then the event goes to
-        another receiver or is held)."""
+        another receiver or is held). The forward is added to ``read``, the event's record, or is
+        a record of its own when there is none (a held event)."""
         ws = target.ws
         if target.closing or ws.protocol.state is not OPEN:
             self.router.remove(target)
@@ -463,7 +466,13 @@ class MockGateway:
             self._notice("info", "reading again: events go to it again", target)
         data: str | bytes = zlib.compress(frame.encode()) if target.compress else frame
         self._writes.add(ws, data)
-        if self._subscribers:
+        if read is not None:
+            forward = Forward(target.id, target.service, _size(data), target.compress)
+            if read.forwards is None:
+                read.forwards = [forward]
+            else:
+                read.forwards.append(forward)
+        elif self._subscribers:
             if payload is None:  # a held event: only its frame was kept
                 payload = orjson.loads(frame)
             self._emit(Record("out", _size(data), payload, target.compress, target.id, target.service))
@@ -626,9 +635,11 @@ class MockGateway:
             conn_id, service = (conn.id, conn.service) if conn is not None else (0, None)
             self._emit(Notice(kind, text, conn_id, service, data))  # type: ignore[arg-type]
 
-    def _record_in(self, conn: Connection, frame: str | bytes, payload: dict[str, Any] | None, error: str | None = None) -> None:
+    def _record_in(
+        self, conn: Connection, frame: str | bytes, payload: dict[str, Any] | None, error: str | None = None
+    ) -> Record | None:
         if not self._subscribers:
-            return
+            return None
         if payload is None:
             record = Record("in", _size(frame), None, False, conn.id, conn.service, error=error, raw=preview(frame))
         elif payload.get("op") == self._identify_op and not self.settings.show_token:  # its frame has the token
@@ -637,6 +648,7 @@ class MockGateway:
         else:  # a flood's path: positional arguments are the cheap call
             record = Record("in", _size(frame), payload, False, conn.id, conn.service, cast(str, frame), error)
         self._emit(record)
+        return record
 
     # --- what the REST side (rest.py) and websockets' logger tell subscribers ------------------------
 

@@ -212,7 +212,7 @@ WEBSOCKET_CLOSES = (
 
 
 @dataclass(frozen=True)
-class Protocol:
+class Definition:
     """The active protocol: default.toml merged with any user file. Immutable."""
 
     opcodes: Mapping[str, Opcode]
@@ -342,7 +342,7 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _as_definition(proto: Protocol) -> dict[str, Any]:
+def _as_definition(proto: Definition) -> dict[str, Any]:
     structures = {n: s for n, s in proto.structures.items() if not s.cacheable}
 
     def structure(s: Structure) -> dict[str, Any]:
@@ -384,7 +384,7 @@ def _as_definition(proto: Protocol) -> dict[str, Any]:
 # --- loading -----------------------------------------------------------------------------------
 
 
-def load_protocol(path: str | os.PathLike[str] | None = None, *, use_env: bool = True) -> Protocol:
+def load_protocol(path: str | os.PathLike[str] | None = None, *, use_env: bool = True) -> Definition:
     """The default definition, merged with ``path`` (or $GWTOOL_PROTOCOL) when given."""
     data = _read_default()
     origins: dict[str, str] = {}
@@ -521,12 +521,12 @@ class _Builder:
                 raise self.fail(f"{key}.{f.path}", f"no field {f.parent!r} for it to belong to")
         return tuple(rows)
 
-    def build(self, sources: tuple[str, ...]) -> Protocol:
+    def build(self, sources: tuple[str, ...]) -> Definition:
         d = self.data
         self.table("", d, SECTIONS)
         heartbeat = self.table("heartbeat", d.get("heartbeat", {}), KEYS["heartbeat"])
         structures = {**self._structures("structures"), **self._structures("cache_types")}
-        proto = Protocol(
+        proto = Definition(
             opcodes=self._opcodes(),
             services=self._services(),
             events=self._events(),
@@ -648,7 +648,7 @@ class _Builder:
             names[role] = name
         return Roles(**names)
 
-    def _check_roles(self, proto: Protocol) -> None:
+    def _check_roles(self, proto: Definition) -> None:
         """Each role names a field its table has: rename a field, and the role must follow."""
         identified = proto.event_with_routing("identified")
         tables = {
@@ -664,7 +664,7 @@ class _Builder:
                     f"roles.{role}", f"{table} has no field {name!r} (fields: {', '.join(f.name for f in tables[table])})"
                 )
 
-    def _check_references(self, proto: Protocol) -> None:
+    def _check_references(self, proto: Definition) -> None:
         parties = set(proto.services) | {NOBODY, EVERYONE}
         for t, event in proto.events.items():
             for side, names in (("from", event.sources), ("to", event.targets)):

@@ -1,4 +1,4 @@
-"""The user-facing protocol write-up (docs/protocol.md), generated from a Protocol plus fixed prose.
+"""The user-facing protocol write-up (docs/protocol.md), generated from a Definition plus fixed prose.
 
 Every table and example comes from the definition, so the document cannot disagree with it;
 example close reasons come from running the validator and the codec on broken payloads.
@@ -18,7 +18,7 @@ from gwtool.protocol.codec import MAX_DEPTH
 from gwtool.protocol.definition import RFC6455_CLOSE_NAMES, WEBSOCKET_CLOSES
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Event, Field, Protocol, Structure
+    from gwtool.protocol.definition import Definition, Event, Field, Structure
 
 REGENERATE = "python -m gwtool.protocol.docs > docs/protocol.md"
 
@@ -170,7 +170,7 @@ def _fields(fields: tuple[Field, ...]) -> str:
 # --- sections ------------------------------------------------------------------------------------
 
 
-def render(proto: Protocol) -> str:
+def render(proto: Definition) -> str:
     """The whole document as Markdown."""
     sections = [
         _intro(proto),
@@ -191,7 +191,7 @@ def render(proto: Protocol) -> str:
     return "\n\n".join(s.strip("\n") for s in sections) + "\n"
 
 
-def _intro(proto: Protocol) -> str:
+def _intro(proto: Definition) -> str:
     extra = [s for s in proto.sources if s != "default"]
     source = f" merged with `{'`, `'.join(extra)}`" if extra else ""
     titles = [
@@ -214,7 +214,7 @@ passes `gwtool validate`.
 {toc}"""
 
 
-def _structure(proto: Protocol) -> str:
+def _structure(proto: Definition) -> str:
     event, cache = proto.op("EVENT"), proto.op("CACHE")
     rows = [
         ("`op`", "integer", "the [opcode](#opcodes) of the payload"),
@@ -232,7 +232,7 @@ Every payload is a JSON object:
 Other top-level fields are ignored. `d` may be left out only where its table says so."""
 
 
-def _opcodes(proto: Protocol) -> str:
+def _opcodes(proto: Definition) -> str:
     rows = [(o.code, f"`{o.name}`", " and ".join(o.sent_by), o.doc) for o in sorted(proto.opcodes.values(), key=lambda o: o.code)]
     return f"""\
 ## Opcodes
@@ -240,7 +240,7 @@ def _opcodes(proto: Protocol) -> str:
 {_table(["op", "Name", "Sent by", "Description"], rows)}"""
 
 
-def _sending(proto: Protocol) -> str:
+def _sending(proto: Definition) -> str:
     decode = proto.close("DECODE_ERROR")
     return f"""\
 ## Sending and receiving
@@ -266,7 +266,7 @@ def decode(frame: str | bytes) -> dict:
 ```"""
 
 
-def _hello(proto: Protocol) -> str:
+def _hello(proto: Definition) -> str:
     return f"""\
 ## Hello
 
@@ -277,7 +277,7 @@ The first payload on every connection comes from the gateway:
 {_fields(proto.hello_fields)}"""
 
 
-def _heartbeats(proto: Protocol) -> str:
+def _heartbeats(proto: Definition) -> str:
     factor, interval = proto.heartbeat_timeout_factor, proto.default_interval_ms
     timeout = proto.close("HEARTBEAT_TIMEOUT")
     rows = [(_code(f.path), _code(f.type), "every service", f.doc, _example_cell(f)) for f in proto.heartbeat_fields]
@@ -316,7 +316,7 @@ def _example_cell(f: Field) -> str:
     return _code(_compact(f.example)) if f.example is not None else ""
 
 
-def _identify(proto: Protocol) -> str:
+def _identify(proto: Definition) -> str:
     not_identified, already = proto.close("NOT_IDENTIFIED"), proto.close("ALREADY_IDENTIFIED")
     auth, invalid = proto.close("AUTHENTICATION_FAILED"), proto.close("INVALID_SERVICE")
     first = next(iter(proto.services))
@@ -335,7 +335,7 @@ a wrong token with {auth.code} `{auth.name}` and an unknown service type with {i
 `{invalid.name}` (do not reconnect after these two)."""
 
 
-def _identified(proto: Protocol) -> str:
+def _identified(proto: Definition) -> str:
     event = proto.event_with_routing("identified")
     if event is None:
         return "## Identified and shard assignment\n\nThis protocol defines no event the gateway sends on identify."
@@ -356,7 +356,7 @@ connection closes. One that finds no free block gets an empty list. Other servic
 {examples}"""
 
 
-def _events(proto: Protocol) -> str:
+def _events(proto: Definition) -> str:
     rows = [(f"`{e.t}`", e.name, _names(e.sources), _names(e.targets), f"`{e.routing}`", e.doc) for e in proto.events.values()]
     routing = "\n".join(f"- `{name}`: {text}" for name, text in ROUTING_HELP.items())
     not_allowed, invalid = proto.close("EVENT_NOT_ALLOWED"), proto.close("INVALID_PAYLOAD")
@@ -384,7 +384,7 @@ are allowed."""
     return "\n\n".join(parts)
 
 
-def _event(proto: Protocol, event: Event) -> str:
+def _event(proto: Definition, event: Event) -> str:
     return f"""\
 ### {event.name} (`{event.t}`)
 
@@ -395,7 +395,7 @@ def _event(proto: Protocol, event: Event) -> str:
 {_json(ex.event_payload(proto, event.t))}"""
 
 
-def _caching(proto: Protocol) -> str:
+def _caching(proto: Definition) -> str:
     cachers = [s.name for s in proto.services.values() if s.cache]
     not_allowed = proto.close("EVENT_NOT_ALLOWED")
     rows = [(f"`{s.name}`", _names(s.key), _names(s.nested), _code(_rest_path(s)), s.doc) for s in proto.cache_types.values()]
@@ -435,7 +435,7 @@ Field types:
     return "\n\n".join(parts)
 
 
-def _cache_type(proto: Protocol, structure: Structure) -> str:
+def _cache_type(proto: Definition, structure: Structure) -> str:
     return f"""\
 ### {structure.name}
 
@@ -453,7 +453,7 @@ def _rest_path(structure: Structure) -> str:
 # --- close codes with example reasons ----------------------------------------------------------------
 
 
-def close_examples(proto: Protocol) -> dict[str, tuple[str, str]]:
+def close_examples(proto: Definition) -> dict[str, tuple[str, str]]:
     """Close code name → (what triggers it, an example reason ≤ 123 bytes). Validation and decoding
     reasons are the validator's and codec's own messages; the others show the mock gateway's kind."""
     from gwtool.errors import DecodeError, clip_reason
@@ -504,7 +504,7 @@ def close_examples(proto: Protocol) -> dict[str, tuple[str, str]]:
     return {name: (trigger, clip_reason(reason)) for name, (trigger, reason) in out.items()}
 
 
-def _broken_event(proto: Protocol) -> tuple[str, str] | None:
+def _broken_event(proto: Definition) -> tuple[str, str] | None:
     """(trigger, reason) for an event example with one integer field sent as a string, or with a
     required field left out."""
     from gwtool.protocol.validate import validate_payload
@@ -536,7 +536,7 @@ def _trigger(text: str) -> str:
     return _code(text) if text.startswith("{") else text
 
 
-def _close_codes(proto: Protocol) -> str:
+def _close_codes(proto: Definition) -> str:
     rows = [(c.code, f"`{c.name}`", "yes" if c.reconnect else "**no**", c.doc) for c in proto.close_codes.values()]
     samples = close_examples(proto)
     example_rows = [
@@ -568,7 +568,7 @@ double (so an `integer` field refuses it: `expected integer, got a number outsid
 range`), and a number too large for a double is `not JSON` (4002)."""
 
 
-def _rest(proto: Protocol) -> str:
+def _rest(proto: Definition) -> str:
     routes = [
         ("`GET /services/`", "every identified connection"),
         ("`GET /cache/`", "how many entities of each cache type are cached"),
@@ -639,7 +639,7 @@ An unknown cache type answers 404 and names the known ones (`GET /cache/{nowhere
     return "\n\n".join(parts)
 
 
-def _extending(proto: Protocol) -> str:
+def _extending(proto: Definition) -> str:
     from gwtool.protocol.definition import SCALARS
 
     return f"""\

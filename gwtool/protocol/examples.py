@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Field, Protocol, TypeExpr
+    from gwtool.protocol.definition import Definition, Field, TypeExpr
 
 # a made-up valid value for each scalar type
 SCALAR_EXAMPLES: dict[str, Any] = {
@@ -26,7 +26,7 @@ SCALAR_EXAMPLES: dict[str, Any] = {
 }
 
 
-def example_value(proto: Protocol, expr: TypeExpr) -> Any:
+def example_value(proto: Definition, expr: TypeExpr) -> Any:
     """A valid value of type ``expr``: a structure's own example when it has one."""
     if expr.kind == "scalar":
         if expr.name == "service":
@@ -42,7 +42,7 @@ def example_value(proto: Protocol, expr: TypeExpr) -> Any:
     return structure.example if structure.example is not None else example_data(proto, structure.fields)
 
 
-def example_data(proto: Protocol, fields: tuple[Field, ...], *, optional: bool = False) -> dict[str, Any]:
+def example_data(proto: Definition, fields: tuple[Field, ...], *, optional: bool = False) -> dict[str, Any]:
     """An object for a field table: required fields, and optional ones that have an example
     (or all optional ones when ``optional``). Dotted fields fill the object field they belong to."""
     out: dict[str, Any] = {}
@@ -63,26 +63,28 @@ def example_data(proto: Protocol, fields: tuple[Field, ...], *, optional: bool =
 # --- whole payloads ------------------------------------------------------------------------------
 
 
-def hello_payload(proto: Protocol) -> dict[str, Any]:
+def hello_payload(proto: Definition) -> dict[str, Any]:
     d = example_data(proto, proto.hello_fields)
     return {"op": proto.op("HELLO"), "d": d}
 
 
-def heartbeat_payload(proto: Protocol, service: str | None = None) -> dict[str, Any]:
+def heartbeat_payload(proto: Definition, service: str | None = None) -> dict[str, Any]:
     """What ``service`` sends every heartbeatInterval (its own extra fields included)."""
     return {"op": proto.op("HEARTBEAT"), "d": example_data(proto, proto.heartbeat_fields_for(service))}
 
 
-def heartbeat_request_payload(proto: Protocol) -> dict[str, Any]:
+def heartbeat_request_payload(proto: Definition) -> dict[str, Any]:
     """The gateway asking for a heartbeat now."""
     return {"op": proto.op("HEARTBEAT"), "d": {}}
 
 
-def heartbeat_ack_payload(proto: Protocol) -> dict[str, Any]:
+def heartbeat_ack_payload(proto: Definition) -> dict[str, Any]:
     return {"op": proto.op("HEARTBEAT_ACK"), "d": {}}
 
 
-def identify_payload(proto: Protocol, service: str, *, token: str | None = None, compress: bool | None = None) -> dict[str, Any]:
+def identify_payload(
+    proto: Definition, service: str, *, token: str | None = None, compress: bool | None = None
+) -> dict[str, Any]:
     """IDENTIFY as ``service``; ``token`` and ``compress`` fill their fields (the definition's
     [roles]) when given, else those fields keep their examples."""
     d = example_data(proto, proto.identify_fields, optional=True)
@@ -96,7 +98,7 @@ def identify_payload(proto: Protocol, service: str, *, token: str | None = None,
     return {"op": proto.op("IDENTIFY"), "d": d}
 
 
-def identified_payload(proto: Protocol, service: str) -> dict[str, Any] | None:
+def identified_payload(proto: Definition, service: str) -> dict[str, Any] | None:
     """The gateway's answer to a good IDENTIFY: shard ids for a service type that gets them, else {}."""
     event = proto.event_with_routing("identified")
     if event is None:
@@ -106,20 +108,20 @@ def identified_payload(proto: Protocol, service: str) -> dict[str, Any] | None:
     return {"op": proto.op("EVENT"), "t": event.t, "d": d}
 
 
-def event_data(proto: Protocol, t: str) -> Any:
+def event_data(proto: Definition, t: str) -> Any:
     event = proto.events[t]
     return event.example if event.example is not None else example_data(proto, event.fields)
 
 
-def event_payload(proto: Protocol, t: str) -> dict[str, Any]:
+def event_payload(proto: Definition, t: str) -> dict[str, Any]:
     return {"op": proto.op("EVENT"), "t": t, "d": event_data(proto, t)}
 
 
-def cache_data(proto: Protocol, cache_type: str) -> Any:
+def cache_data(proto: Definition, cache_type: str) -> Any:
     structure = proto.structures[cache_type]
     return structure.example if structure.example is not None else example_data(proto, structure.fields)
 
 
-def cache_payload(proto: Protocol, cache_type: str, *, array: bool = False) -> dict[str, Any]:
+def cache_payload(proto: Definition, cache_type: str, *, array: bool = False) -> dict[str, Any]:
     entity = cache_data(proto, cache_type)
     return {"op": proto.op("CACHE"), "type": cache_type, "d": [entity] if array else entity}

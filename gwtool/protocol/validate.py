@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from gwtool.protocol.definition import Field, TypeExpr, shown_value
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 Check = Callable[[Any, str, list[str]], None]  # (value, path, errors) → appends "path: message"
 Predicate = Callable[[Any], bool]
@@ -71,12 +71,12 @@ _SCALARS = {
 }
 
 
-def _expression_names(proto: Protocol) -> dict[str, Any]:
+def _expression_names(proto: Definition) -> dict[str, Any]:
     """What the scalar expressions refer to."""
     return {"_is_timestamp": _is_timestamp, "services": frozenset(proto.services)}
 
 
-def _scalars(proto: Protocol) -> dict[str, tuple[Predicate, str, str]]:
+def _scalars(proto: Definition) -> dict[str, tuple[Predicate, str, str]]:
     """Each scalar type's (predicate, label, expression) for one protocol's services."""
     namespace = _expression_names(proto)
     labels = {"service": f"a service type ({', '.join(proto.services)})"}
@@ -89,7 +89,7 @@ def _scalars(proto: Protocol) -> dict[str, tuple[Predicate, str, str]]:
 class _Compiler:
     """Compiles field tables and types into ``Check`` functions, once per protocol."""
 
-    def __init__(self, proto: Protocol):
+    def __init__(self, proto: Definition):
         self.proto = proto
         self.scalars = _scalars(proto)
         self.structures: dict[str, Check] = {}  # filled after compiling, looked up at call time
@@ -203,7 +203,7 @@ class _Compiler:
 class Checks:
     """Every check of one protocol, compiled once (``proto.checks``)."""
 
-    def __init__(self, proto: Protocol):
+    def __init__(self, proto: Definition):
         c = _Compiler(proto)
         for name, structure in proto.structures.items():
             c.structures[name] = c.table(structure.fields)
@@ -216,11 +216,11 @@ class Checks:
             self.heartbeat[name] = c.table(proto.heartbeat_fields_for(name))
 
 
-def compile_checks(proto: Protocol) -> Checks:
+def compile_checks(proto: Definition) -> Checks:
     return Checks(proto)
 
 
-def validate_payload(proto: Protocol, payload: Any, *, sender: str = "service", service: str | None = None) -> list[str]:
+def validate_payload(proto: Definition, payload: Any, *, sender: str = "service", service: str | None = None) -> list[str]:
     """Errors of ``payload`` as sent by ``sender`` ("service" or "gateway"); [] when valid.
 
     ``service`` is the sending service type when known: it adds that type's heartbeat fields.
@@ -247,7 +247,7 @@ def validate_payload(proto: Protocol, payload: Any, *, sender: str = "service", 
 
 
 def _validate_data(
-    proto: Protocol, name: str, payload: dict[str, Any], d: Any, sender: str, service: str | None, errors: list[str]
+    proto: Definition, name: str, payload: dict[str, Any], d: Any, sender: str, service: str | None, errors: list[str]
 ) -> None:
     checks = proto.checks
     if name == "EVENT":
@@ -313,7 +313,7 @@ def check_data(check: Check, payload: dict[str, Any]) -> tuple[Any, list[str]]:
     return d, errors
 
 
-def permission_error(proto: Protocol, payload: dict[str, Any], service: str) -> str | None:
+def permission_error(proto: Definition, payload: dict[str, Any], service: str) -> str | None:
     """Why ``service`` may not send ``payload`` (an EVENT or a CACHE), or None when it may."""
     op = payload.get("op")
     if op == proto.op("EVENT"):

@@ -25,7 +25,7 @@ from gwtool.session.gateway import GatewayRules, GatewaySession
 from gwtool.session.service import ServiceSession
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.proxy.settings import ProxySettings
 
 Sender = Literal["service", "gateway"]
@@ -48,7 +48,7 @@ class Violation:
 class RuleBook:
     """A GatewayRules per heartbeat interval (compiled once each): the gateway's HELLO says which."""
 
-    def __init__(self, proto: Protocol):
+    def __init__(self, proto: Definition):
         self.proto = proto
         self._rules: dict[int, GatewayRules] = {}
 
@@ -201,7 +201,7 @@ class Checks:
         self.gateway.ended()
 
 
-def payload_name(proto: Protocol, payload: dict[str, Any] | None) -> str:
+def payload_name(proto: Definition, payload: dict[str, Any] | None) -> str:
     """``EXECUTE_COMMAND``, ``CACHE guild``, ``HEARTBEAT_ACK`` … ("" for no payload)."""
     if payload is None:
         return ""
@@ -212,7 +212,7 @@ def payload_name(proto: Protocol, payload: dict[str, Any] | None) -> str:
     return f"{name} {cache_type}" if isinstance(cache_type, str) and payload.get("op") == proto.op("CACHE") else name
 
 
-def _named(proto: Protocol, payload: dict[str, Any] | None, problem: str) -> str:
+def _named(proto: Definition, payload: dict[str, Any] | None, problem: str) -> str:
     """``EXECUTE_COMMAND d.ids.shard: …``: the problem after its payload's name, unless it names it."""
     name = payload_name(proto, payload)
     if not name or problem.startswith((name.split()[0], "op:")) or name.startswith(("op ", "no op")):

@@ -39,7 +39,7 @@ from gwtool.filters import Filter, FilterError
 if TYPE_CHECKING:
     from websockets.asyncio.connection import Connection
 
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.records import Record
 
 Sender = Literal["service", "gateway"]
@@ -72,7 +72,7 @@ class Selection:
     services: frozenset[str] | None = None  # service: (None: any)
     not_services: frozenset[str] = frozenset()
 
-    def matches(self, record: Record, service: str | None, proto: Protocol) -> bool:
+    def matches(self, record: Record, service: str | None, proto: Definition) -> bool:
         sender = record.sender
         if (self.senders is not None and sender not in self.senders) or sender in self.not_senders:
             return False
@@ -103,7 +103,7 @@ class Rule:
         return {"id": self.id, "rule": self.text, "action": self.action, "applied": self.applied}
 
 
-def parse_rule(text: str, proto: Protocol, rule_id: int = 0) -> Rule:
+def parse_rule(text: str, proto: Definition, rule_id: int = 0) -> Rule:
     """``text`` as a Rule, or RuleError naming what is wrong."""
     try:
         words = shlex.split(text)
@@ -123,7 +123,7 @@ def parse_rule(text: str, proto: Protocol, rule_id: int = 0) -> Rule:
     return rule
 
 
-def parse_selection(words: list[str], proto: Protocol) -> Selection:
+def parse_selection(words: list[str], proto: Definition) -> Selection:
     own: dict[str, set[str]] = {"from": set(), "-from": set(), "service": set(), "-service": set()}
     terms = []
     for word in words:
@@ -382,7 +382,7 @@ class Shaper:
 class Faults:
     """The rules in force, in the order they were added; the per-connection counts they keep."""
 
-    def __init__(self, proto: Protocol, seed: int | None = None):
+    def __init__(self, proto: Definition, seed: int | None = None):
         self.proto = proto
         self.rules: list[Rule] = []
         self.random = random.Random(seed)

@@ -45,7 +45,7 @@ from gwtool.text import plural
 if TYPE_CHECKING:
     from websockets.http11 import Request, Response
 
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 Subscriber = Callable[[Record | Notice], None]
 BAD_GATEWAY = 1014  # RFC 6455 (IANA registry): the upstream could not be reached or refused
@@ -135,7 +135,7 @@ class Link:
 class Proxy:
     """``async with Proxy(upstream="ws://127.0.0.1:8765", port=0) as proxy: proxy.url …``"""
 
-    def __init__(self, proto: Protocol | None = None, settings: ProxySettings | None = None, **overrides: Any):
+    def __init__(self, proto: Definition | None = None, settings: ProxySettings | None = None, **overrides: Any):
         """``settings``, or ``ProxySettings(**overrides)`` (``Proxy(upstream=url, port=0)``); both are
         checked at once (InvalidSetting names the setting)."""
         if proto is None:

@@ -25,7 +25,7 @@ from gwtool.session.actions import Action, Close, Joined, Route, Send, Store
 if TYPE_CHECKING:
     from gwtool.gateway.settings import GatewaySettings
     from gwtool.gateway.shards import ShardPool
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 Phase = Literal["awaiting_identify", "identified", "closed"]
 NOTHING: tuple[Action, ...] = ()
@@ -34,7 +34,7 @@ NOTHING: tuple[Action, ...] = ()
 class GatewayRules:
     """What every connection of one gateway is held to, compiled once."""
 
-    def __init__(self, proto: Protocol, settings: GatewaySettings):
+    def __init__(self, proto: Definition, settings: GatewaySettings):
         self.proto, self.settings = proto, settings
         self.op = {name: proto.op(name) for name in proto.opcodes}
         self.roles = proto.roles

@@ -27,7 +27,7 @@ from gwtool.protocol.validate import validate_payload
 from gwtool.session.actions import Ack, Action, Close, Hello, Identified, Problem, Send, Stalled, Zombie
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 Phase = Literal["awaiting_hello", "identifying", "identified", "closed"]
 ZOMBIE_CLOSE = "UNKNOWN_ERROR"  # a dead connection's close, by name: not 1000, so the gateway can tell it from an exit
@@ -36,7 +36,7 @@ ZOMBIE_CLOSE = "UNKNOWN_ERROR"  # a dead connection's close, by name: not 1000, 
 class ServiceSession:
     def __init__(
         self,
-        proto: Protocol,
+        proto: Definition,
         service: str,
         *,
         token: str = "",

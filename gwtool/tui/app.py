@@ -24,7 +24,7 @@ from gwtool import filters
 from gwtool.console import label
 from gwtool.errors import GwtoolError, InvalidPayload
 from gwtool.filters import Filter, Side
-from gwtool.protocol.definition import Protocol
+from gwtool.protocol.definition import Definition
 from gwtool.records import Notice, Record
 from gwtool.text import plural, printable
 from gwtool.tui.commands import ACTIONS, GwtoolCommands, app_bindings, available
@@ -98,7 +98,7 @@ class GwtoolApp(App[None]):
         self.remember = remember  # the theme from and to the user's config dir (not for the demo's screenshots)
         self.session = session
         self.last_close: tuple[str, float] | None = None  # the last close by the gateway, and when
-        self.proto: Protocol = session.proto
+        self.proto: Definition = session.proto
         self.feed = Feed(limit)
         self.clock = clock
         self.monotonic = monotonic
@@ -554,7 +554,7 @@ class GwtoolApp(App[None]):
 
 
 def make_app(
-    proto: Protocol | None = None,
+    proto: Definition | None = None,
     *,
     url: str | None = None,
     service: str | None = None,

@@ -17,7 +17,7 @@ from gwtool.protocol.examples import identify_payload
 from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.tui.app import GwtoolApp
     from gwtool.tui.source import CacheIndex, Sink
 
@@ -33,7 +33,7 @@ class DemoSession:
     embedded = True
     error: str | None = None
 
-    def __init__(self, proto: Protocol, *, service: str | None = None, state: ClientState | None = None):
+    def __init__(self, proto: Definition, *, service: str | None = None, state: ClientState | None = None):
         self.proto = proto
         self.service = service or proto.first_receiver()
         self.url = "ws://127.0.0.1:8765"
@@ -149,7 +149,7 @@ class DemoSession:
         return (200, entity) if entity is not None else (404, None)
 
 
-def demo_app(proto: Protocol | None = None, *, state: ClientState | None = None) -> GwtoolApp:
+def demo_app(proto: Definition | None = None, *, state: ClientState | None = None) -> GwtoolApp:
     """The dashboard over ``DemoSession`` with frozen clocks (times print in the local zone: set TZ)."""
     from gwtool.tui.app import GwtoolApp
 
@@ -160,7 +160,7 @@ def demo_app(proto: Protocol | None = None, *, state: ClientState | None = None)
     return GwtoolApp(DemoSession(proto, state=state), clock=lambda: NOW, monotonic=lambda: MONOTONIC, remember=False)
 
 
-def write_demo_recording(path: Path, proto: Protocol) -> Path:
+def write_demo_recording(path: Path, proto: Definition) -> Path:
     """The demo session as a recording (``tui --open``'s screenshot and tests): fixed times and sizes."""
     from gwtool.console import ndjson
     from gwtool.recording import header, header_line
@@ -176,7 +176,7 @@ def write_demo_recording(path: Path, proto: Protocol) -> Path:
     return path
 
 
-def demo_recording_app(path: Path, proto: Protocol | None = None, *, keep: int = 10_000, follow: bool = False) -> GwtoolApp:
+def demo_recording_app(path: Path, proto: Definition | None = None, *, keep: int = 10_000, follow: bool = False) -> GwtoolApp:
     """The dashboard over a recording, with the demo's frozen clocks (``tui --open``'s screenshot)."""
     from gwtool.tui.app import GwtoolApp
     from gwtool.tui.recording_source import RecordingSource

@@ -15,7 +15,7 @@ from gwtool.filters import Side, search_text
 from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 DEFAULT_LIMIT = 10_000
 
@@ -27,7 +27,7 @@ class Entry:
     item: Record | Notice
     haystack: str = ""  # lower-case text the free-text filter searches, built on first use
 
-    def text_for_search(self, proto: Protocol) -> str:
+    def text_for_search(self, proto: Definition) -> str:
         if not self.haystack:
             self.haystack = search_text(self.item, proto)
         return self.haystack

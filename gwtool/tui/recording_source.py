@@ -24,7 +24,7 @@ from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:
     from gwtool.filters import Filter, Side
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
     from gwtool.tui.source import CacheIndex, Sink
 
 FOLLOW_SECONDS = 0.25  # how often --follow looks for appended lines
@@ -38,7 +38,7 @@ class RecordingSource:
     embedded = False
     error: str | None = None
 
-    def __init__(self, proto: Protocol, path: Path, *, keep: int, follow: bool = False):
+    def __init__(self, proto: Definition, path: Path, *, keep: int, follow: bool = False):
         self.proto, self.path, self.keep, self.follow = proto, path, keep, follow
         self.header = first_header(path)
         self.side = self.header.get("side", "client")

@@ -21,7 +21,7 @@ from gwtool.records import Notice, Record
 from gwtool.tui.source import CacheIndex, Sink
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Event, Protocol, Structure
+    from gwtool.protocol.definition import Definition, Event, Structure
 
 EMBEDDED_HEARTBEAT_MS = 5000  # a lively latency graph on the embedded gateway
 SIMULATION_PERIOD = 3.0  # seconds between the simulated service's payloads
@@ -33,7 +33,7 @@ class Session:
 
     def __init__(
         self,
-        proto: Protocol,
+        proto: Definition,
         *,
         url: str | None = None,
         service: str | None = None,  # None: proto.first_receiver()
@@ -297,7 +297,7 @@ class SimulatedService:
     the first that may send CACHE) sends every event it may send and one cache type's example every
     ``period`` seconds, from the definition's examples. ``gwtool tui`` and ``tui --web`` run one."""
 
-    def __init__(self, proto: Protocol, url: str, period: float = SIMULATION_PERIOD):
+    def __init__(self, proto: Definition, url: str, period: float = SIMULATION_PERIOD):
         from gwtool.client import GatewayClient
 
         self.proto, self.url, self.period = proto, url, period

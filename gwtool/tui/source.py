@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from gwtool.client import ClientState
     from gwtool.client.latency import LatencyStats
     from gwtool.filters import Side
-    from gwtool.protocol.definition import Protocol as Definition
+    from gwtool.protocol.definition import Definition
     from gwtool.records import Notice, Record
 
 Sink = Callable[["Side", "Record | Notice"], None]

@@ -9,7 +9,8 @@ bell writes to the same pipe), so the app never exits: a dashboard left running 
 ``TabDriver`` ends the dashboard instead, when any of these says the server is gone: EOF on stdin,
 a write to stdout that fails, the parent process changing (it died), SIGTERM or SIGHUP. Each asks
 the app to quit as the server's own "quit" does, and a daemon timer ends the process if quitting
-has not within ``EXIT_GRACE`` seconds. ``GwtoolApp.get_driver_class`` picks this driver wherever
+has not within ``EXIT_GRACE`` seconds. None of them needs the event loop to turn (threads, and a
+signal handler that starts one), so a dashboard whose loop is stuck still ends. ``GwtoolApp.get_driver_class`` picks this driver wherever
 Textual would pick its web driver.
 
 It relies on four things of ``WebDriver`` (``WEB_DRIVER_HOOKS`` in gwtool/tui/textual_private.py,
@@ -40,6 +41,7 @@ class TabDriver(WebDriver):
         super().__init__(app, debug=debug, mouse=mouse, size=size)
         self.parent = os.getppid()  # the serving process (textual-serve runs us with exec)
         self.leaving = threading.Event()  # set once: the server is gone or we were told to stop
+        self._once = threading.Lock()
 
     # --- output: a closed pipe means the server is gone, never an exception in the app ----------
     def write(self, data: str) -> None:
@@ -61,10 +63,15 @@ class TabDriver(WebDriver):
     # --- input and lifetime --------------------------------------------------------------------
     def start_application_mode(self) -> None:
         super().start_application_mode()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):  # SIGTERM replaces the stock handler: same, bounded
-            loop.add_signal_handler(sig, self.leave)
+        # The stock SIGTERM handler runs on the event loop, so a dashboard whose loop is stuck never
+        # hears it; a plain handler runs between any two bytecodes and leaves from a thread.
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
         threading.Thread(target=self._watch_parent, name="gwtool-tab-parent", daemon=True).start()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        threading.Thread(target=self.leave, name="gwtool-tab-leave", daemon=True).start()
 
     def run_input_thread(self) -> None:
         super().run_input_thread()
@@ -80,9 +87,10 @@ class TabDriver(WebDriver):
 
     def leave(self) -> None:
         """Quit as the server's "quit" would, and end the process if that has not within EXIT_GRACE."""
-        if self.leaving.is_set():
-            return
-        self.leaving.set()
+        with self._once:
+            if self.leaving.is_set():
+                return
+            self.leaving.set()
         self.send_message(messages.ExitApp())
         deadline = threading.Timer(EXIT_GRACE, os._exit, (1,))
         deadline.daemon = True  # a dashboard that quits in time exits without waiting for it

@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from gwtool.protocol.definition import Protocol, load_protocol
+from gwtool.protocol.definition import Definition, load_protocol
 
 PROTO = load_protocol(use_env=False)
 OP = {name: PROTO.op(name) for name in PROTO.opcodes}
@@ -50,7 +50,7 @@ class FakeGateway:
         echo_events: bool = False,
         close_after_hello: int | None = None,
         answer_identify: bool = True,
-        proto: Protocol = PROTO,
+        proto: Definition = PROTO,
     ):
         self.interval, self.ack, self.send_hello, self.echo_events = interval, ack, send_hello, echo_events
         self.close_after_identify = list(close_after_identify or [])
@@ -136,7 +136,7 @@ class FakeGateway:
 
 
 @pytest.fixture
-def proto() -> Protocol:
+def proto() -> Definition:
     return PROTO
 
 

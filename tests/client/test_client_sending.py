@@ -11,7 +11,7 @@ from gwtool.client import GatewayClient
 from gwtool.client.sending import ReplaySettings, SendPlan, check_reply, replay, send
 from gwtool.errors import ConnectFailed, GwtoolError, Interrupted, InvalidSetting
 from gwtool.gateway import MockGateway
-from gwtool.protocol.definition import Protocol, load_protocol
+from gwtool.protocol.definition import Definition, load_protocol
 from gwtool.protocol.examples import event_data
 from gwtool.recording import Plan
 from gwtool.records import Record
@@ -29,17 +29,17 @@ ok = { type = "boolean" }
 
 
 @pytest.fixture
-def done_proto(tmp_path: Path) -> Protocol:
+def done_proto(tmp_path: Path) -> Definition:
     path = tmp_path / "done.toml"
     path.write_text(DONE)
     return load_protocol(path, use_env=False)
 
 
-def command(proto: Protocol) -> dict:
+def command(proto: Definition) -> dict:
     return {"op": proto.op("EVENT"), "t": "EXECUTE_COMMAND", "d": event_data(proto, "EXECUTE_COMMAND")}
 
 
-def sharder(proto: Protocol, url: str) -> GatewayClient:
+def sharder(proto: Definition, url: str) -> GatewayClient:
     return GatewayClient(url, service="sharder", proto=proto, reconnect=False)
 
 

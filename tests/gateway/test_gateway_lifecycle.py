@@ -30,7 +30,8 @@ async def test_records_are_from_the_gateways_point_of_view():
         incoming = [(r.service, r.op) for r in records if r.direction == "in"]
         outgoing = [(r.service, r.op, r.t) for r in records if r.direction == "out"]
         assert (None, op("IDENTIFY")) in incoming and ("sharder", op("EVENT")) in incoming
-        assert ("commands", op("EVENT"), "EXECUTE_COMMAND") in outgoing
+        (relayed,) = [r for r in records if r.t == "EXECUTE_COMMAND"]  # one record: the read and where it went
+        assert relayed.direction == "in" and [(f.service, f.conn > 0) for f in relayed.forwards] == [("commands", True)]
         assert ("sharder", op("EVENT"), "IDENTIFIED") in outgoing
         assert all(r.size > 0 and r.conn > 0 for r in records)
         await commands.close()

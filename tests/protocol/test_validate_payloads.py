@@ -9,7 +9,7 @@ import pytest
 from seed_payloads import SEED_EXECUTE_COMMAND
 
 from gwtool.protocol import examples
-from gwtool.protocol.definition import Protocol, load_protocol
+from gwtool.protocol.definition import Definition, load_protocol
 from gwtool.protocol.validate import permission_error, validate_payload
 
 PROTO = load_protocol(use_env=False)
@@ -174,7 +174,7 @@ def test_permissions_follow_the_from_table_and_cache_flag() -> None:
     assert permission_error(PROTO, {"op": 1, "d": {}}, "commands") is None
 
 
-def all_examples(proto: Protocol) -> list[tuple[dict[str, Any], str, str | None]]:
+def all_examples(proto: Definition) -> list[tuple[dict[str, Any], str, str | None]]:
     """(payload, sender, service) for every example payload the definition yields."""
     out: list[tuple[dict[str, Any], str, str | None]] = [
         (examples.hello_payload(proto), "gateway", None),

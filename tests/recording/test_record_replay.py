@@ -228,3 +228,19 @@ async def test_validate_as_checks_only_what_that_sender_sent_in_a_recording(caps
         "no payload in the recording was sent by commands (it holds 2 payloads from sharder, 1 payload from the gateway)"
         in " ".join(err.split())
     )
+
+
+def test_a_relayed_event_is_one_recorded_line_and_reads_back_with_where_it_went():
+    from gwtool.recording import item_of
+    from gwtool.records import Forward, Record
+
+    read = Record("in", 40, {"op": 2, "t": "EXECUTE_COMMAND", "d": {}}, conn=1, service="sharder",
+                  forwards=[Forward(2, "commands", 40), Forward(3, "commands", 31, True)])  # fmt: skip
+    line = read.to_json()
+    assert line["to"] == [
+        {"conn": 2, "service": "commands", "size": 40, "compressed": False},
+        {"conn": 3, "service": "commands", "size": 31, "compressed": True},
+    ]
+    again = item_of(line)
+    assert again.forwards == read.forwards and again.direction == "in"
+    assert item_of({**line, "to": [{"conn": "x"}, 5, {"conn": 4, "service": ["bad"]}]}).forwards == [Forward(4, None, 0)]

@@ -104,3 +104,42 @@ def test_the_death_of_its_parent_ends_the_dashboard_with_stdin_still_open(tmp_pa
     finally:
         if not gone(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+STUCK = """
+import os, sys, time
+from gwtool.cli import main
+from gwtool.tui.app import GwtoolApp
+
+mounted = GwtoolApp.on_mount
+
+def on_mount(self):
+    mounted(self)
+
+    def stick():
+        os.write(2, b"stuck\\n")  # (Textual captures sys.stderr)
+        time.sleep(600)  # the event loop stops turning: nothing scheduled on it runs any more
+
+    self.set_timer(0.2, stick)
+
+GwtoolApp.on_mount = on_mount
+main(sys.argv[1:])
+"""
+
+
+def test_sigterm_ends_a_dashboard_whose_event_loop_is_stuck(tmp_path):
+    """The stock handler runs on the event loop: a stuck loop used to ignore SIGTERM for good."""
+    env = {**os.environ, **WEB_ENV, "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-c", STUCK, *DASHBOARD[3:]], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        drawn(proc.stdout)
+        drain(proc.stdout)
+        assert proc.stderr.readline() == b"stuck\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(EXIT_WAIT) is not None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

@@ -10,7 +10,7 @@ from textual.widgets import Tree
 from gwtool.text import printable
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol, Structure
+    from gwtool.protocol.definition import Definition, Structure
 
 NAME_FIELDS = ("name", "username", "nickname", "command")  # a readable hint beside the key, when present
 
@@ -36,7 +36,7 @@ def count_text(shown: int, at_gateway: Any, listed: bool) -> str:
 class CacheTree(Tree[Any]):
     """Node data: ``(type, key tuple, entity)`` for entities, None for type nodes."""
 
-    def __init__(self, proto: Protocol, *, id: str | None = None):
+    def __init__(self, proto: Definition, *, id: str | None = None):
         super().__init__(Text("cache"), id=id)
         self.proto = proto
         self.show_root = False

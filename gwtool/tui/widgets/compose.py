@@ -19,7 +19,7 @@ from gwtool.protocol.validate import permission_error, validate_payload
 from gwtool.text import printable
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Template:
     about: str
 
 
-def templates(proto: Protocol, service: str) -> list[Template]:
+def templates(proto: Definition, service: str) -> list[Template]:
     """Every payload a service can put on the wire, from the definition (what this service may send first)."""
     out: list[Template] = []
     for opcode in proto.opcodes.values():
@@ -60,7 +60,7 @@ def templates(proto: Protocol, service: str) -> list[Template]:
     return out
 
 
-def check(proto: Protocol, service: str, text: str) -> tuple[dict[str, Any] | None, list[str], str | None]:
+def check(proto: Definition, service: str, text: str) -> tuple[dict[str, Any] | None, list[str], str | None]:
     """(payload or None, validation errors with paths, permission problem) for the editor's text."""
     try:
         payload = orjson.loads(text)
@@ -111,7 +111,7 @@ class Composer(Vertical):
             super().__init__()
             self.payload, self.errors, self.denied = payload, errors, denied
 
-    def __init__(self, proto: Protocol, service: str, *, id: str | None = None):
+    def __init__(self, proto: Definition, service: str, *, id: str | None = None):
         super().__init__(id=id)
         self.proto = proto
         self.service = service

@@ -12,13 +12,13 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from gwtool.console import clock, human_size, label
+from gwtool.console import clock, human_size, label, route_extra
 from gwtool.records import Record
 from gwtool.text import printable
 from gwtool.tui.feed import Entry
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 PLACEHOLDER = "Select a line in the stream (↑/↓ or click) to see its payload here."
 
@@ -53,7 +53,7 @@ def sizes(record: Record) -> Text:
     return text
 
 
-def heading(entry: Entry, proto: Protocol) -> Text:
+def heading(entry: Entry, proto: Definition) -> Text:
     item = entry.item
     text = Text(no_wrap=False)
     side = "our client" if entry.side == "you" else "the gateway"
@@ -64,6 +64,8 @@ def heading(entry: Entry, proto: Protocol) -> Text:
         if entry.side == "gw":
             text.append(f" ({'from' if item.direction == 'in' else 'to'} #{item.conn} {printable(item.service or '?')})", "dim")
         text.append(f"  at {clock(item.ts)}\n", "dim")
+        if item.forwards:
+            text.append(f"forwarded {route_extra(item, item.forwards)}\n", "magenta")
         text.append_text(sizes(item))
         if item.error:
             text.append("\n" + printable(item.error), "bold red")
@@ -83,7 +85,7 @@ class Detail(VerticalScroll):
         }
     """
 
-    def __init__(self, proto: Protocol, *, placeholder: str = PLACEHOLDER, id: str | None = None):
+    def __init__(self, proto: Definition, *, placeholder: str = PLACEHOLDER, id: str | None = None):
         super().__init__(id=id)
         self.proto = proto
         self.placeholder = placeholder

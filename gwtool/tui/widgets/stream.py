@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, label, summary
+from gwtool.console import ARROWS, NOTICE_STYLES, OP_STYLES, clock, human_size, label, route_extra, summary
 from gwtool.filters import Filter, Side
 from gwtool.records import Record
 from gwtool.text import printable
@@ -31,7 +31,7 @@ from gwtool.tui.feed import DEFAULT_LIMIT, Entry
 from gwtool.tui.textual_private import scroll_update
 
 if TYPE_CHECKING:
-    from gwtool.protocol.definition import Protocol
+    from gwtool.protocol.definition import Definition
 
 SIDE_STYLES = {"you": "bold cyan", "gw": "bold magenta"}
 DATA_SHARE = 0.4  # the data column gets at least this share of the stream's width, where it can
@@ -56,7 +56,7 @@ class Columns:
 MAX_SERVICE_WIDTH = 16  # a longer service type's name is shortened, with "…", in the who column
 
 
-def service_width(proto: Protocol) -> int:
+def service_width(proto: Definition) -> int:
     """The who column's room for a service type: the definition's longest name (up to a bound)."""
     return min(MAX_SERVICE_WIDTH, max((len(name) for name in proto.services), default=1))
 
@@ -101,7 +101,7 @@ def _who(entry: Entry, columns: Columns) -> list[tuple[str, str]]:
 
 
 def entry_parts(
-    entry: Entry, proto: Protocol, columns: Columns, data_offset: int = 0, data_width: int = 400
+    entry: Entry, proto: Definition, columns: Columns, data_offset: int = 0, data_width: int = 400
 ) -> list[tuple[str, str]]:
     """One stream line as (text, style name) parts, never markup: time, direction, side and other
     party, label, size, data (from ``data_offset``, ``data_width`` cells of it)."""
@@ -120,6 +120,8 @@ def entry_parts(
         if columns.size:
             size = human_size(item.size) + (" z" if item.compressed else "  ")
             parts.append((f"{size:>{columns.size - 1}} ", "dim"))
+        if item.forwards:  # a relayed event: where the gateway wrote it
+            parts.append((route_extra(item, item.forwards) + "  ", "magenta"))
         data = summary(item, data_offset + data_width)[data_offset:]
         parts.append((data, "" if item.payload is not None else "red"))
     else:
@@ -162,7 +164,7 @@ class Stream(ScrollView, can_focus=True):
             self.entry = entry
             self.chosen = chosen  # Enter or a click, rather than moving
 
-    def __init__(self, proto: Protocol, *, limit: int = DEFAULT_LIMIT, id: str | None = None):
+    def __init__(self, proto: Definition, *, limit: int = DEFAULT_LIMIT, id: str | None = None):
         super().__init__(id=id)
         self.proto = proto
         self.service_width = service_width(proto)
