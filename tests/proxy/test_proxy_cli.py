@@ -12,11 +12,26 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 from proxy_testkit import EVENT_DATA, PROTO, closed_with, event, recv, send, service
 
 from gwtool.gateway import MockGateway
 
 TIMEOUT = 20
+STARTED: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_left_behind():
+    """A test that fails midway still ends the proxies it started."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.returncode is None:
+            try:
+                proc.kill()
+            except ProcessLookupError:
+                pass
 
 
 async def start_proxy(*args: str) -> tuple[asyncio.subprocess.Process, str]:
@@ -25,6 +40,7 @@ async def start_proxy(*args: str) -> tuple[asyncio.subprocess.Process, str]:
         sys.executable, "-m", "gwtool", "proxy", "--port", "0", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
+    STARTED.append(proc)
     stream = proc.stderr if "--json" in args else proc.stdout
     async with asyncio.timeout(TIMEOUT):
         while True:
