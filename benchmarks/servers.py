@@ -3,6 +3,7 @@
     python benchmarks/servers.py raw  [--port 0] [--greet]           # the unparsed baseline relay
     python benchmarks/servers.py mock [--port 0] [--heartbeat-interval MS] [--hold N]
     python benchmarks/servers.py layer --layer none|records|quiet|pipe  # what the console costs
+    python benchmarks/servers.py proxy --upstream URL             # the bare proxy gwtool proxy is measured against
 
 Each prints ``READY <url>`` once listening, and exits when its stdin closes, on SIGTERM, or after
 ``--max-seconds`` (a bound, so that a lost parent never leaves a server behind).
@@ -85,6 +86,34 @@ async def serve_mock(proto: Definition, port: int, stopped: asyncio.Event, inter
         await stopped.wait()
 
 
+async def serve_bare_proxy(port: int, stopped: asyncio.Event, upstream: str) -> None:
+    """The bare proxy ``gwtool proxy`` is measured against: each connection gets its own upstream
+    connection (same path), and two pumps forward every message as it came (``recv()`` →
+    ``send()``: text stays text), awaiting each send; no parsing, no records, no checks."""
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve
+    from websockets.exceptions import ConnectionClosed
+
+    async def pump(src, dst) -> None:  # noqa: ANN001
+        try:
+            while True:
+                await dst.send(await src.recv())
+        except ConnectionClosed:
+            pass
+
+    async def handler(ws) -> None:  # noqa: ANN001
+        path = ws.request.path if ws.request else "/"
+        async with connect(upstream + path, compression=None, proxy=None, max_size=None, ping_interval=None) as up:
+            pumps = [asyncio.create_task(pump(ws, up)), asyncio.create_task(pump(up, ws))]
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+            for task in pumps:
+                task.cancel()
+
+    async with serve(handler, "127.0.0.1", port, compression=None, max_size=None, ping_interval=None) as server:
+        print(f"READY ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+        await stopped.wait()
+
+
 LAYERS = ("none", "records", "quiet", "pipe")
 
 
@@ -144,7 +173,8 @@ def tune_malloc() -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=("raw", "mock", "layer"))
+    parser.add_argument("kind", choices=("raw", "mock", "layer", "proxy"))
+    parser.add_argument("--upstream", default="ws://127.0.0.1:8765", help="proxy: the gateway to forward to")
     parser.add_argument("--layer", choices=LAYERS, default="none", help="layer: what the console adds (see serve_layer)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--heartbeat-interval", type=int, default=30000, help="ms, in HELLO (mock)")
@@ -175,6 +205,8 @@ async def main() -> None:
         server = serve_raw(proto, args.port, stopped, args.greet)
     elif args.kind == "layer":
         server = serve_layer(proto, args.port, stopped, args.layer)
+    elif args.kind == "proxy":
+        server = serve_bare_proxy(args.port, stopped, args.upstream.rstrip("/"))
     else:
         server = serve_mock(proto, args.port, stopped, args.heartbeat_interval, args.hold)
     with contextlib.suppress(TimeoutError):

@@ -39,6 +39,8 @@ NOTICE_STYLES = {
     "info": "dim",
     "warning": "yellow",
     "error": "bold red",
+    "violation": "bold red",
+    "injected": "magenta",
 }
 ARROWS = {"in": "←", "out": "→"}
 

@@ -631,10 +631,11 @@ def silence_stdout() -> None:
 
 
 def _refusal(notice: Notice) -> bool:
-    """A notice that the payload before it may explain: a close by the gateway, a warning, a drop."""
+    """A notice that the payload before it may explain: a close by the gateway, a warning, a drop,
+    a proxy's violation."""
     if notice.kind == "closed":
         return notice.data.get("by") == "gateway" or bool(notice.data.get("by_gateway"))
-    return notice.kind in ("warning", "error", "dropped")
+    return notice.kind in ("warning", "error", "dropped", "violation")
 
 
 def _first(item: tuple[int, int | None, str | None]) -> int:

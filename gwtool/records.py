@@ -14,8 +14,10 @@ from gwtool.text import plural
 
 Direction = Literal["in", "out"]  # as seen by whoever made the record
 NoticeKind = Literal[
-    "connecting", "connected", "identified", "closed", "reconnecting", "held", "dropped", "info", "warning", "error"
+    "connecting", "connected", "identified", "closed", "reconnecting", "held", "dropped", "info", "warning", "error",
+    "violation", "injected",
 ]  # fmt: skip
+Sender = Literal["service", "gateway"]  # who sent a payload a proxy saw pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class Record:
     ts: float = field(default_factory=time.time)
     latency_ms: float | None = None  # an ACK the client received: its heartbeat's round trip
     forwards: list[Forward] | None = None  # a relayed event: where the gateway wrote it, in order
+    sender: Sender | None = None  # a proxy's record: who sent it (``from`` in NDJSON)
 
     @property
     def op(self) -> Any:
@@ -87,6 +90,8 @@ class Record:
             out["to"] = [
                 {"conn": f.conn, "service": f.service, "size": f.size, "compressed": f.compressed} for f in self.forwards
             ]
+        if self.sender is not None:
+            out["from"] = self.sender
         return out
 
 

@@ -20,6 +20,7 @@ from gwtool.cli import (  # noqa: F401
     gateway_cmds,
     locust_cmd,
     protocol_cmds,
+    proxy_cmd,
     replay_cmd,
     tui_cmd,
 )

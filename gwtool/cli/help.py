@@ -64,6 +64,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "gwtool replay wire.ndjson --conn 2 --speed 2 --url ws://127.0.0.1:9000",
         "gwtool replay wire.ndjson --only EXECUTE_COMMAND --asap --dry-run",
     ),
+    "proxy": (
+        "gwtool proxy --upstream ws://127.0.0.1:8765",
+        "gwtool proxy --upstream ws://gateway.internal:8765 --port 8766 --log wire.ndjson --strict",
+    ),
     "check gateway": (
         "gwtool check gateway ws://127.0.0.1:8765",
         "gwtool check gateway ws://127.0.0.1:9000 --token s3cret --slow --junit gateway.xml",

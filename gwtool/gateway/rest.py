@@ -112,19 +112,27 @@ def _listing(gw: MockGateway, cache_type: str, query: str) -> Answer:
     return 200, body, []
 
 
+def origin_refusal(request: Request, allowed: tuple[str, ...], server: str) -> tuple[str, Response] | None:
+    """A browser page's request from an origin not in ``allowed``: (the origin as shown, the 403
+    answer). A web page the developer has open must not drive or read a local ``server``; requests
+    with no Origin (services, CLIs) always pass."""
+    origin = request.headers.get("Origin")
+    if origin is None or origin in allowed or "*" in allowed:
+        return None
+    shown = origin if len(origin) <= 100 else origin[:100] + "…"
+    error = f"origin {shown!r} is not allowed (the {server}'s --allow-origin lists those that are)"
+    return shown, json_response(403, {"error": error})
+
+
 def make_process_request(gw: MockGateway) -> Callable[[ServerConnection, Request], Response | None]:
     """websockets calls this for every request: websocket upgrades go on, the rest is REST."""
 
     def process_request(connection: ServerConnection, request: Request) -> Response | None:
-        origin = request.headers.get("Origin")
-        if origin is not None and origin not in gw.allow_origins and "*" not in gw.allow_origins:
-            # a web page the developer has open: it must not drive or read a local gateway
-            shown = origin if len(origin) <= 100 else origin[:100] + "…"
+        if (refused := origin_refusal(request, gw.allow_origins, "gateway")) is not None:
+            shown, response = refused
             gw.warn(f"refused a request from origin {shown!r} ({request.path[:100]}): "
                     "browsers' pages may not use this gateway (--allow-origin adds one)", origin=shown)  # fmt: skip
-            return json_response(
-                403, {"error": f"origin {shown!r} is not allowed (the gateway's --allow-origin lists those that are)"}
-            )
+            return response
         if is_websocket_upgrade(request):
             return None
         try:

@@ -12,25 +12,26 @@ receiver and turn, however many events it got (more only past ``FLUSH_BYTES``).
 
 Order is kept: websockets' own writes (a ping, an ACK through ``send()``, a close) flush the same
 protocol buffer first. ``ServerConnection.protocol`` and ``.transport`` are attributes websockets
-does not document; tests/gateway/test_writes.py fails by name if they change.
+does not document (a client's ``ClientConnection`` has the same: the proxy writes to both sides);
+tests/gateway/test_writes.py fails by name if they change.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.connection import Connection
 
 FLUSH_BYTES = 64 * 1024  # a receiver's frames of one turn are written at once past this
 
 
 class TurnWrites:
     def __init__(self) -> None:
-        self._pending: dict[ServerConnection, int] = {}  # receiver → bytes framed, not yet written
+        self._pending: dict[Connection, int] = {}  # receiver → bytes framed, not yet written
         self._scheduled = False  # the turn's flush is on the loop
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def add(self, ws: ServerConnection, data: str | bytes) -> None:
+    def add(self, ws: Connection, data: str | bytes) -> None:
         """Frame ``data`` for ``ws`` (text for a str, binary for bytes); the caller checked that
         ``ws`` is open."""
         if isinstance(data, str):
@@ -64,7 +65,7 @@ class TurnWrites:
                 _write(ws)
 
 
-def _write(ws: ServerConnection) -> None:
+def _write(ws: Connection) -> None:
     """What ``ws``'s protocol has framed, in one write; as websockets' own ``send_data`` does, an
     empty chunk means end of stream (after a close frame)."""
     chunks = ws.protocol.data_to_send()

@@ -143,6 +143,17 @@ class ServiceSession:
             payload["d"].pop(self.proto.roles.identify_compress, None)
         return payload
 
+    def identifying(self, service: str, compress: bool, now: float) -> None:
+        """Watched rather than driven (a proxy's view): the service sent IDENTIFY as ``service`` at
+        ``now``. Expect what that type receives, compressed payloads if it asked, and IDENTIFIED
+        within ``handshake_timeout`` of now (not of HELLO: the service chose when to identify)."""
+        if service not in self.proto.services:
+            raise ValueError(f"unknown service type {service!r} (known: {', '.join(self.proto.services)})")
+        self.service, self.compress = service, compress
+        self._receives = {t for t, e in self.proto.events.items() if e.is_received_by(service) or e.routing == "identified"}
+        if self.phase == "identifying":
+            self._handshake_by = now + self.handshake_timeout
+
     def unsent(self) -> None:
         """The last heartbeat could not be sent after all: forget it."""
         if self._pending:

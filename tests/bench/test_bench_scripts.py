@@ -87,3 +87,20 @@ def test_startup_baseline_is_a_typer_app_of_gwtool_s_shape(tmp_path) -> None:
         return out
 
     assert shape(get_command(namespace["app"])) == shape(get_command(app))
+
+
+def test_proxy_quick_mode_loses_nothing_and_prints_ratios_last() -> None:
+    out = run_script(
+        "bench_proxy.py", "--quick", "--seconds", "0.5", "--senders", "2", "--receivers", "2", "--rate", "300", timeout=180
+    )
+    lines = out.strip().splitlines()
+    runs = [line.split()[:2] for line in lines if " msg/s  lost " in line]
+    kinds = ["bare", "gwtool-pipe", "bare", "gwtool-tty"]
+    assert runs == [["saturation", k] for k in kinds] + [["300/s", k] for k in kinds]
+    assert "ZERO LOSS (every event delivered once, no closes): PASS" in out
+    assert [line.split(" = ")[0] for line in lines[-4:]] == [
+        "RATIO stdout pipe gwtool proxy throughput / bare proxy",
+        "RATIO stdout pipe gwtool proxy end-to-end p99 at 300/s / bare proxy",
+        "RATIO stdout tty  gwtool proxy throughput / bare proxy",
+        "RATIO stdout tty  gwtool proxy end-to-end p99 at 300/s / bare proxy",
+    ]

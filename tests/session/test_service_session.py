@@ -192,3 +192,15 @@ def test_a_lost_connection_settles_its_pending_heartbeats():
 def test_an_unknown_service_type_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown service type 'music'"):
         ServiceSession(PROTO, "music")
+
+
+def test_a_watched_session_takes_the_type_and_the_identify_time_it_is_told():
+    s = session("commands", heartbeat=False, handshake_timeout=5.0)
+    s.receive(hello(), 0.0)
+    s.identifying("sharder", compress=True, now=4.0)  # the service chose to identify late
+    assert s.tick(8.0) == []  # not 5 s after HELLO: 5 s after IDENTIFY
+    actions = s.receive(identified(), 8.5, compressed=True)
+    assert [p.text for p in of(actions, Problem)] == ["IDENTIFIED has no shards for a sharder"]  # the sharder's rule
+    assert of(s.receive({"op": OP["EVENT"], "t": "EXECUTE_COMMAND", "d": {}}, 9.0, compressed=True), Problem)
+    with pytest.raises(ValueError, match="unknown service type 'music'"):
+        s.identifying("music", compress=False, now=9.0)

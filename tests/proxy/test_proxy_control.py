@@ -1,0 +1,58 @@
+"""The control API: a service's test suite lists, adds, removes and resets fault rules over HTTP."""
+
+from __future__ import annotations
+
+import orjson
+from proxy_testkit import OP, heartbeat, http, recv, send, service, until
+
+from gwtool.gateway import MockGateway
+from gwtool.proxy import Proxy
+
+
+async def test_rules_are_listed_added_removed_and_reset_over_http():
+    async with MockGateway() as gw, Proxy(upstream=gw.url, control_port=0, faults=("delay 5 op:HELLO",)) as proxy:
+        host, port = proxy.host, proxy.control.port
+        status, _, body = await http(host, port, "/rules")
+        assert status == 200 and body == {"rules": [{"id": 1, "rule": "delay 5 op:HELLO", "action": "delay", "applied": 0}]}
+
+        status, _, body = await http(host, port, "/rules", "POST", orjson.dumps({"rule": "drop op:HEARTBEAT_ACK"}),
+                                     {"Content-Type": "application/json"})  # fmt: skip
+        assert status == 201 and body["rule"]["id"] == 2
+        worker, _ = await service(proxy.url, "commands")
+        await send(worker, heartbeat())
+        await until(lambda: proxy.counts.injected == 2)
+        status, _, body = await http(host, port, "/rules")
+        assert [r["applied"] for r in body["rules"]] == [1, 1]  # HELLO delayed, the ACK dropped
+
+        assert (await http(host, port, "/rules/2", "DELETE"))[0] == 200
+        await send(worker, heartbeat())
+        assert (await recv(worker))["op"] == OP["HEARTBEAT_ACK"]  # ACKs go through again
+
+        status, _, body = await http(host, port, "/rules", "POST", b"stall from:gateway")  # the rule as plain text
+        assert status == 201 and body["rule"]["rule"] == "stall from:gateway"
+        status, _, body = await http(host, port, "/rules/reset", "POST")
+        assert status == 200 and [r["rule"] for r in body["rules"]] == ["delay 5 op:HELLO"]
+        status, _, body = await http(host, port, "/rules", "DELETE")
+        assert status == 200 and len(body["removed"]) == 1 and proxy.rules == []
+
+        status, _, body = await http(host, port, "/stats")
+        assert status == 200 and body["payloads"]["service"] >= 3 and body["injected"] == 2 and "verdict" in body
+        status, _, body = await http(host, port, "/connections")
+        assert [(c["conn"], c["service"]) for c in body["connections"]] == [(1, "commands")]
+        await worker.close()
+
+
+async def test_mistakes_get_a_json_error_naming_them():
+    async with MockGateway() as gw, Proxy(upstream=gw.url, control_port=0) as proxy:
+        host, port = proxy.host, proxy.control.port
+        status, _, body = await http(host, port, "/rules", "POST", b'{"rule": "drop op:NOPE"}')
+        assert status == 400 and "op:NOPE matches no op of the protocol" in body["error"]
+        status, _, body = await http(host, port, "/rules", "POST", b'{"rules": 1}')
+        assert status == 400 and '{"rule": "drop op:HEARTBEAT_ACK"}' in body["error"]
+        assert (await http(host, port, "/rules/9", "DELETE"))[0] == 404
+        assert (await http(host, port, "/rules/x", "DELETE"))[0] == 400
+        assert (await http(host, port, "/stats", "POST"))[0] == 405
+        status, _, body = await http(host, port, "/nope")
+        assert status == 404 and "GET /rules" in body["error"]
+        status, _, body = await http(host, port, "/rules", headers={"Origin": "http://evil.example"})
+        assert status == 403 and "--allow-origin" in body["error"]
