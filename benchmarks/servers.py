@@ -94,14 +94,14 @@ async def serve_bare_proxy(port: int, stopped: asyncio.Event, upstream: str) -> 
     from websockets.asyncio.server import serve
     from websockets.exceptions import ConnectionClosed
 
-    async def pump(src, dst) -> None:  # noqa: ANN001
+    async def pump(src, dst) -> None:
         try:
             while True:
                 await dst.send(await src.recv())
         except ConnectionClosed:
             pass
 
-    async def handler(ws) -> None:  # noqa: ANN001
+    async def handler(ws) -> None:
         path = ws.request.path if ws.request else "/"
         async with connect(upstream + path, compression=None, proxy=None, max_size=None, ping_interval=None) as up:
             pumps = [asyncio.create_task(pump(ws, up)), asyncio.create_task(pump(up, ws))]

@@ -36,7 +36,7 @@ def identified(d: dict | None = None) -> dict:
     return {"op": OP["EVENT"], "t": "IDENTIFIED", "d": {} if d is None else d}
 
 
-def gateway_script(*after_identify: dict | bytes, hello: dict | None = HELLO, compress: bool = False):  # noqa: ANN201
+def gateway_script(*after_identify: dict | bytes, hello: dict | None = HELLO, compress: bool = False):
     """A gateway that says HELLO, answers IDENTIFY with ``after_identify``; ``script.frames`` keeps
     what it got."""
 
@@ -58,7 +58,7 @@ def gateway_script(*after_identify: dict | bytes, hello: dict | None = HELLO, co
     return script
 
 
-async def run_gateway(script, kind: str = "commands", *, compress: bool = False, count: int = 1, **settings) -> Collected:  # noqa: ANN001
+async def run_gateway(script, kind: str = "commands", *, compress: bool = False, count: int = 1, **settings) -> Collected:
     """Connect a ``kind`` service through a proxy to a scripted gateway, identify, and collect until
     ``count`` violations were seen."""
     upstream = RawUpstream(script)

@@ -225,7 +225,7 @@ def test_a_bad_rule_in_the_settings_is_an_invalid_setting():
     assert caught.value.name == "faults"
 
 
-async def hello_then_echo(ws) -> None:  # noqa: ANN001
+async def hello_then_echo(ws) -> None:
     await ws.send(orjson.dumps({"op": OP["HELLO"], "d": {"heartbeatInterval": 30000}}), text=True)
     async for frame in ws:
         await ws.send(frame)

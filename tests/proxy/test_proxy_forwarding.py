@@ -161,7 +161,7 @@ async def test_an_upstream_that_is_down_closes_the_service_with_bad_gateway_nami
 async def test_an_upstream_that_refuses_the_handshake_closes_the_service_with_bad_gateway():
     from websockets.http11 import Response
 
-    def refuse(connection, request):  # noqa: ANN001, ANN202
+    def refuse(connection, request):
         return connection.respond(403, "no\n")
 
     upstream = RawUpstream(process_request=refuse)
@@ -268,7 +268,7 @@ async def test_identify_sent_before_hello_is_still_forwarded():
         await ws.close()
 
 
-async def settled(read, quiet: float = 0.3, timeout: float = 20.0) -> int:  # noqa: ANN001
+async def settled(read, quiet: float = 0.3, timeout: float = 20.0) -> int:
     """``read()`` once it stopped changing for ``quiet`` seconds: how far a sender got before
     backpressure held it (there is no event for "blocked")."""
     async with asyncio.timeout(timeout):
