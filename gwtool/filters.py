@@ -99,7 +99,7 @@ class Filter:
             key, value = term.key, term.value
             if key and not value:
                 found.append((term, f"needs a value (e.g. {EXAMPLES[key]})"))
-            elif key == "conn" and not value.isdigit():
+            elif key == "conn" and not _number(value):
                 found.append((term, "is not a connection number (e.g. conn:3)"))
             elif key == "dir" and value not in DIRECTIONS:
                 found.append((term, "is neither dir:in nor dir:out"))
@@ -129,6 +129,11 @@ class Filter:
 EXAMPLES = {"op": "op:HEARTBEAT", "t": "t:EXECUTE_COMMAND", "dir": "dir:in", "side": "side:gw", "conn": "conn:3"}
 
 
+def _number(text: str) -> bool:
+    """A connection number as typed: ASCII digits, not ``²`` (a digit to str.isdigit, not to int)."""
+    return text.isascii() and text.isdigit() and len(text) <= 12
+
+
 def _side_is(side: Side, value: str) -> bool:
     return side.startswith(value) or (side == "gw" and "gateway".startswith(value))
 
@@ -140,7 +145,7 @@ def _any_starts(names: list[str] | tuple[str, ...], value: str) -> bool:
 def _term(term: Term, item: Record | Notice, proto: Definition, side: Side, text: Callable[[Definition], str] | None) -> bool:
     key, value = term.key, term.value
     if key == "conn":  # a relayed event is on its sender's connection and on each receiver's
-        if not value.isdigit():
+        if not _number(value):
             return False
         conn = int(value)
         forwards = item.forwards if isinstance(item, Record) else None

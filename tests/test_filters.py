@@ -87,3 +87,13 @@ def test_good_terms_have_no_problems(proto):
     text = "conn:12 op:heartbeat_ack t:guild dir:out side:y -op:heartbeat free:words [/] ban"
     assert Filter.parse(text).problems(proto) == []
     assert Filter.parse_strict(text, proto).text == text
+
+
+def test_a_connection_number_must_be_ascii_digits():
+    from gwtool.filters import Filter
+    from gwtool.protocol.definition import load_protocol
+    from gwtool.records import Record
+
+    proto = load_protocol(use_env=False)
+    wanted = Filter.parse("conn:²", proto)
+    assert wanted.problems(proto) and not wanted.matches(Record("in", 1, {"op": 1}, conn=2), proto, "gw")

@@ -108,6 +108,12 @@ class Router:
                 return item
         return None
 
+    def put_back(self, item: Held) -> None:
+        """A taken event that could not be forwarded after all: the oldest again."""
+        self.held.appendleft(item)
+        self.held_size += len(item.frame)
+        self.held_by_t[item.event.t] = self.held_by_t.get(item.event.t, 0) + 1
+
     def _forget_held(self, item: Held) -> None:
         self.held_size -= len(item.frame)
         left = self.held_by_t[item.event.t] - 1

@@ -82,7 +82,7 @@ class Connection:
     """The gateway's state for one websocket connection: its protocol session, and the socket's."""
 
     __slots__ = ("id", "ws", "remote", "session", "start_time", "closing", "close_code", "close_name", "close_reason",
-                 "task", "backed_up_since", "held_taken")  # fmt: skip
+                 "task", "backed_up_since", "held_taken", "stalled_since", "last_unread")  # fmt: skip
 
     def __init__(self, conn_id: int, ws: ServerConnection, remote: str, session: GatewaySession):
         self.id = conn_id
@@ -97,6 +97,8 @@ class Connection:
         self.task: asyncio.Task[Any] | None = None
         self.backed_up_since: float | None = None  # monotonic time it was first found not reading
         self.held_taken = 0  # held events handed to it since the hold last ran dry for its type
+        self.stalled_since: float | None = None  # full to the hold's pace and reading nothing since then
+        self.last_unread = 0  # its unread bytes when the hold last found it full
 
     @property
     def service(self) -> str | None:
@@ -148,6 +150,7 @@ class MockGateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writes = TurnWrites()
         self._pump_handle: asyncio.Handle | None = None  # the hold offered again (see HOLD_PACE_SECONDS)
+        self._unsent_read: Record | None = None  # a relayed event's record, emitted once its forwards are known
         self._stopping = False
         self._identify_op = proto.op("IDENTIFY")
 
@@ -368,9 +371,15 @@ class MockGateway:
                 return
             read = self._record_in(conn, frame, payload) if self._subscribers else None
             if over_rate is not None:  # read and shown like any payload, then refused
+                self._emit(read)
                 await self._close_with(conn, over_rate)
                 return
             actions = session.receive(payload, now)
+            if read is not None:
+                if actions and type(actions[0]) is Route:  # emitted once routed: its record says where it went
+                    self._unsent_read = read
+                else:
+                    self._emit(read)
             if actions and not await self._act(conn, actions, payload, cast(str, frame), read):  # _loads took only text
                 return
             del frame, payload, read  # not kept alive while waiting for the next one (up to --max-size each)
@@ -383,6 +392,9 @@ class MockGateway:
         for action in actions:
             if type(action) is Route:
                 self._route(conn, action.event, payload, frame, read)
+                if self._unsent_read is not None:
+                    read, self._unsent_read = self._unsent_read, None
+                    self._emit(read)
             elif type(action) is Send:
                 await self._send_own(conn, action)
             elif type(action) is Close:
@@ -489,6 +501,8 @@ class MockGateway:
 
     def _hold(self, item: Held, sender: Connection, why: str) -> None:
         dropped = self.router.hold(item)
+        if item not in dropped:
+            self._schedule_pump()  # a receiver that was backed up may take it once it reads again
         if not self._subscribers:
             return
         if item not in dropped:
@@ -509,9 +523,6 @@ class MockGateway:
     def _pump(self) -> None:
         """Hand held events, oldest first, to receivers with room (in turn), until the hold is
         empty or every receiver of what is left is full; then try again in HOLD_PACE_SECONDS."""
-        if self._pump_handle is not None:
-            self._pump_handle.cancel()
-            self._pump_handle = None
         router = self.router
         full = False
         for service in router.services_with_held():
@@ -520,18 +531,43 @@ class MockGateway:
                 for conn in list(receivers):
                     if conn.closing or conn.ws.protocol.state is not OPEN or conn.unread() >= HOLD_PACE_BYTES:
                         receivers.remove(conn)
-                        full = full or not conn.closing
+                        if not conn.closing:
+                            full = True
+                            self._note_full(conn)
                         continue
                     item = router.take_held(service)
                     if item is None:
                         receivers = []
                         break
-                    self._forward(conn, None, item.frame)  # open and with room: it takes it
+                    if not self._forward(conn, None, item.frame):
+                        router.put_back(item)  # (it was open with room: not expected, but never lost)
+                        receivers.remove(conn)
+                        continue
                     conn.held_taken += 1
+                    conn.stalled_since = None
             if service not in router.services_with_held():
                 self._hold_ran_dry(service)
-        if full and router.held and not self._stopping:
-            self._pump_handle = asyncio.get_running_loop().call_later(HOLD_PACE_SECONDS, self._pump)
+        if full and router.held:
+            self._schedule_pump()
+
+    def _schedule_pump(self) -> None:
+        """Offer the hold again in HOLD_PACE_SECONDS (once: a pending offer stands)."""
+        if self._pump_handle is None and not self._stopping:
+            self._pump_handle = asyncio.get_running_loop().call_later(HOLD_PACE_SECONDS, self._pump_again)
+
+    def _pump_again(self) -> None:
+        self._pump_handle = None
+        self._pump()
+
+    def _note_full(self, conn: Connection) -> None:
+        """A receiver the hold found full: it is stalled while its unread bytes do not go down
+        (the sweeper closes it past slow_receiver_seconds, as one past BACKED_UP_BYTES)."""
+        unread = conn.unread()
+        if unread < conn.last_unread:
+            conn.stalled_since = None  # it read some since the last look
+        elif conn.stalled_since is None:
+            conn.stalled_since = time.monotonic()
+        conn.last_unread = unread
 
     def _hold_ran_dry(self, service: str) -> None:
         for conn in self.router.by_service[service]:
@@ -609,6 +645,14 @@ class MockGateway:
                 if (close := conn.session.tick(now)) is not None:
                     self._spawn(self._close_with(conn, close))
                     continue
+                if (stalled := conn.stalled_since) is not None:
+                    if conn.service not in self.router.services_with_held():
+                        conn.stalled_since = None  # the hold it was full to is gone
+                    elif now - stalled > slow:
+                        self._spawn(self._refuse(conn, "not_reading", kib=conn.unread() // 1024, seconds=now - stalled))
+                        continue
+                    elif now - stalled > 1.0:
+                        self._backed_up(conn)  # the warning, once
                 stuck = conn.backed_up_since
                 if stuck is not None and now - stuck > slow:
                     if conn.unread() > BACKED_UP_BYTES:
@@ -623,7 +667,12 @@ class MockGateway:
 
     # --- records and notices ----------------------------------------------------------------------
 
-    def _emit(self, item: Record | Notice) -> None:
+    def _emit(self, item: Record | Notice | None) -> None:
+        if item is None:
+            return
+        if (read := self._unsent_read) is not None and read is not item:  # a notice during routing: the read first
+            self._unsent_read = None
+            self._emit(read)
         for fn in self._subscribers:  # a new list on each (un)subscribe: safe to iterate as one changes it
             try:
                 fn(item)
@@ -638,16 +687,19 @@ class MockGateway:
     def _record_in(
         self, conn: Connection, frame: str | bytes, payload: dict[str, Any] | None, error: str | None = None
     ) -> Record | None:
+        """The record of a payload read (emitted here when it did not decode; else by the caller,
+        once it knows what became of it)."""
         if not self._subscribers:
             return None
         if payload is None:
             record = Record("in", _size(frame), None, False, conn.id, conn.service, error=error, raw=preview(frame))
+            self._emit(record)
+            return record
         elif payload.get("op") == self._identify_op and not self.settings.show_token:  # its frame has the token
             payload = masked_identify(payload, self.proto.roles.identify_token)
             record = Record("in", _size(frame), payload, False, conn.id, conn.service, error=error)
         else:  # a flood's path: positional arguments are the cheap call
             record = Record("in", _size(frame), payload, False, conn.id, conn.service, cast(str, frame), error)
-        self._emit(record)
         return record
 
     # --- what the REST side (rest.py) and websockets' logger tell subscribers ------------------------

@@ -94,7 +94,7 @@ class Control:
         if origin is not None and origin not in allowed and "*" not in allowed:
             return 403, {"error": f"origin {origin[:100]!r} is not allowed (the proxy's --allow-origin lists those that are)"}
         length = headers.get("content-length", "0")
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit() and len(length) <= 12):
             return 400, {"error": f"Content-Length: expected a number, got {length[:20]!r}"}
         if int(length) > MAX_BODY:
             return 413, {"error": f"a body over {MAX_BODY:,} bytes"}
@@ -122,7 +122,7 @@ class Control:
         if len(parts) == 2 and parts[0] == "rules":
             if (bad := self._only(method, "DELETE")) is not None:
                 return bad
-            if not parts[1].isdigit():
+            if not (parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 12):
                 return 400, {"error": f"/rules/{parts[1][:40]}: a rule's id is a number (GET /rules lists them)"}
             removed = proxy.remove_rule(int(parts[1]))
             if removed is None:

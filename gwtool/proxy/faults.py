@@ -240,7 +240,7 @@ def _number(text: str, what: str) -> float:
 
 
 def _count(text: str, what: str, low: int) -> int:
-    if not text.isdigit() or int(text) < low:
+    if not (text.isascii() and text.isdigit() and len(text) <= 12) or int(text) < low:
         raise ValueError(f"{text!r}: {what} is a whole number ≥ {low}")
     return int(text)
 

@@ -110,7 +110,7 @@ def _parse(data: bytes) -> Response:
         body = _unchunk(body)
     else:
         length = next((value for name, value in fields if name.lower() == "content-length"), None)
-        if length is not None and length.isdigit():
+        if length is not None and length.isascii() and length.isdigit() and len(length) <= 12:
             body = body[: int(length)]
     kept = [(name, value) for name, value in fields if name.lower() not in HOP_BY_HOP]
     kept += [("Date", email.utils.formatdate(usegmt=True)), ("Connection", "close"), ("Content-Length", str(len(body)))]
