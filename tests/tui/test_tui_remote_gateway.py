@@ -204,6 +204,7 @@ def test_no_gateway_is_said_in_plain_words_with_the_hint():
     state = ClientState(
         phase="reconnecting", retry_at=103.4, close_code=1006, close_name="ABNORMAL",
         close_reason="could not connect to ws://127.0.0.1:18799: connection refused — is a gateway running?", conn=1,
+        connect_failure="refused",
     )  # fmt: skip
     text = describe_state(state, "commands", None, lambda: 100.0, "ws://127.0.0.1:18799").plain
     assert text == "no gateway at ws://127.0.0.1:18799 · retrying in 3.4 s · `gwtool mock-gateway` starts one"
