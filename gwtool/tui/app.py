@@ -31,7 +31,7 @@ from gwtool.tui.commands import ACTIONS, GwtoolCommands, app_bindings, available
 from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Feed
 from gwtool.tui.session import Session
 from gwtool.tui.settings import load_settings, save_setting
-from gwtool.tui.source import Source
+from gwtool.tui.source import FileMatch, RecordingView, Source
 from gwtool.tui.widgets.cache_tree import CacheTree
 from gwtool.tui.widgets.compose import Composer
 from gwtool.tui.widgets.detail import Detail, entry_json, pretty_json
@@ -246,8 +246,12 @@ class GwtoolApp(App[None]):
             stream.border_title = title
 
     def stream_sides(self) -> Side | None:
-        """Which side of the wire the stream shows: without an embedded gateway, only ours."""
-        return self.side if self.session.embedded else getattr(self.session, "side_shown", "you")
+        """Which side of the wire the stream shows: without an embedded gateway, only ours (or the
+        one a recording holds)."""
+        if self.session.embedded:
+            return self.side
+        recording = self.session.recording
+        return recording.side_shown if recording is not None else "you"
 
     def refilter(self) -> None:
         text = self.filter_box.value
@@ -257,16 +261,16 @@ class GwtoolApp(App[None]):
         self.update_stream_title()
 
     @work(exclusive=True, group="search", thread=True)
-    def search_file(self, filter: Filter) -> None:
+    def search_file(self, recording: RecordingView, filter: Filter) -> None:
         """A recording: the filter over the whole file, not just the kept lines (a thread: it reads it)."""
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
-        found = self.session.search(filter, cancelled=lambda: worker.is_cancelled)  # type: ignore[attr-defined]
+        found = recording.search(filter, lambda: worker.is_cancelled)
         if not worker.is_cancelled:
             self.call_from_thread(self.show_file_matches, filter, found)
 
-    def show_file_matches(self, filter: Filter, found: list[tuple[int, Record | Notice]]) -> None:
+    def show_file_matches(self, filter: Filter, found: list[FileMatch]) -> None:
         if self.stream.filter != filter:
             return  # typed on since
         # negative sequence numbers: never the same as a kept entry's once the filter is cleared
@@ -282,8 +286,8 @@ class GwtoolApp(App[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_submitted(self) -> None:
-        if hasattr(self.session, "search") and self.stream.filter:
-            self.search_file(self.stream.filter)
+        if self.session.recording is not None and self.stream.filter:
+            self.search_file(self.session.recording, self.stream.filter)
         self.stream.focus()
 
     @on(Stream.Shifted)
@@ -380,7 +384,7 @@ class GwtoolApp(App[None]):
     @property
     def recording(self) -> bool:
         """A recording (tui --open): no connection to act on."""
-        return getattr(self.session.state, "phase", None) == "recording"
+        return self.session.recording is not None
 
     def applies(self, action: str) -> bool:
         """Whether an action means something in the app's state (the palette asks this too)."""

@@ -32,6 +32,7 @@ class DemoSession:
 
     embedded = True
     error: str | None = None
+    recording = None  # fixed data, not a recording
 
     def __init__(self, proto: Definition, *, service: str | None = None, state: ClientState | None = None):
         self.proto = proto

@@ -31,6 +31,8 @@ REMOTE_LISTING_LIMIT = 500  # entities per type read from a remote gateway's GET
 class Session:
     """The live system: a GatewayClient as ``service`` and, without a URL, an embedded MockGateway."""
 
+    recording = None  # a live system, not a recording
+
     def __init__(
         self,
         proto: Definition,

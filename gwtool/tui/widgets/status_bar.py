@@ -109,7 +109,10 @@ class StatusBar(Static):
         state = session.state
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ")
-        text.append_text(describe_state(state, session.service, session.error, monotonic, session.url))
+        if session.recording is not None and session.error is None:
+            text.append("recording", "bold")  # no connection: nothing to say of one
+        else:
+            text.append_text(describe_state(state, session.service, session.error, monotonic, session.url))
         if not nothing_listening(state):  # else the line says the URL already, and there is nothing to count
             self._append_session(text, session, state, now, monotonic, paused, last_close, self.size.width or 200)
         if text != self.shown:
@@ -136,8 +139,8 @@ class StatusBar(Static):
         text.append(f"  ↓{received:,} ↑{sent:,}")
         if paused:
             text.append("  PAUSED", "bold reverse yellow")
-        if (whose := getattr(session, "whose", None)) is not None:  # a recording: whose side of the wire it has
-            text.append(f"  {whose}: ", "dim")
+        if session.recording is not None:  # whose side of the wire it has
+            text.append(f"  {session.recording.whose}: ", "dim")
         else:
             text.append("  as ", "dim")
             text.append(session.service, "bold cyan")
