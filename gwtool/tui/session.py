@@ -294,6 +294,12 @@ class Session:
         return await http_get_json(self.http_url, "/cache/" + "/".join(quote(part, safe="") for part in (kind, *key)))
 
 
+def other_half(proto: Definition) -> str | None:
+    """The service type a live system's other half is: the first with shards, else the first that
+    may send CACHE; None when the definition has neither."""
+    return next((s.name for s in proto.services.values() if s.shards), None) or proto.first_cacher()
+
+
 class SimulatedService:
     """A live system's other half on an embedded gateway: the first service type with shards (else
     the first that may send CACHE) sends every event it may send and one cache type's example every
@@ -303,8 +309,7 @@ class SimulatedService:
         from gwtool.client import GatewayClient
 
         self.proto, self.url, self.period = proto, url, period
-        with_shards = next((s.name for s in proto.services.values() if s.shards), None)
-        self.service = with_shards or proto.first_cacher()
+        self.service = other_half(proto)
         self.client = GatewayClient(url, service=self.service, proto=proto, guilds=3) if self.service else None
 
     def payloads(self) -> tuple[list[Event], list[Structure]]:

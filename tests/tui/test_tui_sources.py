@@ -1,9 +1,47 @@
-"""What the status bar reads from a client's state."""
+"""The dashboard's sources (gwtool/tui/source.py) over definitions unlike the default one, and
+what the status bar reads from a client's state."""
 
 from __future__ import annotations
 
+import pytest
+
 from gwtool.client import ClientState
+from gwtool.protocol.definition import load_protocol
+from gwtool.records import Notice, Record
+from gwtool.tui.demo import DemoSession, demo_app
+from gwtool.tui.screenshots import settle
 from gwtool.tui.widgets.status_bar import describe_state
+
+NO_SHARDS = "[services.sharder]\nshards = false\n"  # the sharder still sends CACHE
+NO_OTHER = "[services.sharder]\nshards = false\ncache = false\n"  # no service type shards or caches
+
+
+def definition(tmp_path, text: str):  # noqa: ANN001, ANN201
+    path = tmp_path / "protocol.toml"
+    path.write_text(text)
+    return load_protocol(path, use_env=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "types", "joined"),
+    [(NO_SHARDS, ["commands", "sharder"], ["identified as sharder"]), (NO_OTHER, ["commands"], [])],
+)
+async def test_the_demo_of_a_definition_with_no_sharder_shows_no_service_of_type_none(tmp_path, text, types, joined):
+    proto = definition(tmp_path, text)
+    demo = DemoSession(proto)
+    services = await demo.services()
+    assert [s["type"] for s in services] == types
+    assert not any("shards" in s for s in services)
+    gateway_side = [item for side, item in demo.items if side == "gw"]
+    assert [n.text for n in gateway_side if isinstance(n, Notice)] == joined
+    identifies = [r.payload for r in gateway_side if isinstance(r, Record) and r.op == proto.op("IDENTIFY")]
+    assert all(p is not None and p["d"]["type"] in proto.services for p in identifies), identifies
+    app = demo_app(proto)
+    async with app.run_test(size=(160, 48)) as pilot:
+        for key in ("5", "3", "1"):  # services, cache, back
+            await pilot.press(key)
+            await settle(pilot)
+        assert app.is_running and len(app.services.rows) == len(types)
 
 
 def test_a_gateway_s_close_reason_that_says_connection_refused_is_not_taken_for_no_gateway():
