@@ -110,6 +110,7 @@ async def test_nothing_listening_is_connect_failed():
         (ConnectionRefusedError(111, "Connection refused"), "refused", "connection refused — is a gateway running?"),
         (TimeoutError(), "timeout", "no websocket handshake within 5 s"),
         (OSError(113, "No route to host"), "network", "no route to host"),
+        # asyncio merges the errors of a name's several addresses into one OSError with no errno
         (OSError("Multiple exceptions: [Errno 111] Connect call failed"), "network", "Multiple exceptions: [Errno 111]"),
         (EOFError("connection closed while reading HTTP status line"), "handshake", "connection closed while reading"),
     ],
