@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+# why a connection attempt never opened: nothing listening, no answer in time, an HTTP answer that is
+# not a websocket upgrade, the network (no route, no such host), or a broken websocket handshake
+ConnectFailure = Literal["refused", "timeout", "not_websocket", "network", "handshake"]
+
 
 class GwtoolError(Exception):
     """Base of every error that carries a message meant for the user."""
@@ -48,9 +54,14 @@ def clip_reason(text: str, limit: int = REASON_LIMIT) -> str:
 
 
 class ConnectFailed(GwtoolError):
-    """Nothing answered at the URL, or the websocket handshake failed."""
+    """Nothing answered at the URL, or the websocket handshake failed. ``failure``: why an attempt
+    never opened; None when a connection opened, then ended before it got going."""
 
     exit_code = 2
+
+    def __init__(self, message: str, failure: ConnectFailure | None = None):
+        super().__init__(message)
+        self.failure = failure
 
 
 class ClosedByGateway(GwtoolError):

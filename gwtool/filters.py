@@ -28,7 +28,7 @@ Side = Literal["you", "gw"]  # our client's view of the wire, or the gateway's
 KEYS = {"op": "op", "t": "t", "type": "t", "dir": "dir", "side": "side", "conn": "conn"}  # as typed → as matched
 DIRECTIONS = ("in", "out")
 SIDES = ("you", "gw", "gateway")
-SIDE_NAMES = {"you": "our client's side", "gw": "the gateway's side"}
+SIDE_NAMES: dict[Side, str] = {"you": "our client's side", "gw": "the gateway's side"}
 SEARCH_WIDTH = 2000  # characters of a payload's data that free words search
 
 

@@ -6,8 +6,17 @@ The CLI commands ``connect``/``send``/``cache`` and the dashboard both drive it.
 """
 
 from gwtool.client.backoff import Backoff
-from gwtool.client.core import ClientState, GatewayClient, NotAllowed, NotConnected
+from gwtool.client.core import ClientPhase, ClientState, GatewayClient, NotAllowed, NotConnected
 from gwtool.client.latency import LatencyStats
 from gwtool.client.memory import resident_memory
 
-__all__ = ["Backoff", "ClientState", "GatewayClient", "LatencyStats", "NotAllowed", "NotConnected", "resident_memory"]
+__all__ = [
+    "Backoff",
+    "ClientPhase",
+    "ClientState",
+    "GatewayClient",
+    "LatencyStats",
+    "NotAllowed",
+    "NotConnected",
+    "resident_memory",
+]

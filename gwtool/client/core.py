@@ -16,7 +16,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -28,7 +28,7 @@ from gwtool import __version__
 from gwtool.client.backoff import Backoff
 from gwtool.client.latency import LatencyStats
 from gwtool.client.memory import resident_memory
-from gwtool.errors import ClosedByGateway, ConnectFailed, DecodeError, GwtoolError, InvalidPayload, clip_reason
+from gwtool.errors import ClosedByGateway, ConnectFailed, ConnectFailure, DecodeError, GwtoolError, InvalidPayload, clip_reason
 from gwtool.protocol import codec
 from gwtool.protocol.definition import WEBSOCKET_CLOSES, Definition, load_protocol
 from gwtool.protocol.examples import example_value
@@ -39,6 +39,8 @@ from gwtool.session.service import ZOMBIE_CLOSE
 from gwtool.text import plural
 
 Item = Record | Notice
+# connecting → identifying → identified; reconnecting (waiting out a backoff); closed (run() ended)
+ClientPhase = Literal["connecting", "identifying", "identified", "reconnecting", "closed"]
 Listener = Callable[[Item], None]
 T = TypeVar("T")
 
@@ -59,11 +61,12 @@ class NotAllowed(GwtoolError):
 class ClientState:
     """Where the client is. ``phase``: connecting → identifying → identified; reconnecting; closed."""
 
-    phase: str = "connecting"
+    phase: ClientPhase = "connecting"
     retry_at: float | None = None  # time.monotonic() of the next reconnect attempt
-    close_code: int | None = None  # of the last connection that ended
+    close_code: int | None = None  # of the last connection (or attempt) that ended
     close_name: str = ""
     close_reason: str = ""
+    connect_failure: ConnectFailure | None = None  # why that last attempt never opened; None: it opened
     identified: dict[str, Any] | None = None  # the IDENTIFIED data of the current connection
     shards: list[int] = field(default_factory=list)
     max_shards: int | None = None
@@ -80,7 +83,7 @@ class _Ended:
     code: int
     reason: str
     by_gateway: bool
-    connect_failed: bool = False
+    failure: ConnectFailure | None = None  # an attempt that never opened, and why
     stalled: str | None = None  # the handshake step the gateway never answered ("no HELLO …")
 
 
@@ -215,7 +218,7 @@ class GatewayClient:
         self._waiters.append(fut)
         return fut
 
-    def _set_phase(self, phase: str) -> None:
+    def _set_phase(self, phase: ClientPhase) -> None:
         self.state.phase = phase
         self._notify()
 
@@ -359,7 +362,7 @@ class GatewayClient:
         except ConnectFailed as exc:
             if not self.reconnect or not (self._ever_connected or self.retry_first):
                 raise
-            return _Ended(ABNORMAL_CLOSE, str(exc), by_gateway=False, connect_failed=True)
+            return _Ended(ABNORMAL_CLOSE, str(exc), by_gateway=False, failure=exc.failure or "network")
         if ws is None:
             return None
         if self._closing:  # close() came as it opened: leave at once, and say with what
@@ -400,7 +403,8 @@ class GatewayClient:
                 user_agent_header=f"gwtool/{__version__}",
             )
         except (OSError, TimeoutError, EOFError, WebSocketException) as exc:
-            raise ConnectFailed(f"could not connect to {self.url}: {connect_error_text(exc, self.open_timeout)}") from None
+            failure, text = connect_failure(exc, self.open_timeout)
+            raise ConnectFailed(f"could not connect to {self.url}: {text}", failure) from None
 
     async def _interruptible(self, coro: Awaitable[T]) -> T | None:
         """Await ``coro`` unless close() comes first (then None; a connection it opened is closed)."""
@@ -579,12 +583,13 @@ class GatewayClient:
         """Tell subscribers how the connection ended; the error to give up with, if it is final."""
         name = self.close_name(ended.code)
         self.state.close_code, self.state.close_name, self.state.close_reason = ended.code, name, ended.reason
+        self.state.connect_failure = ended.failure
         known = self.proto.close_by_code.get(ended.code)
         final = final or self._closing or not self.reconnect
         final = final or (ended.by_gateway and known is not None and not known.reconnect)
-        if ended.connect_failed:
+        if ended.failure is not None:
             self._notice("error", ended.reason, code=None, final=final)
-            return ConnectFailed(ended.reason) if final else None
+            return ConnectFailed(ended.reason, ended.failure) if final else None
         if ended.by_gateway:
             who = "closed by the gateway"
         else:
@@ -731,13 +736,21 @@ def check_url(url: str) -> None:
 
 def connect_error_text(exc: BaseException, open_timeout: float) -> str:
     """Why a connection attempt failed, in words a user can act on."""
+    return connect_failure(exc, open_timeout)[1]
+
+
+def connect_failure(exc: BaseException, open_timeout: float) -> tuple[ConnectFailure, str]:
+    """What kind of failure a connection attempt's exception is (what front ends act on), and
+    why it failed in words a user can act on."""
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused — is a gateway running? `gwtool mock-gateway` starts one"
+        return "refused", "connection refused — is a gateway running? `gwtool mock-gateway` starts one"
     if isinstance(exc, TimeoutError):
-        return f"no websocket handshake within {open_timeout:g} s"
+        return "timeout", f"no websocket handshake within {open_timeout:g} s"
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
-        return f"the server answered HTTP {status} instead of a websocket upgrade — is this the gateway's URL?"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower() if not exc.strerror[1:2].isupper() else exc.strerror
-    return str(exc) or type(exc).__name__
+        return "not_websocket", f"the server answered HTTP {status} instead of a websocket upgrade — is this the gateway's URL?"
+    if isinstance(exc, OSError):
+        if exc.strerror:
+            return "network", exc.strerror.lower() if not exc.strerror[1:2].isupper() else exc.strerror
+        return "network", str(exc) or type(exc).__name__
+    return "handshake", str(exc) or type(exc).__name__

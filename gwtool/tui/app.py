@@ -11,7 +11,7 @@ import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -31,8 +31,8 @@ from gwtool.tui.commands import ACTIONS, GwtoolCommands, app_bindings, available
 from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Feed
 from gwtool.tui.session import Session
 from gwtool.tui.settings import load_settings, save_setting
-from gwtool.tui.source import Source
-from gwtool.tui.widgets.cache_tree import CacheTree
+from gwtool.tui.source import FileMatch, RecordingView, Source
+from gwtool.tui.widgets.cache_tree import CacheTree, EntityNode
 from gwtool.tui.widgets.compose import Composer
 from gwtool.tui.widgets.detail import Detail, entry_json, pretty_json
 from gwtool.tui.widgets.help import ConfirmScreen, HelpScreen
@@ -41,10 +41,18 @@ from gwtool.tui.widgets.services import Services
 from gwtool.tui.widgets.status_bar import StatusBar
 from gwtool.tui.widgets.stream import Stream
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from textual.app import SystemCommand
+    from textual.driver import Driver
+    from textual.screen import Screen
+    from textual.theme import Theme
+
 FLUSH_SECONDS = 0.1  # drain the feed 10×/s: under load each drain repaints the whole stream
 STATUS_EVERY = 2  # flushes between status bar updates (repainted in the same frame as the stream)
 SIDES: tuple[Side | None, ...] = (None, "you", "gw")
-SIDE_NAMES: dict[Side | None, str] = {None: "both sides", **filters.SIDE_NAMES}
+SIDE_NAMES: dict[Side | None, str] = {None: "both sides"} | filters.SIDE_NAMES
 PANE_FOCUS = {"detail": "#detail-view", "cache": "#cache-tree", "compose": "#compose-editor", "services": "#services-table"}
 OUR_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.binding} | {"escape"}
 # the actions that still run while a text field has focus: their keys are not text
@@ -141,7 +149,7 @@ class GwtoolApp(App[None]):
                     yield self.services
         yield Footer()
 
-    def get_driver_class(self) -> Any:
+    def get_driver_class(self) -> type[Driver]:
         """Textual's web driver (a browser tab, ``tui --web``) becomes one that ends with its server."""
         driver = super().get_driver_class()
         if (driver.__module__, driver.__qualname__) == ("textual.drivers.web_driver", "WebDriver"):
@@ -150,7 +158,7 @@ class GwtoolApp(App[None]):
             return TabDriver
         return driver
 
-    def get_system_commands(self, screen: Any) -> Any:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
         """Textual's own palette entries, less those our ACTIONS already list (Theme, Quit, Keys)."""
         for command in super().get_system_commands(screen):
             if command.title not in ("Theme", "Quit", "Keys"):
@@ -174,7 +182,7 @@ class GwtoolApp(App[None]):
         self.refresh_panes()
         self.call_after_refresh(self.freeze_startup_objects)
 
-    def remember_theme(self, theme: Any) -> None:
+    def remember_theme(self, theme: Theme) -> None:
         if not save_setting("theme", theme.name):
             self.notify("The theme could not be saved for next time (the config directory is not writable).", severity="warning")
 
@@ -209,7 +217,7 @@ class GwtoolApp(App[None]):
             self.unseen += len(batch)
         self.update_stream_title()
 
-    def say_closes(self, batch: list[Any]) -> None:
+    def say_closes(self, batch: list[Entry]) -> None:
         """A close by the gateway is an error toast, and the status bar keeps it for a minute: the
         reconnect a moment later must not hide that the gateway refused something."""
         for entry in batch:
@@ -246,8 +254,12 @@ class GwtoolApp(App[None]):
             stream.border_title = title
 
     def stream_sides(self) -> Side | None:
-        """Which side of the wire the stream shows: without an embedded gateway, only ours."""
-        return self.side if self.session.embedded else getattr(self.session, "side_shown", "you")
+        """Which side of the wire the stream shows: without an embedded gateway, only ours (or the
+        one a recording holds)."""
+        if self.session.embedded:
+            return self.side
+        recording = self.session.recording
+        return recording.side_shown if recording is not None else "you"
 
     def refilter(self) -> None:
         text = self.filter_box.value
@@ -257,16 +269,16 @@ class GwtoolApp(App[None]):
         self.update_stream_title()
 
     @work(exclusive=True, group="search", thread=True)
-    def search_file(self, filter: Filter) -> None:
+    def search_file(self, recording: RecordingView, filter: Filter) -> None:
         """A recording: the filter over the whole file, not just the kept lines (a thread: it reads it)."""
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
-        found = self.session.search(filter, cancelled=lambda: worker.is_cancelled)  # type: ignore[attr-defined]
+        found = recording.search(filter, lambda: worker.is_cancelled)
         if not worker.is_cancelled:
             self.call_from_thread(self.show_file_matches, filter, found)
 
-    def show_file_matches(self, filter: Filter, found: list[tuple[int, Record | Notice]]) -> None:
+    def show_file_matches(self, filter: Filter, found: list[FileMatch]) -> None:
         if self.stream.filter != filter:
             return  # typed on since
         # negative sequence numbers: never the same as a kept entry's once the filter is cleared
@@ -282,8 +294,8 @@ class GwtoolApp(App[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_submitted(self) -> None:
-        if hasattr(self.session, "search") and self.stream.filter:
-            self.search_file(self.stream.filter)
+        if self.session.recording is not None and self.stream.filter:
+            self.search_file(self.session.recording, self.stream.filter)
         self.stream.focus()
 
     @on(Stream.Shifted)
@@ -331,7 +343,7 @@ class GwtoolApp(App[None]):
 
     @on(Tree.NodeHighlighted, "#cache-tree")
     @on(Tree.NodeSelected, "#cache-tree")
-    def cache_node(self, event: Tree.NodeHighlighted | Tree.NodeSelected) -> None:
+    def cache_node(self, event: Tree.NodeHighlighted[EntityNode] | Tree.NodeSelected[EntityNode]) -> None:
         data = event.node.data
         if data is None:
             return
@@ -380,7 +392,7 @@ class GwtoolApp(App[None]):
     @property
     def recording(self) -> bool:
         """A recording (tui --open): no connection to act on."""
-        return getattr(self.session.state, "phase", None) == "recording"
+        return self.session.recording is not None
 
     def applies(self, action: str) -> bool:
         """Whether an action means something in the app's state (the palette asks this too)."""
@@ -566,7 +578,7 @@ def make_app(
     port: int = 0,
     recording: Path | None = None,
     follow: bool = False,
-    log: Any = None,
+    log: IO[bytes] | None = None,
 ) -> GwtoolApp:
     """The dashboard for one service's connection; embedded mock gateway when ``url`` is None; a
     viewer of a recording, with no network, when ``recording`` is given."""

@@ -170,7 +170,11 @@ class GwtoolCommands(Provider):
 
     @property
     def gwtool(self) -> GwtoolApp:
-        return self.app  # type: ignore[return-value]
+        from gwtool.tui.app import GwtoolApp  # at run time: app.py imports this module
+
+        if not isinstance(self.app, GwtoolApp):
+            raise TypeError(f"gwtool's palette entries belong to its dashboard, not {type(self.app).__name__}")
+        return self.app
 
     def _entries(self) -> list[tuple[str, Action]]:
         app = self.gwtool

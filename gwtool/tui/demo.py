@@ -15,9 +15,12 @@ from gwtool.gateway.cache import CacheStore
 from gwtool.protocol.codec import encode
 from gwtool.protocol.examples import identify_payload
 from gwtool.records import Notice, Record
+from gwtool.tui.session import other_half
 
 if TYPE_CHECKING:
+    from gwtool.filters import Side
     from gwtool.protocol.definition import Definition
+    from gwtool.records import Direction
     from gwtool.tui.app import GwtoolApp
     from gwtool.tui.source import CacheIndex, Sink
 
@@ -28,16 +31,20 @@ LATENCIES = (0.91, 0.84, 0.88, 1.32, 0.79, 0.86, 0.95, 2.41, 0.83, 0.87, 0.9, 0.
 
 
 class DemoSession:
-    """The embedded setup after a minute and a half: our ``commands`` client, a sharder, some cache."""
+    """The embedded setup after a minute and a half: our ``commands`` client, a sharder, some cache.
+
+    The sharder is the service type ``gwtool tui`` simulates (``other_half``); a definition with
+    none that shards or caches shows our client alone."""
 
     embedded = True
     error: str | None = None
+    recording = None  # fixed data, not a recording
 
     def __init__(self, proto: Definition, *, service: str | None = None, state: ClientState | None = None):
         self.proto = proto
         self.service = service or proto.first_receiver()
         self.url = "ws://127.0.0.1:8765"
-        self.sharder = next((s.name for s in proto.services.values() if s.shards), service)
+        self.other = other_half(proto)
         self.state = state or ClientState(
             phase="identified", identified={}, connected_at=T0 + 0.012, heartbeat_interval=5000, conn=1
         )
@@ -47,7 +54,7 @@ class DemoSession:
         self.cache = CacheStore(proto)
         self.items = self.script()
         for side, item in self.items:
-            if side == "gw" and isinstance(item, Record) and item.direction == "in" and item.op == proto.op("CACHE"):
+            if side == "gw" and isinstance(item, Record) and item.op == proto.op("CACHE") and item.payload is not None:
                 self.cache.put(item.cache_type, item.payload["d"])
         self.sent: list[dict[str, Any]] = []
 
@@ -56,14 +63,14 @@ class DemoSession:
         ours = [i for side, i in self.items if side == "you" and isinstance(i, Record)]
         return sum(r.direction == "in" for r in ours), sum(r.direction == "out" for r in ours)
 
-    def script(self) -> list[tuple[str, Record | Notice]]:
+    def script(self) -> list[tuple[Side, Record | Notice]]:
         """Connect, identify, heartbeats, and the sharder's events and cache payloads."""
         p = self.proto
-        out: list[tuple[str, Record | Notice]] = []
-        sharder, ours = self.sharder, self.service
+        out: list[tuple[Side, Record | Notice]] = []
+        ours = self.service
 
-        def rec(side: str, direction: str, at: float, payload: dict[str, Any], conn: int, service: str | None) -> None:
-            out.append((side, Record(direction, len(encode(payload)), payload, conn=conn, service=service, ts=T0 + at)))  # type: ignore[arg-type]
+        def rec(side: Side, direction: Direction, at: float, payload: dict[str, Any], conn: int, service: str | None) -> None:
+            out.append((side, Record(direction, len(encode(payload)), payload, conn=conn, service=service, ts=T0 + at)))
 
         identified = p.event_with_routing("identified")
         r = p.roles  # the definition's field names
@@ -78,44 +85,37 @@ class DemoSession:
         if identified is not None:
             rec("you", "in", 0.011, {"op": p.op("EVENT"), "t": identified.t, "d": {}}, 1, ours)
         out.append(("you", Notice("identified", f"identified as {ours}", service=ours, ts=T0 + 0.012)))
-        rec("gw", "in", 0.2, identify(sharder), 2, None)
-        if identified is not None:
-            rec(
-                "gw",
-                "out",
-                0.201,
-                {"op": p.op("EVENT"), "t": identified.t, "d": {r.identified_shards: [0, 1, 2], r.identified_max_shards: 3}},
-                2,
-                sharder,
-            )
-        out.append(
-            (
-                "gw",
-                Notice(
-                    "identified", f"identified as {sharder} with shards [0, 1, 2] of 3", conn=2, service=sharder, ts=T0 + 0.202
-                ),
-            )
-        )
-        events = [e for e in p.events_sendable_by(sharder) if e.routing != "identified" and e.example is not None]
-        caches = [s for s in p.cache_types.values() if s.example is not None]
+        other = self.other
+        if other is None:  # no other service type to show: our client alone
+            events, caches = [], []
+        else:
+            shards = p.services[other].shards
+            rec("gw", "in", 0.2, identify(other), 2, None)
+            if identified is not None:
+                d = {r.identified_shards: [0, 1, 2], r.identified_max_shards: 3} if shards else {}
+                rec("gw", "out", 0.201, {"op": p.op("EVENT"), "t": identified.t, "d": d}, 2, other)
+            joined = f"identified as {other}" + (" with shards [0, 1, 2] of 3" if shards else "")
+            out.append(("gw", Notice("identified", joined, conn=2, service=other, ts=T0 + 0.202)))
+            events = [e for e in p.events_sendable_by(other) if e.routing != "identified" and e.example is not None]
+            caches = [s for s in p.cache_types.values() if s.example is not None] if p.services[other].cache else []
         at = 1.0
         for tick in range(8):
             rec("you", "out", at, {"op": p.op("HEARTBEAT"), "d": {r.heartbeat_memory: 61_203_456 + tick * 4096}}, 1, ours)
             rec("you", "in", at + 0.001, {"op": p.op("HEARTBEAT_ACK"), "d": {}}, 1, ours)
             if events:
                 event = {"op": p.op("EVENT"), "t": events[tick % len(events)].t, "d": events[tick % len(events)].example}
-                rec("gw", "in", at + 1.5, event, 2, sharder)
+                rec("gw", "in", at + 1.5, event, 2, other)
                 rec("gw", "out", at + 1.501, event, 1, ours)
                 rec("you", "in", at + 1.502, event, 1, ours)
             if caches:
                 cache = caches[tick % len(caches)]
-                rec("gw", "in", at + 2.5, {"op": p.op("CACHE"), "type": cache.name, "d": cache.example}, 2, sharder)
+                rec("gw", "in", at + 2.5, {"op": p.op("CACHE"), "type": cache.name, "d": cache.example}, 2, other)
             at += 5.0
         return out
 
     async def run(self, sink: Sink) -> None:
         for side, item in self.items:
-            sink(side, item)  # type: ignore[arg-type]
+            sink(side, item)
         await asyncio.sleep(0)
 
     async def heartbeat_now(self) -> None:
@@ -133,12 +133,16 @@ class DemoSession:
 
     async def services(self) -> list[dict[str, Any]]:
         start = int(T0 * 1000)
-        return [
-            {"conn": 1, "type": self.service, "startTime": start + 12, "heapUsed": 61_231_104,
-             "lastHeartbeat": int((NOW - 1.4) * 1000)},
-            {"conn": 2, "type": self.sharder, "startTime": start + 200, "heapUsed": 88_604_672, "guilds": 3000,
-             "shards": [0, 1, 2], "maxShards": 3, "lastHeartbeat": int((NOW - 3.2) * 1000)},
-        ]  # fmt: skip
+        ours = {"conn": 1, "type": self.service, "startTime": start + 12, "heapUsed": 61_231_104,
+                "lastHeartbeat": int((NOW - 1.4) * 1000)}  # fmt: skip
+        if self.other is None:
+            return [ours]
+        other: dict[str, Any] = {"conn": 2, "type": self.other, "startTime": start + 200, "heapUsed": 88_604_672}
+        if "guilds" in {f.name for f in self.proto.heartbeat_fields_for(self.other)}:
+            other["guilds"] = 3000
+        if self.proto.services[self.other].shards:
+            other |= {"shards": [0, 1, 2], "maxShards": 3}
+        return [ours, other | {"lastHeartbeat": int((NOW - 3.2) * 1000)}]
 
     async def cache_index(self) -> CacheIndex:
         index = {kind: self.cache.entities(kind) for kind in self.proto.cache_types}

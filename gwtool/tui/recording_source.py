@@ -17,15 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gwtool.client import ClientState, LatencyStats, NotConnected
+from gwtool.client import LatencyStats, NotConnected
 from gwtool.gateway.cache import CacheStore
 from gwtool.recording import first_header, item_of, parse_lines, read_lines, sent_by_service, tail_lines
 from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:
+    from gwtool.client import ClientState
     from gwtool.filters import Filter, Side
     from gwtool.protocol.definition import Definition
-    from gwtool.tui.source import CacheIndex, Sink
+    from gwtool.tui.source import CacheIndex, FileMatch, Sink
 
 FOLLOW_SECONDS = 0.25  # how often --follow looks for appended lines
 FIRST_SCREEN_SECONDS = 0.3  # the whole-file pass waits this long: the first screen draws before it takes the GIL
@@ -33,23 +34,23 @@ SEARCH_LIMIT = 100_000  # matches a whole-file search keeps (the newest)
 
 
 class RecordingSource:
-    """A recording, with the surface of ``Session`` (actions say there is nothing to act on)."""
+    """A recording: a ``Source`` (actions say there is nothing to act on) and its own
+    ``RecordingView`` (gwtool/tui/source.py)."""
 
     embedded = False
     error: str | None = None
+    state: ClientState | None = None  # no client behind it
 
     def __init__(self, proto: Definition, path: Path, *, keep: int, follow: bool = False):
         self.proto, self.path, self.keep, self.follow = proto, path, keep, follow
         self.header = first_header(path)
-        self.side = self.header.get("side", "client")
         service = self.header.get("service")
         self.service = service if isinstance(service, str) and service in proto.services else proto.first_receiver()
         recorded = self.header.get("url")
         self.url = f"{path.name} (a recording{' of ' + str(recorded) if recorded else ''})"
         # a gateway's recording is the gateway's side of the wire: its lines read "sent by the gateway"
-        self.side_shown: Side = "gw" if self.side == "gateway" else "you"
-        self.whose = "the gateway's side" if self.side == "gateway" else f"a {self.service}'s side"
-        self.state = ClientState(phase="recording")
+        self.side_shown: Side = "gw" if self.header.get("side") == "gateway" else "you"
+        self.whose = "the gateway's side" if self.side_shown == "gw" else f"a {self.service}'s side"
         self.latency = LatencyStats()
         self.cache = CacheStore(proto)
         self._services: dict[int, dict[str, Any]] = {}
@@ -62,6 +63,10 @@ class RecordingSource:
     @property
     def counts(self) -> tuple[int, int]:
         return self._counts[0], self._counts[1]
+
+    @property
+    def recording(self) -> RecordingSource:
+        return self
 
     # --- reading ---------------------------------------------------------------------------------
     async def run(self, sink: Sink) -> None:
@@ -78,7 +83,6 @@ class RecordingSource:
                 await self._follow(sink, end)
         except Exception as exc:  # a file that cannot be read or a broken line: said, never a crash
             self.error = str(exc) or type(exc).__name__
-            self.state = ClientState(phase="closed", close_reason=self.error)
             sink("you", Notice("error", f"cannot read the recording: {self.error}"))
 
     def _scan(self) -> None:
@@ -105,7 +109,7 @@ class RecordingSource:
                 if entry is not None and isinstance(item.payload, dict) and isinstance(item.payload.get("d"), dict):
                     entry.update(item.payload["d"])
                     entry["lastHeartbeat"] = int(item.ts * 1000)
-            elif op == proto.op("HEARTBEAT_ACK") and self.side == "gateway" and item.conn in self._beats:
+            elif op == proto.op("HEARTBEAT_ACK") and self.side_shown == "gw" and item.conn in self._beats:
                 self.latency.add((item.ts - self._beats.pop(item.conn)) * 1000)  # the gateway's side of it
             elif op == proto.op("CACHE") and from_service and item.payload is not None:
                 kind, data = item.payload.get("type"), item.payload.get("d")
@@ -139,10 +143,10 @@ class RecordingSource:
                     self._learn(item, sent_by_service(line))
                     sink(self.side_shown, item)
 
-    def search(self, filter: Filter, cancelled: Callable[[], bool] = lambda: False) -> list[tuple[int, Record | Notice]]:
+    def search(self, filter: Filter, cancelled: Callable[[], bool] = lambda: False) -> list[FileMatch]:
         """(line number, item) of every line of the whole file that ``filter`` matches, the newest
         SEARCH_LIMIT of them (run it in a thread: it reads the file; ``cancelled`` stops it)."""
-        found: deque[tuple[int, Record | Notice]] = deque(maxlen=SEARCH_LIMIT)
+        found: deque[FileMatch] = deque(maxlen=SEARCH_LIMIT)
         for line in read_lines(self.path):
             if line.number % 4096 == 0 and cancelled():
                 return []

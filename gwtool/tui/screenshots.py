@@ -14,16 +14,29 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.pilot import Pilot
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Select, TextArea
+
+if TYPE_CHECKING:
+    from gwtool.tui.app import GwtoolApp
 
 WIDE, SMALL, MIDDLE = (160, 48), (80, 24), (120, 40)
 BROKEN_SHARD = '"shard": "1"'
+Step = Callable[[Pilot[None]], Awaitable[None]]  # what a view does before its screenshot
 
 
-async def settle(pilot: Pilot) -> None:
+def dashboard(pilot: Pilot[None]) -> GwtoolApp:
+    """The dashboard a step drives (the pilot knows it as any App)."""
+    from gwtool.tui.app import GwtoolApp
+
+    if not isinstance(pilot.app, GwtoolApp):
+        raise TypeError(f"the screenshots' steps drive gwtool's dashboard, not {type(pilot.app).__name__}")
+    return pilot.app
+
+
+async def settle(pilot: Pilot[None]) -> None:
     """Let the screen come to rest, with no blinking cursor to make two runs differ."""
     for widget in (*pilot.app.query(Input), *pilot.app.query(TextArea)):
         widget.cursor_blink = False
@@ -31,63 +44,62 @@ async def settle(pilot: Pilot) -> None:
     await pilot.wait_for_scheduled_animations()
 
 
-async def stream(pilot: Pilot) -> None:
+async def stream(pilot: Pilot[None]) -> None:
     await pilot.press("up", "up", "enter")
 
 
-async def small(pilot: Pilot) -> None:
+async def small(pilot: Pilot[None]) -> None:
     await pilot.press("up", "enter")
 
 
-async def filtered(pilot: Pilot) -> None:
-    pilot.app.filter_box.value = "t:exec side:you"
+async def filtered(pilot: Pilot[None]) -> None:
+    dashboard(pilot).filter_box.value = "t:exec side:you"
     await pilot.pause()  # the filter applies (Input.Changed) before the key moves the cursor
     await pilot.press("up")
 
 
-async def latency(pilot: Pilot) -> None:
+async def latency(pilot: Pilot[None]) -> None:
     await pilot.press("2")
 
 
-async def cache(pilot: Pilot) -> None:
+async def cache(pilot: Pilot[None]) -> None:
     from gwtool.tui.widgets.cache_tree import CacheTree
 
     await pilot.press("3")
     await settle(pilot)
     tree = pilot.app.query_one(CacheTree)
     tree.focus()
-    guild = next(node for node in tree.root.children if node.label.plain.startswith("guild"))
-    tree.select_node(guild.children[0])
+    tree.select_node(tree.type_nodes["guild"].children[0])
 
 
-async def compose(pilot: Pilot) -> None:
+async def compose(pilot: Pilot[None]) -> None:
     """An event this service may not send, with a field of the wrong type: both problems show."""
     await pilot.press("4")
     await settle(pilot)
-    proto = pilot.app.proto
-    event = next(e for e in proto.events.values() if e.example and not e.may_be_sent_by(pilot.app.session.service))
-    pilot.app.query_one("#compose-kind").value = f"event:{event.t}"
+    app = dashboard(pilot)
+    event = next(e for e in app.proto.events.values() if e.example and not e.may_be_sent_by(app.session.service))
+    app.query_one("#compose-kind", Select).value = f"event:{event.t}"
     await settle(pilot)
     editor = pilot.app.query_one("#compose-editor", TextArea)
     editor.text = editor.text.replace('"shard": 1', BROKEN_SHARD)
 
 
-async def confirm(pilot: Pilot) -> None:
+async def confirm(pilot: Pilot[None]) -> None:
     """Sending what the service may not send asks first."""
     await compose(pilot)
     await settle(pilot)
     await pilot.press("ctrl+s")
 
 
-async def services(pilot: Pilot) -> None:
+async def services(pilot: Pilot[None]) -> None:
     await pilot.press("5")
 
 
-async def help_screen(pilot: Pilot) -> None:
+async def help_screen(pilot: Pilot[None]) -> None:
     await pilot.press("question_mark")
 
 
-VIEWS: dict[str, tuple[tuple[int, int], Callable[[Pilot], Awaitable[None]]]] = {
+VIEWS: dict[str, tuple[tuple[int, int], Step]] = {
     "stream": (WIDE, stream),
     "small-terminal": (SMALL, small),
     "middle-terminal": (MIDDLE, stream),
@@ -101,9 +113,10 @@ VIEWS: dict[str, tuple[tuple[int, int], Callable[[Pilot], Awaitable[None]]]] = {
 }
 
 
-async def recording(pilot: Pilot) -> None:
+async def recording(pilot: Pilot[None]) -> None:
+    recording = dashboard(pilot).session.recording
     for _ in range(500):  # the pass over the file, in a thread
-        if pilot.app.session.scanned.is_set():  # type: ignore[attr-defined]
+        if recording is None or recording.scanned.is_set():
             break
         await pilot.pause(0.01)
     await settle(pilot)
@@ -127,7 +140,7 @@ async def shoot(name: str, out: Path) -> Path:
         return await _shoot(app, name, out, size, steps)
 
 
-async def _shoot(app: Any, name: str, out: Path, size: tuple[int, int], steps: Callable[[Pilot], Awaitable[None]]) -> Path:
+async def _shoot(app: GwtoolApp, name: str, out: Path, size: tuple[int, int], steps: Step) -> Path:
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await steps(pilot)

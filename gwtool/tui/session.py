@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from gwtool.client import NotConnected
@@ -21,6 +21,8 @@ from gwtool.records import Notice, Record
 from gwtool.tui.source import CacheIndex, Sink
 
 if TYPE_CHECKING:
+    from gwtool.client import ClientState, GatewayClient, LatencyStats
+    from gwtool.gateway import MockGateway
     from gwtool.protocol.definition import Definition, Event, Structure
 
 EMBEDDED_HEARTBEAT_MS = 5000  # a lively latency graph on the embedded gateway
@@ -30,6 +32,8 @@ REMOTE_LISTING_LIMIT = 500  # entities per type read from a remote gateway's GET
 
 class Session:
     """The live system: a GatewayClient as ``service`` and, without a URL, an embedded MockGateway."""
+
+    recording = None  # a live system, not a recording
 
     def __init__(
         self,
@@ -44,7 +48,7 @@ class Session:
         period: float = SIMULATION_PERIOD,
         show_token: bool = False,
         port: int = 0,  # the embedded gateway's (gwtool tui passes 8765); 0 = any free one
-        log: Any = None,  # --log FILE, opened: our client's records, as connect --log writes them
+        log: IO[bytes] | None = None,  # --log FILE, opened: our client's records, as connect --log writes them
     ):
         self.proto = proto
         self.port = port
@@ -58,9 +62,9 @@ class Session:
         self.quiet = quiet
         self.heartbeat_interval = heartbeat_interval
         self.period = period
-        self.gateway: Any = None  # MockGateway when embedded
-        self.client: Any = None  # GatewayClient
-        self.simulated: Any = None  # the simulated service's GatewayClient
+        self.gateway: MockGateway | None = None  # when embedded
+        self.client: GatewayClient | None = None  # ours, once run() has made it
+        self.simulated: GatewayClient | None = None  # the simulated service's
         self.started = time.time()
         self.error: str | None = None  # why the client gave up, for the status bar
         self.seen_cache = CacheStore(proto)  # the cache payloads our client sent, indexed like the gateway's
@@ -68,11 +72,11 @@ class Session:
 
     # --- what widgets read -------------------------------------------------------------------
     @property
-    def state(self) -> Any:
+    def state(self) -> ClientState | None:
         return self.client.state if self.client else None
 
     @property
-    def latency(self) -> Any:
+    def latency(self) -> LatencyStats | None:
         return self.client.latency if self.client else None
 
     @property
@@ -107,7 +111,7 @@ class Session:
                 stack.push_async_callback(self.gateway.stop)
                 stack.callback(self.gateway.subscribe(lambda item: sink("gw", item)))
                 self.url = self.gateway.url
-            self.client = GatewayClient(  # retry_first: a dashboard may be opened before its gateway
+            self.client = client = GatewayClient(  # retry_first: a dashboard may be opened before its gateway
                 self.url,
                 service=self.service,
                 token=self.token,
@@ -116,25 +120,25 @@ class Session:
                 retry_first=True,
                 show_token=self.show_token,
             )
-            stack.callback(self.client.subscribe(lambda item: self._seen(sink, item)))
+            stack.callback(client.subscribe(lambda item: self._seen(sink, item)))
             if self.log is not None:
                 from gwtool.output import LogOutput
 
                 log = LogOutput(self.log)
                 stack.callback(log.close)
-                stack.callback(self.client.subscribe(log))
-            tasks = [asyncio.create_task(self._first_heartbeat())]
+                stack.callback(client.subscribe(log))
+            tasks = [asyncio.create_task(self._first_heartbeat(client))]
             if self.embedded and not self.quiet:
                 tasks.append(asyncio.create_task(self.simulate()))
             try:
-                await self.client.run()
+                await client.run()
             finally:
                 for task in tasks:
                     task.cancel()
                 with contextlib.suppress(Exception):
-                    await self.client.close()
+                    await client.close()
 
-    async def _start_gateway(self, sink: Sink) -> Any:
+    async def _start_gateway(self, sink: Sink) -> MockGateway:
         """The embedded gateway on ``port`` (a stable URL to point a service at), or on a free
         port when that one is taken, saying so."""
         from gwtool.gateway import ListenFailed, MockGateway
@@ -158,11 +162,12 @@ class Session:
         if isinstance(item, Record) and item.payload is not None and item.op == self.proto.op("CACHE"):
             self.remember_cache(item.payload)
 
-    async def _first_heartbeat(self) -> None:
+    @staticmethod
+    async def _first_heartbeat(client: GatewayClient) -> None:
         """Show a latency at once instead of after a random part of the interval."""
         with contextlib.suppress(Exception):
-            await self.client.wait_identified(timeout=10)
-            await self.client.heartbeat_now()
+            await client.wait_identified(timeout=10)
+            await client.heartbeat_now()
 
     # --- the simulated service ---------------------------------------------------------------
     def simulated_service(self) -> str | None:
@@ -180,7 +185,7 @@ class Session:
     def retry_now(self) -> None:
         self._client().retry_now()
 
-    def _client(self) -> Any:
+    def _client(self) -> GatewayClient:
         if self.client is None:
             raise NotConnected("not connected yet")
         return self.client
@@ -211,8 +216,7 @@ class Session:
     # --- reads for the Services and Cache panes ------------------------------------------------
     async def services(self) -> list[dict[str, Any]]:
         if self.gateway is not None:  # the same answer GET /services/ gives, without the HTTP
-            services: list[dict[str, Any]] = self.gateway.services_json()
-            return services
+            return self.gateway.services_json()
         status, data = await http_get_json(self.http_url, "/services/")
         if status != 200 or not isinstance(data, list):
             raise OSError(f"GET /services/ answered {status}")
@@ -238,11 +242,12 @@ class Session:
             return "the gateway's cache", index, None, frozenset(index)
         seen = {kind: self.seen_cache.entities(kind) for kind in self.proto.cache_types}
         try:
-            status, counts = await http_get_json(self.http_url, "/cache/")
+            status, body = await http_get_json(self.http_url, "/cache/")
         except (OSError, TimeoutError):
-            status, counts = 0, None
-        if status != 200 or not isinstance(counts, dict):
+            status, body = 0, None
+        if status != 200 or not isinstance(body, dict):
             return "cache payloads seen (the gateway's GET /cache/ did not answer)", seen, None, frozenset()
+        counts = {kind: n for kind, n in body.items() if isinstance(n, int) and not isinstance(n, bool)}  # JSON: any value
         wanted = [kind for kind in self.proto.cache_types if counts.get(kind) != 0]
         listings = await asyncio.gather(*(self._list_remote(kind) for kind in wanted))
         listed = {}
@@ -275,7 +280,8 @@ class Session:
         entities, count = body.get("entities"), body.get("count")
         if not isinstance(entities, list) or not isinstance(count, int):
             return None
-        before, now = self._listed.get(kind, {}), {}
+        before = self._listed.get(kind, {})
+        now: dict[tuple[Any, ...], dict[str, Any]] = {}
         for entity in entities:
             if not isinstance(entity, dict):
                 continue
@@ -292,6 +298,12 @@ class Session:
         return await http_get_json(self.http_url, "/cache/" + "/".join(quote(part, safe="") for part in (kind, *key)))
 
 
+def other_half(proto: Definition) -> str | None:
+    """The service type a live system's other half is: the first with shards, else the first that
+    may send CACHE; None when the definition has neither."""
+    return next((s.name for s in proto.services.values() if s.shards), None) or proto.first_cacher()
+
+
 class SimulatedService:
     """A live system's other half on an embedded gateway: the first service type with shards (else
     the first that may send CACHE) sends every event it may send and one cache type's example every
@@ -301,8 +313,7 @@ class SimulatedService:
         from gwtool.client import GatewayClient
 
         self.proto, self.url, self.period = proto, url, period
-        with_shards = next((s.name for s in proto.services.values() if s.shards), None)
-        self.service = with_shards or proto.first_cacher()
+        self.service = other_half(proto)
         self.client = GatewayClient(url, service=self.service, proto=proto, guilds=3) if self.service else None
 
     def payloads(self) -> tuple[list[Event], list[Structure]]:

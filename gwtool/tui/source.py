@@ -1,5 +1,10 @@
-"""What the dashboard reads and drives, as a typed boundary: ``Session`` (the live system) and
-``DemoSession`` (fixed data for snapshots) both implement ``Source``; mypy checks them against it.
+"""What the dashboard reads and drives, as a typed boundary: ``Session`` (the live system),
+``DemoSession`` (fixed data for snapshots) and ``RecordingSource`` (``tui --open FILE``) implement
+``Source``; mypy checks them against it.
+
+A recording adds what ``RecordingView`` declares (the side of the wire it holds, a search of the
+whole file); ``Source.recording`` is that view, or None for a live or demo session. A recording has
+no client, so its ``state`` is None.
 
 Actions raise ``NotConnected`` (a GwtoolError) when there is no connection to act on, never
 AttributeError; reads raise OSError when the gateway's REST side does not answer.
@@ -11,9 +16,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import asyncio
+
     from gwtool.client import ClientState
     from gwtool.client.latency import LatencyStats
-    from gwtool.filters import Side
+    from gwtool.filters import Filter, Side
     from gwtool.protocol.definition import Definition
     from gwtool.records import Notice, Record
 
@@ -21,6 +28,28 @@ Sink = Callable[["Side", "Record | Notice"], None]
 # (where the entities come from, type → entities, type → count at the gateway or None,
 #  the types whose entities are the gateway's own)
 CacheIndex = tuple[str, dict[str, list[dict[str, Any]]], dict[str, int] | None, frozenset[str]]
+# (line number in the file, what the line holds)
+FileMatch = tuple[int, "Record | Notice"]
+
+
+class RecordingView(Protocol):
+    """What a recording adds to a Source: one side of the wire, read from a file there is no
+    connection behind."""
+
+    @property
+    def side_shown(self) -> Side:
+        """The side of the wire its lines are: a gateway's recording is the gateway's side."""
+
+    @property
+    def whose(self) -> str:
+        """Whose side of the wire it holds, in words (``the gateway's side``)."""
+
+    @property
+    def scanned(self) -> asyncio.Event:
+        """Set once the pass over the whole file (which fills the panes) is done."""
+
+    def search(self, filter: Filter, cancelled: Callable[[], bool]) -> list[FileMatch]:
+        """Every line of the whole file that ``filter`` matches (in a thread: it reads the file)."""
 
 
 class Source(Protocol):
@@ -36,6 +65,8 @@ class Source(Protocol):
     def latency(self) -> LatencyStats | None: ...
     @property
     def counts(self) -> tuple[int, int]: ...
+    @property
+    def recording(self) -> RecordingView | None: ...
 
     async def run(self, sink: Sink) -> None: ...
     async def heartbeat_now(self) -> None: ...
@@ -47,10 +78,14 @@ class Source(Protocol):
     async def fetch_entity(self, kind: str, key: tuple[str, ...]) -> tuple[int, Any]: ...
 
 
-if TYPE_CHECKING:  # mypy checks that both sources implement Source
+if TYPE_CHECKING:  # mypy checks that every source implements Source, and a recording RecordingView
 
-    def _both_implement(live: Session, demo: DemoSession) -> tuple[Source, Source]:
-        return live, demo
+    def _all_implement(live: Session, demo: DemoSession, recorded: RecordingSource) -> tuple[Source, Source, Source]:
+        return live, demo, recorded
+
+    def _recording_view(recorded: RecordingSource) -> RecordingView:
+        return recorded
 
     from gwtool.tui.demo import DemoSession
+    from gwtool.tui.recording_source import RecordingSource
     from gwtool.tui.session import Session

@@ -25,10 +25,17 @@ import asyncio
 import os
 import signal
 import threading
-from typing import Any
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import messages
 from textual.drivers.web_driver import WebDriver
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+T = TypeVar("T")
 
 EXIT_GRACE = 5.0  # seconds a dashboard whose server is gone may take to quit before it is ended
 PARENT_CHECK = 1.0  # seconds between looks at the parent process
@@ -37,7 +44,7 @@ PARENT_CHECK = 1.0  # seconds between looks at the parent process
 class TabDriver(WebDriver):
     """Textual's web driver for a dashboard that ends when the process serving its tab does."""
 
-    def __init__(self, app: Any, *, debug: bool = False, mouse: bool = True, size: tuple[int, int] | None = None):
+    def __init__(self, app: App[Any], *, debug: bool = False, mouse: bool = True, size: tuple[int, int] | None = None):
         super().__init__(app, debug=debug, mouse=mouse, size=size)
         self.parent = os.getppid()  # the serving process (textual-serve runs us with exec)
         self.leaving = threading.Event()  # set once: the server is gone or we were told to stop
@@ -54,7 +61,7 @@ class TabDriver(WebDriver):
     def write_binary_encoded(self, data: tuple[str | bytes, ...]) -> None:
         self._guarded(super().write_binary_encoded, data)
 
-    def _guarded(self, write: Any, data: Any) -> None:
+    def _guarded(self, write: Callable[[T], None], data: T) -> None:
         try:
             write(data)
         except OSError:  # BrokenPipeError: nobody reads our screen any more
@@ -70,7 +77,7 @@ class TabDriver(WebDriver):
             signal.signal(sig, self._on_signal)
         threading.Thread(target=self._watch_parent, name="gwtool-tab-parent", daemon=True).start()
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=self.leave, name="gwtool-tab-leave", daemon=True).start()
 
     def run_input_thread(self) -> None:

@@ -14,12 +14,19 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual_serve.server import Server
 
 from gwtool.gateway import ListenFailed, MockGateway
 from gwtool.tui.session import EMBEDDED_HEARTBEAT_MS, SimulatedService
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from aiohttp import web
+
+    from gwtool.protocol.definition import Definition
 
 TAB_GRACE = 5.0  # seconds the tabs' dashboards get to quit when the server stops
 CANCEL_ROUNDS = 5  # then each open tab's handler is cancelled again, half a second apart, at most this often
@@ -44,7 +51,7 @@ class DashboardServer(Server):
 
     def __init__(
         self,
-        proto: Any,
+        proto: Definition,
         tui_args: list[str],
         *,
         host: str,
@@ -58,8 +65,8 @@ class DashboardServer(Server):
         self.proto, self.tui_args, self.url, self.embed = proto, tui_args, url, embed
         self.gateway_port, self.quiet = gateway_port, quiet
         self.gateway: MockGateway | None = None
-        self._tasks: list[Any] = []  # the simulated service
-        self._tabs: set[Any] = set()  # the handlers of the open tabs' websockets
+        self._tasks: list[asyncio.Task[None]] = []  # the simulated service
+        self._tabs: set[asyncio.Task[Any]] = set()  # the handlers of the open tabs' websockets
 
     @staticmethod
     def _command(tui_args: list[str], url: str | None) -> str:
@@ -71,7 +78,7 @@ class DashboardServer(Server):
             args += ["--url", url]
         return ("exec " if os.name == "posix" else "") + shlex.join(args)
 
-    async def on_startup(self, app: Any) -> None:
+    async def on_startup(self, app: web.Application) -> None:
         """Start the shared gateway (without --url), then say where to point a browser."""
         import asyncio
 
@@ -100,19 +107,21 @@ class DashboardServer(Server):
             self.console.print(f"{exc}: the embedded gateway listens on {gw.url} instead", highlight=False, markup=False)
         return gw
 
-    async def handle_websocket(self, request: Any) -> Any:
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """textual-serve's tab handler, kept track of: aiohttp does not close websockets on shutdown
         (a handler would run on until its browser leaves), so ``on_shutdown`` cancels them."""
         import asyncio
 
         task = asyncio.current_task()
+        if task is None:  # never under aiohttp, which runs each handler as a task of its own
+            return await super().handle_websocket(request)
         self._tabs.add(task)
         try:
             return await super().handle_websocket(request)
         finally:
             self._tabs.discard(task)
 
-    async def on_shutdown(self, app: Any) -> None:
+    async def on_shutdown(self, app: web.Application) -> None:
         """Ctrl-C or SIGTERM: close every tab (textual-serve then tells its dashboard to quit and waits
         for it), then the gateway. Bounded: textual-serve's handler waits on the dashboard, then on
         the browser's close, and a cancel ends one wait at a time, so a tab still open after

@@ -97,10 +97,29 @@ async def test_nothing_listening_is_connect_failed():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     client = GatewayClient(f"ws://127.0.0.1:{port}", service="commands")
-    with pytest.raises(ConnectFailed, match="connection refused — is a gateway running"):
+    with pytest.raises(ConnectFailed, match="connection refused — is a gateway running") as raised:
         async with asyncio.timeout(5):
             await client.run()
     assert client.state.phase == "closed"
+    assert raised.value.failure == "refused"
+
+
+@pytest.mark.parametrize(
+    ("exc", "failure", "text"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "refused", "connection refused — is a gateway running?"),
+        (TimeoutError(), "timeout", "no websocket handshake within 5 s"),
+        (OSError(113, "No route to host"), "network", "no route to host"),
+        # asyncio merges the errors of a name's several addresses into one OSError with no errno
+        (OSError("Multiple exceptions: [Errno 111] Connect call failed"), "network", "Multiple exceptions: [Errno 111]"),
+        (EOFError("connection closed while reading HTTP status line"), "handshake", "connection closed while reading"),
+    ],
+)
+def test_a_failed_attempt_has_a_kind_besides_its_words(exc, failure, text):
+    from gwtool.client.core import connect_failure
+
+    kind, words = connect_failure(exc, 5)
+    assert kind == failure and words.startswith(text), words
 
 
 async def test_undecodable_frame_becomes_a_record_and_the_connection_lives(fake_gateway, proto):

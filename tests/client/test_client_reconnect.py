@@ -138,9 +138,11 @@ async def test_gateway_gone_then_back_keeps_retrying_then_reidentifies(fake_gate
                 while sum(1 for i in items if isinstance(i, Notice) and i.kind == "error") < 2:
                     await asyncio.sleep(0.01)
             assert client.state.phase in ("reconnecting", "connecting")
+            assert client.state.connect_failure == "refused"  # why the last attempt failed, not only in words
             await gw.start(port)
             await client.wait_identified(timeout=5)
         assert len(gw.identifies) == 2
+        assert client.state.connect_failure is None and client.state.close_code == 1000  # the last one opened
         errors = [i.text for i in items if isinstance(i, Notice) and i.kind == "error"]
         assert "connection refused" in errors[0]
     finally:

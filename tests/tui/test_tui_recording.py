@@ -43,7 +43,7 @@ async def test_a_recording_shows_its_events_detail_latency_cache_and_services(pr
         assert app.detail.entry is not None
         assert app.session.cache.count("guild") == 1  # from the recorded CACHE payloads
         assert [s["type"] for s in await app.session.services()] == ["sharder"]  # identified, never closed
-        assert app.session.state.phase == "recording"
+        assert app.session.recording is app.session and app.recording and app.session.state is None  # no client
         assert not app.applies("heartbeat") and not app.applies("send")  # the footer does not offer them
         assert "h" not in {key for key, b in app.screen.active_bindings.items() if b.binding.show and b.enabled}
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from gwtool.text import printable
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from gwtool.protocol.definition import Definition, Structure
 
 NAME_FIELDS = ("name", "username", "nickname", "command")  # a readable hint beside the key, when present
+EntityNode = tuple[str, tuple[str, ...], dict[str, Any]]  # an entity's node data: (type, key, entity)
 
 
 def entity_label(structure: Structure, entity: dict[str, Any]) -> Text:
@@ -24,16 +26,16 @@ def entity_label(structure: Structure, entity: dict[str, Any]) -> Text:
     return text
 
 
-def count_text(shown: int, at_gateway: Any, listed: bool) -> str:
+def count_text(shown: int, at_gateway: int | None, listed: bool) -> str:
     """The count beside a type: ``(3)`` on the embedded gateway; on a remote one, what it holds too."""
-    if not isinstance(at_gateway, int) or isinstance(at_gateway, bool):
+    if at_gateway is None:
         return f" ({shown:,})"
     if listed:
         return f" ({shown:,} at the gateway)" if shown >= at_gateway else f" ({shown:,} of {at_gateway:,} at the gateway)"
     return f" ({shown:,} seen) · {at_gateway:,} at the gateway"
 
 
-class CacheTree(Tree[Any]):
+class CacheTree(Tree[EntityNode]):
     """Node data: ``(type, key tuple, entity)`` for entities, None for type nodes."""
 
     def __init__(self, proto: Definition, *, id: str | None = None):
@@ -41,7 +43,8 @@ class CacheTree(Tree[Any]):
         self.proto = proto
         self.show_root = False
         self.source = ""
-        self.signature: tuple = ()
+        self.signature: tuple[object, ...] = ()
+        self.type_nodes: dict[str, TreeNode[EntityNode]] = {}  # the type nodes, by type
 
     def show(
         self,
@@ -67,16 +70,17 @@ class CacheTree(Tree[Any]):
             return
         self.signature = signature
         self.source = source
-        if self.root.children:
-            expanded = {node.label.plain.split(" ")[0] for node in self.root.children if node.is_expanded}
+        if self.type_nodes:
+            expanded = {kind for kind, node in self.type_nodes.items() if node.is_expanded}
         else:  # first fill: open the types that are small enough to read at a glance
             expanded = {kind for kind, entities in index.items() if 0 < len(entities) <= 5}
         self.clear()
+        self.type_nodes = {}
         for kind, entities in index.items():
             structure = self.proto.cache_types[kind]
             label = Text(kind, "bold")
             label.append(count_text(len(entities), counts.get(kind) if counts else None, kind in listed), "dim")
-            node = self.root.add(label, expand=kind in expanded)
+            node = self.type_nodes[kind] = self.root.add(label, expand=kind in expanded)
             for entity in entities:
                 key = tuple(str(entity.get(k)) for k in structure.key)
                 node.add_leaf(entity_label(structure, entity), data=(kind, key, entity))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -10,6 +10,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Sparkline, Static
+
+if TYPE_CHECKING:
+    from gwtool.client import LatencyStats
 
 
 def ms(value: float | None) -> str:
@@ -32,7 +35,7 @@ class Latency(Vertical):
         }
     """
 
-    _latest: tuple[Any, bool, bool, bool] | None = None  # what show() was last given
+    _latest: tuple[LatencyStats | None, bool, bool, bool] | None = None  # what show() was last given
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no heartbeat yet", "dim"), id="latency-numbers")
@@ -44,7 +47,7 @@ class Latency(Vertical):
             stats, embedded, stale, recording = self._latest
             self.show(stats, embedded=embedded, stale=stale, recording=recording)
 
-    def show(self, stats: Any, *, embedded: bool, stale: bool = False, recording: bool = False) -> None:
+    def show(self, stats: LatencyStats | None, *, embedded: bool, stale: bool = False, recording: bool = False) -> None:
         """``stale``: not connected now, so the figures are from before the connection was lost.
         ``recording``: the figures were read from a recording (tui --open): nothing can be sent."""
         self._latest = (stats, embedded, stale, recording)

@@ -14,7 +14,7 @@ from gwtool.tui.widgets.status_bar import shard_span
 COLUMNS = ("conn", "type", "shards", "guilds", "heap", "up", "♥ last")
 
 
-def cell(value: Any) -> Text:
+def cell(value: object) -> Text:
     """Every cell is Text: a service's fields are untrusted and DataTable parses plain strings as markup."""
     if value is None:
         return Text("–", "dim")
@@ -23,13 +23,13 @@ def cell(value: Any) -> Text:
     return Text(printable(str(value)))
 
 
-def heap(value: Any) -> Text:
+def heap(value: object) -> Text:
     if isinstance(value, int) and not isinstance(value, bool):
         return Text(f"{value / (1 << 20):.1f} MiB", justify="right")
     return cell(value)
 
 
-def age(ms_epoch: Any, now: float, suffix: str = "") -> Text:
+def age(ms_epoch: object, now: float, suffix: str = "") -> Text:
     if not isinstance(ms_epoch, (int, float)) or isinstance(ms_epoch, bool):
         return cell(None)
     seconds = max(0, int(now - ms_epoch / 1000))
@@ -37,7 +37,7 @@ def age(ms_epoch: Any, now: float, suffix: str = "") -> Text:
     return Text(text + suffix, justify="right")
 
 
-class Services(DataTable):
+class Services(DataTable[Text]):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
 from gwtool.text import printable
 
+if TYPE_CHECKING:
+    from gwtool.client import ClientPhase, ClientState
+    from gwtool.tui.source import Source
+
 REASON_WIDTH = 48  # the stream's notice has the whole close reason
 LAST_CLOSE_SECONDS = 60.0  # how long the status bar keeps a close by the gateway after reconnecting
-PHASE_STYLES = {
+PHASE_STYLES: dict[ClientPhase, str] = {
     "connecting": "bold yellow",
     "identifying": "bold yellow",
     "identified": "bold green",
@@ -35,19 +39,19 @@ def shard_span(shards: list[int]) -> str:
     return ",".join(map(str, shards)) or "none"
 
 
-def _retry_in(state: Any, monotonic: Callable[[], float]) -> str:
+def _retry_in(state: ClientState, monotonic: Callable[[], float]) -> str:
     if state.retry_at is None:
         return ""
     wait = max(0.0, state.retry_at - monotonic())
     return f" in {wait:.0f} s" if wait >= 10 else f" in {wait:.1f} s"
 
 
-def nothing_listening(state: Any) -> bool:
+def nothing_listening(state: ClientState | None) -> bool:
     """Waiting to retry a connection that was refused: said in plain words (``_no_gateway``)."""
-    return state is not None and state.phase == "reconnecting" and "connection refused" in (state.close_reason or "")
+    return state is not None and state.phase == "reconnecting" and state.connect_failure == "refused"
 
 
-def _no_gateway(state: Any, url: str, monotonic: Callable[[], float]) -> Text:
+def _no_gateway(state: ClientState, url: str, monotonic: Callable[[], float]) -> Text:
     """``no gateway at ws://… · retrying in 3.4 s · gwtool mock-gateway starts one``"""
     text = Text("no gateway at ", "bold red")
     text.append(printable(url), "bold red")
@@ -56,7 +60,9 @@ def _no_gateway(state: Any, url: str, monotonic: Callable[[], float]) -> Text:
     return text
 
 
-def describe_state(state: Any, service: str, error: str | None, monotonic: Callable[[], float], url: str = "") -> Text:
+def describe_state(
+    state: ClientState | None, service: str, error: str | None, monotonic: Callable[[], float], url: str = ""
+) -> Text:
     """``identified · shards 0-2 of 3`` / ``reconnecting in 3 s (4009 HEARTBEAT_TIMEOUT: reason)`` …"""
     if state is None:
         if error:
@@ -65,7 +71,7 @@ def describe_state(state: Any, service: str, error: str | None, monotonic: Calla
     phase = state.phase
     if nothing_listening(state):
         return _no_gateway(state, url, monotonic)  # plain words first, and what to do about it
-    text = Text(phase, PHASE_STYLES.get(phase, "bold"))
+    text = Text(phase, PHASE_STYLES[phase])
     if phase == "identified" and state.shards:
         text.append(f" · shards {shard_span(list(state.shards))} of {state.max_shards}", "green")
     if phase == "reconnecting":
@@ -93,7 +99,7 @@ class StatusBar(Static):
 
     def show(
         self,
-        session: Any,
+        session: Source,
         *,
         now: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -103,7 +109,10 @@ class StatusBar(Static):
         state = session.state
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ")
-        text.append_text(describe_state(state, session.service, session.error, monotonic, session.url))
+        if session.recording is not None and session.error is None:
+            text.append("recording", "bold")  # no connection: nothing to say of one
+        else:
+            text.append_text(describe_state(state, session.service, session.error, monotonic, session.url))
         if not nothing_listening(state):  # else the line says the URL already, and there is nothing to count
             self._append_session(text, session, state, now, monotonic, paused, last_close, self.size.width or 200)
         if text != self.shown:
@@ -113,8 +122,8 @@ class StatusBar(Static):
     @staticmethod
     def _append_session(
         text: Text,
-        session: Any,
-        state: Any,
+        session: Source,
+        state: ClientState | None,
         now: Callable[[], float],
         monotonic: Callable[[], float],
         paused: bool,
@@ -130,8 +139,8 @@ class StatusBar(Static):
         text.append(f"  ↓{received:,} ↑{sent:,}")
         if paused:
             text.append("  PAUSED", "bold reverse yellow")
-        if (whose := getattr(session, "whose", None)) is not None:  # a recording: whose side of the wire it has
-            text.append(f"  {whose}: ", "dim")
+        if session.recording is not None:  # whose side of the wire it has
+            text.append(f"  {session.recording.whose}: ", "dim")
         else:
             text.append("  as ", "dim")
             text.append(session.service, "bold cyan")
@@ -141,7 +150,7 @@ class StatusBar(Static):
             room = width - text.cell_len - len("  up 0:00")
             note = next((n for n in (" (embedded gateway)", " (embedded)") if len(n) <= room), "")
             text.append(note, "dim")
-        if state is not None and getattr(state, "connected_at", None) and state.phase == "identified":
+        if state is not None and state.connected_at and state.phase == "identified":
             text.append(f"  up {duration(now() - state.connected_at)}", "dim")
             if last_close is not None and (ago := monotonic() - last_close[1]) < LAST_CLOSE_SECONDS:
                 text.append(f"  last close {last_close[0][:REASON_WIDTH]} ({ago:.0f} s ago)", "bold red")
