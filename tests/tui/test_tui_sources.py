@@ -16,7 +16,7 @@ NO_SHARDS = "[services.sharder]\nshards = false\n"  # the sharder still sends CA
 NO_OTHER = "[services.sharder]\nshards = false\ncache = false\n"  # no service type shards or caches
 
 
-def definition(tmp_path, text: str):  # noqa: ANN001, ANN201
+def definition(tmp_path, text: str):
     path = tmp_path / "protocol.toml"
     path.write_text(text)
     return load_protocol(path, use_env=False)
