@@ -358,6 +358,9 @@ class Bench:
         interval = self.config.heartbeat_interval
         if not self.config.raw:
             interval = await self._identify(ws, service)
+        else:  # no protocol to speak: a session only pairs heartbeats ({} data) with the relay's ACKs
+            raw = self._sessions[ws] = ServiceSession(self.proto, service, heartbeat=False, heartbeat_data=dict)
+            raw.connected(time.monotonic())
         self._tasks.append(asyncio.create_task(self._read_loop(ws, service)))
         if interval:
             self._tasks.append(asyncio.create_task(self._heartbeat_loop(ws, service, interval)))
@@ -490,11 +493,12 @@ class Bench:
     async def _heartbeat(self, ws: ClientConnection, service: str) -> None:
         session = self._sessions.get(ws)
         now = time.monotonic()
-        beat = session.heartbeat(now).payload if session is not None else {"op": self._ops["HEARTBEAT"], "d": {}}
+        if session is None:  # (not connected yet)
+            return
+        beat = session.heartbeat(now).payload
         if self.stats.started:
             self.stats.beats += 1
-        if session is not None:
-            self._measured.setdefault(ws, deque()).append(self.stats.started > 0)
+        self._measured.setdefault(ws, deque()).append(self.stats.started > 0)
         await ws.send(codec.encode(beat), text=True)
 
     def _acked(self, ws: ClientConnection, payload: dict[str, Any]) -> None:

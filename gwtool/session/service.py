@@ -56,7 +56,8 @@ class ServiceSession:
         identified = proto.event_with_routing("identified")
         self.identified_t = identified.t if identified is not None else None
         self._op = {name: proto.op(name) for name in proto.opcodes}
-        self._receives = {t for t, e in proto.events.items() if e.is_received_by(service) or e.routing == "identified"}
+        self._event_op = proto.op("EVENT")
+        self._expect_events_of(service)
         self.phase: Phase = "closed"
         self.interval_ms: int | None = None
         self.identified: Identified | None = None
@@ -80,8 +81,12 @@ class ServiceSession:
         """React to one payload from the gateway (decoded; ``compressed`` if it came zlib'd)."""
         if self.phase == "closed":
             return []
-        out: list[Action] = []
         op = payload.get("op")
+        if op == self._event_op and self.phase == "identified" and (not compressed or self.compress):
+            if payload.get("t") in self._receives_routed:  # the flood's path: an event for us, checked
+                errors = validate_payload(self.proto, payload, sender="gateway")
+                return [Problem(text, _path_of(text), True) for text in errors] if errors else []
+        out: list[Action] = []
         if self.phase == "awaiting_hello" and op != self._op["HELLO"]:
             out.append(Problem(f"expected HELLO first, got {self._describe(payload)}"))
         if compressed and (not self.compress or self.phase == "awaiting_hello"):
@@ -150,9 +155,14 @@ class ServiceSession:
         if service not in self.proto.services:
             raise ValueError(f"unknown service type {service!r} (known: {', '.join(self.proto.services)})")
         self.service, self.compress = service, compress
-        self._receives = {t for t, e in self.proto.events.items() if e.is_received_by(service) or e.routing == "identified"}
+        self._expect_events_of(service)
         if self.phase == "identifying":
             self._handshake_by = now + self.handshake_timeout
+
+    def _expect_events_of(self, service: str) -> None:
+        """The events ``service`` may be sent (IDENTIFIED besides), and those routed to it."""
+        self._receives = {t for t, e in self.proto.events.items() if e.is_received_by(service) or e.routing == "identified"}
+        self._receives_routed = self._receives - {self.identified_t}
 
     def unsent(self) -> None:
         """The last heartbeat could not be sent after all: forget it."""
