@@ -9,8 +9,8 @@ bell writes to the same pipe), so the app never exits: a dashboard left running 
 ``TabDriver`` ends the dashboard instead, when any of these says the server is gone: EOF on stdin,
 a write to stdout that fails, the parent process changing (it died), SIGTERM or SIGHUP. Each asks
 the app to quit as the server's own "quit" does, and a daemon timer ends the process if quitting
-has not within ``EXIT_GRACE`` seconds. None of them needs the event loop to turn (threads, and a
-signal handler that starts one), so a dashboard whose loop is stuck still ends. ``GwtoolApp.get_driver_class`` picks this driver wherever
+has not within ``EXIT_GRACE`` seconds. None of them needs the event loop or even the main thread to turn (threads; the
+signals are taken by sigwait in one), so a dashboard whose loop is stuck still ends. ``GwtoolApp.get_driver_class`` picks this driver wherever
 Textual would pick its web driver.
 
 It relies on four things of ``WebDriver`` (``WEB_DRIVER_HOOKS`` in gwtool/tui/textual_private.py,
@@ -26,7 +26,6 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import messages
@@ -39,6 +38,7 @@ T = TypeVar("T")
 
 EXIT_GRACE = 5.0  # seconds a dashboard whose server is gone may take to quit before it is ended
 PARENT_CHECK = 1.0  # seconds between looks at the parent process
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGHUP}
 
 
 class TabDriver(WebDriver):
@@ -49,6 +49,17 @@ class TabDriver(WebDriver):
         self.parent = os.getppid()  # the serving process (textual-serve runs us with exec)
         self.leaving = threading.Event()  # set once: the server is gone or we were told to stop
         self._once = threading.Lock()
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM and SIGHUP are taken by a thread of their own, from the start: a Python handler
+            # runs only when the main thread runs bytecode, and one blocked in the selector (an idle
+            # loop, the signal delivered to another thread) never would. Blocked here, they stay
+            # blocked in every thread started later, so only sigwait below ever sees them.
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            threading.Thread(target=self._wait_for_signal, name="gwtool-tab-signals", daemon=True).start()
+
+    def _wait_for_signal(self) -> None:
+        signal.sigwait(STOP_SIGNALS)
+        self.leave()
 
     # --- output: a closed pipe means the server is gone, never an exception in the app ----------
     def write(self, data: str) -> None:
@@ -72,13 +83,8 @@ class TabDriver(WebDriver):
         super().start_application_mode()
         # The stock SIGTERM handler runs on the event loop, so a dashboard whose loop is stuck never
         # hears it; a plain handler runs between any two bytecodes and leaves from a thread.
-        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, self._on_signal)
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)  # the signal thread has it
         threading.Thread(target=self._watch_parent, name="gwtool-tab-parent", daemon=True).start()
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=self.leave, name="gwtool-tab-leave", daemon=True).start()
 
     def run_input_thread(self) -> None:
         super().run_input_thread()
