@@ -107,7 +107,9 @@ async def test_connect_json_is_ndjson_with_the_payload_fields(capsys, proto):
     lines = [json.loads(line) for line in out.splitlines()]
     payloads = [line for line in lines if line["kind"] == "payload"]
     assert {"ts", "dir", "op", "t", "type", "size", "compressed", "d"} <= set(payloads[0])
-    handshake = [(p["dir"], p["op"]) for p in payloads if p["op"] != proto.op("HEARTBEAT") and p["op"] != proto.op("HEARTBEAT_ACK")]
+    handshake = [
+        (p["dir"], p["op"]) for p in payloads if p["op"] != proto.op("HEARTBEAT") and p["op"] != proto.op("HEARTBEAT_ACK")
+    ]
     assert handshake[:3] == [("in", 3), ("out", 5), ("in", 2)]  # (a first heartbeat may come before IDENTIFIED)
     acks = [p for p in payloads if p["op"] == proto.op("HEARTBEAT_ACK")]
     assert acks and acks[0]["latency_ms"] > 0
