@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 EXACT_SAMPLES = 1000  # samples a series keeps as they are (percentiles exact up to here)
 RELATIVE_ERROR = 0.01  # of a percentile from the histogram (half a bucket's width)
-_GROWTH = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)  # bucket i holds [g^i, g^(i+1)); its middle is within 1 %
+_GROWTH = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)  # bucket i holds [g^i, g^(i+1)); g^i × 1.01 is within 1 % of both
 _LOG_GROWTH = math.log(_GROWTH)
 _ZERO = -(1 << 30)  # the bucket of zero and negative values (a clock that went back)
 MAX_INTERVALS = 4096  # of the I/O series, before its interval doubles
@@ -79,7 +79,7 @@ class Quantiles:
         for key in sorted(self._buckets):
             seen += self._buckets[key]
             if seen >= rank:
-                middle = 0.0 if key == _ZERO else _GROWTH ** (key + 0.5) * (1 - RELATIVE_ERROR)
+                middle = 0.0 if key == _ZERO else _GROWTH**key * (1 + RELATIVE_ERROR)  # within 1 % of both ends
                 return min(middle, self.max) if self.max is not None else middle
         return self.max
 

@@ -146,7 +146,7 @@ def _print(console: Console, result: Stats, files: list[Path]) -> None:
     from gwtool.text import plural
 
     if not result.payloads and not result.notices:
-        console.print(Text(f"{', '.join(map(str, files))}: no records" + (" matched" if result.session else "")))
+        console.print(Text(f"{', '.join(map(str, files))}: no records" + (" matched" if result.session else "")), soft_wrap=True)
         return
     console.print(
         Text(
