@@ -6,8 +6,9 @@ bounded by the number of connections, kinds, event types and close codes, never 
 
 - counts and byte totals are exact;
 - percentiles (``Quantiles``) are exact nearest-rank values while a series holds at most
-  ``EXACT_SAMPLES`` samples; beyond, they come from a histogram of logarithmic buckets and are
-  within ``RELATIVE_ERROR`` (1 %) of the exact value; min and max stay exact;
+  ``EXACT_VALUES`` distinct values (payload sizes rarely have more; latencies have one per ACK);
+  beyond, they come from a histogram of logarithmic buckets and are within ``RELATIVE_ERROR``
+  (1 %) of the exact value; the max stays exact;
 - the I/O series keeps at most ``MAX_INTERVALS`` intervals: a longer stream doubles the interval
   (merging neighbours) rather than growing.
 
@@ -27,58 +28,64 @@ if TYPE_CHECKING:
     from gwtool.protocol.definition import Definition
     from gwtool.records import Notice, Record
 
-EXACT_SAMPLES = 1000  # samples a series keeps as they are (percentiles exact up to here)
+EXACT_VALUES = 1000  # distinct values a series keeps as they are, with their counts (percentiles exact up to here)
 RELATIVE_ERROR = 0.01  # of a percentile from the histogram (half a bucket's width)
 _GROWTH = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)  # bucket i holds [g^i, g^(i+1)); g^i × 1.01 is within 1 % of both
 _LOG_GROWTH = math.log(_GROWTH)
+_HUGE = 1e300
 _ZERO = -(1 << 30)  # the bucket of zero and negative values (a clock that went back)
 MAX_INTERVALS = 4096  # of the I/O series, before its interval doubles
+FOLD_EVERY = 50_000  # distinct payload keys counted before they are folded into the results
 MAX_WAITING = 100_000  # held events waiting for their delivery, per event type (the gateway's hold is smaller)
 PERCENTILES_NOTE = (
-    f"nearest-rank; exact up to {EXACT_SAMPLES:,} samples, above within {RELATIVE_ERROR:.0%} (log histogram); max exact"
+    f"nearest-rank; exact up to {EXACT_VALUES:,} distinct values, above within {RELATIVE_ERROR:.0%} (log histogram); max exact"
 )
 
 
 class Quantiles:
-    """Percentiles of a series in bounded memory (see the module's note on exactness)."""
+    """Percentiles of a series in bounded memory: exact while it holds at most ``EXACT_VALUES``
+    distinct values (each kept with its count), then from logarithmic buckets (within
+    ``RELATIVE_ERROR``). Max is always exact."""
 
     __slots__ = ("count", "max", "_exact", "_buckets")
 
     def __init__(self) -> None:
         self.count = 0
         self.max: float | None = None
-        self._exact: list[float] | None = []
+        self._exact: dict[float, int] | None = {}
         self._buckets: dict[int, int] = {}
 
-    def add(self, value: float) -> None:
-        self.count += 1
+    def add(self, value: float, times: int = 1) -> None:
+        self.count += times
         if self.max is None or value > self.max:
             self.max = value
         exact = self._exact
         if exact is not None:
-            exact.append(value)
-            if len(exact) > EXACT_SAMPLES:
-                for sample in exact:
-                    self._bucket(sample)
+            exact[value] = exact.get(value, 0) + times
+            if len(exact) > EXACT_VALUES:
+                for sample, n in exact.items():
+                    self._bucket(sample, n)
                 self._exact = None
         else:
-            self._bucket(value)
+            self._bucket(value, times)
 
-    def _bucket(self, value: float) -> None:
+    def _bucket(self, value: float, times: int) -> None:
         key = math.floor(math.log(value) / _LOG_GROWTH) if value > 0 else _ZERO
-        self._buckets[key] = self._buckets.get(key, 0) + 1
+        self._buckets[key] = self._buckets.get(key, 0) + times
 
     def percentile(self, pct: float) -> float | None:
         """The nearest-rank ``pct`` percentile (None with no samples)."""
         if not self.count:
             return None
         rank = max(1, math.ceil(self.count * pct / 100))
-        if self._exact is not None:
-            return sorted(self._exact)[rank - 1]
+        exact = self._exact is not None
+        counts: dict[Any, int] = self._exact if self._exact is not None else self._buckets
         seen = 0
-        for key in sorted(self._buckets):
-            seen += self._buckets[key]
+        for key in sorted(counts):
+            seen += counts[key]
             if seen >= rank:
+                if exact:
+                    return float(key)
                 middle = 0.0 if key == _ZERO else _GROWTH**key * (1 + RELATIVE_ERROR)  # within 1 % of both ends
                 return min(middle, self.max) if self.max is not None else middle
         return self.max
@@ -144,7 +151,12 @@ class Delivery:
 
 
 class Stats:
-    """Everything ``gwtool stats`` reports, built one record at a time."""
+    """Everything ``gwtool stats`` reports, built one record at a time.
+
+    A payload costs a few dictionary operations: it is counted under its (connection, direction,
+    op, name, size, service) until ``fold`` (at most every ``FOLD_EVERY`` distinct keys, and before
+    any result is read) adds the counts to conversations and kinds. Heartbeats, ACKs and events
+    held and delivered later are followed one by one (their timing is the point)."""
 
     def __init__(self, proto: Definition, interval: float = 1.0) -> None:
         self.proto = proto
@@ -166,16 +178,19 @@ class Stats:
         self.violations: dict[tuple[Any, Any], int] = {}
         self.io: list[list[int]] = []  # per interval: payloads in, out, bytes in, out
         self.io_start: float | None = None
-        self.gateway_seen = False
+        self._counted: dict[tuple[Any, ...], int] = {}  # payloads not folded yet, by key
+        self._spans: dict[int, list[float]] = {}  # this session's connections: [first, last] seen
+        self._conn: int | None = None  # the connection of the last record, and its span
+        self._span: list[float] = []
 
     # --- feeding -------------------------------------------------------------------------------
 
     def start_session(self, header: dict[str, Any]) -> None:
         """A recording's header: the records after it are read from its side of the wire."""
+        self.fold()
         self.session += 1
         self.side = "gateway" if header.get("side") == "gateway" else "client"
         self.service_dir = "in" if self.side == "gateway" else "out"
-        self.gateway_seen = self.gateway_seen or self.side == "gateway"
 
     def add(self, item: Record | Notice) -> None:
         """A live Record or Notice."""
@@ -183,47 +198,100 @@ class Stats:
 
     def add_json(self, record: dict[str, Any]) -> None:
         """One record in its NDJSON form (``Record.to_json`` / ``Notice.to_json``); anything a
-        hostile file holds is counted as nameless, never raised."""
-        ts = record.get("ts")
-        ts = float(ts) if isinstance(ts, int | float) and math.isfinite(ts) else (self.last or 0.0)
-        if self.first is None or ts < self.first:
-            self.first = ts
-        if self.last is None or ts > self.last:
-            self.last = ts
-        conn = record.get("conn")
-        conn = conn if type(conn) is int else 0
-        if record.get("kind") == "payload":
-            self._payload(record, ts, conn)
-        else:
+        hostile file holds is counted as nameless, never raised. (The hot path of ``gwtool
+        stats``: a few dictionary operations for most payloads.)"""
+        get = record.get
+        ts = get("ts")
+        if type(ts) is not float or not -_HUGE < ts < _HUGE:  # NaN and infinities fail the comparison
+            ts = float(ts) if type(ts) is int else (self._span[1] if self._span else 0.0)
+        if self.io_start is None:
+            self.io_start = ts
+        conn = get("conn")
+        if conn != self._conn or type(conn) is not int:
+            conn = self._switch(conn, ts)
+        span = self._span
+        if ts > span[1]:
+            span[1] = ts
+        elif ts < span[0]:
+            span[0] = ts
+        if get("kind") != "payload":
             self._notice(record, ts, conn)
+            return
+        self.payloads += 1
+        direction, op, size = get("dir"), get("op"), get("size")
+        name = get("t")
+        if name is None:
+            name = get("type")
+        counted = self._counted
+        key = (conn, direction, op, name, size, get("service"))
+        try:
+            counted[key] += 1
+        except KeyError:
+            if len(counted) >= FOLD_EVERY:
+                self.fold()
+            counted[key] = 1
+        except TypeError:  # a list or an object where a name goes: a hostile file's
+            key = (conn, direction, None, None, 0, None)
+            counted[key] = counted.get(key, 0) + 1
+        index = int((ts - self.io_start) / self.interval)
+        if not 0 <= index < len(self.io):
+            index = self._io_row(index)  # (it may replace the series: indexed after)
+        row = self.io[index]
+        if type(size) is not int:
+            size = 0
+        if direction == "in":
+            row[0] += 1
+            row[2] += size
+        else:
+            row[1] += 1
+            row[3] += size
+        if op == self.heartbeat or op == self.ack or "from" in record:
+            self._heartbeat(record, ts, conn, direction, op)
+        elif op == self.event and self.side == "gateway" and direction != self.service_dir and type(name) is str:
+            self._delivered_later(name, ts)
+        to = get("to")
+        if to:
+            self._forwards(to, ts, op, name, row)
 
-    def _conversation(self, conn: int, service: Any, ts: float) -> Conversation:
+    def _switch(self, conn: Any, ts: float) -> int:
+        """The connection records are about now (they come in runs): its span, kept at hand."""
+        if type(conn) is not int:
+            conn = 0
+        span = self._spans.get(conn)
+        if span is None:
+            span = self._spans[conn] = [ts, ts]
+        self._conn, self._span = conn, span
+        return conn  # type: ignore[no-any-return]
+
+    def _io_row(self, index: int) -> int:
+        """The row of an interval not in the series yet (or before its start: the first)."""
+        index = max(0, index)
+        while index >= MAX_INTERVALS:
+            self._coarsen()
+            index //= 2
+        while len(self.io) <= index:
+            self.io.append([0, 0, 0, 0])
+        return index
+
+    def _coarsen(self) -> None:
+        """Twice the interval, half the rows: the series stays within MAX_INTERVALS."""
+        io = self.io
+        self.io = [[a + b for a, b in zip(io[i], io[i + 1] if i + 1 < len(io) else [0, 0, 0, 0])] for i in range(0, len(io), 2)]
+        self.interval *= 2
+
+    def _talk(self, conn: int, service: Any = None) -> Conversation:
         key = (self.session, conn)
         talk = self.conversations.get(key)
         if talk is None:
             talk = self.conversations[key] = Conversation(self.session, conn)
         if isinstance(service, str):
             talk.service = service
-        talk.seen(ts)
         return talk
 
-    def _payload(self, record: dict[str, Any], ts: float, conn: int) -> None:
-        direction = "in" if record.get("dir") == "in" else "out"
-        size = record.get("size")
-        size = size if type(size) is int and size >= 0 else 0
-        op, name = record.get("op"), record.get("t")
-        if name is None:
-            name = record.get("type")
-        op = op if type(op) is int else None
-        name = name if type(name) is str else None
-        self.payloads += 1
-        talk = self._conversation(conn, record.get("service"), ts)
-        talk.payloads[direction] += 1
-        talk.bytes[direction] += size
-        self._kind(direction, op, name, size)
-        self._io(ts, direction, 1, size)
+    def _heartbeat(self, record: dict[str, Any], ts: float, conn: int, direction: Any, op: Any) -> None:
         sender = record.get("from")
         by_service = sender == "service" if sender is not None else direction == self.service_dir
+        talk = self._talk(conn)
         if op == self.heartbeat and by_service:
             if talk.heartbeat_ts is not None:
                 talk.missed += 1
@@ -233,48 +301,69 @@ class Stats:
             if isinstance(latency, int | float) and math.isfinite(latency):
                 talk.latency.add(float(latency))
             elif talk.heartbeat_ts is not None:
-                talk.latency.add((ts - talk.heartbeat_ts) * 1000)
+                talk.latency.add(round((ts - talk.heartbeat_ts) * 1000, 6))
             talk.heartbeat_ts = None
-        elif op == self.event and name is not None and self.side == "gateway" and sender is None:
-            self._delivery(record, ts, name, by_service)
-        to = record.get("to")
-        if isinstance(to, list):
-            self._forwards(to, ts, op, name)
 
-    def _forwards(self, to: list[Any], ts: float, op: int | None, name: str | None) -> None:
+    def _forwards(self, to: Any, ts: float, op: Any, name: Any, row: list[int]) -> None:
         """A relayed event's receivers: payloads the gateway wrote, on their connections."""
+        if not isinstance(to, list):
+            return
+        counted, spans = self._counted, self._spans
+        count = size = 0
         for forward in to:
-            if not isinstance(forward, dict) or type(forward.get("conn")) is not int:
-                continue
-            size = forward.get("size")
-            size = size if type(size) is int and size >= 0 else 0
-            self.payloads += 1
-            talk = self._conversation(forward["conn"], forward.get("service"), ts)
-            talk.payloads["out"] += 1
-            talk.bytes["out"] += size
-            self._kind("out", op, name, size)
-            self._io(ts, "out", 1, size)
+            try:
+                conn, bytes_ = forward["conn"], forward["size"]
+                key = (conn, "out", op, name, bytes_, forward["service"])
+                counted[key] += 1
+            except (KeyError, TypeError):  # a new key; or a hostile entry, counted if it names a connection
+                odd = self._odd_forward(forward, op, name)
+                if odd is None:
+                    continue
+                conn, bytes_ = odd
+            count += 1
+            size += bytes_ if type(bytes_) is int else 0
+            span = spans.get(conn)
+            if span is None:
+                spans[conn] = [ts, ts]
+            elif ts > span[1]:
+                span[1] = ts
+        self.payloads += count
+        row[1] += count
+        row[3] += size
+        if count and op == self.event and self.side == "gateway" and type(name) is str:
+            self._flow(name).forwarded += count
 
-    def _delivery(self, record: dict[str, Any], ts: float, name: str, by_service: bool) -> None:
+    def _odd_forward(self, forward: Any, op: Any, name: Any) -> tuple[int, Any] | None:
+        """A ``to`` entry the fast path did not count: a new key, or a hostile entry (nameless)."""
+        if type(forward) is not dict or type(forward.get("conn")) is not int:
+            return None
+        conn, size, service = forward["conn"], forward.get("size"), forward.get("service")
+        key = (conn, "out", op, name, size, service)
+        try:
+            self._counted[key] = self._counted.get(key, 0) + 1
+        except TypeError:
+            key = (conn, "out", None, None, 0, None)
+            self._counted[key] = self._counted.get(key, 0) + 1
+        return conn, size
+
+    def _flow(self, name: str) -> Delivery:
         flow = self.delivery.get(name)
         if flow is None:
-            if not by_service:  # an event the gateway made itself (IDENTIFIED …), not a delivery
-                return
             flow = self.delivery[name] = Delivery()
-        if by_service:
-            flow.read += 1
-            to = record.get("to")
-            flow.forwarded += len(to) if isinstance(to, list) else 0
-        elif flow.waiting:  # an event written later, on its own: one the hold gave up
+        return flow
+
+    def _delivered_later(self, name: str, ts: float) -> None:
+        """An event the gateway wrote on its own: one the hold gave up, if one is waiting (else an
+        event it made itself, IDENTIFIED …, not a delivery)."""
+        flow = self.delivery.get(name)
+        if flow is not None and flow.waiting:
             flow.delivered_later += 1
-            flow.wait.add((ts - flow.waiting.popleft()) * 1000)
+            flow.wait.add(round((ts - flow.waiting.popleft()) * 1000, 6))
 
     def _notice(self, record: dict[str, Any], ts: float, conn: int) -> None:
         self.notices += 1
         kind = record.get("kind")
-        if kind == "header":
-            return
-        talk = self._conversation(conn, record.get("service"), ts)
+        talk = self._talk(conn, record.get("service"))
         if kind == "closed":
             close = {key: record.get(key) for key in ("code", "name", "reason", "by")}
             if close["by"] is None and "by_gateway" in record:  # a client's recording
@@ -288,9 +377,7 @@ class Stats:
             key2 = (_hashable(record.get("path")), _hashable(record.get("by")))
             self.violations[key2] = self.violations.get(key2, 0) + 1
         elif kind in ("held", "dropped") and type(record.get("t")) is str:
-            flow = self.delivery.get(record["t"])
-            if flow is None:
-                flow = self.delivery[record["t"]] = Delivery()
+            flow = self._flow(record["t"])
             if kind == "held":
                 flow.held += 1
                 if len(flow.waiting) < MAX_WAITING:
@@ -300,43 +387,41 @@ class Stats:
                 if flow.waiting:  # the oldest held one went
                     flow.waiting.popleft()
 
-    def _kind(self, direction: str, op: int | None, name: str | None, size: int) -> None:
-        key = (direction, op, name)
-        kind = self.kinds.get(key)
-        if kind is None:
-            kind = self.kinds[key] = Kind()
-        kind.count += 1
-        kind.bytes += size
-        kind.sizes.add(size)
-
-    def _io(self, ts: float, direction: str, count: int, size: int) -> None:
-        if self.io_start is None:
-            self.io_start = ts
-        index = max(0, int((ts - self.io_start) / self.interval))
-        while index >= MAX_INTERVALS:
-            self._coarsen()
-            index = max(0, int((ts - self.io_start) / self.interval))
-        io = self.io
-        while len(io) <= index:
-            io.append([0, 0, 0, 0])
-        row = io[index]
-        if direction == "in":
-            row[0] += count
-            row[2] += size
-        else:
-            row[1] += count
-            row[3] += size
-
-    def _coarsen(self) -> None:
-        """Twice the interval, half the rows: the series stays within MAX_INTERVALS."""
-        io = self.io
-        self.io = [[a + b for a, b in zip(io[i], io[i + 1] if i + 1 < len(io) else [0, 0, 0, 0])] for i in range(0, len(io), 2)]
-        self.interval *= 2
+    def fold(self) -> None:
+        """Add the counted payloads to conversations, kinds and delivery (before reading them)."""
+        for (conn, direction, op, name, size, service), n in self._counted.items():
+            direction = "in" if direction == "in" else "out"
+            op = op if type(op) is int else None
+            name = name if type(name) is str else None
+            size = size if type(size) is int and size >= 0 else 0
+            talk = self._talk(conn if type(conn) is int else 0, service)
+            talk.payloads[direction] += n
+            talk.bytes[direction] += size * n
+            kind = self.kinds.get((direction, op, name))
+            if kind is None:
+                kind = self.kinds[(direction, op, name)] = Kind()
+            kind.count += n
+            kind.bytes += size * n
+            kind.sizes.add(size, n)
+            if op == self.event and name is not None and self.side == "gateway" and direction == self.service_dir:
+                self._flow(name).read += n
+        self._counted.clear()
+        self._conn = None
+        for conn, (first, last) in self._spans.items():
+            talk = self._talk(conn if type(conn) is int else 0)  # a hostile receiver's "conn"
+            talk.seen(first)
+            talk.seen(last)
+            if self.first is None or first < self.first:
+                self.first = first
+            if self.last is None or last > self.last:
+                self.last = last
+        self._spans.clear()
 
     # --- results -------------------------------------------------------------------------------
 
     @property
     def duration(self) -> float:
+        self.fold()
         return (self.last - self.first) if self.first is not None and self.last is not None else 0.0
 
     def rate(self, count: int, seconds: float) -> float | None:
@@ -347,6 +432,7 @@ class Stats:
 
     def to_json(self) -> dict[str, Any]:
         """The one object of ``gwtool stats --json``."""
+        self.fold()
         duration = self.duration
         return {
             "payloads": self.payloads,

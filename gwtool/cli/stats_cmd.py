@@ -39,7 +39,7 @@ def stats(
 ) -> None:
     """Count what recordings hold: conversations per connection, payload kinds, delivery through a gateway, closes and violations, I/O over time.
 
-    Reads each FILE once, in flat memory (counts are exact; percentiles are exact up to 1,000 samples, above within 1%). --conn and --filter count only the payloads and notices they match.
+    Reads each FILE once, in flat memory (counts are exact; percentiles are exact up to 1,000 distinct values, above within 1%). --conn and --filter count only the payloads and notices they match.
     """
     from gwtool.filters import Filter, FilterError
     from gwtool.stats import Stats
@@ -55,6 +55,7 @@ def stats(
     result = Stats(proto, interval)
     for path in files:
         _read(path, result, wanted)
+    result.fold()
     if conn is not None:  # a relayed event's sender is not the connection asked for
         result.conversations = {key: talk for key, talk in result.conversations.items() if key[1] == conn}
     if json:

@@ -9,7 +9,7 @@ import pytest
 from gwtool.gateway import MockGateway
 from gwtool.protocol.definition import load_protocol
 from gwtool.records import Forward, Notice, Record
-from gwtool.stats import EXACT_SAMPLES, MAX_INTERVALS, RELATIVE_ERROR, Quantiles, Stats
+from gwtool.stats import EXACT_VALUES, MAX_INTERVALS, RELATIVE_ERROR, Quantiles, Stats
 from tests.gateway.gateway_testkit import event, heartbeat, recv, send, service
 
 PROTO = load_protocol(use_env=False)
@@ -34,7 +34,7 @@ def test_percentiles_are_exact_nearest_rank_up_to_the_exact_samples():
 
 def test_percentiles_past_the_exact_samples_are_within_the_stated_bound():
     q = Quantiles()
-    n = EXACT_SAMPLES * 20
+    n = EXACT_VALUES * 20
     for value in range(1, n + 1):
         q.add(float(value))
     assert q.count == n and q.max == n
