@@ -67,15 +67,29 @@ def write_recording(path: Path, lines: int) -> None:
         out.write(b"".join(chunk))
 
 
+def peak_mb(pid: int) -> float:
+    """The process's peak RSS so far (VmHWM: reset by exec, unlike ru_maxrss, which a child
+    inherits from the benchmark that forked it)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def timed(args: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS MB) of one subprocess, its output discarded."""
+    """(seconds, peak RSS MB, sampled every 20 ms) of one subprocess, its output discarded."""
     started = time.monotonic()
+    peak = 0.0
     with subprocess.Popen(args, stdout=subprocess.DEVNULL) as proc:
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        while proc.poll() is None:
+            peak = max(peak, peak_mb(proc.pid))
+            time.sleep(0.02)
     if proc.returncode:
         raise SystemExit(f"{args[0]} exited {proc.returncode}")
-    return time.monotonic() - started, usage.ru_maxrss / 1024
+    return time.monotonic() - started, peak
 
 
 def main() -> int:

@@ -174,7 +174,9 @@ def _table(title: str, *columns: str) -> Any:
     from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
     for i, name in enumerate(columns):
         words = i == 0 or name in WORDS
         table.add_column(name, justify="left" if words else "right", overflow="fold", no_wrap=not words)
