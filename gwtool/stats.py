@@ -84,8 +84,8 @@ class Quantiles:
         for key in sorted(counts):
             seen += counts[key]
             if seen >= rank:
-                if exact:
-                    return float(key)
+                if exact:  # as it was added: a size stays an int
+                    return key if type(key) is int else float(key)
                 middle = 0.0 if key == _ZERO else _GROWTH**key * (1 + RELATIVE_ERROR)  # within 1 % of both ends
                 return min(middle, self.max) if self.max is not None else middle
         return self.max
