@@ -33,6 +33,7 @@ RELATIVE_ERROR = 0.01  # of a percentile from the histogram (half a bucket's wid
 _GROWTH = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)  # bucket i holds [g^i, g^(i+1)); g^i × 1.01 is within 1 % of both
 _LOG_GROWTH = math.log(_GROWTH)
 _HUGE = 1e300
+_NEVER = object()  # an op no record has
 _ZERO = -(1 << 30)  # the bucket of zero and negative values (a clock that went back)
 MAX_INTERVALS = 4096  # of the I/O series, before its interval doubles
 FOLD_EVERY = 50_000  # distinct payload keys counted before they are folded into the results
@@ -167,7 +168,10 @@ class Stats:
         self.session = 0
         self.side = "client"
         self.service_dir = "out"  # the direction of what a service sent, on this recording's side
-        self.payloads = 0
+        self._payloads = 0
+        self._beats = frozenset((self.heartbeat, self.ack))
+        self._relayed: Any = _NEVER  # the EVENT op on a gateway's side (events it forwards)
+        self._per_second = 1 / interval
         self.notices = 0
         self.first: float | None = None
         self.last: float | None = None
@@ -190,6 +194,7 @@ class Stats:
         self.fold()
         self.session += 1
         self.side = "gateway" if header.get("side") == "gateway" else "client"
+        self._relayed = self.event if self.side == "gateway" else _NEVER
         self.service_dir = "in" if self.side == "gateway" else "out"
 
     def add(self, item: Record | Notice) -> None:
@@ -217,7 +222,6 @@ class Stats:
         if get("kind") != "payload":
             self._notice(record, ts, conn)
             return
-        self.payloads += 1
         direction, op, size = get("dir"), get("op"), get("size")
         name = get("t")
         if name is None:
@@ -231,9 +235,10 @@ class Stats:
                 self.fold()
             counted[key] = 1
         except TypeError:  # a list or an object where a name goes: a hostile file's
+            op = name = None
             key = (conn, direction, None, None, 0, None)
             counted[key] = counted.get(key, 0) + 1
-        index = int((ts - self.io_start) / self.interval)
+        index = int((ts - self.io_start) * self._per_second)
         if not 0 <= index < len(self.io):
             index = self._io_row(index)  # (it may replace the series: indexed after)
         row = self.io[index]
@@ -245,9 +250,9 @@ class Stats:
         else:
             row[1] += 1
             row[3] += size
-        if op == self.heartbeat or op == self.ack or "from" in record:
+        if op in self._beats or "from" in record:
             self._heartbeat(record, ts, conn, direction, op)
-        elif op == self.event and self.side == "gateway" and direction != self.service_dir and type(name) is str:
+        elif op == self._relayed and direction != self.service_dir and type(name) is str:
             self._delivered_later(name, ts)
         to = get("to")
         if to:
@@ -278,6 +283,7 @@ class Stats:
         io = self.io
         self.io = [[a + b for a, b in zip(io[i], io[i + 1] if i + 1 < len(io) else [0, 0, 0, 0])] for i in range(0, len(io), 2)]
         self.interval *= 2
+        self._per_second = 1 / self.interval
 
     def _talk(self, conn: int, service: Any = None) -> Conversation:
         key = (self.session, conn)
@@ -327,10 +333,9 @@ class Stats:
                 spans[conn] = [ts, ts]
             elif ts > span[1]:
                 span[1] = ts
-        self.payloads += count
         row[1] += count
         row[3] += size
-        if count and op == self.event and self.side == "gateway" and type(name) is str:
+        if count and op == self._relayed and type(name) is str:
             self._flow(name).forwarded += count
 
     def _odd_forward(self, forward: Any, op: Any, name: Any) -> tuple[int, Any] | None:
@@ -390,6 +395,7 @@ class Stats:
     def fold(self) -> None:
         """Add the counted payloads to conversations, kinds and delivery (before reading them)."""
         for (conn, direction, op, name, size, service), n in self._counted.items():
+            self._payloads += n
             direction = "in" if direction == "in" else "out"
             op = op if type(op) is int else None
             name = name if type(name) is str else None
@@ -418,6 +424,12 @@ class Stats:
         self._spans.clear()
 
     # --- results -------------------------------------------------------------------------------
+
+    @property
+    def payloads(self) -> int:
+        """Every payload: read or written, a relayed event's forwards included."""
+        self.fold()
+        return self._payloads
 
     @property
     def duration(self) -> float:
