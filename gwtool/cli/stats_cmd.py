@@ -10,7 +10,7 @@ import typer
 
 from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
-from gwtool.cli.options import FilterOption, ProtocolOption, load
+from gwtool.cli.options import ProtocolOption, load
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,7 +34,16 @@ def stats(
     conn: Annotated[
         Optional[int], typer.Option("--conn", metavar="N", help="Connection N only (its conn in the recording).")
     ] = None,
-    filter_: FilterOption = None,
+    filter_: Annotated[
+        Optional[str],
+        typer.Option(
+            "--filter",
+            metavar="TERMS",
+            help="Count only what these terms match, e.g. 't:EXECUTE_COMMAND -op:heartbeat' (the dashboard's filter: op: t: "
+            "dir: conn: side:, free words, -term hides; notices pass op: t: dir: terms only when negated).",
+            show_default=False,
+        ),
+    ] = None,
     protocol: ProtocolOption = None,
 ) -> None:
     """Count what recordings hold: conversations per connection, payload kinds, delivery through a gateway, closes and violations, I/O over time.
