@@ -213,23 +213,14 @@ BY = {"gateway": "gw", "service": "svc"}  # who closed, in the conversations tab
 def _conversations(result: Stats) -> Any:
     from rich.text import Text
 
-    table = _table(
-        "Conversations (ACK ms: p50/p99 of heartbeat → ACK)",
-        "conn",
-        "service",
-        "secs",
-        "in",
-        "out",
-        "bytes in/out",
-        "ACK ms",
-        "close (by)",
-    )
+    missed = any(talk.missed for talk in result.conversations.values())  # a column only when some were
+    title = "Conversations (ACK ms: p50/p99 of heartbeat → ACK" + ("; miss: heartbeats never ACKed)" if missed else ")")
+    columns = ("conn", "service", "secs", "in", "out", "bytes in/out", "ACK ms", *(("miss",) if missed else ()), "close (by)")
+    table = _table(title, *columns)
     sessions = result.session > 1
     for talk in result.conversations.values():
         latency = talk.latency
         acks = f"{_ms(latency.percentile(50))}/{_ms(latency.percentile(99))}" if latency.count else "–"
-        if talk.missed:
-            acks += f" ({talk.missed} missed)"
         close = talk.close
         ended = (
             f"{close.get('code')} {close.get('name') or ''} ({BY.get(str(close.get('by')), close.get('by'))})" if close else ""
@@ -239,7 +230,7 @@ def _conversations(result: Stats) -> Any:
         table.add_row(
             f"{talk.session}:{talk.conn}" if sessions else str(talk.conn), Text(talk.service or "–"), f"{talk.duration:.1f}",
             f"{talk.payloads['in']:,}", f"{talk.payloads['out']:,}", f"{_size(talk.bytes['in'], '')}/{_size(talk.bytes['out'], '')}",
-            acks, Text(ended),
+            acks, *((f"{talk.missed:,}" if talk.missed else "",) if missed else ()), Text(ended),
         )  # fmt: skip
     return table
 
