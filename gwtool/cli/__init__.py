@@ -22,6 +22,7 @@ from gwtool.cli import (  # noqa: F401
     protocol_cmds,
     proxy_cmd,
     replay_cmd,
+    stats_cmd,
     tui_cmd,
 )
 from gwtool.cli.app import app

@@ -64,6 +64,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "gwtool replay wire.ndjson --conn 2 --speed 2 --url ws://127.0.0.1:9000",
         "gwtool replay wire.ndjson --only EXECUTE_COMMAND --asap --dry-run",
     ),
+    "stats": (
+        "gwtool stats wire.ndjson",
+        "gwtool stats wire.ndjson --conn 3 --interval 10",
+        "gwtool stats wire.ndjson other.ndjson --filter t:EXECUTE_COMMAND --json",
+    ),
     "proxy": (
         "gwtool proxy --upstream ws://127.0.0.1:8765",
         "gwtool proxy --upstream ws://gateway.internal:8765 --port 8766 --log wire.ndjson --strict",
@@ -99,6 +104,8 @@ EXIT_STATUS = {
     "validate": "Exit status: 0 every payload valid; 1 a payload invalid (each error with its JSON path), or invalid input; "
     "130 Ctrl-C.",
     "locustfile": "Exit status: 0 printed; 1 invalid input.",
+    "stats": "Exit status: 0 printed; 1 invalid input (a file that cannot be read, a broken line, a --filter term "
+    "that cannot match).",
     "check": "Exit status: 0 no case failed; 1 a case failed, or invalid input; 2 the gateway could not be reached "
     "(check gateway) or the command not started (check service); 130 Ctrl-C.",
     "check gateway": "Exit status: 0 no case failed; 1 a case failed, or invalid input (a URL that is not ws:// or wss://); "

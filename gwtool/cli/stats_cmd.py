@@ -1,0 +1,336 @@
+"""``gwtool stats FILE…``: what recordings hold, as tables and an I/O graph (or one JSON object)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from gwtool.cli.app import app
+from gwtool.cli.help import GwtoolCommand
+from gwtool.cli.options import ProtocolOption, load
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gwtool.stats import Stats
+
+PROGRESS_BYTES = 8 << 20  # files at least this large show a progress bar (on a terminal)
+PROGRESS_EVERY = 4096  # lines between progress updates
+GRAPH_HEIGHT = 6
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+@app.command("stats", cls=GwtoolCommand)
+def stats(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE…", help="Recordings (--log of any command).", dir_okay=False)],
+    json: Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON object instead of tables.")] = False,
+    interval: Annotated[
+        float,
+        typer.Option("--interval", min=0.001, metavar="S", help="Seconds per step of the I/O series (doubled past 4,096 steps)."),
+    ] = 1.0,
+    conn: Annotated[
+        Optional[int], typer.Option("--conn", metavar="N", help="Connection N only (its conn in the recording).")
+    ] = None,
+    filter_: Annotated[
+        Optional[str],
+        typer.Option(
+            "--filter",
+            metavar="TERMS",
+            help="Count only what these terms match, e.g. 't:EXECUTE_COMMAND -op:heartbeat' (the dashboard's filter: op: t: "
+            "dir: conn: side:, free words, -term hides; notices pass op: t: dir: terms only when negated).",
+            show_default=False,
+        ),
+    ] = None,
+    protocol: ProtocolOption = None,
+) -> None:
+    """Count what recordings hold: conversations per connection, payload kinds, delivery through a gateway, closes and violations, I/O over time.
+
+    Reads each FILE once, in flat memory (counts are exact; percentiles are exact up to 1,000 distinct values, above within 1%). --conn and --filter count only the payloads and notices they match.
+    """
+    from gwtool.filters import Filter, FilterError
+    from gwtool.stats import Stats
+
+    proto = load(protocol)
+    terms = " ".join(part for part in (f"conn:{conn}" if conn is not None else "", filter_ or "") if part)
+    wanted = None
+    if terms:
+        try:
+            wanted = Filter.parse_strict(terms, proto)
+        except FilterError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--filter" if filter_ else "--conn") from None
+    result = Stats(proto, interval)
+    for path in files:
+        _read(path, result, wanted)
+    result.fold()
+    if conn is not None:  # a relayed event's sender is not the connection asked for
+        result.conversations = {key: talk for key, talk in result.conversations.items() if key[1] == conn}
+    if json:
+        import orjson
+
+        typer.echo(orjson.dumps(result.to_json(), option=orjson.OPT_NON_STR_KEYS).decode())
+        return
+    from rich.console import Console
+
+    _print(Console(highlight=False), result, files)
+
+
+def _read(path: Path, result: Stats, wanted: Any) -> None:
+    """Feed one recording's lines, streamed; broken lines are named as replay and validate name them."""
+    from rich.console import Console
+
+    from gwtool.recording import RecordingError, parse_lines
+
+    try:
+        handle = path.open("rb")
+        size = path.stat().st_size
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    err = Console(stderr=True)
+    with handle:
+        if err.is_terminal and size >= PROGRESS_BYTES:
+            with _progress(err, path, size) as advance:
+                _feed(parse_lines(_counted(handle, advance), str(path)), result, wanted)
+        else:
+            _feed(parse_lines(handle, str(path)), result, wanted)
+
+
+def _feed(lines: Iterable[Any], result: Stats, wanted: Any) -> None:
+    header: dict[str, Any] | None = None
+    add = result.add_json
+    if wanted is None:
+        for line in lines:
+            if line.header is not header:
+                header = line.header
+                result.start_session(header)
+            add(line.record)
+        return
+    from gwtool.recording import item_of
+
+    proto = result.proto
+    for line in lines:
+        if line.header is not header:
+            header = line.header
+            result.start_session(header)
+        item = item_of(line.record)
+        side = "gw" if header.get("side") == "gateway" else "you"
+        if item is not None and wanted.matches(item, proto, side):
+            add(line.record)
+
+
+class _progress:
+    """A progress bar of bytes read, on stderr, gone when done."""
+
+    def __init__(self, err: Console, path: Path, size: int) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn(f"reading {path.name}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                            console=err, transient=True)  # fmt: skip
+        self.task = self.bar.add_task("read", total=size)
+
+    def __enter__(self) -> Any:
+        self.bar.__enter__()
+        return lambda done: self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def _counted(handle: Iterable[bytes], advance: Any) -> Iterator[bytes]:
+    done = 0
+    for number, raw in enumerate(handle):
+        done += len(raw)
+        if not number % PROGRESS_EVERY:
+            advance(done)
+        yield raw
+
+
+# --- the tables -----------------------------------------------------------------------------------
+
+
+def _print(console: Console, result: Stats, files: list[Path]) -> None:
+    from rich.text import Text
+
+    from gwtool.text import plural
+
+    if not result.payloads and not result.notices:
+        console.print(Text(f"{', '.join(map(str, files))}: no records" + (" matched" if result.session else "")), soft_wrap=True)
+        return
+    console.print(
+        Text(
+            f"{plural(result.payloads, 'payload')} and {plural(result.notices, 'notice')} over {result.duration:.2f} s, "
+            f"{plural(len(result.conversations), 'connection')}",
+            "bold",
+        )
+    )
+    for table in (_conversations(result), _kinds(result), _delivery(result), _closes(result)):
+        if table is not None:
+            console.print(table)
+    for line in io_graph(result, min(console.width, 100) - 12):
+        console.print(line)
+    console.print(Text(f"percentiles: {_note()}", "dim"))
+
+
+def _note() -> str:
+    from gwtool.stats import PERCENTILES_NOTE
+
+    return PERCENTILES_NOTE
+
+
+def _table(title: str, *columns: str) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
+    for i, name in enumerate(columns):
+        words = i == 0 or name in WORDS
+        table.add_column(name, justify="left" if words else "right", overflow="fold", no_wrap=not words)
+    return table
+
+
+WORDS = ("service", "kind", "event", "close (by)", "close", "path", "by")  # columns of text, left-aligned and folded
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _size(n: float, space: str = " ") -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f}{space}{unit}" if unit == "B" else f"{n:.1f}{space}{unit}"
+        n /= 1000
+    return f"{n:.1f}{space}GB"
+
+
+BY = {"gateway": "gw", "service": "svc"}  # who closed, in the conversations table
+
+
+def _conversations(result: Stats) -> Any:
+    from rich.text import Text
+
+    missed = any(talk.missed for talk in result.conversations.values())  # a column only when some were
+    title = "Conversations (ACK ms: p50/p99 of heartbeat → ACK" + ("; miss: heartbeats never ACKed)" if missed else ")")
+    columns = ("conn", "service", "secs", "in", "out", "bytes in/out", "ACK ms", *(("miss",) if missed else ()), "close (by)")
+    table = _table(title, *columns)
+    sessions = result.session > 1
+    for talk in result.conversations.values():
+        latency = talk.latency
+        acks = f"{_ms(latency.percentile(50))}/{_ms(latency.percentile(99))}" if latency.count else "–"
+        close = talk.close
+        ended = (
+            f"{close.get('code')} {close.get('name') or ''} ({BY.get(str(close.get('by')), close.get('by'))})" if close else ""
+        )
+        if talk.violations:
+            ended += f" · {talk.violations} violation{'s' if talk.violations > 1 else ''}"
+        table.add_row(
+            f"{talk.session}:{talk.conn}" if sessions else str(talk.conn), Text(talk.service or "–"), f"{talk.duration:.1f}",
+            f"{talk.payloads['in']:,}", f"{talk.payloads['out']:,}", f"{_size(talk.bytes['in'], '')}/{_size(talk.bytes['out'], '')}",
+            acks, *((f"{talk.missed:,}" if talk.missed else "",) if missed else ()), Text(ended),
+        )  # fmt: skip
+    return table
+
+
+def _kinds(result: Stats) -> Any:
+    from rich.text import Text
+
+    table = _table("Kinds", "kind", "count", "share", "bytes", "size p50/p99/max", "per s")
+    total = result.payloads or 1
+    for (direction, op, name), kind in result.sorted_kinds():
+        arrow = "←" if direction == "in" else "→"
+        sizes = kind.sizes
+        rate = result.rate(kind.count, result.duration)
+        table.add_row(
+            Text(f"{arrow} {result.kind_label(op, name)} {name or ''}".rstrip()), f"{kind.count:,}",
+            f"{kind.count / total:.1%}", _size(kind.bytes),
+            f"{sizes.percentile(50) or 0:.0f}/{sizes.percentile(99) or 0:.0f}/{sizes.max or 0:.0f}",
+            "–" if rate is None else f"{rate:,.1f}",
+        )  # fmt: skip
+    table.caption = "← in, → out, as the recording's side saw them"
+    return table
+
+
+def _delivery(result: Stats) -> Any:
+    from rich.text import Text
+
+    if not result.delivery:
+        return None
+    table = _table("Delivery", "event", "read", "forwarded", "held", "later", "dropped", "wait p50/p99 ms")
+    for name, flow in sorted(result.delivery.items()):
+        wait = f"{_ms(flow.wait.percentile(50))}/{_ms(flow.wait.percentile(99))}" if flow.wait.count else "–"
+        table.add_row(Text(name), f"{flow.read:,}", f"{flow.forwarded:,}", f"{flow.held:,}", f"{flow.delivered_later:,}",
+                      f"{flow.dropped:,}", wait)  # fmt: skip
+    table.caption = "forwarded: written at once; later: from the hold (wait: held → written)"
+    return table
+
+
+def _closes(result: Stats) -> Any:
+    from rich.console import Group
+    from rich.text import Text
+
+    if not result.closes and not result.violations:
+        return None
+    parts = []
+    if result.closes:
+        table = _table("Closes", "close", "by", "count")
+        for (code, name, by), n in sorted(result.closes.items(), key=lambda item: -item[1]):
+            table.add_row(Text(f"{code} {name or ''}".rstrip()), Text(str(by or "?")), f"{n:,}")
+        parts.append(table)
+    if result.violations:
+        table = _table("Violations", "path", "by", "count")
+        for (path, by), n in sorted(result.violations.items(), key=lambda item: -item[1]):
+            table.add_row(Text(str(path or "–")), Text(str(by or "?")), f"{n:,}")
+        parts.append(table)
+    return Group(*parts)
+
+
+def io_graph(result: Stats, width: int) -> list[Any]:
+    """Payloads/s and bytes/s over time as bar charts of ``width`` columns, with a scale on the
+    left and a time axis (seconds from the first record) below."""
+    from rich.text import Text
+
+    rows = result.io
+    if not rows:
+        return []
+    width = max(10, width)
+    step = max(1, -(-len(rows) // width))  # intervals per column
+    seconds = result.interval * step
+    columns = [[sum(col) for col in zip(*rows[i : i + step])] for i in range(0, len(rows), step)]
+    out: list[Any] = []
+    for title, values, unit in (
+        ("payloads/s (in + out)", [(c[0] + c[1]) / seconds for c in columns], "/s"),
+        ("bytes/s (in + out)", [(c[2] + c[3]) / seconds for c in columns], "B/s"),
+    ):
+        out.append(Text(f"I/O: {title}, {seconds:g} s a column", "bold"))
+        peak = max(values) or 1.0
+        for level in range(GRAPH_HEIGHT, 0, -1):
+            bar = "".join(BLOCKS[max(0, min(8, round((v / peak * GRAPH_HEIGHT - (level - 1)) * 8)))] for v in values)
+            scale = _scale(peak, unit) if level == GRAPH_HEIGHT else ("0" if level == 1 else "")
+            out.append(Text(f"{scale:>10} ┤", "dim") + Text(bar, "cyan"))
+        out.append(Text(" " * 11 + "└" + "─" * len(values), "dim"))
+        out.append(Text(" " * 12 + _axis(len(values), seconds), "dim"))
+    return out
+
+
+def _scale(value: float, unit: str) -> str:
+    if unit == "B/s":
+        return _size(value) + "/s"
+    return f"{value:,.0f}{unit}" if value >= 10 else f"{value:.1f}{unit}"
+
+
+def _axis(columns: int, seconds: float) -> str:
+    """``0s          12s         24s``: each label starts under the column it names."""
+    spacing = 12
+    line = ""
+    for col in range(0, columns, spacing):
+        label = f"{col * seconds:g}s"
+        if columns - col >= len(label) or col == 0:
+            line = line.ljust(col) + label
+    end = f"{columns * seconds:g}s"
+    if len(line) < columns - len(end):
+        line = line.ljust(columns - len(end) + 1) + end
+    return line

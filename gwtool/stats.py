@@ -1,0 +1,536 @@
+"""Statistics of a stream of records: conversations, kinds, delivery, closes, I/O over time.
+
+``Stats`` is fed records one at a time, in their NDJSON form (``add_json``: a recording's lines,
+as ``gwtool stats`` reads them) or as Records and Notices (``add``: a live stream). Its memory is
+bounded by the number of connections, kinds, event types and close codes, never by the payloads:
+
+- counts and byte totals are exact;
+- percentiles (``Quantiles``) are exact nearest-rank values while a series holds at most
+  ``EXACT_VALUES`` distinct values (payload sizes rarely have more; latencies have one per ACK);
+  beyond, they come from a histogram of logarithmic buckets and are within ``RELATIVE_ERROR``
+  (1 %) of the exact value; the max stays exact;
+- the I/O series keeps at most ``MAX_INTERVALS`` intervals: a longer stream doubles the interval
+  (merging neighbours) rather than growing.
+
+How the console summary could use it: ``Summary`` in output.py keeps one second of counts per kind
+on the hot path; a ``Stats`` subscribed beside it (fed by ``add``) would give the same kinds with
+sizes and rates over the whole run, for a closing summary, without touching that path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gwtool.protocol.definition import Definition
+    from gwtool.records import Notice, Record
+
+EXACT_VALUES = 1000  # distinct values a series keeps as they are, with their counts (percentiles exact up to here)
+RELATIVE_ERROR = 0.01  # of a percentile from the histogram (half a bucket's width)
+_GROWTH = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)  # bucket i holds [g^i, g^(i+1)); g^i × 1.01 is within 1 % of both
+_LOG_GROWTH = math.log(_GROWTH)
+_HUGE = 1e300
+_NEVER = object()  # an op no record has
+_ZERO = -(1 << 30)  # the bucket of zero and negative values (a clock that went back)
+MAX_INTERVALS = 4096  # of the I/O series, before its interval doubles
+FOLD_EVERY = 50_000  # distinct payload keys counted before they are folded into the results
+MAX_WAITING = 100_000  # held events waiting for their delivery, per event type (the gateway's hold is smaller)
+PERCENTILES_NOTE = (
+    f"nearest-rank; exact up to {EXACT_VALUES:,} distinct values, above within {RELATIVE_ERROR:.0%} (log histogram); max exact"
+)
+
+
+class Quantiles:
+    """Percentiles of a series in bounded memory: exact while it holds at most ``EXACT_VALUES``
+    distinct values (each kept with its count), then from logarithmic buckets (within
+    ``RELATIVE_ERROR``). Max is always exact."""
+
+    __slots__ = ("count", "max", "_exact", "_buckets")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.max: float | None = None
+        self._exact: dict[float, int] | None = {}
+        self._buckets: dict[int, int] = {}
+
+    def add(self, value: float, times: int = 1) -> None:
+        self.count += times
+        if self.max is None or value > self.max:
+            self.max = value
+        exact = self._exact
+        if exact is not None:
+            exact[value] = exact.get(value, 0) + times
+            if len(exact) > EXACT_VALUES:
+                for sample, n in exact.items():
+                    self._bucket(sample, n)
+                self._exact = None
+        else:
+            self._bucket(value, times)
+
+    def _bucket(self, value: float, times: int) -> None:
+        key = math.floor(math.log(value) / _LOG_GROWTH) if value > 0 else _ZERO
+        self._buckets[key] = self._buckets.get(key, 0) + times
+
+    def percentile(self, pct: float) -> float | None:
+        """The nearest-rank ``pct`` percentile (None with no samples)."""
+        if not self.count:
+            return None
+        rank = max(1, math.ceil(self.count * pct / 100))
+        exact = self._exact is not None
+        counts: dict[Any, int] = self._exact if self._exact is not None else self._buckets
+        seen = 0
+        for key in sorted(counts):
+            seen += counts[key]
+            if seen >= rank:
+                if exact:  # as it was added: a size stays an int
+                    return key if type(key) is int else float(key)
+                middle = 0.0 if key == _ZERO else _GROWTH**key * (1 + RELATIVE_ERROR)  # within 1 % of both ends
+                return min(middle, self.max) if self.max is not None else middle
+        return self.max
+
+    def summary(self, *pcts: int) -> dict[str, float | None]:
+        """``{"p50": …, "p99": …, "max": …}``, rounded for JSON."""
+        out = {f"p{p}": _round(self.percentile(p)) for p in pcts}
+        out["max"] = _round(self.max)
+        return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+@dataclass(slots=True)
+class Conversation:
+    """One connection: who it was, what crossed it each way, its heartbeats, how it ended."""
+
+    session: int
+    conn: int
+    service: str | None = None
+    first: float | None = None
+    last: float | None = None
+    payloads: dict[str, int] = field(default_factory=lambda: {"in": 0, "out": 0})
+    bytes: dict[str, int] = field(default_factory=lambda: {"in": 0, "out": 0})
+    latency: Quantiles = field(default_factory=Quantiles)  # heartbeat → ACK, ms
+    missed: int = 0  # heartbeats followed by another before their ACK
+    heartbeat_ts: float | None = None  # the heartbeat waiting for its ACK
+    violations: int = 0
+    close: dict[str, Any] | None = None  # code, name, reason, by
+
+    def seen(self, ts: float) -> None:
+        if self.first is None or ts < self.first:
+            self.first = ts
+        if self.last is None or ts > self.last:
+            self.last = ts
+
+    @property
+    def duration(self) -> float:
+        return (self.last - self.first) if self.first is not None and self.last is not None else 0.0
+
+
+@dataclass(slots=True)
+class Kind:
+    count: int = 0
+    bytes: int = 0
+    sizes: Quantiles = field(default_factory=Quantiles)
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One event type through a gateway: read from services, forwarded at once, held, delivered
+    later (from the hold), dropped from the hold; and how long the held ones waited."""
+
+    read: int = 0
+    forwarded: int = 0
+    held: int = 0
+    delivered_later: int = 0
+    dropped: int = 0
+    wait: Quantiles = field(default_factory=Quantiles)  # held → delivered, ms
+    waiting: deque[float] = field(default_factory=deque)  # held notices' times, oldest first
+
+
+class Stats:
+    """Everything ``gwtool stats`` reports, built one record at a time.
+
+    A payload costs a few dictionary operations: it is counted under its (connection, direction,
+    op, name, size, service) until ``fold`` (at most every ``FOLD_EVERY`` distinct keys, and before
+    any result is read) adds the counts to conversations and kinds. Heartbeats, ACKs and events
+    held and delivered later are followed one by one (their timing is the point)."""
+
+    def __init__(self, proto: Definition, interval: float = 1.0) -> None:
+        self.proto = proto
+        self.heartbeat = proto.op("HEARTBEAT")
+        self.ack = proto.op("HEARTBEAT_ACK")
+        self.event = proto.op("EVENT")
+        self.interval = interval
+        self.session = 0
+        self.side = "client"
+        self.service_dir = "out"  # the direction of what a service sent, on this recording's side
+        self._payloads = 0
+        self._beats = frozenset((self.heartbeat, self.ack))
+        self._relayed: Any = _NEVER  # the EVENT op on a gateway's side (events it forwards)
+        self._per_second = 1 / interval
+        self.notices = 0
+        self.first: float | None = None
+        self.last: float | None = None
+        self.conversations: dict[tuple[int, int], Conversation] = {}
+        self.kinds: dict[tuple[str, Any, Any], Kind] = {}
+        self.delivery: dict[str, Delivery] = {}
+        self.closes: dict[tuple[Any, Any, Any], int] = {}
+        self.violations: dict[tuple[Any, Any], int] = {}
+        self.io: list[list[int]] = []  # per interval: payloads in, out, bytes in, out
+        self.io_start: float | None = None
+        self._counted: dict[tuple[Any, ...], int] = {}  # payloads not folded yet, by key
+        self._spans: dict[int, list[float]] = {}  # this session's connections: [first, last] seen
+        self._conn: int | None = None  # the connection of the last record, and its span
+        self._span: list[float] = []
+
+    # --- feeding -------------------------------------------------------------------------------
+
+    def start_session(self, header: dict[str, Any]) -> None:
+        """A recording's header: the records after it are read from its side of the wire."""
+        self.fold()
+        self.session += 1
+        self.side = "gateway" if header.get("side") == "gateway" else "client"
+        self._relayed = self.event if self.side == "gateway" else _NEVER
+        self.service_dir = "in" if self.side == "gateway" else "out"
+
+    def add(self, item: Record | Notice) -> None:
+        """A live Record or Notice."""
+        self.add_json(item.to_json())
+
+    def add_json(self, record: dict[str, Any]) -> None:
+        """One record in its NDJSON form (``Record.to_json`` / ``Notice.to_json``); anything a
+        hostile file holds is counted as nameless, never raised. (The hot path of ``gwtool
+        stats``: a few dictionary operations for most payloads.)"""
+        get = record.get
+        ts = get("ts")
+        if type(ts) is not float or not -_HUGE < ts < _HUGE:  # NaN and infinities fail the comparison
+            ts = float(ts) if type(ts) is int else (self._span[1] if self._span else 0.0)
+        if self.io_start is None:
+            self.io_start = ts
+        conn = get("conn")
+        if conn != self._conn or type(conn) is not int:
+            conn = self._switch(conn, ts)
+        span = self._span
+        if ts > span[1]:
+            span[1] = ts
+        elif ts < span[0]:
+            span[0] = ts
+        if get("kind") != "payload":
+            self._notice(record, ts, conn)
+            return
+        direction, op, size = get("dir"), get("op"), get("size")
+        name = get("t")
+        if name is None:
+            name = get("type")
+        counted = self._counted
+        key = (conn, direction, op, name, size, get("service"))
+        try:
+            counted[key] += 1
+        except KeyError:
+            if len(counted) >= FOLD_EVERY:
+                self.fold()
+            counted[key] = 1
+        except TypeError:  # a list or an object where a name goes: a hostile file's
+            op = name = None
+            key = (conn, direction, None, None, 0, None)
+            counted[key] = counted.get(key, 0) + 1
+        index = int((ts - self.io_start) * self._per_second)
+        if not 0 <= index < len(self.io):
+            index = self._io_row(index)  # (it may replace the series: indexed after)
+        row = self.io[index]
+        if type(size) is not int:
+            size = 0
+        if direction == "in":
+            row[0] += 1
+            row[2] += size
+        else:
+            row[1] += 1
+            row[3] += size
+        if op in self._beats or "from" in record:
+            self._heartbeat(record, ts, conn, direction, op)
+        elif op == self._relayed and direction != self.service_dir and type(name) is str:
+            self._delivered_later(name, ts)
+        to = get("to")
+        if to:
+            self._forwards(to, ts, op, name, row)
+
+    def _switch(self, conn: Any, ts: float) -> int:
+        """The connection records are about now (they come in runs): its span, kept at hand."""
+        if type(conn) is not int:
+            conn = 0
+        span = self._spans.get(conn)
+        if span is None:
+            span = self._spans[conn] = [ts, ts]
+        self._conn, self._span = conn, span
+        return conn  # type: ignore[no-any-return]
+
+    def _io_row(self, index: int) -> int:
+        """The row of an interval not in the series yet (or before its start: the first)."""
+        index = max(0, index)
+        while index >= MAX_INTERVALS:
+            self._coarsen()
+            index //= 2
+        while len(self.io) <= index:
+            self.io.append([0, 0, 0, 0])
+        return index
+
+    def _coarsen(self) -> None:
+        """Twice the interval, half the rows: the series stays within MAX_INTERVALS."""
+        io = self.io
+        self.io = [[a + b for a, b in zip(io[i], io[i + 1] if i + 1 < len(io) else [0, 0, 0, 0])] for i in range(0, len(io), 2)]
+        self.interval *= 2
+        self._per_second = 1 / self.interval
+
+    def _talk(self, conn: int, service: Any = None) -> Conversation:
+        key = (self.session, conn)
+        talk = self.conversations.get(key)
+        if talk is None:
+            talk = self.conversations[key] = Conversation(self.session, conn)
+        if isinstance(service, str):
+            talk.service = service
+        return talk
+
+    def _heartbeat(self, record: dict[str, Any], ts: float, conn: int, direction: Any, op: Any) -> None:
+        sender = record.get("from")
+        by_service = sender == "service" if sender is not None else direction == self.service_dir
+        talk = self._talk(conn)
+        if op == self.heartbeat and by_service:
+            if talk.heartbeat_ts is not None:
+                talk.missed += 1
+            talk.heartbeat_ts = ts
+        elif op == self.ack and not by_service:
+            latency = record.get("latency_ms")
+            if isinstance(latency, int | float) and math.isfinite(latency):
+                talk.latency.add(float(latency))
+            elif talk.heartbeat_ts is not None:
+                talk.latency.add(round((ts - talk.heartbeat_ts) * 1000, 6))
+            talk.heartbeat_ts = None
+
+    def _forwards(self, to: Any, ts: float, op: Any, name: Any, row: list[int]) -> None:
+        """A relayed event's receivers: payloads the gateway wrote, on their connections."""
+        if not isinstance(to, list):
+            return
+        counted, spans = self._counted, self._spans
+        count = size = 0
+        for forward in to:
+            try:
+                conn, bytes_ = forward["conn"], forward["size"]
+                key = (conn, "out", op, name, bytes_, forward["service"])
+                counted[key] += 1
+            except (KeyError, TypeError):  # a new key; or a hostile entry, counted if it names a connection
+                odd = self._odd_forward(forward, op, name)
+                if odd is None:
+                    continue
+                conn, bytes_ = odd
+            count += 1
+            size += bytes_ if type(bytes_) is int else 0
+            span = spans.get(conn)
+            if span is None:
+                spans[conn] = [ts, ts]
+            elif ts > span[1]:
+                span[1] = ts
+        row[1] += count
+        row[3] += size
+        if count and op == self._relayed and type(name) is str:
+            self._flow(name).forwarded += count
+
+    def _odd_forward(self, forward: Any, op: Any, name: Any) -> tuple[int, Any] | None:
+        """A ``to`` entry the fast path did not count: a new key, or a hostile entry (nameless)."""
+        if type(forward) is not dict or type(forward.get("conn")) is not int:
+            return None
+        conn, size, service = forward["conn"], forward.get("size"), forward.get("service")
+        key = (conn, "out", op, name, size, service)
+        try:
+            self._counted[key] = self._counted.get(key, 0) + 1
+        except TypeError:
+            key = (conn, "out", None, None, 0, None)
+            self._counted[key] = self._counted.get(key, 0) + 1
+        return conn, size
+
+    def _flow(self, name: str) -> Delivery:
+        flow = self.delivery.get(name)
+        if flow is None:
+            flow = self.delivery[name] = Delivery()
+        return flow
+
+    def _delivered_later(self, name: str, ts: float) -> None:
+        """An event the gateway wrote on its own: one the hold gave up, if one is waiting (else an
+        event it made itself, IDENTIFIED …, not a delivery)."""
+        flow = self.delivery.get(name)
+        if flow is not None and flow.waiting:
+            flow.delivered_later += 1
+            flow.wait.add(round((ts - flow.waiting.popleft()) * 1000, 6))
+
+    def _notice(self, record: dict[str, Any], ts: float, conn: int) -> None:
+        self.notices += 1
+        kind = record.get("kind")
+        talk = self._talk(conn, record.get("service"))
+        if kind == "closed":
+            close = {key: record.get(key) for key in ("code", "name", "reason", "by")}
+            if close["by"] is None and "by_gateway" in record:  # a client's recording
+                close["by"] = "gateway" if record.get("by_gateway") else "service"
+            talk.close = close
+            talk.heartbeat_ts = None
+            key = (_hashable(close["code"]), _hashable(close["name"]), _hashable(close["by"]))
+            self.closes[key] = self.closes.get(key, 0) + 1
+        elif kind == "violation":
+            talk.violations += 1
+            key2 = (_hashable(record.get("path")), _hashable(record.get("by")))
+            self.violations[key2] = self.violations.get(key2, 0) + 1
+        elif kind in ("held", "dropped") and type(record.get("t")) is str:
+            flow = self._flow(record["t"])
+            if kind == "held":
+                flow.held += 1
+                if len(flow.waiting) < MAX_WAITING:
+                    flow.waiting.append(ts)
+            else:
+                flow.dropped += 1
+                if flow.waiting:  # the oldest held one went
+                    flow.waiting.popleft()
+
+    def fold(self) -> None:
+        """Add the counted payloads to conversations, kinds and delivery (before reading them)."""
+        for (conn, direction, op, name, size, service), n in self._counted.items():
+            self._payloads += n
+            direction = "in" if direction == "in" else "out"
+            op = op if type(op) is int else None
+            name = name if type(name) is str else None
+            size = size if type(size) is int and size >= 0 else 0
+            talk = self._talk(conn if type(conn) is int else 0, service)
+            talk.payloads[direction] += n
+            talk.bytes[direction] += size * n
+            kind = self.kinds.get((direction, op, name))
+            if kind is None:
+                kind = self.kinds[(direction, op, name)] = Kind()
+            kind.count += n
+            kind.bytes += size * n
+            kind.sizes.add(size, n)
+            if op == self.event and name is not None and self.side == "gateway" and direction == self.service_dir:
+                self._flow(name).read += n
+        self._counted.clear()
+        self._conn = None
+        for conn, (first, last) in self._spans.items():
+            talk = self._talk(conn if type(conn) is int else 0)  # a hostile receiver's "conn"
+            talk.seen(first)
+            talk.seen(last)
+            if self.first is None or first < self.first:
+                self.first = first
+            if self.last is None or last > self.last:
+                self.last = last
+        self._spans.clear()
+
+    # --- results -------------------------------------------------------------------------------
+
+    @property
+    def payloads(self) -> int:
+        """Every payload: read or written, a relayed event's forwards included."""
+        self.fold()
+        return self._payloads
+
+    @property
+    def duration(self) -> float:
+        self.fold()
+        return (self.last - self.first) if self.first is not None and self.last is not None else 0.0
+
+    def rate(self, count: int, seconds: float) -> float | None:
+        return round(count / seconds, 3) if seconds > 0 else None
+
+    def kind_label(self, op: int | None, name: str | None) -> str:
+        return self.proto.op_name(op) if op is not None else "no op"
+
+    def to_json(self) -> dict[str, Any]:
+        """The one object of ``gwtool stats --json``."""
+        self.fold()
+        duration = self.duration
+        return {
+            "payloads": self.payloads,
+            "notices": self.notices,
+            "duration_s": round(duration, 6),
+            "first_ts": self.first,
+            "last_ts": self.last,
+            "percentiles": PERCENTILES_NOTE,
+            "conversations": [self._conversation_json(talk) for talk in self.conversations.values()],
+            "kinds": self._kinds_json(duration),
+            "delivery": self._delivery_json(),
+            "closes": [
+                {"code": code, "name": name, "by": by, "count": n}
+                for (code, name, by), n in sorted(self.closes.items(), key=lambda item: -item[1])
+            ],
+            "violations": [
+                {"path": path, "by": by, "count": n}
+                for (path, by), n in sorted(self.violations.items(), key=lambda item: -item[1])
+            ],
+            "io": self.io_json(),
+        }
+
+    def _conversation_json(self, talk: Conversation) -> dict[str, Any]:
+        total = talk.payloads["in"] + talk.payloads["out"]
+        return {
+            "session": talk.session,
+            "conn": talk.conn,
+            "service": talk.service,
+            "first_ts": talk.first,
+            "last_ts": talk.last,
+            "duration_s": round(talk.duration, 6),
+            "payloads_in": talk.payloads["in"],
+            "payloads_out": talk.payloads["out"],
+            "bytes_in": talk.bytes["in"],
+            "bytes_out": talk.bytes["out"],
+            "rate": self.rate(total, talk.duration),
+            "latency_ms": {"count": talk.latency.count, **talk.latency.summary(50, 95, 99)},
+            "missed_acks": talk.missed,
+            "violations": talk.violations,
+            "close": talk.close,
+        }
+
+    def sorted_kinds(self) -> list[tuple[tuple[str, Any, Any], Kind]]:
+        return sorted(self.kinds.items(), key=lambda item: (item[0][0], -item[1].count))
+
+    def _kinds_json(self, duration: float) -> list[dict[str, Any]]:
+        total = self.payloads or 1
+        return [
+            {
+                "dir": direction,
+                "op": self.kind_label(op, name),
+                "op_code": op,
+                "name": name,
+                "count": kind.count,
+                "bytes": kind.bytes,
+                "share": round(kind.count / total, 6),
+                "rate": self.rate(kind.count, duration),
+                **{f"size_{key}": value for key, value in kind.sizes.summary(50, 99).items()},
+            }  # fmt: skip
+            for (direction, op, name), kind in self.sorted_kinds()
+        ]
+
+    def _delivery_json(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "t": name,
+                "read": flow.read,
+                "forwarded": flow.forwarded,
+                "held": flow.held,
+                "delivered_later": flow.delivered_later,
+                "dropped": flow.dropped,
+                "still_held": len(flow.waiting),
+                "wait_ms": {"count": flow.wait.count, **flow.wait.summary(50, 99)},
+            }  # fmt: skip
+            for name, flow in sorted(self.delivery.items())
+        ]
+
+    def io_json(self) -> dict[str, Any]:
+        keys = ("payloads_in", "payloads_out", "bytes_in", "bytes_out")
+        return {
+            "interval_s": self.interval,
+            "start_ts": self.io_start,
+            "series": [{"t": round(i * self.interval, 6), **dict(zip(keys, row))} for i, row in enumerate(self.io)],
+        }
+
+
+def _hashable(value: Any) -> Any:
+    """A value from a file as a key: JSON's lists and objects become their text."""
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
