@@ -37,6 +37,7 @@ from gwtool.records import Notice, Record, masked_identify, preview
 from gwtool.session import Ack, Action, Close, Hello, Identified, Problem, Send, ServiceSession, Stalled, Zombie
 from gwtool.session.service import ZOMBIE_CLOSE
 from gwtool.text import plural
+from gwtool.wire import close_of
 
 Item = Record | Notice
 # connecting → identifying → identified; reconnecting (waiting out a backoff); closed (run() ended)
@@ -568,11 +569,11 @@ class GatewayClient:
         )
 
     def _ended(self, exc: ConnectionClosed) -> _Ended:
-        if exc.rcvd is not None and (exc.sent is None or exc.rcvd_then_sent):
-            return _Ended(exc.rcvd.code, exc.rcvd.reason, by_gateway=True)
-        if exc.sent is not None:
-            return _Ended(exc.sent.code, exc.sent.reason, by_gateway=False)
-        return _Ended(ABNORMAL_CLOSE, "no close frame", by_gateway=False)
+        close = close_of(exc.rcvd, exc.sent, exc.rcvd_then_sent)
+        if close is None:
+            return _Ended(ABNORMAL_CLOSE, "no close frame", by_gateway=False)
+        code, reason, by_gateway = close
+        return _Ended(code, reason, by_gateway=by_gateway)
 
     # --- after a connection ended ----------------------------------------------------------------
 
