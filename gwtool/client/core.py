@@ -528,9 +528,7 @@ class GatewayClient:
             elif isinstance(action, Zombie):
                 self._zombie(ws, action)
             elif isinstance(action, Stalled):
-                self._stalled = f"the gateway sent no {action.step} within {action.seconds:g} s " + (
-                    "of connecting" if action.step == "HELLO" else "of IDENTIFY"
-                )
+                self._stalled = f"the gateway sent {action.reason}"
             elif isinstance(action, Close) and ws.state is State.OPEN and not self._closing:  # else one is under way
                 if self._stalled is not None:
                     self._notice("warning", f"{self._stalled}: closing ({action.code} {action.name})")

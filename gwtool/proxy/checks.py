@@ -177,8 +177,7 @@ class Checks:
     def _stalled(self, stalled: Stalled, now: float) -> Violation:
         """A handshake step that did not come: said once, then checking goes on with a fresh session
         in the same step (HELLO may still come late)."""
-        after = "of connecting" if stalled.step == "HELLO" else "of IDENTIFY"
-        violation = self._gateway_violation(None, f"no {stalled.step} within {stalled.seconds:g} s {after}", "")
+        violation = self._gateway_violation(None, stalled.reason, "")
         fresh = ServiceSession(self.proto, self.service.service, compress=self.service.compress, heartbeat=False,
                                handshake_timeout=NEVER)  # fmt: skip
         fresh.connected(now)

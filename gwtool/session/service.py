@@ -104,12 +104,10 @@ class ServiceSession:
     def tick(self, now: float) -> list[Action]:
         """What is due by ``now``: a handshake deadline passed, a heartbeat (or a zombie)."""
         if self.phase in ("awaiting_hello", "identifying") and self._handshake_by is not None and now >= self._handshake_by:
-            step = "HELLO" if self.phase == "awaiting_hello" else "IDENTIFIED"
-            after = "of connecting" if step == "HELLO" else "of IDENTIFY"
+            stalled = Stalled("HELLO" if self.phase == "awaiting_hello" else "IDENTIFIED", self.handshake_timeout)
             self.phase = "closed"
             close = self.proto.close(ZOMBIE_CLOSE)
-            reason = f"no {step} within {self.handshake_timeout:g} s {after}"
-            return [Stalled(step, self.handshake_timeout), Close(close.code, close.name, reason)]
+            return [stalled, Close(close.code, close.name, stalled.reason)]
         if self._next_beat is None or now < self._next_beat or self.interval_ms is None:
             return []
         interval = self.interval_ms / 1000
