@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from gwtool.protocol.examples import identify_payload
-from gwtool.protocol.validate import validate_payload
+from gwtool.protocol.validate import error_path, validate_payload
 from gwtool.session.actions import Ack, Action, Close, Hello, Identified, Problem, Send, Stalled, Zombie
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class ServiceSession:
             out.append(Problem(f"expected HELLO first, got {self._describe(payload)}"))
         if compressed and (not self.compress or self.phase == "awaiting_hello"):
             out.append(Problem("a compressed payload though IDENTIFY did not ask for compression"))
-        out += (Problem(text, _path_of(text), True) for text in validate_payload(self.proto, payload, sender="gateway"))
+        out += (Problem(text, error_path(text), True) for text in validate_payload(self.proto, payload, sender="gateway"))
         if op == self._op["HEARTBEAT_ACK"]:
             out.append(self._on_ack(now))
         elif op == self._op["HELLO"]:
@@ -231,9 +231,3 @@ class ServiceSession:
         op = payload.get("op")
         opcode = self.proto.opcode_by_code.get(op) if type(op) is int else None
         return f"{op} {opcode.name}" if opcode else f"op {op!r}"
-
-
-def _path_of(error: str) -> str:
-    """The JSON path a validation error starts with (``d.ids.shard: expected …`` → ``d.ids.shard``)."""
-    head, sep, _ = error.partition(": ")
-    return head if sep and " " not in head else ""
