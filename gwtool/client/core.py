@@ -118,7 +118,7 @@ class GatewayClient:
     ):
         self.proto = proto or load_protocol()
         if service not in self.proto.services:
-            raise GwtoolError(f"unknown service type {service!r} (known: {', '.join(self.proto.services)})")
+            raise GwtoolError(self.proto.unknown_service_text(service))
         check_url(url)
         self.url, self.service, self.token, self.compress = url, service, token, compress
         self.heartbeat, self.reconnect, self.retry_first = heartbeat, reconnect, retry_first

@@ -47,7 +47,7 @@ class ServiceSession:
         first_beat: Callable[[], float] = random.random,
     ):
         if service not in proto.services:
-            raise ValueError(f"unknown service type {service!r} (known: {', '.join(proto.services)})")
+            raise ValueError(proto.unknown_service_text(service))
         self.proto, self.service, self.token, self.compress = proto, service, token, compress
         self.scheduled_beats = heartbeat  # False: only answer the gateway's requests
         self.handshake_timeout = handshake_timeout
@@ -146,7 +146,7 @@ class ServiceSession:
         ``now``. Expect what that type receives, compressed payloads if it asked, and IDENTIFIED
         within ``handshake_timeout`` of now (not of HELLO: the service chose when to identify)."""
         if service not in self.proto.services:
-            raise ValueError(f"unknown service type {service!r} (known: {', '.join(self.proto.services)})")
+            raise ValueError(self.proto.unknown_service_text(service))
         self.service, self.compress = service, compress
         self._receives = {t for t, e in self.proto.events.items() if e.is_received_by(service) or e.routing == "identified"}
         if self.phase == "identifying":
