@@ -56,7 +56,7 @@ class ServiceSession:
         identified = proto.event_with_routing("identified")
         self.identified_t = identified.t if identified is not None else None
         self._op = {name: proto.op(name) for name in proto.opcodes}
-        self._receives = {t for t, e in proto.events.items() if e.is_received_by(service) or e.routing == "identified"}
+        self._receives = _received_by(proto, service)
         self.phase: Phase = "closed"
         self.interval_ms: int | None = None
         self.identified: Identified | None = None
@@ -148,7 +148,7 @@ class ServiceSession:
         if service not in self.proto.services:
             raise ValueError(self.proto.unknown_service_text(service))
         self.service, self.compress = service, compress
-        self._receives = {t for t, e in self.proto.events.items() if e.is_received_by(service) or e.routing == "identified"}
+        self._receives = _received_by(self.proto, service)
         if self.phase == "identifying":
             self._handshake_by = now + self.handshake_timeout
 
@@ -231,3 +231,9 @@ class ServiceSession:
         op = payload.get("op")
         opcode = self.proto.opcode_by_code.get(op) if type(op) is int else None
         return f"{op} {opcode.name}" if opcode else f"op {op!r}"
+
+
+def _received_by(proto: Definition, service: str) -> set[str]:
+    """The events a connection identified as ``service`` may be sent: its own, and those routed to
+    whoever identified (IDENTIFIED), whatever its type."""
+    return {t for t, e in proto.events.items() if e.is_received_by(service) or e.routing == "identified"}
