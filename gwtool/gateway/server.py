@@ -420,7 +420,7 @@ class MockGateway(Broadcaster):
         router = self.router
         if event.t in router.held_by_t:  # older ones of its type wait: it goes behind them, in order
             older = router.held_by_t[event.t]
-            self._hold(Held(event, frame, sender.id), sender, f"behind {older:,} older one{'s' * (older != 1)}")
+            self._hold(Held(event, frame, sender.id), sender, f"behind {plural(older, 'older one')}")
             self._pump()
         elif event.routing == "round_robin":
             receivers = len(router.receivers(event))
