@@ -499,10 +499,7 @@ class GatewayClient:
         if payload is None:
             self._emit(record)
             return
-        due = self.session.deadline()
         actions = self.session.receive(payload, time.monotonic(), compressed=record.compressed)
-        if self.session.deadline() != due:
-            self._deadline_moved.set()
         for action in actions:
             if isinstance(action, Ack):  # measured before subscribers see the ACK's record
                 self.last_ack_ms = record.latency_ms = action.latency_ms
@@ -512,7 +509,8 @@ class GatewayClient:
         await self._act(ws, actions)
 
     async def _act(self, ws: ClientConnection, actions: list[Action]) -> None:
-        """Carry out what the session answered, in order."""
+        """Carry out what the session answered, in order. Only the handshake's steps move the session's
+        deadline (HELLO schedules the first beat, IDENTIFIED ends the handshake's): they wake the clock."""
         invalid = [a.text for a in actions if isinstance(a, Problem) and a.invalid]
         if invalid:
             self._notice("warning", f"the gateway sent an invalid payload: {'; '.join(invalid)}", errors=invalid)
@@ -523,7 +521,9 @@ class GatewayClient:
                 self._notice("warning", action.text, path=action.path)
             elif isinstance(action, Hello):
                 self.state.heartbeat_interval = action.interval_ms
+                self._deadline_moved.set()
             elif isinstance(action, Identified):
+                self._deadline_moved.set()
                 self._on_identified(action)
             elif isinstance(action, Zombie):
                 self._zombie(ws, action)
@@ -538,8 +538,8 @@ class GatewayClient:
         """Send a payload the session made; a heartbeat that cannot go is forgotten by it."""
         try:
             await self._send(ws, payload)
-        except NotConnected:
-            if payload.get("op") == self._op["HEARTBEAT"]:
+        except NotConnected:  # not sent: the session forgets a heartbeat, unless the connection's end settled it
+            if payload.get("op") == self._op["HEARTBEAT"] and self._ws is ws:
                 self.session.unsent()
             raise
 
