@@ -37,7 +37,7 @@ from gwtool.records import Notice, Record, masked_identify, preview
 from gwtool.session import Ack, Action, Close, Hello, Identified, Problem, Send, ServiceSession, Stalled, Zombie
 from gwtool.session.service import ZOMBIE_CLOSE
 from gwtool.text import plural
-from gwtool.wire import close_of
+from gwtool.wire import close_of, frame_size
 
 Item = Record | Notice
 # connecting → identifying → identified; reconnecting (waiting out a backoff); closed (run() ended)
@@ -481,7 +481,7 @@ class GatewayClient:
             return self._ended(exc)
 
     def _record_in(self, frame: str | bytes) -> Record:
-        size = len(frame) if isinstance(frame, bytes) or frame.isascii() else len(frame.encode())
+        size = frame_size(frame)
         self.received_count += 1
         try:
             decoded = codec.decode(frame, max_size=self.max_size)
