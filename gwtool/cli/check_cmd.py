@@ -141,7 +141,7 @@ def check_service(
     if service is None:
         raise typer.BadParameter(f"the service's type is needed (one of {', '.join(proto.services)})", param_hint="--as")
     if service not in proto.services:
-        raise typer.BadParameter(f"unknown service type {service!r} (one of {', '.join(proto.services)})", param_hint="--as")
+        raise typer.BadParameter(proto.unknown_service_text(service), param_hint="--as")
     check_command(command or [])
     ctx = ServiceContext(proto, service, list(command or []), token=token, interval_ms=heartbeat_interval)
     _run("service", " ".join(command or []), cases, ctx, None, json, junit)

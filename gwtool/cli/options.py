@@ -118,7 +118,7 @@ def load(protocol: Path | None) -> Definition:
 def known_service(proto: Definition, service: str) -> str:
     """``--as SERVICE``, refused unless the definition has that service type."""
     if service not in proto.services:
-        raise GwtoolError(f"--as: unknown service type {service!r} (known: {', '.join(proto.services)})")
+        raise GwtoolError(f"--as: {proto.unknown_service_text(service)}")
     return service
 
 

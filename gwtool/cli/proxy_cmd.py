@@ -23,6 +23,7 @@ from gwtool.cli.options import (
 )
 from gwtool.cli.running import install_stop_signals, open_log
 from gwtool.loop import run_on_fast_loop
+from gwtool.proxy import DEFAULT_PORT as DEFAULT_PROXY_PORT  # (the proxy's server is imported on first use)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from gwtool.proxy import Proxy, ProxySettings
     from gwtool.records import Notice, Record
 
-DEFAULT_PROXY_PORT = 8766  # gwtool/proxy/settings.py's, not imported: --help stays light
 FLAGS = {  # ProxySettings' names → this command's flags, for InvalidSetting
     "upstream": "--upstream", "host": "--host", "port": "--port", "max_size": "--max-size", "max_queue": "--max-queue",
     "open_timeout": "--open-timeout", "handshake_timeout": "--handshake-timeout", "ack_timeout": "--ack-timeout",

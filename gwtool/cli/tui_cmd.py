@@ -93,7 +93,7 @@ def tui(
     """
     proto = load(protocol)
     if service is not None and service not in proto.services:
-        raise typer.BadParameter(f"unknown service type {service!r} (known: {', '.join(proto.services)})", param_hint="--as")
+        raise typer.BadParameter(proto.unknown_service_text(service), param_hint="--as")
     url_from_env = from_environment(ctx, "url")
     if open_ is not None and url_from_env:
         url = None  # $GWTOOL_URL is a default for the live dashboard: a recording needs no gateway

@@ -37,6 +37,7 @@ from gwtool.records import Notice, Record, masked_identify, preview
 from gwtool.session import Ack, Action, Close, Hello, Identified, Problem, Send, ServiceSession, Stalled, Zombie
 from gwtool.session.service import ZOMBIE_CLOSE
 from gwtool.text import plural
+from gwtool.wire import close_of, frame_size
 
 Item = Record | Notice
 # connecting → identifying → identified; reconnecting (waiting out a backoff); closed (run() ended)
@@ -117,7 +118,7 @@ class GatewayClient:
     ):
         self.proto = proto or load_protocol()
         if service not in self.proto.services:
-            raise GwtoolError(f"unknown service type {service!r} (known: {', '.join(self.proto.services)})")
+            raise GwtoolError(self.proto.unknown_service_text(service))
         check_url(url)
         self.url, self.service, self.token, self.compress = url, service, token, compress
         self.heartbeat, self.reconnect, self.retry_first = heartbeat, reconnect, retry_first
@@ -480,7 +481,7 @@ class GatewayClient:
             return self._ended(exc)
 
     def _record_in(self, frame: str | bytes) -> Record:
-        size = len(frame) if isinstance(frame, bytes) or frame.isascii() else len(frame.encode())
+        size = frame_size(frame)
         self.received_count += 1
         try:
             decoded = codec.decode(frame, max_size=self.max_size)
@@ -498,10 +499,7 @@ class GatewayClient:
         if payload is None:
             self._emit(record)
             return
-        due = self.session.deadline()
         actions = self.session.receive(payload, time.monotonic(), compressed=record.compressed)
-        if self.session.deadline() != due:
-            self._deadline_moved.set()
         for action in actions:
             if isinstance(action, Ack):  # measured before subscribers see the ACK's record
                 self.last_ack_ms = record.latency_ms = action.latency_ms
@@ -511,7 +509,8 @@ class GatewayClient:
         await self._act(ws, actions)
 
     async def _act(self, ws: ClientConnection, actions: list[Action]) -> None:
-        """Carry out what the session answered, in order."""
+        """Carry out what the session answered, in order. Only the handshake's steps move the session's
+        deadline (HELLO schedules the first beat, IDENTIFIED ends the handshake's): they wake the clock."""
         invalid = [a.text for a in actions if isinstance(a, Problem) and a.invalid]
         if invalid:
             self._notice("warning", f"the gateway sent an invalid payload: {'; '.join(invalid)}", errors=invalid)
@@ -522,14 +521,14 @@ class GatewayClient:
                 self._notice("warning", action.text, path=action.path)
             elif isinstance(action, Hello):
                 self.state.heartbeat_interval = action.interval_ms
+                self._deadline_moved.set()
             elif isinstance(action, Identified):
+                self._deadline_moved.set()
                 self._on_identified(action)
             elif isinstance(action, Zombie):
                 self._zombie(ws, action)
             elif isinstance(action, Stalled):
-                self._stalled = f"the gateway sent no {action.step} within {action.seconds:g} s " + (
-                    "of connecting" if action.step == "HELLO" else "of IDENTIFY"
-                )
+                self._stalled = f"the gateway sent {action.reason}"
             elif isinstance(action, Close) and ws.state is State.OPEN and not self._closing:  # else one is under way
                 if self._stalled is not None:
                     self._notice("warning", f"{self._stalled}: closing ({action.code} {action.name})")
@@ -539,8 +538,8 @@ class GatewayClient:
         """Send a payload the session made; a heartbeat that cannot go is forgotten by it."""
         try:
             await self._send(ws, payload)
-        except NotConnected:
-            if payload.get("op") == self._op["HEARTBEAT"]:
+        except NotConnected:  # not sent: the session forgets a heartbeat, unless the connection's end settled it
+            if payload.get("op") == self._op["HEARTBEAT"] and self._ws is ws:
                 self.session.unsent()
             raise
 
@@ -568,11 +567,11 @@ class GatewayClient:
         )
 
     def _ended(self, exc: ConnectionClosed) -> _Ended:
-        if exc.rcvd is not None and (exc.sent is None or exc.rcvd_then_sent):
-            return _Ended(exc.rcvd.code, exc.rcvd.reason, by_gateway=True)
-        if exc.sent is not None:
-            return _Ended(exc.sent.code, exc.sent.reason, by_gateway=False)
-        return _Ended(ABNORMAL_CLOSE, "no close frame", by_gateway=False)
+        close = close_of(exc.rcvd, exc.sent, exc.rcvd_then_sent)
+        if close is None:
+            return _Ended(ABNORMAL_CLOSE, "no close frame", by_gateway=False)
+        code, reason, by_gateway = close
+        return _Ended(code, reason, by_gateway=by_gateway)
 
     # --- after a connection ended ----------------------------------------------------------------
 

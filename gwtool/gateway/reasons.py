@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gwtool.text import plural
+
 # name → (the definition's close code name, the reason's template, an example of its values)
 REASONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "before_identify": (
@@ -28,7 +30,7 @@ REASONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     ),
     "unknown_event": ("INVALID_PAYLOAD", "t: {what} (known: {known})", {"what": "unknown event 'NOPE'", "known": "EXECUTE_COMMAND"}),
     "t_on_other_op": ("INVALID_PAYLOAD", "t: only {op} EVENT payloads carry t", {"op": 0}),
-    "rate_limited": ("RATE_LIMITED", "more than {count} payload{s} in {seconds:g} s", {"count": 120, "s": "s", "seconds": 60.0}),
+    "rate_limited": ("RATE_LIMITED", "more than {payloads} in {seconds:g} s", {"payloads": plural(120, "payload"), "seconds": 60.0}),
     "heartbeat_timeout": (
         "HEARTBEAT_TIMEOUT", "{what} for {ms:.0f} ms (timeout {factor:g} × {interval} ms)",
         {"what": "no heartbeat since the last one", "ms": 45012, "factor": 1.5, "interval": 30000},

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import errno
-import logging
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from gwtool.errors import DecodeError, ListenFailed, clip_reason
+from gwtool.errors import DecodeError, clip_reason
 from gwtool.gateway.cache import CacheStore
 from gwtool.gateway.rest import make_connection_class, make_process_request
 from gwtool.gateway.router import Held, Router
@@ -36,16 +34,23 @@ from gwtool.records import Forward, Notice, Record, masked_identify, preview
 from gwtool.session.actions import Action, Close, Joined, Route, Send, Store
 from gwtool.session.gateway import GatewayRules, GatewaySession
 from gwtool.text import plural
+from gwtool.wire import (
+    CLOSE_TIMEOUT,
+    GOING_AWAY,
+    STOP_TIMEOUT,
+    Broadcaster,
+    address_text,
+    close_of,
+    frame_size,
+    host_for_url,
+    listen,
+)
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Definition, Event
 
-Subscriber = Callable[[Record | Notice], None]
 OPEN = State.OPEN
 _DATA_TYPES = (dict, list)
-CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the TCP connection is dropped
-STOP_TIMEOUT = 2.0  # seconds stop() waits for connections to close before aborting them
-GOING_AWAY = 1001  # RFC 6455: the gateway is shutting down
 # A receiver with more than this many bytes written to it and not yet read is "backed up": events
 # go to the next receiver (or are held) instead of waiting for it, and past SLOW_RECEIVER_SECONDS
 # backed up it is closed with UNKNOWN_ERROR. Its sender never waits on it.
@@ -115,7 +120,7 @@ class Connection:
         return transport.get_write_buffer_size() if transport is not None else 0
 
 
-class MockGateway:
+class MockGateway(Broadcaster):
     """A strict gateway on ``host:port``. ``async with MockGateway(port=0) as gw: gw.url …``
 
     Its rules are ``rules_class`` (made once) and ``session_class`` (one per connection): a gateway
@@ -131,6 +136,7 @@ class MockGateway:
             from gwtool.protocol.definition import load_protocol
 
             proto = load_protocol()
+        super().__init__()
         self.proto = proto
         if settings is None:
             settings = GatewaySettings(**overrides)
@@ -144,7 +150,6 @@ class MockGateway:
         self.router = Router(proto, settings.hold, settings.hold_bytes)
         self._conns: dict[int, Connection] = {}
         self._next_id = 1
-        self._subscribers: list[Subscriber] = []
         self._server: Any = None
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -186,26 +191,18 @@ class MockGateway:
 
     async def start(self) -> None:
         """Listen on host:port (port 0 picks a free one); raises ListenFailed when it cannot."""
-        try:
-            self._server = await serve(
-                self._handle,
-                self.host,
-                self.port,
-                compression=None,
-                max_size=self.settings.max_size,
-                ping_interval=None,  # the protocol has its own heartbeats
-                close_timeout=CLOSE_TIMEOUT,
-                # room for one more frame above the backed-up bound: a send never waits to drain
-                write_limit=BACKED_UP_BYTES + self.settings.max_size,
-                process_request=make_process_request(self),
-                create_connection=make_connection_class(self),
-                logger=_NoticeLogger(self),
-            )
-        except OSError as exc:
-            why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-            raise ListenFailed(f"cannot listen on {self.host}:{self.port}: {why}") from None
-        except OverflowError:  # a port outside 0…65535
-            raise ListenFailed(f"cannot listen on {self.host}:{self.port}: a port is 0…65535") from None
+        self._server = await listen(
+            self._handle,
+            self.host,
+            self.port,
+            self.warn,
+            "gwtool.gateway.websockets",
+            max_size=self.settings.max_size,
+            # room for one more frame above the backed-up bound: a send never waits to drain
+            write_limit=BACKED_UP_BYTES + self.settings.max_size,
+            process_request=make_process_request(self),
+            create_connection=make_connection_class(self),
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         self._stopping = False
         self._sweeper = asyncio.create_task(self._sweep_heartbeats())
@@ -247,11 +244,11 @@ class MockGateway:
 
     @property
     def url(self) -> str:
-        return f"ws://{_host_for_url(self.host)}:{self.port}"
+        return f"ws://{host_for_url(self.host)}:{self.port}"
 
     @property
     def http_url(self) -> str:
-        return f"http://{_host_for_url(self.host)}:{self.port}"
+        return f"http://{host_for_url(self.host)}:{self.port}"
 
     @property
     def connections(self) -> list[ConnectionInfo]:
@@ -268,18 +265,6 @@ class MockGateway:
     @property
     def dropped_count(self) -> int:
         return self.router.dropped
-
-    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
-        """Call ``fn(record_or_notice)`` for everything from now on; returns the unsubscribe."""
-        self._subscribers = [*self._subscribers, fn]
-
-        def unsubscribe() -> None:
-            if fn in self._subscribers:
-                rest = list(self._subscribers)
-                rest.remove(fn)
-                self._subscribers = rest
-
-        return unsubscribe
 
     def services_json(self) -> list[dict[str, Any]]:
         """What GET /services/ returns: every identified connection.
@@ -435,7 +420,7 @@ class MockGateway:
         router = self.router
         if event.t in router.held_by_t:  # older ones of its type wait: it goes behind them, in order
             older = router.held_by_t[event.t]
-            self._hold(Held(event, frame, sender.id), sender, f"behind {older:,} older one{'s' * (older != 1)}")
+            self._hold(Held(event, frame, sender.id), sender, f"behind {plural(older, 'older one')}")
             self._pump()
         elif event.routing == "round_robin":
             receivers = len(router.receivers(event))
@@ -479,7 +464,7 @@ class MockGateway:
         data: str | bytes = zlib.compress(frame.encode()) if target.compress else frame
         self._writes.add(ws, data)
         if read is not None:
-            forward = Forward(target.id, target.service, _size(data), target.compress)
+            forward = Forward(target.id, target.service, frame_size(data), target.compress)
             if read.forwards is None:
                 read.forwards = [forward]
             else:
@@ -487,7 +472,7 @@ class MockGateway:
         elif self._subscribers:
             if payload is None:  # a held event: only its frame was kept
                 payload = orjson.loads(frame)
-            self._emit(Record("out", _size(data), payload, target.compress, target.id, target.service))
+            self._emit(Record("out", frame_size(data), payload, target.compress, target.id, target.service))
         return True
 
     def _backed_up(self, conn: Connection) -> None:
@@ -673,16 +658,7 @@ class MockGateway:
         if (read := self._unsent_read) is not None and read is not item:  # a notice during routing: the read first
             self._unsent_read = None
             self._emit(read)
-        for fn in self._subscribers:  # a new list on each (un)subscribe: safe to iterate as one changes it
-            try:
-                fn(item)
-            except Exception:  # a broken subscriber must not break the gateway
-                pass
-
-    def _notice(self, kind: str, text: str, conn: Connection | None, **data: Any) -> None:
-        if self._subscribers:
-            conn_id, service = (conn.id, conn.service) if conn is not None else (0, None)
-            self._emit(Notice(kind, text, conn_id, service, data))  # type: ignore[arg-type]
+        super()._emit(item)
 
     def _record_in(
         self, conn: Connection, frame: str | bytes, payload: dict[str, Any] | None, error: str | None = None
@@ -692,21 +668,17 @@ class MockGateway:
         if not self._subscribers:
             return None
         if payload is None:
-            record = Record("in", _size(frame), None, False, conn.id, conn.service, error=error, raw=preview(frame))
+            record = Record("in", frame_size(frame), None, False, conn.id, conn.service, error=error, raw=preview(frame))
             self._emit(record)
             return record
         elif payload.get("op") == self._identify_op and not self.settings.show_token:  # its frame has the token
             payload = masked_identify(payload, self.proto.roles.identify_token)
-            record = Record("in", _size(frame), payload, False, conn.id, conn.service, error=error)
+            record = Record("in", frame_size(frame), payload, False, conn.id, conn.service, error=error)
         else:  # a flood's path: positional arguments are the cheap call
-            record = Record("in", _size(frame), payload, False, conn.id, conn.service, cast(str, frame), error)
+            record = Record("in", frame_size(frame), payload, False, conn.id, conn.service, cast(str, frame), error)
         return record
 
     # --- what the REST side (rest.py) and websockets' logger tell subscribers ------------------------
-
-    def warn(self, text: str, **data: Any) -> None:
-        """A warning about no connection in particular (a refused origin, websockets' own log)."""
-        self._notice("warning", text, None, **data)
 
     def http_notice(self, method: str, path: str, status: int, ws: ServerConnection) -> None:
         """One plain HTTP request the gateway answered."""
@@ -727,28 +699,6 @@ class MockGateway:
         )  # fmt: skip
 
 
-class _NoticeLogger(logging.Logger):
-    """websockets' own log messages become warning Notices: no traceback on anyone's console."""
-
-    def __init__(self, gw: MockGateway):
-        super().__init__("gwtool.gateway.websockets", logging.WARNING)
-        self.propagate = False
-        self.addHandler(_NoticeHandler(gw))
-
-
-class _NoticeHandler(logging.Handler):
-    def __init__(self, gw: MockGateway):
-        super().__init__(logging.WARNING)
-        self.gw = gw
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            text += f": {type(exc).__name__}: {exc}"
-        self.gw.warn(text)
-
-
 def _loads(frame: str | bytes) -> dict[str, Any] | None:
     """The payload of a text frame, or None when it is not a gateway payload (see codec)."""
     if type(frame) is not str:
@@ -762,30 +712,11 @@ def _loads(frame: str | bytes) -> dict[str, Any] | None:
     return payload
 
 
-def _size(frame: str | bytes) -> int:
-    return len(frame) if type(frame) is bytes or frame.isascii() else len(frame.encode())  # type: ignore[union-attr]
-
-
-def address_text(address: Any) -> str:
-    """A socket address as "host:port" ("[::1]:port" for IPv6): how ``ConnectionInfo.remote`` reads.
-
-    A client's ``local_address`` formatted with this equals the gateway's ``remote`` for its connection.
-    """
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{_host_for_url(str(address[0]))}:{address[1]}"
-    return str(address)
-
-
-def _host_for_url(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
 def _peer_close(ws: ServerConnection) -> tuple[int | None, str, str]:
     """(code, reason, who) of a close the gateway did not start: the service's, or the library's."""
     protocol = ws.protocol
-    sent, received = protocol.close_sent, protocol.close_rcvd
-    if received is not None and (sent is None or protocol.close_rcvd_then_sent):
-        return received.code, received.reason, "service"
-    if sent is not None:  # websockets closed it: a message over max_size, a protocol error
-        return sent.code, sent.reason, "gateway"
-    return 1006, "connection dropped without a close frame", "service"
+    close = close_of(protocol.close_rcvd, protocol.close_sent, protocol.close_rcvd_then_sent)
+    if close is None:
+        return 1006, "connection dropped without a close frame", "service"
+    code, reason, by_peer = close
+    return code, reason, "service" if by_peer else "gateway"

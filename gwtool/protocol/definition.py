@@ -236,6 +236,11 @@ class Definition:
     def close(self, name: str) -> CloseCode:
         return self.close_codes[name]
 
+    def unknown_service_text(self, name: str) -> str:
+        """``unknown service type 'music' (known: sharder, commands)``: how gwtool refuses a service type
+        the definition does not have (each caller adds its own prefix and exception)."""
+        return f"unknown service type {name!r} (known: {', '.join(self.services)})"
+
     @cached_property
     def opcode_by_code(self) -> dict[int, Opcode]:
         return {o.code: o for o in self.opcodes.values()}
@@ -669,7 +674,7 @@ class _Builder:
         for t, event in proto.events.items():
             for side, names in (("from", event.sources), ("to", event.targets)):
                 if bad := [n for n in names if n not in parties]:
-                    raise self.fail(f"events.{t}.{side}", f"unknown service type {bad[0]!r} (known: {', '.join(proto.services)})")
+                    raise self.fail(f"events.{t}.{side}", proto.unknown_service_text(bad[0]))
         tables = [(f"events.{t}.fields", e.fields) for t, e in proto.events.items()]
         tables += [
             (f"cache_types.{n}.fields" if s.cacheable else f"structures.{n}.fields", s.fields)

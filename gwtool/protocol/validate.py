@@ -312,6 +312,18 @@ def check_data(check: Check, payload: dict[str, Any]) -> tuple[Any, list[str]]:
     return d, errors
 
 
+_PATH_ROOTS = ("payload", "op", "t", "type", "d")  # where the errors above start
+
+
+def error_path(error: str) -> str:
+    """The JSON path a validation error starts with (``d.ids.shard: expected …`` → ``d.ids.shard``),
+    also inside a close reason quoting one; "" when it starts with none."""
+    head, sep, _ = error.partition(": ")
+    if not sep or " " in head:
+        return ""
+    return head if head.split(".", 1)[0].split("[", 1)[0] in _PATH_ROOTS else ""
+
+
 def permission_error(proto: Definition, payload: dict[str, Any], service: str) -> str | None:
     """Why ``service`` may not send ``payload`` (an EVENT or a CACHE), or None when it may."""
     op = payload.get("op")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from gwtool.gateway.settings import GatewaySettings
 from gwtool.gateway.shards import ShardPool
+from gwtool.protocol.validate import error_path
 from gwtool.session.actions import Ack, Close, Hello, Identified, Joined, Problem, Stalled
 from gwtool.session.gateway import GatewayRules, GatewaySession
 from gwtool.session.service import ServiceSession
@@ -177,8 +178,7 @@ class Checks:
     def _stalled(self, stalled: Stalled, now: float) -> Violation:
         """A handshake step that did not come: said once, then checking goes on with a fresh session
         in the same step (HELLO may still come late)."""
-        after = "of connecting" if stalled.step == "HELLO" else "of IDENTIFY"
-        violation = self._gateway_violation(None, f"no {stalled.step} within {stalled.seconds:g} s {after}", "")
+        violation = self._gateway_violation(None, stalled.reason, "")
         fresh = ServiceSession(self.proto, self.service.service, compress=self.service.compress, heartbeat=False,
                                handshake_timeout=NEVER)  # fmt: skip
         fresh.connected(now)
@@ -191,7 +191,7 @@ class Checks:
 
     def _service_violation(self, payload: dict[str, Any] | None, close: Close) -> Violation:
         text = f"#{self.conn} {self.service_type or '?'} → gateway: {_named(self.proto, payload, close.reason)} ({close.code} {close.name})"
-        return Violation("service", text, _path_of(close.reason), close)
+        return Violation("service", text, error_path(close.reason), close)
 
     def _gateway_violation(self, payload: dict[str, Any] | None, problem: str, path: str) -> Violation:
         text = f"gateway → #{self.conn} {self.service_type or '?'}: {_named(self.proto, payload, problem)}"
@@ -218,9 +218,3 @@ def _named(proto: Definition, payload: dict[str, Any] | None, problem: str) -> s
     if not name or problem.startswith((name.split()[0], "op:")) or name.startswith(("op ", "no op")):
         return problem
     return f"{name} {problem}"
-
-
-def _path_of(reason: str) -> str:
-    """The JSON path a reason starts with (``d.ids.shard: expected …`` → ``d.ids.shard``)."""
-    head, sep, _ = reason.partition(": ")
-    return head if sep and " " not in head and (head[:1] in ("d", "t", "o") or head == "type") else ""

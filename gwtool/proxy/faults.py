@@ -138,7 +138,7 @@ def parse_selection(words: list[str], proto: Definition) -> Selection:
         if key == "from" and value not in ("service", "gateway"):
             raise RuleError(f"{word}: expected from:service or from:gateway")
         if key == "service" and value not in proto.services:
-            raise RuleError(f"{word}: unknown service type {value!r} (known: {', '.join(proto.services)})")
+            raise RuleError(f"{word}: {proto.unknown_service_text(value)}")
         own[("-" if negated else "") + key].add(value)
     try:
         parsed = Filter.parse_strict(" ".join(terms), proto) if terms else Filter()

@@ -17,21 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import errno
-import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.protocol import State
 
 from gwtool.errors import DecodeError, InvalidSetting, ListenFailed, clip_reason
 from gwtool.gateway.rest import is_websocket_upgrade, origin_refusal
-from gwtool.gateway.server import address_text
 from gwtool.gateway.writes import TurnWrites
 from gwtool.protocol.codec import decode, decode_text
 from gwtool.proxy.checks import Checks, RuleBook, Violation, payload_name
@@ -41,23 +37,30 @@ from gwtool.proxy.http import relay_get, upstream_url
 from gwtool.proxy.settings import ProxySettings
 from gwtool.records import Direction, Notice, Record, Sender, masked_identify, preview
 from gwtool.text import plural
+from gwtool.wire import (
+    ABNORMAL,
+    CLOSE_TIMEOUT,
+    GOING_AWAY,
+    STOP_TIMEOUT,
+    Broadcaster,
+    address_text,
+    close_of,
+    frame_size,
+    host_for_url,
+    listen,
+)
 
 if TYPE_CHECKING:
     from websockets.http11 import Request, Response
 
     from gwtool.protocol.definition import Definition
 
-Subscriber = Callable[[Record | Notice], None]
 BAD_GATEWAY = 1014  # RFC 6455 (IANA registry): the upstream could not be reached or refused
-GOING_AWAY = 1001  # RFC 6455: the proxy is shutting down
 NO_STATUS = 1005  # RFC 6455: a close frame without a code (passed on as one)
-ABNORMAL = 1006  # RFC 6455: no close frame at all (passed on as a dropped connection)
 WRITE_HIGH = 64 << 10  # bytes written to a side and not yet taken by its peer before forwarding waits
 OPEN = State.OPEN
 SWEEP_SECONDS = 0.25
 SHAPER_DRAIN = 30.0  # seconds a closed connection's delayed or throttled messages may still take  # how often the sessions' deadlines (heartbeats, handshake, ACKs) are looked at
-CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the TCP connection is dropped
-STOP_TIMEOUT = 2.0  # seconds stop() waits for connections to close before aborting them
 OTHER: dict[Sender, Sender] = {"service": "gateway", "gateway": "service"}
 
 
@@ -132,7 +135,7 @@ class Link:
         )  # fmt: skip
 
 
-class Proxy:
+class Proxy(Broadcaster):
     """``async with Proxy(upstream="ws://127.0.0.1:8765", port=0) as proxy: proxy.url …``"""
 
     def __init__(self, proto: Definition | None = None, settings: ProxySettings | None = None, **overrides: Any):
@@ -142,6 +145,7 @@ class Proxy:
             from gwtool.protocol.definition import load_protocol
 
             proto = load_protocol()
+        super().__init__()
         self.proto = proto
         if settings is None:
             settings = ProxySettings(**overrides)
@@ -152,7 +156,6 @@ class Proxy:
         self.counts = Counts()
         self._links: dict[int, Link] = {}
         self._next_id = 1
-        self._subscribers: list[Subscriber] = []
         self._server: Any = None
         self._stopping = False
         self._sweeper: asyncio.Task[None] | None = None
@@ -182,24 +185,16 @@ class Proxy:
     async def start(self) -> None:
         """Listen on host:port (port 0 picks a free one); raises ListenFailed when it cannot."""
         settings = self.settings
-        try:
-            self._server = await serve(
-                self._handle,
-                settings.host,
-                settings.port,
-                compression=None,  # the protocol compresses payloads itself (zlib): nothing to negotiate
-                max_size=settings.max_size,
-                max_queue=settings.max_queue,
-                ping_interval=None,  # the protocol has its own heartbeats
-                close_timeout=CLOSE_TIMEOUT,
-                process_request=self._process_request,
-                logger=_NoticeLogger(self),
-            )
-        except OSError as exc:
-            why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-            raise ListenFailed(f"cannot listen on {settings.host}:{settings.port}: {why}") from None
-        except OverflowError:
-            raise ListenFailed(f"cannot listen on {settings.host}:{settings.port}: a port is 0…65535") from None
+        self._server = await listen(
+            self._handle,
+            settings.host,
+            settings.port,
+            self.warn,
+            "gwtool.proxy.websockets",
+            max_size=settings.max_size,
+            max_queue=settings.max_queue,
+            process_request=self._process_request,
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         self._stopping = False
         if settings.control_port is not None:
@@ -241,11 +236,11 @@ class Proxy:
 
     @property
     def url(self) -> str:
-        return f"ws://{_host_for_url(self.host)}:{self.port}"
+        return f"ws://{host_for_url(self.host)}:{self.port}"
 
     @property
     def http_url(self) -> str:
-        return f"http://{_host_for_url(self.host)}:{self.port}"
+        return f"http://{host_for_url(self.host)}:{self.port}"
 
     @property
     def upstream(self) -> str:
@@ -258,18 +253,6 @@ class Proxy:
     @property
     def connection_count(self) -> int:
         return len(self._links)
-
-    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
-        """Call ``fn(record_or_notice)`` for everything from now on; returns the unsubscribe."""
-        self._subscribers = [*self._subscribers, fn]
-
-        def unsubscribe() -> None:
-            if fn in self._subscribers:
-                rest = list(self._subscribers)
-                rest.remove(fn)
-                self._subscribers = rest
-
-        return unsubscribe
 
     @property
     def rules(self) -> list[Rule]:
@@ -691,7 +674,7 @@ class Proxy:
     def _record(self, link: Link, lane: Lane, frame: str | bytes, payload: dict[str, Any] | None, compressed: bool,
                 error: str | None = None, latency_ms: float | None = None) -> Record:  # fmt: skip
         direction: Direction = "in" if lane.sender == "service" else "out"  # the gateway's view: in from services
-        size = _size(frame)
+        size = frame_size(frame)
         if payload is None:
             record = Record(direction, size, None, False, link.id, link.service, error=error, raw=preview(frame),
                             sender=lane.sender)  # fmt: skip
@@ -706,50 +689,11 @@ class Proxy:
             self._emit(record)
         return record
 
-    def _emit(self, item: Record | Notice) -> None:
-        for fn in self._subscribers:  # a new list on each (un)subscribe: safe to iterate as one changes it
-            try:
-                fn(item)
-            except Exception:  # a broken subscriber must not break the proxy
-                pass
-
-    def _notice(self, kind: str, text: str, link: Link | None, **data: Any) -> None:
-        if self._subscribers:
-            conn_id, service = (link.id, link.service) if link is not None else (0, None)
-            self._emit(Notice(kind, text, conn_id, service, data))  # type: ignore[arg-type]
-
-
-class _NoticeLogger(logging.Logger):
-    """websockets' own log messages become warning Notices: no traceback on anyone's console."""
-
-    def __init__(self, proxy: Proxy):
-        super().__init__("gwtool.proxy.websockets", logging.WARNING)
-        self.propagate = False
-        self.addHandler(_NoticeHandler(proxy))
-
-
-class _NoticeHandler(logging.Handler):
-    def __init__(self, proxy: Proxy):
-        super().__init__(logging.WARNING)
-        self.proxy = proxy
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            text += f": {type(exc).__name__}: {exc}"
-        self.proxy._notice("warning", text, None)
-
 
 def _close_of(ws: ServerConnection | ClientConnection) -> tuple[int, str, bool]:
     """(code, reason, whether the peer sent it) of a connection that closed."""
     protocol = ws.protocol
-    received, sent = protocol.close_rcvd, protocol.close_sent
-    if received is not None:
-        return received.code, received.reason, True
-    if sent is not None:
-        return sent.code, sent.reason, False
-    return ABNORMAL, "", True
+    return close_of(protocol.close_rcvd, protocol.close_sent, protocol.close_rcvd_then_sent) or (ABNORMAL, "", True)
 
 
 async def _close(ws: ServerConnection | ClientConnection, code: int, reason: str) -> None:
@@ -777,11 +721,3 @@ def _os_error_text(exc: OSError) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     return exc.strerror or str(exc) or type(exc).__name__
-
-
-def _size(frame: str | bytes) -> int:
-    return len(frame) if type(frame) is bytes or frame.isascii() else len(frame.encode())  # type: ignore[union-attr]
-
-
-def _host_for_url(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from gwtool.errors import InvalidSetting
 
-DEFAULT_PORT = 8766  # one above the mock gateway's: both can run side by side with their defaults
 MAX_SIZE = 16 << 20  # bytes of one message: above any gateway's limit, so the gateway's own refusal shows
 MAX_QUEUE = 16  # messages read from one side and not yet forwarded, per direction (then reading stops)
 

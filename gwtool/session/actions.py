@@ -67,6 +67,12 @@ class Stalled:
     step: str
     seconds: float
 
+    @property
+    def reason(self) -> str:
+        """``no HELLO within 10 s of connecting``: the zombie close's reason, and how gwtool words it."""
+        after = "of connecting" if self.step == "HELLO" else "of IDENTIFY"
+        return f"no {self.step} within {self.seconds:g} s {after}"
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:

@@ -21,6 +21,7 @@ from gwtool.gateway.reasons import reason
 from gwtool.protocol.codec import encode
 from gwtool.protocol.validate import check_data, json_type, permission_error, validate_payload
 from gwtool.session.actions import Action, Close, Joined, Route, Send, Store
+from gwtool.text import plural
 
 if TYPE_CHECKING:
     from gwtool.gateway.settings import GatewaySettings
@@ -110,7 +111,7 @@ class GatewaySession:
         self._window_count += 1
         if self._window_count <= count:
             return None
-        return self._closing(self.rules.refuse("rate_limited", count=count, s="s" * (count != 1), seconds=seconds))
+        return self._closing(self.rules.refuse("rate_limited", payloads=plural(count, "payload"), seconds=seconds))
 
     def undecodable(self, why: str) -> Close:
         return self._closing(self.rules.close("DECODE_ERROR", why))

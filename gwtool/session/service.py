@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from gwtool.protocol.examples import identify_payload
-from gwtool.protocol.validate import validate_payload
+from gwtool.protocol.validate import error_path, validate_payload
 from gwtool.session.actions import Ack, Action, Close, Hello, Identified, Problem, Send, Stalled, Zombie
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class ServiceSession:
         first_beat: Callable[[], float] = random.random,
     ):
         if service not in proto.services:
-            raise ValueError(f"unknown service type {service!r} (known: {', '.join(proto.services)})")
+            raise ValueError(proto.unknown_service_text(service))
         self.proto, self.service, self.token, self.compress = proto, service, token, compress
         self.scheduled_beats = heartbeat  # False: only answer the gateway's requests
         self.handshake_timeout = handshake_timeout
@@ -85,13 +85,13 @@ class ServiceSession:
         if op == self._event_op and self.phase == "identified" and (not compressed or self.compress):
             if payload.get("t") in self._receives_routed:  # the flood's path: an event for us, checked
                 errors = validate_payload(self.proto, payload, sender="gateway")
-                return [Problem(text, _path_of(text), True) for text in errors] if errors else []
+                return [Problem(text, error_path(text), True) for text in errors] if errors else []
         out: list[Action] = []
         if self.phase == "awaiting_hello" and op != self._op["HELLO"]:
             out.append(Problem(f"expected HELLO first, got {self._describe(payload)}"))
         if compressed and (not self.compress or self.phase == "awaiting_hello"):
             out.append(Problem("a compressed payload though IDENTIFY did not ask for compression"))
-        out += (Problem(text, _path_of(text), True) for text in validate_payload(self.proto, payload, sender="gateway"))
+        out += (Problem(text, error_path(text), True) for text in validate_payload(self.proto, payload, sender="gateway"))
         if op == self._op["HEARTBEAT_ACK"]:
             out.append(self._on_ack(now))
         elif op == self._op["HELLO"]:
@@ -109,12 +109,10 @@ class ServiceSession:
     def tick(self, now: float) -> list[Action]:
         """What is due by ``now``: a handshake deadline passed, a heartbeat (or a zombie)."""
         if self.phase in ("awaiting_hello", "identifying") and self._handshake_by is not None and now >= self._handshake_by:
-            step = "HELLO" if self.phase == "awaiting_hello" else "IDENTIFIED"
-            after = "of connecting" if step == "HELLO" else "of IDENTIFY"
+            stalled = Stalled("HELLO" if self.phase == "awaiting_hello" else "IDENTIFIED", self.handshake_timeout)
             self.phase = "closed"
             close = self.proto.close(ZOMBIE_CLOSE)
-            reason = f"no {step} within {self.handshake_timeout:g} s {after}"
-            return [Stalled(step, self.handshake_timeout), Close(close.code, close.name, reason)]
+            return [stalled, Close(close.code, close.name, stalled.reason)]
         if self._next_beat is None or now < self._next_beat or self.interval_ms is None:
             return []
         interval = self.interval_ms / 1000
@@ -153,7 +151,7 @@ class ServiceSession:
         ``now``. Expect what that type receives, compressed payloads if it asked, and IDENTIFIED
         within ``handshake_timeout`` of now (not of HELLO: the service chose when to identify)."""
         if service not in self.proto.services:
-            raise ValueError(f"unknown service type {service!r} (known: {', '.join(self.proto.services)})")
+            raise ValueError(self.proto.unknown_service_text(service))
         self.service, self.compress = service, compress
         self._expect_events_of(service)
         if self.phase == "identifying":
@@ -161,7 +159,7 @@ class ServiceSession:
 
     def _expect_events_of(self, service: str) -> None:
         """The events ``service`` may be sent (IDENTIFIED besides), and those routed to it."""
-        self._receives = {t for t, e in self.proto.events.items() if e.is_received_by(service) or e.routing == "identified"}
+        self._receives = _received_by(self.proto, service)
         self._receives_routed = self._receives - {self.identified_t}
 
     def unsent(self) -> None:
@@ -245,7 +243,7 @@ class ServiceSession:
         return f"{op} {opcode.name}" if opcode else f"op {op!r}"
 
 
-def _path_of(error: str) -> str:
-    """The JSON path a validation error starts with (``d.ids.shard: expected …`` → ``d.ids.shard``)."""
-    head, sep, _ = error.partition(": ")
-    return head if sep and " " not in head else ""
+def _received_by(proto: Definition, service: str) -> set[str]:
+    """The events a connection identified as ``service`` may be sent: its own, and those routed to
+    whoever identified (IDENTIFIED), whatever its type."""
+    return {t for t, e in proto.events.items() if e.is_received_by(service) or e.routing == "identified"}

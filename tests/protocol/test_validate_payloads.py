@@ -10,7 +10,7 @@ from seed_payloads import SEED_EXECUTE_COMMAND
 
 from gwtool.protocol import examples
 from gwtool.protocol.definition import Definition, load_protocol
-from gwtool.protocol.validate import permission_error, validate_payload
+from gwtool.protocol.validate import error_path, permission_error, validate_payload
 
 PROTO = load_protocol(use_env=False)
 
@@ -239,3 +239,21 @@ def test_field_names_that_look_like_code_are_only_names(tmp_path) -> None:
         f"d.{quote_name}: missing (required integer)",
         f"d.{paren_name}: missing (required snowflake)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("error", "path"),
+    [
+        ("d.ids.shard: expected integer, got string", "d.ids.shard"),
+        ("d[2].id: missing (required string)", "d[2].id"),
+        ("t: unknown event 'NOPE'", "t"),
+        ("op: unknown opcode 99", "op"),
+        ("type: missing (one of guild)", "type"),
+        ("payload: expected object, got array", "payload"),
+        ("EVENT before IDENTIFY: only HEARTBEAT may come first", ""),  # a reason that names no field
+        ("timeout: something", ""),
+        ("no colon here", ""),
+    ],
+)
+def test_error_path_is_the_field_an_error_starts_with(error: str, path: str) -> None:
+    assert error_path(error) == path

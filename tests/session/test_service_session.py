@@ -86,7 +86,9 @@ def test_no_hello_within_the_handshake_timeout_stalls_and_closes():
 def test_no_identified_within_the_handshake_timeout_of_identify_stalls():
     s = session(handshake_timeout=2.0)
     s.receive(hello(10_000), 1.0)
-    assert of(s.tick(3.0), Stalled) == [Stalled("IDENTIFIED", 2.0)]
+    actions = s.tick(3.0)
+    assert of(actions, Stalled) == [Stalled("IDENTIFIED", 2.0)]
+    assert of(actions, Close)[0].reason == Stalled("IDENTIFIED", 2.0).reason == "no IDENTIFIED within 2 s of IDENTIFY"
 
 
 def test_heartbeats_go_every_interval_after_a_random_first_fraction():
