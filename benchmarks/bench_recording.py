@@ -30,9 +30,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from gwtool.console import ndjson  # noqa: E402
+from gwtool.logfile import header, header_line  # noqa: E402
 from gwtool.protocol.definition import load_protocol  # noqa: E402
 from gwtool.protocol.examples import event_payload, heartbeat_payload  # noqa: E402
-from gwtool.recording import header, header_line  # noqa: E402
 from gwtool.records import Record  # noqa: E402
 
 GWTOOL = shutil.which("gwtool") or str(Path(sys.executable).with_name("gwtool"))

@@ -135,8 +135,8 @@ async def _logged(config: BenchConfig, proto: Definition, quiet: bool, log_file:
 
     if log_file is None:
         return await _drive(Bench(config, proto), quiet)
+    from gwtool.logfile import header, write_header
     from gwtool.output import LogOutput
-    from gwtool.recording import header, write_header
 
     write_header(log_file, header(proto, side="client", command="bench", url=config.url))
     config.log = output = LogOutput(log_file)

@@ -127,7 +127,7 @@ def connect(
     --json: one JSON object per line. Payloads: kind "payload", ts, dir, op, t, type, size, compressed, d (an ACK adds latency_ms). Connection steps: kind connecting, connected, identified, closed, reconnecting, … with text.
     """
     from gwtool.client import GatewayClient
-    from gwtool.recording import client_header
+    from gwtool.logfile import client_header
 
     proto = load(protocol)
     service = known_service(proto, service or next(iter(proto.services)))
@@ -229,8 +229,8 @@ def send(
 
     --as defaults to the first service type the definition lets send EVENT. The data is checked against the event's field table first (--no-validate skips that). After the last send a heartbeat round trip confirms the gateway took it: a gateway that refuses it closes the connection instead, and its close code, name and reason are reported (exit 3).
     """
+    from gwtool.logfile import client_header
     from gwtool.protocol.examples import event_data
-    from gwtool.recording import client_header
 
     proto = load(protocol)
     known = proto.events.get(event)
@@ -282,8 +282,8 @@ def cache(
 
     --as defaults to the first service type the definition lets send CACHE. The data defaults to the cache type's example; --set paths start inside it (id=…, or [0].id=… for an array). Checked and confirmed like `gwtool send`.
     """
+    from gwtool.logfile import client_header
     from gwtool.protocol.examples import cache_data
-    from gwtool.recording import client_header
 
     proto = load(protocol)
     structure = proto.cache_types.get(cache_type)

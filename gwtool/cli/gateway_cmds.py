@@ -161,7 +161,7 @@ async def _serve(
     gw = MockGateway(proto, settings)
     await gw.start()  # ListenFailed (exit 2) surfaces through main()
     if console.log is not None:
-        from gwtool.recording import header, write_header
+        from gwtool.logfile import header, write_header
 
         write_header(console.log, header(proto, side="gateway", command="mock-gateway", url=gw.url))
     output = console.output(proto, show_conn=True, figures=lambda: _figures(gw), hide=hide)

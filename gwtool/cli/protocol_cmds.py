@@ -287,7 +287,7 @@ def validate_command(
     _check_sender(proto, as_)
     data = _read_input(file)
     console = Console(highlight=False)
-    from gwtool.recording import is_recording
+    from gwtool.logfile import is_recording
 
     whose = ""
     if is_recording(data.split(b"\n", 1)[0]):
@@ -306,8 +306,8 @@ def _recording_errors(
     """Each payload record of a recording, checked as its sender was: a service's payloads against
     its type (and what it may send), the gateway's as the gateway's. Notices are not payloads.
     ``as_`` keeps only what that sender (a service type, or the gateway) sent."""
+    from gwtool.logfile import parse_lines, payload_of, sender_type, sent_by_service
     from gwtool.protocol.validate import permission_error, validate_payload
-    from gwtool.recording import parse_lines, payload_of, sender_type, sent_by_service
 
     results = []
     senders: dict[str, int] = {}  # who sent the recording's payloads, for a --as that matches none

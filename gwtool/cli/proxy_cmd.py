@@ -194,7 +194,7 @@ async def _serve(
     proxy = Proxy(proto, settings)
     await proxy.start()  # ListenFailed (exit 2) surfaces through main()
     if console.log is not None:
-        from gwtool.recording import header, write_header
+        from gwtool.logfile import header, write_header
 
         # the gateway's view of every connection (in: from services): replay, validate and tui --open read it so
         write_header(console.log, {**header(proto, side="gateway", command="proxy", url=proxy.url), "upstream": proxy.upstream})

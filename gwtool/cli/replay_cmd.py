@@ -31,8 +31,8 @@ from gwtool.text import plural
 if TYPE_CHECKING:
     from gwtool.client import GatewayClient
     from gwtool.client.sending import ReplaySettings
+    from gwtool.logfile import Plan
     from gwtool.protocol.definition import Definition
-    from gwtool.recording import Plan
 
 SHOWN_ERRORS = 5  # invalid payloads listed before "… and N more"
 
@@ -71,7 +71,7 @@ def replay(
     """
     from gwtool.client import GatewayClient
     from gwtool.client.sending import ReplaySettings
-    from gwtool.recording import client_header, protocol_digest, replay_plan
+    from gwtool.logfile import client_header, protocol_digest, replay_plan
 
     if asap and typed(ctx, "speed"):
         raise typer.BadParameter(

@@ -50,7 +50,7 @@ def run_async(coro: Coroutine[Any, Any, None], *, interrupted_status: int = 0) -
 
 
 class open_log:
-    """``--log FILE`` opened for appending, its header line written (gwtool/recording.py), or None."""
+    """``--log FILE`` opened for appending, its header line written (gwtool/logfile.py), or None."""
 
     def __init__(self, path: Path | None, header: Callable[[], dict[str, Any]] | None = None) -> None:
         self.path, self.header = path, header
@@ -61,7 +61,7 @@ class open_log:
             try:
                 self.file = open(self.path, "ab")
                 if self.header is not None:
-                    from gwtool.recording import write_header
+                    from gwtool.logfile import write_header
 
                     write_header(self.file, self.header())
             except OSError as exc:

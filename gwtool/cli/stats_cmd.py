@@ -81,7 +81,7 @@ def _read(path: Path, result: Stats, wanted: Any) -> None:
     """Feed one recording's lines, streamed; broken lines are named as replay and validate name them."""
     from rich.console import Console
 
-    from gwtool.recording import RecordingError, parse_lines
+    from gwtool.logfile import RecordingError, parse_lines
 
     try:
         handle = path.open("rb")
@@ -107,7 +107,7 @@ def _feed(lines: Iterable[Any], result: Stats, wanted: Any) -> None:
                 result.start_session(header)
             add(line.record)
         return
-    from gwtool.recording import item_of
+    from gwtool.logfile import item_of
 
     proto = result.proto
     for line in lines:

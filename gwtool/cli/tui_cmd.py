@@ -120,7 +120,7 @@ def tui(
             raise typer.BadParameter(f"{open_}: no such file", param_hint="--open")
         make_app(proto, recording=open_, follow=follow, limit=keep).run()
         return
-    from gwtool.recording import client_header
+    from gwtool.logfile import client_header
 
     where = url or f"ws://127.0.0.1:{port}"
     with open_log(log, lambda: client_header(proto, "tui", where, service or proto.first_receiver())) as log_file:

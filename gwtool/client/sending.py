@@ -25,8 +25,8 @@ from gwtool.errors import ClosedByGateway, ConnectFailed, GwtoolError, Interrupt
 from gwtool.records import Record
 
 if TYPE_CHECKING:
+    from gwtool.logfile import Plan
     from gwtool.protocol.definition import Definition
-    from gwtool.recording import Plan
 
 HANDSHAKE_SECONDS = 5.0  # the longest a run waits for the websocket, HELLO and IDENTIFIED
 LAST_ROUND_TRIP_SECONDS = 1.0  # after a stop: a brief round trip says exactly what was taken

@@ -167,7 +167,7 @@ def demo_app(proto: Definition | None = None, *, state: ClientState | None = Non
 def write_demo_recording(path: Path, proto: Definition) -> Path:
     """The demo session as a recording (``tui --open``'s screenshot and tests): fixed times and sizes."""
     from gwtool.console import ndjson
-    from gwtool.recording import header, header_line
+    from gwtool.logfile import header, header_line
 
     demo = DemoSession(proto)
     first = {

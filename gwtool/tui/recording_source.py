@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from gwtool.client import LatencyStats, NotConnected
 from gwtool.gateway.cache import CacheStore
-from gwtool.recording import first_header, item_of, parse_lines, read_lines, sent_by_service, tail_lines
+from gwtool.logfile import first_header, item_of, parse_lines, read_lines, sent_by_service, tail_lines
 from gwtool.records import Notice, Record
 
 if TYPE_CHECKING:

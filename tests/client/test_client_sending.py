@@ -11,9 +11,9 @@ from gwtool.client import GatewayClient
 from gwtool.client.sending import ReplaySettings, SendPlan, check_reply, replay, send
 from gwtool.errors import ConnectFailed, GwtoolError, Interrupted, InvalidSetting
 from gwtool.gateway import MockGateway
+from gwtool.logfile import Plan
 from gwtool.protocol.definition import Definition, load_protocol
 from gwtool.protocol.examples import event_data
-from gwtool.recording import Plan
 from gwtool.records import Record
 
 # a reply a sharder can wait for: commands answer an EXECUTE_COMMAND with DONE

@@ -11,8 +11,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 from gwtool.gateway import MockGateway
+from gwtool.logfile import FORMAT, RecordingError, protocol_digest, read_lines, replay_plan
 from gwtool.protocol.definition import load_protocol
-from gwtool.recording import FORMAT, RecordingError, protocol_digest, read_lines, replay_plan
 from tests.client.test_cli_client_commands import closed_port, gwtool
 from tests.gateway.gateway_testkit import EVENT, event, send, service
 
@@ -178,8 +178,8 @@ async def test_bench_log_records_every_event_and_replay_takes_one_sender(capsys,
 
 def gateway_recording(tmp_path, sent: list[tuple[int, str, str]]):
     """A gateway-side recording in which each (conn, service type, event or cache type) was sent."""
+    from gwtool.logfile import header, header_line
     from gwtool.protocol.examples import cache_data, event_data
-    from gwtool.recording import header, header_line
 
     lines = [header_line(header(PROTO, side="gateway", command="mock-gateway", url="ws://127.0.0.1:8765"))]
     for ts, (conn, sender, name) in enumerate(sent, 1):
@@ -231,7 +231,7 @@ async def test_validate_as_checks_only_what_that_sender_sent_in_a_recording(caps
 
 
 def test_a_relayed_event_is_one_recorded_line_and_reads_back_with_where_it_went():
-    from gwtool.recording import item_of
+    from gwtool.logfile import item_of
     from gwtool.records import Forward, Record
 
     read = Record("in", 40, {"op": 2, "t": "EXECUTE_COMMAND", "d": {}}, conn=1, service="sharder",

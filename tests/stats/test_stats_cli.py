@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from gwtool.logfile import header, header_line
 from gwtool.protocol.definition import load_protocol
-from gwtool.recording import header, header_line
 from gwtool.records import Forward, Notice, Record
 from tests.client.test_cli_client_commands import gwtool
 from tests.gateway.gateway_testkit import event

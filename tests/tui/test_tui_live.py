@@ -321,7 +321,7 @@ async def test_an_event_added_by_a_protocol_file_is_simulated_and_composable(tmp
 
 
 async def test_log_records_our_clients_side_as_a_recording(proto, tmp_path):
-    from gwtool.recording import header, header_line, read_lines
+    from gwtool.logfile import header, header_line, read_lines
 
     path = tmp_path / "tui.ndjson"
     with path.open("ab") as log:

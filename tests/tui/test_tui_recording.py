@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gwtool.console import ndjson
-from gwtool.recording import header, header_line
+from gwtool.logfile import header, header_line
 from gwtool.records import Record
 from gwtool.tui.app import GwtoolApp, make_app
 from gwtool.tui.demo import demo_recording_app, write_demo_recording

@@ -1,4 +1,4 @@
-"""Recordings: the ``--log`` NDJSON stream, read back for ``replay`` and ``validate``.
+"""Recordings (``--log`` files): the NDJSON stream, read back for ``replay``, ``validate``, ``stats`` and ``tui --open``.
 
 A recording is a header line (``kind: "header"``, see ``header``) and then the records of
 ``Record.to_json`` / ``Notice.to_json``, one per line, appended. A line is written whole or not
