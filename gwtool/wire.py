@@ -3,18 +3,23 @@ listening, subscribers, websockets' log as notices, and how a close is told apar
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from gwtool.errors import ListenFailed
 from gwtool.records import Notice, Record
 
+S = TypeVar("S")  # an engine's settings: a frozen dataclass
+
 if TYPE_CHECKING:
     from websockets.frames import Close
+
+    from gwtool.protocol.definition import Definition
 
 Subscriber = Callable[[Record | Notice], None]
 CLOSE_TIMEOUT = 1.0  # seconds a close handshake may take before the TCP connection is dropped
@@ -118,6 +123,20 @@ def close_of(received: Close | None, sent: Close | None, received_then_sent: boo
     if sent is not None:
         return sent.code, sent.reason, False
     return None
+
+
+def engine_setup(
+    proto: Definition | None, kind: Callable[..., S], settings: S | None, overrides: dict[str, Any]
+) -> tuple[Definition, S]:
+    """An engine's definition (the default one when None) and its settings: ``settings``, with
+    ``overrides`` applied, or ``kind(**overrides)``; checked when made (InvalidSetting)."""
+    if proto is None:
+        from gwtool.protocol.definition import load_protocol
+
+        proto = load_protocol()
+    if settings is None:
+        return proto, kind(**overrides)
+    return proto, dataclasses.replace(settings, **overrides) if overrides else settings  # type: ignore[type-var]
 
 
 def frame_size(frame: str | bytes) -> int:

@@ -11,6 +11,7 @@ from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
     DEFAULT_PORT,
+    AllowOriginOption,
     ConsoleSettings,
     EveryOption,
     FilterOption,
@@ -97,15 +98,7 @@ def mock_gateway(
     request_heartbeats: Annotated[
         Optional[float], typer.Option(metavar="SECONDS", help="Ask every service for a heartbeat every SECONDS.")
     ] = None,
-    allow_origin: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--allow-origin",
-            metavar="ORIGIN",
-            help="A browser origin allowed to connect or read REST, e.g. http://localhost:3000 (repeatable; * any). "
-            "Requests with no Origin header (services, CLIs) are always allowed.",
-        ),
-    ] = None,
+    allow_origin: AllowOriginOption = None,
     protocol: ProtocolOption = None,
     log: LogOption = None,
     json: JsonOption = False,

@@ -57,6 +57,15 @@ LogOption = Annotated[
     Optional[Path],
     typer.Option("--log", metavar="FILE", dir_okay=False, help="Append NDJSON of every payload and notice to FILE."),
 ]
+AllowOriginOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--allow-origin",
+        metavar="ORIGIN",
+        help="A browser origin allowed to connect or read REST, e.g. http://localhost:3000 (repeatable; * any). "
+        "Requests with no Origin header (services, CLIs) are always allowed.",
+    ),
+]
 ShowTokenOption = Annotated[
     bool, typer.Option("--show-token", help="Show IDENTIFY tokens in full (default: masked, e.g. s3c… (6 chars)).", metavar="")
 ]

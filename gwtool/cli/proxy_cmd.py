@@ -10,6 +10,7 @@ import typer
 from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import (
+    AllowOriginOption,
     ConsoleSettings,
     EveryOption,
     FilterOption,
@@ -97,15 +98,7 @@ def proxy(
             metavar="MS", help="How long an ACK may take, in ms (default: the heartbeat interval from HELLO).", show_default=False
         ),
     ] = None,
-    allow_origin: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--allow-origin",
-            metavar="ORIGIN",
-            help="A browser origin allowed to connect or read REST, e.g. http://localhost:3000 (repeatable; * any). "
-            "Requests with no Origin header (services, CLIs) are always allowed.",
-        ),
-    ] = None,
+    allow_origin: AllowOriginOption = None,
     protocol: ProtocolOption = None,
     log: LogOption = None,
     json: JsonOption = False,

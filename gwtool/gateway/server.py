@@ -10,7 +10,6 @@ Every rule comes from the protocol Definition: opcodes and close codes by name, 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 import zlib
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ from gwtool.wire import (
     Broadcaster,
     address_text,
     close_of,
+    engine_setup,
     frame_size,
     host_for_url,
     listen,
@@ -132,17 +132,9 @@ class MockGateway(Broadcaster):
     def __init__(self, proto: Definition | None = None, settings: GatewaySettings | None = None, **overrides: Any):
         """``settings``, or the defaults with ``overrides`` (``MockGateway(port=0, hold=10)``); both
         are checked at once (InvalidSetting names the setting)."""
-        if proto is None:
-            from gwtool.protocol.definition import load_protocol
-
-            proto = load_protocol()
         super().__init__()
-        self.proto = proto
-        if settings is None:
-            settings = GatewaySettings(**overrides)
-        elif overrides:
-            settings = dataclasses.replace(settings, **overrides)
-        self.settings = settings
+        self.proto, self.settings = engine_setup(proto, GatewaySettings, settings, overrides)
+        proto, settings = self.proto, self.settings
         self.host, self.port = settings.host, settings.port  # port: the real one once started
         self.rules = self.rules_class(proto, settings)
         self.cache = CacheStore(proto)

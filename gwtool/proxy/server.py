@@ -45,6 +45,7 @@ from gwtool.wire import (
     Broadcaster,
     address_text,
     close_of,
+    engine_setup,
     frame_size,
     host_for_url,
     listen,
@@ -141,17 +142,9 @@ class Proxy(Broadcaster):
     def __init__(self, proto: Definition | None = None, settings: ProxySettings | None = None, **overrides: Any):
         """``settings``, or ``ProxySettings(**overrides)`` (``Proxy(upstream=url, port=0)``); both are
         checked at once (InvalidSetting names the setting)."""
-        if proto is None:
-            from gwtool.protocol.definition import load_protocol
-
-            proto = load_protocol()
         super().__init__()
-        self.proto = proto
-        if settings is None:
-            settings = ProxySettings(**overrides)
-        elif overrides:
-            settings = dataclasses.replace(settings, **overrides)
-        self.settings = settings
+        self.proto, self.settings = engine_setup(proto, ProxySettings, settings, overrides)
+        proto, settings = self.proto, self.settings
         self.host, self.port = settings.host, settings.port  # port: the real one once started
         self.counts = Counts()
         self._links: dict[int, Link] = {}
