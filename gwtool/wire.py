@@ -3,6 +3,8 @@ listening, subscribers, websockets' log as notices, and how a close is told apar
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import errno
 import logging
@@ -123,6 +125,20 @@ def close_of(received: Close | None, sent: Close | None, received_then_sent: boo
     if sent is not None:
         return sent.code, sent.reason, False
     return None
+
+
+async def close_server(server: Server, reason: str, drop: Callable[[], None]) -> None:
+    """Close every connection with 1001 (going away) and wait for them, within about STOP_TIMEOUT
+    s: past it ``drop`` aborts those whose peer does not read, and they get half a second more."""
+    server.close(close_connections=True, code=GOING_AWAY, reason=reason)
+    try:
+        async with asyncio.timeout(STOP_TIMEOUT):
+            await server.wait_closed()
+    except TimeoutError:  # a peer that does not read: drop it
+        drop()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await server.wait_closed()
 
 
 def engine_setup(

@@ -36,10 +36,10 @@ from gwtool.text import plural
 from gwtool.wire import (
     CLOSE_TIMEOUT,
     GOING_AWAY,
-    STOP_TIMEOUT,
     Broadcaster,
     address_text,
     close_of,
+    close_server,
     engine_setup,
     frame_size,
     host_for_url,
@@ -215,21 +215,14 @@ class MockGateway(Broadcaster):
             )
         for conn in list(self._conns.values()):
             self._mark_closing(conn, GOING_AWAY, "GOING_AWAY", "gateway shutting down")
-        server.close(close_connections=True, code=GOING_AWAY, reason="gateway shutting down")
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await server.wait_closed()
-        except TimeoutError:  # a peer that does not read: drop it
-            for conn in list(self._conns.values()):
-                conn.ws.transport.abort()
-            for task in [c.task for c in self._conns.values() if c.task] + list(self._tasks):
-                task.cancel()
-            try:
-                async with asyncio.timeout(0.5):
-                    await server.wait_closed()
-            except TimeoutError:
-                pass
+        await close_server(server, "gateway shutting down", self._drop_all)
         for task in list(self._tasks):
+            task.cancel()
+
+    def _drop_all(self) -> None:
+        for conn in list(self._conns.values()):
+            conn.ws.transport.abort()
+        for task in [c.task for c in self._conns.values() if c.task] + list(self._tasks):
             task.cancel()
 
     # --- public API ------------------------------------------------------------------------------
@@ -575,7 +568,7 @@ class MockGateway(Broadcaster):
         return True
 
     async def _refuse(self, conn: Connection, why: str, **values: Any) -> None:
-        """Close with one of the gateway's own reasons (gateway/reasons.py)."""
+        """Close with one of the gateway's own reasons (session/reasons.py)."""
         await self._close_with(conn, self.rules.refuse(why, **values))
 
     async def _close_with(self, conn: Connection, close: Close) -> None:

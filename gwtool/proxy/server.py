@@ -41,10 +41,10 @@ from gwtool.wire import (
     ABNORMAL,
     CLOSE_TIMEOUT,
     GOING_AWAY,
-    STOP_TIMEOUT,
     Broadcaster,
     address_text,
     close_of,
+    close_server,
     engine_setup,
     frame_size,
     host_for_url,
@@ -212,18 +212,15 @@ class Proxy(Broadcaster):
             self._sweeper.cancel()
         for link in list(self._links.values()):
             self._spawn_close(link, GOING_AWAY, "proxy shutting down", "the proxy")
-        server.close(close_connections=True, code=GOING_AWAY, reason="proxy shutting down")
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await server.wait_closed()
-        except TimeoutError:  # a peer that does not read: drop it
-            for link in list(self._links.values()):
-                _abort(link.svc)
-                if link.up is not None:
-                    _abort(link.up)
-            for link in list(self._links.values()):
-                if link.task is not None:
-                    link.task.cancel()
+        await close_server(server, "proxy shutting down", self._drop_all)
+
+    def _drop_all(self) -> None:
+        for link in list(self._links.values()):
+            _abort(link.svc)
+            if link.up is not None:
+                _abort(link.up)
+            if link.task is not None:
+                link.task.cancel()
 
     # --- public API ------------------------------------------------------------------------------
 
