@@ -193,7 +193,7 @@ class Roles:
             raise GwtoolError(f"{event.t}: no service type may send it, or none receives it")
         self.sender, self.receiver = sender, receiver
         identified = proto.event_with_routing("identified")
-        self.identified_t = identified.t if identified else None
+        self.identified_t = identified.t if identified else None  # what benchmarks/servers.py's baseline answers IDENTIFY with
 
     def frame_parts(self, proto: Definition) -> tuple[bytes, bytes]:
         """The event's frame split where the bench field's values go: prefix + b"s,n,ts" + suffix."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import gwtool
 
 PACKAGE = Path(gwtool.__file__).parent
@@ -65,3 +67,15 @@ def test_a_command_module_imports_no_other_command_module():
 def test_the_import_rules_see_imports_inside_functions():
     module = PACKAGE / "cli" / "client_cmds.py"
     assert "gwtool.client.sending" in imported_modules(module)  # imported inside a command, to keep --help fast
+
+
+@pytest.mark.parametrize(
+    "module", ["gwtool.session.gateway", "gwtool.session", "gwtool.gateway", "gwtool.proxy.server", "gwtool.tui.app"]
+)
+def test_each_core_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
+    """No import cycle that only an import order elsewhere hides (the session's rules and the gateway)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -17,10 +17,10 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from gwtool.gateway.reasons import reason
 from gwtool.protocol.codec import encode
 from gwtool.protocol.validate import check_data, json_type, permission_error, validate_payload
 from gwtool.session.actions import Action, Close, Joined, Route, Send, Store
+from gwtool.session.reasons import INVALID, NOT_ALLOWED, reason
 from gwtool.text import plural
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class GatewayRules:
         return Close(self.proto.close(name).code, name, text)
 
     def refuse(self, why: str, **values: Any) -> Close:
-        """A close with one of the gateway's own reasons (gateway/reasons.py)."""
+        """A close with one of the gateway's own reasons (session/reasons.py)."""
         return self.close(*reason(why, **values))
 
 
@@ -216,7 +216,7 @@ class GatewaySession:
             )  # fmt: skip
             return (self._closing(rules.refuse("unknown_event", what=what, known=known)),)
         if not event.may_be_sent_by(self.service):  # type: ignore[arg-type]
-            return (self._closing(rules.close("EVENT_NOT_ALLOWED", permission_error(rules.proto, payload, self.service) or "")),)  # type: ignore[arg-type]
+            return (self._closing(rules.close(NOT_ALLOWED, permission_error(rules.proto, payload, self.service) or "")),)  # type: ignore[arg-type]
         _, errors = check_data(rules.checks.events[event.t], payload)
         if errors:
             return (self._invalid(errors),)
@@ -225,7 +225,7 @@ class GatewaySession:
     def _on_cache(self, payload: dict[str, Any]) -> Sequence[Action]:
         proto = self.rules.proto
         if denied := permission_error(proto, payload, self.service):  # type: ignore[arg-type]
-            return (self._closing(self.rules.close("EVENT_NOT_ALLOWED", denied)),)
+            return (self._closing(self.rules.close(NOT_ALLOWED, denied)),)
         if errors := validate_payload(proto, payload, service=self.service):
             return (self._invalid(errors),)
         return (Store(payload["type"], payload["d"]),)
@@ -244,7 +244,7 @@ class GatewaySession:
         return (self._closing(self.rules.refuse("t_on_other_op", op=self.rules.op["EVENT"])),)
 
     def _invalid(self, errors: list[str]) -> Close:
-        return self._closing(self.rules.close("INVALID_PAYLOAD", "; ".join(errors)))
+        return self._closing(self.rules.close(INVALID, "; ".join(errors)))
 
     def _closing(self, close: Close) -> Close:
         self.phase = "closed"

@@ -13,6 +13,10 @@ from typing import Any
 
 from gwtool.text import plural
 
+# The closes for a payload its sender may not send and for one that fails its field tables (the
+# dashboard's composer says which one a payload it holds back would get).
+NOT_ALLOWED, INVALID = "EVENT_NOT_ALLOWED", "INVALID_PAYLOAD"
+
 # name → (the definition's close code name, the reason's template, an example of its values)
 REASONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "before_identify": (

@@ -26,6 +26,7 @@ from gwtool.errors import GwtoolError, InvalidPayload
 from gwtool.filters import Filter, Side
 from gwtool.protocol.definition import Definition
 from gwtool.records import Notice, Record
+from gwtool.session.reasons import INVALID, NOT_ALLOWED
 from gwtool.text import plural, printable
 from gwtool.tui.commands import ACTIONS, GwtoolCommands, app_bindings, available
 from gwtool.tui.feed import DEFAULT_LIMIT, Entry, Feed
@@ -535,11 +536,11 @@ class GwtoolApp(App[None]):
             return
         question = Text()
         if event.denied:
-            close = self.proto.close("EVENT_NOT_ALLOWED")
+            close = self.proto.close(NOT_ALLOWED)
             question.append(printable(event.denied) + "\n", "bold")
             question.append(f"The gateway will close the connection with {close.code} {close.name}.\n")
         if event.errors:
-            close = self.proto.close("INVALID_PAYLOAD")
+            close = self.proto.close(INVALID)
             count = len(event.errors)
             question.append(f"The payload has {count} problem{'s' if count > 1 else ''}:\n", "bold")
             for error in event.errors[:6]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gateway_testkit import PROTO
 
-from gwtool.gateway.reasons import REASONS, reason, reasons_markdown
+from gwtool.session.reasons import REASONS, reason, reasons_markdown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "gateway.md"
 

@@ -16,6 +16,7 @@ from textual.widgets import Button, Select, Static, TextArea
 
 from gwtool.protocol import examples
 from gwtool.protocol.validate import permission_error, validate_payload
+from gwtool.session.reasons import NOT_ALLOWED
 from gwtool.text import printable
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ class Composer(Vertical):
             problems.append("✗ " + printable(error) + "\n", "red")
         if denied:
             problems.append("! " + printable(denied), "bold yellow")
-            problems.append(f" — the gateway will close with {self.proto.close('EVENT_NOT_ALLOWED').code}", "yellow")
+            problems.append(f" — the gateway will close with {self.proto.close(NOT_ALLOWED).code}", "yellow")
         problems.rstrip()
         self.query_one("#compose-problems", Static).update(problems)
         self.set_class(bool(errors), "-invalid")
