@@ -107,8 +107,7 @@ def proxy(
     quiet: QuietOption = False,
     show_token: ShowTokenOption = False,
 ) -> int:
-    """Proxy services to a real gateway: show every payload both ways, check each against the
-    protocol in its direction, and report each violation.
+    """Proxy services to a real gateway: show every payload both ways, check each against the protocol in its direction, and report each violation.
 
     Services connect to the proxy's port as they would to the gateway; each gets its own connection to --upstream, and every message is forwarded unchanged.
 
