@@ -246,7 +246,7 @@ class Proxy(Broadcaster):
 
     @property
     def rules(self) -> list[Rule]:
-        """The fault rules in force, in the order they apply."""
+        """The fault rules, enabled or not, in the order they apply."""
         return list(self.faults.rules)
 
     def add_rule(self, text: str) -> Rule:
@@ -261,6 +261,19 @@ class Proxy(Broadcaster):
         if rule is not None:
             self._released(rule)
             self._notice("info", f"fault rule {rule.id} removed: {rule.text}", None, rule=rule.text, id=rule.id)
+        return rule
+
+    def enable_rule(self, rule_id: int, enabled: bool = True) -> Rule | None:
+        """Turn a rule on or off (off: what it stalled goes on; its count is kept); None when there
+        is no such rule."""
+        rule = self.faults.get(rule_id)
+        if rule is None or rule.enabled == enabled:
+            return rule
+        self.faults.enable(rule_id, enabled)
+        if not enabled:
+            self._released(rule)
+        state = "enabled" if enabled else "disabled"
+        self._notice("info", f"fault rule {rule.id} {state}: {rule.text}", None, rule=rule.text, id=rule.id, enabled=enabled)
         return rule
 
     def clear_rules(self) -> list[Rule]:
@@ -429,7 +442,7 @@ class Proxy(Broadcaster):
             record = see(link, lane, frame)
             if link.closing:  # --strict closed it: the offending message goes nowhere
                 return
-            if faults.rules or (lane.shaper is not None and lane.shaper.busy()):
+            if faults.active or (lane.shaper is not None and lane.shaper.busy()):
                 if not await self._shape(link, lane, frame, record):
                     return
                 continue
@@ -476,7 +489,7 @@ class Proxy(Broadcaster):
             violations, ack = checks.from_gateway(payload, compressed, now)
             latency = ack.latency_ms if ack is not None else None
         record = None
-        if self._subscribers or self.faults.rules:
+        if self._subscribers or self.faults.active:
             record = self._record(link, lane, frame, payload, compressed, error, latency)
         if link.service is None and checks.service_type is not None:
             link.service = checks.service_type
