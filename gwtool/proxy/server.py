@@ -86,6 +86,9 @@ class LinkInfo:
     upstream: str  # the URL it is proxied to
     payloads: dict[str, int]  # by sender
     violations: dict[str, int]  # by sender
+    since: float = 0.0  # when the service connected (time.time())
+    shards: list[int] | None = None  # the shards the gateway's IDENTIFIED gave it, for a type that holds them
+    max_shards: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,7 +112,7 @@ class Link:
     """One service's connection through the proxy, and its own connection to the upstream."""
 
     __slots__ = ("id", "svc", "up", "remote", "url", "service", "lanes", "closing", "close_code", "close_reason",
-                 "closed_by", "task", "checks", "told_identified", "fault_counts")  # fmt: skip
+                 "closed_by", "task", "checks", "told_identified", "fault_counts", "since")  # fmt: skip
 
     def __init__(self, conn_id: int, svc: ServerConnection, url: str, checks: Checks):
         self.id = conn_id
@@ -127,12 +130,18 @@ class Link:
         self.checks = checks
         self.told_identified = False
         self.fault_counts: dict[int, int] = {}  # rule id → payloads of this connection it selected
+        self.since = time.time()
 
     def info(self) -> LinkInfo:
         lanes = self.lanes
+        shards, max_shards = None, None
+        kind = self.checks.proto.services.get(self.service or "")
+        if (identified := self.checks.identified) is not None and kind is not None and kind.shards:
+            shards, max_shards = list(identified.shards), identified.max_shards
         return LinkInfo(
             self.id, self.service, self.remote, self.url,
             {s: lane.payloads for s, lane in lanes.items()}, {s: lane.violations for s, lane in lanes.items()},
+            self.since, shards, max_shards,
         )  # fmt: skip
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from proxy_testkit import OP, heartbeat, http, recv, send, service, until
 
@@ -63,6 +65,21 @@ async def test_a_rule_is_disabled_and_enabled_over_http():
         assert (await http(host, port, "/rules/9/disable", "POST"))[0] == 404
         assert (await http(host, port, "/rules/x/enable", "POST"))[0] == 400
         assert (await http(host, port, "/rules/1/enable"))[0] == 405  # GET
+        await worker.close()
+
+
+async def test_connections_say_when_each_service_connected_and_its_shards():
+    async with MockGateway() as gw, Proxy(upstream=gw.url, control_port=0) as proxy:
+        before = time.time()
+        sharder, identified = await service(proxy.url, "sharder")
+        worker, _ = await service(proxy.url, "commands")
+        status, _, body = await http(proxy.host, proxy.control.port, "/connections")
+        assert status == 200
+        first, second = body["connections"]
+        assert (first["service"], first["shards"], first["max_shards"]) == ("sharder", identified["shards"], 3)
+        assert (second["service"], second["shards"]) == ("commands", None)  # a type that holds no shards
+        assert before <= first["since"] <= second["since"] <= time.time()
+        await sharder.close()
         await worker.close()
 
 
