@@ -205,9 +205,11 @@ async def test_a_disabled_rule_acts_on_nothing_keeps_its_count_and_acts_again_on
         await send(worker, heartbeat())
         await until(lambda: rule.applied == 1)
         assert proxy.enable_rule(rule.id, False) is rule and not rule.enabled
+        other = proxy.add_rule("delay 1 t:EXECUTE_COMMAND")  # a rule in force: payloads go through the rules
         await send(worker, heartbeat())
         assert (await recv(worker))["op"] == OP["HEARTBEAT_ACK"]  # forwarded: the rule is off
-        assert rule.applied == 1 and proxy.rules == [rule]  # still listed, its count kept
+        assert rule.applied == 1 and proxy.rules == [rule, other]  # still listed, its count kept
+        proxy.remove_rule(other.id)
         assert proxy.enable_rule(rule.id, True) is rule
         await send(worker, heartbeat())
         await until(lambda: rule.applied == 2)
@@ -216,6 +218,7 @@ async def test_a_disabled_rule_acts_on_nothing_keeps_its_count_and_acts_again_on
         assert proxy.enable_rule(99, False) is None
     said = [n.text for n in seen.notices("info") if n.text.startswith("fault rule")]
     assert said == ["fault rule 1 added: drop op:HEARTBEAT_ACK", "fault rule 1 disabled: drop op:HEARTBEAT_ACK",
+                    "fault rule 2 added: delay 1 t:EXECUTE_COMMAND", "fault rule 2 removed: delay 1 t:EXECUTE_COMMAND",
                     "fault rule 1 enabled: drop op:HEARTBEAT_ACK"]  # fmt: skip
 
 

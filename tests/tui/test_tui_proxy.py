@@ -150,7 +150,7 @@ async def test_a_rule_is_turned_off_and_on_and_removed_from_the_faults_pane(prot
             await pilot.press("down", "t")
             assert [r.enabled for r in proxy.rules] == [True, False]
             assert [c.plain for c in table.get_row_at(1)][1] == "off"
-            await worker.heartbeat_now()  # the ACK passes: the rule is off
+            await worker.round_trip(timeout=5)  # its ACK comes back: the rule is off
             await pilot.press("t")
             assert [r.enabled for r in proxy.rules] == [True, True]
             await pilot.press("x")
