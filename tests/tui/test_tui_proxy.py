@@ -70,7 +70,8 @@ async def test_every_proxied_connection_shows_both_ways_with_its_number_and_type
             records = [e.item for e in app.stream.view if isinstance(e.item, Record)]
             assert {r.sender for r in records} == {"service", "gateway"}
             assert sent.size in {r.size for r in records if r.conn == 2 and r.t == EVENT}
-            assert "proxy ws://127.0.0.1:" in status(app) and "2 connections" in status(app)
+            await wait_for(pilot, lambda: "2 connections" in status(app), what="the status bar's count")
+            assert status(app).startswith(f" proxy {app.session.proxy.listen_url} → {gw.url}  2 connections")
 
             app.filter_box.value = "conn:2"
             await settle(pilot)

@@ -33,17 +33,18 @@ NO_PROXY = (
 )
 
 
-def check_rule(proto: Definition, text: str) -> Text:
-    """What the proxy's parser makes of ``text``: ✓ with the action's form, or ✗ naming the problem."""
+def check_rule(proto: Definition, text: str) -> tuple[Text, bool]:
+    """What the proxy's parser makes of ``text`` (✓ with the action's form, or ✗ naming the
+    problem), and whether it can work."""
     if not text.strip():
-        return Text(HINT, "dim")
+        return Text(HINT, "dim"), True
     try:
         rule = parse_rule(text, proto)
     except RuleError as exc:
-        return Text("✗ " + printable(str(exc)), "red")
+        return Text("✗ " + printable(str(exc)), "red"), False
     shown = Text("✓ valid", "bold green")
     shown.append(f" — Enter adds it · {GRAMMAR[rule.action]}", "dim")
-    return shown
+    return shown, True
 
 
 class FaultsPane(Vertical):
@@ -150,9 +151,9 @@ class FaultsPane(Vertical):
 
     @on(Input.Changed, "#fault-input")
     def typed(self, event: Input.Changed) -> None:
-        shown = check_rule(self.proto, event.value)
+        shown, works = check_rule(self.proto, event.value)
         self.query_one("#fault-check", Static).update(shown)
-        event.input.set_class(shown.plain.startswith("✗"), "-invalid")
+        event.input.set_class(not works, "-invalid")
 
     @on(Input.Submitted, "#fault-input")
     def submitted(self, event: Input.Submitted) -> None:

@@ -133,13 +133,24 @@ class StatusBar(Static):
         last_close: tuple[str, float] | None = None,
     ) -> None:
         state = session.state
-        text = Text(no_wrap=True, overflow="ellipsis")
         if session.proxy is not None:  # no client of ours: the proxy's own line
             text = proxy_status(session.proxy, session.error)
-            if text != self.shown:
-                self.shown = text
-                self.update(text, layout=False)
-            return
+        else:
+            text = self._client_status(session, state, now, monotonic, paused, last_close)
+        if text != self.shown:
+            self.shown = text
+            self.update(text, layout=False)
+
+    def _client_status(
+        self,
+        session: Source,
+        state: ClientState | None,
+        now: Callable[[], float],
+        monotonic: Callable[[], float],
+        paused: bool,
+        last_close: tuple[str, float] | None,
+    ) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ")
         if session.recording is not None and session.error is None:
             text.append("recording", "bold")  # no connection: nothing to say of one
@@ -147,9 +158,7 @@ class StatusBar(Static):
             text.append_text(describe_state(state, session.service, session.error, monotonic, session.url))
         if not nothing_listening(state):  # else the line says the URL already, and there is nothing to count
             self._append_session(text, session, state, now, monotonic, paused, last_close, self.size.width or 200)
-        if text != self.shown:
-            self.shown = text
-            self.update(text, layout=False)
+        return text
 
     @staticmethod
     def _append_session(
