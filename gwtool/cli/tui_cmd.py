@@ -65,7 +65,7 @@ def tui(
         typer.Option(
             metavar="PORT",
             help="Without --url: the embedded gateway's port, for a service of your own to connect to "
-            "(a free one if it is taken, said in the stream).",
+            f"(a free one if it is taken, said in the stream). With --proxy: the proxy's (default {DEFAULT_PROXY_PORT}).",
         ),
     ] = DEFAULT_PORT,
     open_: Annotated[
