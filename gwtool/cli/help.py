@@ -54,6 +54,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "gwtool tui",
         "gwtool tui --url ws://127.0.0.1:8765 --as sharder --log wire.ndjson",
         "gwtool tui --open wire.ndjson --follow",
+        "gwtool tui --proxy ws://127.0.0.1:8765 --fault 'delay 300 op:HEARTBEAT_ACK'",
     ),
     "locustfile": (
         "gwtool locustfile > locustfile.py",

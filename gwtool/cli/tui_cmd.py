@@ -22,6 +22,7 @@ from gwtool.cli.options import (
     settings_flags,
 )
 from gwtool.cli.running import open_log
+from gwtool.proxy import DEFAULT_PORT as DEFAULT_PROXY_PORT  # (the proxy's server is imported on first use)
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Definition
@@ -64,7 +65,7 @@ def tui(
         typer.Option(
             metavar="PORT",
             help="Without --url: the embedded gateway's port, for a service of your own to connect to "
-            "(a free one if it is taken, said in the stream).",
+            f"(a free one if it is taken, said in the stream). With --proxy: the proxy's (default {DEFAULT_PROXY_PORT}).",
         ),
     ] = DEFAULT_PORT,
     open_: Annotated[
@@ -84,14 +85,40 @@ def tui(
         str, typer.Option("--web-host", metavar="HOST", help="With --web: the address to serve on (127.0.0.1 keeps it local).")
     ] = "127.0.0.1",
     web_port: Annotated[int, typer.Option("--web-port", metavar="PORT", help="With --web: the HTTP port.")] = 8000,
+    proxy: Annotated[
+        Optional[str],
+        typer.Option(
+            "--proxy",
+            metavar="UPSTREAM",
+            help=f"Run a proxy to this gateway in-process (on --port, {DEFAULT_PROXY_PORT} by default) and show every "
+            "connection through it, both ways, with a Faults pane (docs/proxy.md).",
+            show_default=False,
+        ),
+    ] = None,
+    fault: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--fault",
+            metavar="RULE",
+            help="With --proxy: a fault rule to start with, e.g. 'drop op:HEARTBEAT_ACK service:sharder' (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Live dashboard: payload stream, detail, latency, cache, services and a composer.
 
     --web serves it to browsers instead: every tab gets a dashboard, and without --url they all watch one embedded gateway.
 
-    Exit status: 0 on quit (after Ctrl-C or SIGTERM with --web), 1 invalid input, 2 the --web port cannot be used.
+    --proxy UPSTREAM runs a proxy between your services and that gateway instead: point them at --port.
+
+    Exit status: 0 on quit (after Ctrl-C or SIGTERM with --web), 1 invalid input, 2 the --web port (or the --proxy port) cannot be used.
     """
     proto = load(protocol)
+    if proxy is not None:
+        _over_proxy(ctx, proto, proxy, port, fault or [], keep=keep, show_token=show_token, log=log)
+        return
+    if fault:
+        raise typer.BadParameter("fault rules act in a proxy: add --proxy UPSTREAM", param_hint="--fault")
     if service is not None and service not in proto.services:
         raise typer.BadParameter(proto.unknown_service_text(service), param_hint="--as")
     url_from_env = from_environment(ctx, "url")
@@ -128,6 +155,56 @@ def tui(
             proto, url=url, log=log_file, service=service, token=token, compress=compress, quiet=quiet, limit=keep,
             show_token=show_token, port=port,
         ).run()  # fmt: skip
+
+
+NO_CLIENT_FLAGS = {"service": "--as", "token": "--token", "compress": "--compress", "quiet": "--quiet"}
+ELSEWHERE_FLAGS = {"url": "--url", "open_": "--open", "follow": "--follow", "web": "--web"}
+PROXY_FLAGS = {"upstream": "--proxy", "port": "--port", "faults": "--fault"}  # ProxySettings' names → this command's flags
+
+
+def _over_proxy(
+    ctx: typer.Context, proto: Definition, upstream: str, port: int, faults: list[str], *, keep: int, show_token: bool,
+    log: Path | None,
+) -> None:  # fmt: skip
+    """``tui --proxy UPSTREAM``: the proxy runs in this process, on --port (the proxy's own default
+    unless given); flags of the dashboard's own client, or of another mode, are refused by name."""
+    import asyncio
+
+    from gwtool.errors import InvalidSetting, ListenFailed
+    from gwtool.proxy.faults import RuleError, parse_rule
+    from gwtool.proxy.settings import ProxySettings
+
+    def typed(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name == "COMMANDLINE"
+
+    for name, flag in ELSEWHERE_FLAGS.items():
+        if typed(name):
+            raise typer.BadParameter(f"{flag} is another mode of the dashboard: drop it, or --proxy", param_hint="--proxy")
+    for name, flag in NO_CLIENT_FLAGS.items():
+        if typed(name):
+            why = "the dashboard has no client of its own behind a proxy: your services connect to it"
+            raise typer.BadParameter(f"does nothing with --proxy ({why})", param_hint=flag)
+    for text in faults:
+        try:
+            parse_rule(text, proto)
+        except RuleError as exc:
+            raise typer.BadParameter(f"{text!r}: {exc}", param_hint="--fault") from None
+    try:
+        settings = ProxySettings(
+            upstream=upstream, port=port if typed("port") else DEFAULT_PROXY_PORT, faults=tuple(faults), show_token=show_token
+        )
+    except InvalidSetting as exc:
+        raise typer.BadParameter(exc.problem, param_hint=PROXY_FLAGS.get(exc.name, exc.name)) from None
+    from gwtool.tui.app import GwtoolApp
+    from gwtool.tui.proxy_source import ProxySource, run_dashboard
+
+    with open_log(log) as log_file:  # its header once the proxy listens (its real URL)
+        source = ProxySource(proto, settings, log=log_file)
+        try:
+            asyncio.run(run_dashboard(GwtoolApp(source, limit=keep), source))
+        except ListenFailed as exc:  # before the screen opened: exit 2
+            raise ListenFailed(f"--proxy: {exc} (--port picks another, 0 any free one)") from None
 
 
 @dataclass(frozen=True, slots=True)

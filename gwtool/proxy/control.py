@@ -1,9 +1,11 @@
 """The proxy's control API: a small HTTP server speaking JSON, for a service's own test suite.
 
     GET    /                  what this is: the proxy, its upstream, the routes
-    GET    /rules             the fault rules in force: {"rules": [{"id", "rule", "action", "applied"}]}
+    GET    /rules             the fault rules: {"rules": [{"id", "rule", "action", "applied", "enabled"}]}
     POST   /rules             add one: body {"rule": "drop op:HEARTBEAT_ACK"} (or the rule as text/plain) → 201
     DELETE /rules/{id}        remove one (what it stalled goes on) → 200, 404 when there is none
+    POST   /rules/{id}/disable
+    POST   /rules/{id}/enable turn one off (it stays listed, with its count; what it stalled goes on) or on again
     DELETE /rules             remove every one
     POST   /rules/reset       back to the rules the proxy started with
     GET    /connections       the proxied connections: conn, service, payloads and violations by sender
@@ -32,8 +34,8 @@ if TYPE_CHECKING:
 MAX_BODY = 64 << 10
 MAX_HEAD = 16 << 10
 READ_TIMEOUT = 10.0
-ROUTES = ["GET /", "GET /rules", "POST /rules", "DELETE /rules/{id}", "DELETE /rules", "POST /rules/reset",
-          "GET /connections", "GET /stats"]  # fmt: skip
+ROUTES = ["GET /", "GET /rules", "POST /rules", "DELETE /rules/{id}", "POST /rules/{id}/disable",
+          "POST /rules/{id}/enable", "DELETE /rules", "POST /rules/reset", "GET /connections", "GET /stats"]  # fmt: skip
 
 Answer = tuple[int, Any]
 
@@ -120,14 +122,19 @@ class Control:
         if parts == ["rules", "reset"]:
             return self._only(method, "POST") or (200, {"rules": [rule.to_json() for rule in proxy.reset_rules()]})
         if len(parts) == 2 and parts[0] == "rules":
-            if (bad := self._only(method, "DELETE")) is not None:
+            if (bad := self._only(method, "DELETE") or _rule_id_problem(parts[1])) is not None:
                 return bad
-            if not (parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 12):
-                return 400, {"error": f"/rules/{parts[1][:40]}: a rule's id is a number (GET /rules lists them)"}
             removed = proxy.remove_rule(int(parts[1]))
             if removed is None:
                 return 404, {"error": f"no rule {parts[1]} (GET /rules lists them)"}
             return 200, {"removed": removed.to_json()}
+        if len(parts) == 3 and parts[0] == "rules" and parts[2] in ("enable", "disable"):
+            if (bad := self._only(method, "POST") or _rule_id_problem(parts[1])) is not None:
+                return bad
+            rule = proxy.enable_rule(int(parts[1]), parts[2] == "enable")
+            if rule is None:
+                return 404, {"error": f"no rule {parts[1]} (GET /rules lists them)"}
+            return 200, {"rule": rule.to_json()}
         if parts == ["connections"]:
             return self._only(method, "GET") or (200, {"connections": [c.to_json() for c in proxy.connections]})
         if parts == ["stats"]:
@@ -157,3 +164,9 @@ class Control:
     @staticmethod
     def _only(method: str, allowed: str) -> Answer | None:
         return None if method == allowed else (405, {"error": f"{method} is not allowed here: {allowed} only"})
+
+
+def _rule_id_problem(text: str) -> Answer | None:
+    if text.isascii() and text.isdigit() and len(text) <= 12:
+        return None
+    return 400, {"error": f"/rules/{text[:40]}: a rule's id is a number (GET /rules lists them)"}

@@ -98,9 +98,10 @@ class Rule:
     reason: str = ""  # close
     after: int = 0  # close
     applied: int = 0  # how many times it acted
+    enabled: bool = True  # a disabled rule stays listed (with its count) and acts on nothing
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "rule": self.text, "action": self.action, "applied": self.applied}
+        return {"id": self.id, "rule": self.text, "action": self.action, "applied": self.applied, "enabled": self.enabled}
 
 
 def parse_rule(text: str, proto: Definition, rule_id: int = 0) -> Rule:
@@ -380,11 +381,13 @@ class Shaper:
 
 
 class Faults:
-    """The rules in force, in the order they were added; the per-connection counts they keep."""
+    """The rules, in the order they were added (``active``: the enabled ones, which act); the
+    per-connection counts they keep."""
 
     def __init__(self, proto: Definition, seed: int | None = None):
         self.proto = proto
         self.rules: list[Rule] = []
+        self.active: list[Rule] = []  # what the pumps look at: empty, and no payload is shaped
         self.random = random.Random(seed)
         self._next_id = 1
 
@@ -392,19 +395,35 @@ class Faults:
         rule = parse_rule(text, self.proto, self._next_id)
         self._next_id += 1
         self.rules = [*self.rules, rule]  # a new list: a pump iterating the old one is not disturbed
+        self._activate()
         return rule
 
     def remove(self, rule_id: int) -> Rule | None:
-        found = next((r for r in self.rules if r.id == rule_id), None)
+        found = self.get(rule_id)
         if found is not None:
             self.rules = [r for r in self.rules if r.id != rule_id]
+            self._activate()
         return found
+
+    def enable(self, rule_id: int, enabled: bool) -> Rule | None:
+        """Turn a rule on or off, keeping its place and its counts; None when there is no such rule."""
+        found = self.get(rule_id)
+        if found is not None:
+            found.enabled = enabled
+            self._activate()
+        return found
+
+    def get(self, rule_id: int) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def _activate(self) -> None:
+        self.active = [r for r in self.rules if r.enabled]  # a new list, as for ``rules``
 
     def apply(self, record: Record, data: str | bytes, service: str | None, counts: dict[int, int], now: float) -> Verdict:
         """What the rules in force do to one payload of a connection whose per-rule counts are ``counts``."""
         verdict = Verdict([Out(data)])
         proto, done = self.proto, verdict.done
-        for rule in self.rules:
+        for rule in self.active:
             if not rule.selection.matches(record, service, proto):
                 continue
             seen = counts[rule.id] = counts.get(rule.id, 0) + 1

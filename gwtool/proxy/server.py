@@ -86,6 +86,9 @@ class LinkInfo:
     upstream: str  # the URL it is proxied to
     payloads: dict[str, int]  # by sender
     violations: dict[str, int]  # by sender
+    since: float = 0.0  # when the service connected (time.time())
+    shards: list[int] | None = None  # the shards the gateway's IDENTIFIED gave it, for a type that holds them
+    max_shards: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,7 +112,7 @@ class Link:
     """One service's connection through the proxy, and its own connection to the upstream."""
 
     __slots__ = ("id", "svc", "up", "remote", "url", "service", "lanes", "closing", "close_code", "close_reason",
-                 "closed_by", "task", "checks", "told_identified", "fault_counts")  # fmt: skip
+                 "closed_by", "task", "checks", "told_identified", "fault_counts", "since")  # fmt: skip
 
     def __init__(self, conn_id: int, svc: ServerConnection, url: str, checks: Checks):
         self.id = conn_id
@@ -127,12 +130,18 @@ class Link:
         self.checks = checks
         self.told_identified = False
         self.fault_counts: dict[int, int] = {}  # rule id → payloads of this connection it selected
+        self.since = time.time()
 
     def info(self) -> LinkInfo:
         lanes = self.lanes
+        shards, max_shards = None, None
+        kind = self.checks.proto.services.get(self.service or "")
+        if (identified := self.checks.identified) is not None and kind is not None and kind.shards:
+            shards, max_shards = list(identified.shards), identified.max_shards
         return LinkInfo(
             self.id, self.service, self.remote, self.url,
             {s: lane.payloads for s, lane in lanes.items()}, {s: lane.violations for s, lane in lanes.items()},
+            self.since, shards, max_shards,
         )  # fmt: skip
 
 
@@ -246,7 +255,7 @@ class Proxy(Broadcaster):
 
     @property
     def rules(self) -> list[Rule]:
-        """The fault rules in force, in the order they apply."""
+        """The fault rules, enabled or not, in the order they apply."""
         return list(self.faults.rules)
 
     def add_rule(self, text: str) -> Rule:
@@ -261,6 +270,19 @@ class Proxy(Broadcaster):
         if rule is not None:
             self._released(rule)
             self._notice("info", f"fault rule {rule.id} removed: {rule.text}", None, rule=rule.text, id=rule.id)
+        return rule
+
+    def enable_rule(self, rule_id: int, enabled: bool = True) -> Rule | None:
+        """Turn a rule on or off (off: what it stalled goes on; its count is kept); None when there
+        is no such rule."""
+        rule = self.faults.get(rule_id)
+        if rule is None or rule.enabled == enabled:
+            return rule
+        self.faults.enable(rule_id, enabled)
+        if not enabled:
+            self._released(rule)
+        state = "enabled" if enabled else "disabled"
+        self._notice("info", f"fault rule {rule.id} {state}: {rule.text}", None, rule=rule.text, id=rule.id, enabled=enabled)
         return rule
 
     def clear_rules(self) -> list[Rule]:
@@ -429,7 +451,7 @@ class Proxy(Broadcaster):
             record = see(link, lane, frame)
             if link.closing:  # --strict closed it: the offending message goes nowhere
                 return
-            if faults.rules or (lane.shaper is not None and lane.shaper.busy()):
+            if faults.active or (lane.shaper is not None and lane.shaper.busy()):
                 if not await self._shape(link, lane, frame, record):
                     return
                 continue
@@ -476,7 +498,7 @@ class Proxy(Broadcaster):
             violations, ack = checks.from_gateway(payload, compressed, now)
             latency = ack.latency_ms if ack is not None else None
         record = None
-        if self._subscribers or self.faults.rules:
+        if self._subscribers or self.faults.active:
             record = self._record(link, lane, frame, payload, compressed, error, latency)
         if link.service is None and checks.service_type is not None:
             link.service = checks.service_type

@@ -36,6 +36,7 @@ from gwtool.tui.source import FileMatch, RecordingView, Source
 from gwtool.tui.widgets.cache_tree import CacheTree, EntityNode
 from gwtool.tui.widgets.compose import Composer
 from gwtool.tui.widgets.detail import Detail, entry_json, pretty_json
+from gwtool.tui.widgets.faults import FaultsPane
 from gwtool.tui.widgets.help import ConfirmScreen, HelpScreen
 from gwtool.tui.widgets.latency import Latency
 from gwtool.tui.widgets.services import Services
@@ -54,11 +55,13 @@ FLUSH_SECONDS = 0.1  # drain the feed 10×/s: under load each drain repaints the
 STATUS_EVERY = 2  # flushes between status bar updates (repainted in the same frame as the stream)
 SIDES: tuple[Side | None, ...] = (None, "you", "gw")
 SIDE_NAMES: dict[Side | None, str] = {None: "both sides"} | filters.SIDE_NAMES
-PANE_FOCUS = {"detail": "#detail-view", "cache": "#cache-tree", "compose": "#compose-editor", "services": "#services-table"}
+PANE_FOCUS = {"detail": "#detail-view", "cache": "#cache-tree", "compose": "#compose-editor", "services": "#services-table",
+              "faults": "#fault-input"}  # fmt: skip
 OUR_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.binding} | {"escape"}
 # the actions that still run while a text field has focus: their keys are not text
 CTRL_ACTIONS = {a.action for a in ACTIONS if a.binding.startswith("ctrl+")}
 LIVE_ACTIONS = frozenset(("heartbeat", "reconnect", "send"))  # they act on a connection
+FAULT_ACTIONS = frozenset(("toggle_rule", "remove_rule"))  # they act on the Faults pane's selected rule
 EMBEDDED_ACTIONS = frozenset(("cycle_side", "request_heartbeat"))  # they need the gateway in this process
 # why a key does nothing here: said when it is pressed (its binding's hidden twin, see check_action)
 CANNOT_IN_A_RECORDING = {
@@ -67,6 +70,13 @@ CANNOT_IN_A_RECORDING = {
     "send": "A recording cannot send: nothing is connected (gwtool replay FILE sends its payloads again).",
     "cycle_side": "A recording shows the side of the wire it recorded.",
     "request_heartbeat": "A recording has no gateway to ask for a heartbeat.",
+}
+CANNOT_THROUGH_A_PROXY = {  # the same keys as CANNOT_IN_A_RECORDING: the proxy has no client of its own
+    "heartbeat": "Through a proxy the dashboard has no client: your services heartbeat (Latency shows their round trips).",
+    "reconnect": "Through a proxy the dashboard has no connection of its own: your services reconnect themselves.",
+    "send": "Through a proxy the dashboard has no client to send as (gwtool send --url the proxy's URL sends one).",
+    "cycle_side": "Through a proxy the stream shows every proxied connection, both ways (conn:N picks one).",
+    "request_heartbeat": "The gateway is not in this process: the proxy forwards what it sends, it cannot ask.",
 }
 CANNOT_WITHOUT_EMBEDDED_GATEWAY = {
     "cycle_side": "Only our client's side: the gateway is not embedded (run without --url to see both).",
@@ -131,6 +141,7 @@ class GwtoolApp(App[None]):
         self.cache_detail = Detail(self.proto, placeholder="Select an entity to see its JSON.", id="cache-detail")
         self.composer = Composer(self.proto, self.session.service, id="composer")
         self.services = Services(id="services-table")
+        self.faults = FaultsPane(self.proto, self.session.proxy, id="faults-pane")
         yield self.status
         with Horizontal(id="main"):
             with Vertical(id="left"):
@@ -148,6 +159,8 @@ class GwtoolApp(App[None]):
                     yield self.composer
                 with TabPane("Services", id="services"):
                     yield self.services
+                with TabPane("Faults", id="faults"):
+                    yield self.faults
         yield Footer()
 
     def get_driver_class(self) -> type[Driver]:
@@ -259,6 +272,8 @@ class GwtoolApp(App[None]):
         one a recording holds)."""
         if self.session.embedded:
             return self.side
+        if self.session.proxy is not None:
+            return "gw"  # every proxied connection, as the gateway sees it: #3 commands
         recording = self.session.recording
         return recording.side_shown if recording is not None else "you"
 
@@ -320,14 +335,19 @@ class GwtoolApp(App[None]):
         if self.panes.active == "latency":
             state = self.session.state
             stale = state is not None and state.phase != "identified"
-            self.latency.show(self.session.latency, embedded=self.session.embedded, stale=stale, recording=self.recording)
+            self.latency.show(
+                self.session.latency, embedded=self.session.embedded, stale=stale, recording=self.recording,
+                proxied=self.session.proxy is not None,
+            )  # fmt: skip
 
     @work(exclusive=True, group="panes")
     async def refresh_panes(self) -> None:
         """Read services and cache (over HTTP for a remote gateway) for whichever pane is showing."""
         active = self.panes.active
         try:
-            if active == "services":
+            if active == "services" and (proxy := self.session.proxy) is not None:
+                self.services.show_proxied(proxy.connections, now=self.clock())
+            elif active == "services":
                 table = self.services
                 table.show(await self.session.services(), now=self.clock())
                 table.border_subtitle = "GET /services/" if not self.session.embedded else "the gateway's connections"
@@ -399,19 +419,25 @@ class GwtoolApp(App[None]):
         """Whether an action means something in the app's state (the palette asks this too)."""
         if action in EMBEDDED_ACTIONS:
             return self.session.embedded
-        if action in LIVE_ACTIONS and self.recording:
+        if action in LIVE_ACTIONS and (self.recording or self.session.proxy is not None):
             return False
+        if action in FAULT_ACTIONS:
+            return self.session.proxy is not None and self.panes.active == "faults"
         if action in ("pause", "resume"):  # one key, p: the footer shows the one that applies
             return self.paused == (action == "resume")
         return True
 
     def action_explain(self, action: str) -> None:
         """A key whose action cannot run here says why, instead of doing nothing."""
-        why = CANNOT_IN_A_RECORDING if self.recording else CANNOT_WITHOUT_EMBEDDED_GATEWAY
+        why = (
+            CANNOT_IN_A_RECORDING if self.recording
+            else CANNOT_THROUGH_A_PROXY if self.session.proxy is not None
+            else CANNOT_WITHOUT_EMBEDDED_GATEWAY
+        )  # fmt: skip
         self.notify(why.get(action, "That does nothing here."), severity="warning", timeout=5)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(available(self)))
+        self.push_screen(HelpScreen(available(self), proxied=self.session.proxy is not None))
 
     def action_focus_filter(self) -> None:
         self.filter_box.focus()
@@ -492,7 +518,8 @@ class GwtoolApp(App[None]):
         """Open a pane and focus what is in it, so its keys (↑/↓, Enter) work at once."""
         self.panes.active = tab
         target = PANE_FOCUS.get(tab)
-        widget = self.query_one(target) if target else None
+        found = self.query(target) if target else None  # none: a pane with nothing to focus here (Faults, no proxy)
+        widget = found.first() if found else None
         if widget is None or not widget.focusable:
             widget = self.panes.query_one(Tabs)  # the tab bar: ← → switch panes
         widget.focus()
@@ -528,6 +555,12 @@ class GwtoolApp(App[None]):
 
     def action_refresh_panes(self) -> None:
         self.refresh_panes()
+
+    def action_toggle_rule(self) -> None:
+        self.faults.toggle_selected()
+
+    def action_remove_rule(self) -> None:
+        self.faults.remove_selected()
 
     @on(Composer.Send)
     def compose_send(self, event: Composer.Send) -> None:

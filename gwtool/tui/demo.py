@@ -10,17 +10,19 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gwtool.client import ClientState, LatencyStats
+from gwtool.client import ClientState, LatencyStats, NotConnected
 from gwtool.gateway.cache import CacheStore
 from gwtool.protocol.codec import encode
 from gwtool.protocol.examples import identify_payload
-from gwtool.records import Notice, Record
+from gwtool.records import Notice, Record, masked_identify
 from gwtool.tui.session import other_half
 
 if TYPE_CHECKING:
     from gwtool.filters import Side
     from gwtool.protocol.definition import Definition
-    from gwtool.records import Direction
+    from gwtool.proxy.faults import Rule
+    from gwtool.proxy.server import LinkInfo
+    from gwtool.records import Direction, NoticeKind, Sender
     from gwtool.tui.app import GwtoolApp
     from gwtool.tui.source import CacheIndex, Sink
 
@@ -39,6 +41,7 @@ class DemoSession:
     embedded = True
     error: str | None = None
     recording = None  # fixed data, not a recording
+    proxy = None  # no proxy in between
 
     def __init__(self, proto: Definition, *, service: str | None = None, state: ClientState | None = None):
         self.proto = proto
@@ -151,6 +154,217 @@ class DemoSession:
     async def fetch_entity(self, kind: str, key: tuple[str, ...]) -> tuple[int, Any]:
         entity = self.cache.get(kind, *key)
         return (200, entity) if entity is not None else (404, None)
+
+
+PROXY_URL = "ws://127.0.0.1:8766"
+PROXY_RULES = (  # (rule, times applied, enabled)
+    ("delay 200±50 t:EXECUTE_COMMAND from:gateway", 6, True),
+    ("drop every 4 op:HEARTBEAT_ACK service:sharder", 2, True),
+    ("close 1011 after 100 from:gateway", 0, False),
+)
+
+
+class DemoProxySession:
+    """``tui --proxy`` after a minute and a half: a sharder and a commands worker connected through
+    the proxy to an upstream gateway, three fault rules, a violation by the gateway. Its own
+    ``ProxyView``; the rules are the proxy's (faults.py), so the Faults pane adds, toggles and
+    removes them for real."""
+
+    embedded = False
+    error: str | None = None
+    recording = None
+    state: ClientState | None = None
+    upstream_problem: str | None = None
+
+    def __init__(self, proto: Definition):
+        from gwtool.proxy.faults import Faults
+        from gwtool.proxy.server import Counts
+
+        self.proto = proto
+        self.service = proto.first_receiver()
+        self.upstream = self.url = "ws://127.0.0.1:8765"
+        self.listen_url = PROXY_URL
+        self.other = other_half(proto)
+        self.faults = Faults(proto, seed=1)
+        for text, applied, enabled in PROXY_RULES:
+            rule = self.faults.add(text)
+            rule.applied = applied
+            self.faults.enable(rule.id, enabled)
+        self.latency = LatencyStats()
+        self.cache = CacheStore(proto)
+        self.items = self.script()
+        self.proxy_counts = Counts(connections=2)
+        for item in self.items:
+            if isinstance(item, Record):
+                self.proxy_counts.payloads[item.sender or "service"] += 1
+                if item.latency_ms is not None:
+                    self.latency.add(item.latency_ms)
+                if item.sender == "service" and item.op == proto.op("CACHE") and item.payload is not None:
+                    self.cache.put(item.cache_type, item.payload["d"])
+            elif item.kind == "violation":
+                self.proxy_counts.violations[item.data["by"]] += 1
+            elif item.kind == "injected":
+                self.proxy_counts.injected += 1
+
+    @property
+    def proxy(self) -> DemoProxySession:
+        return self
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        payloads = self.proxy_counts.payloads
+        return payloads["gateway"], payloads["service"]
+
+    def script(self) -> list[Record | Notice]:
+        """Two services identify through the proxy; heartbeats, events routed, a delayed event, a
+        dropped ACK and an event the gateway sent with a field of the wrong type."""
+        p, r = self.proto, self.proto.roles
+        out: list[Record | Notice] = []
+        names: dict[int, str] = {}
+
+        def rec(sender: Sender, at: float, payload: dict[str, Any], conn: int, latency: float | None = None) -> None:
+            direction: Direction = "in" if sender == "service" else "out"
+            shown = masked_identify(payload, r.identify_token) if payload.get("op") == p.op("IDENTIFY") else payload
+            out.append(Record(direction, len(encode(payload)), shown, conn=conn, service=names.get(conn), ts=T0 + at,
+                              latency_ms=latency, sender=sender))  # fmt: skip
+
+        def notice(kind: NoticeKind, at: float, text: str, conn: int = 0, **data: Any) -> None:
+            out.append(Notice(kind, text, conn, names.get(conn), data, ts=T0 + at))
+
+        notice("info", 0.0, f"proxy listening on {PROXY_URL} → upstream {self.upstream}: "
+               f"connect services to {PROXY_URL} instead of the gateway")  # fmt: skip
+        for rule in self.faults.rules:
+            notice("info", 0.0, f"fault rule {rule.id}: {rule.text}", rule=rule.text, id=rule.id)
+        identified = p.event_with_routing("identified")
+        parties = [(1, self.other, 0.2), (2, self.service, 0.6)] if self.other else [(1, self.service, 0.2)]
+        for conn, kind, at in parties:
+            notice("connected", at, f"connected from 127.0.0.1:{53860 + conn}, proxied to {self.upstream}/", conn)
+            rec("gateway", at + 0.002, {"op": p.op("HELLO"), "d": {r.hello_interval: 5000}}, conn)
+            rec("service", at + 0.003, identify_payload(p, kind, token="s3cret", compress=False), conn)
+            names[conn] = kind
+            shards = p.services[kind].shards
+            if identified is not None:
+                d = {r.identified_shards: [0, 1, 2], r.identified_max_shards: 3} if shards else {}
+                rec("gateway", at + 0.004, {"op": p.op("EVENT"), "t": identified.t, "d": d}, conn)
+            notice("identified", at + 0.004, f"identified as {kind}" + (" with shards [0, 1, 2] of 3" if shards else ""), conn)
+        events = [e for e in p.events_sendable_by(self.other or "") if e.routing != "identified" and e.example is not None]
+        caches = (
+            [s for s in p.cache_types.values() if s.example is not None] if self.other and p.services[self.other].cache else []
+        )
+        receiver = 2 if self.other else 1
+        at = 1.0
+        for tick in range(8):
+            for conn, kind, _ in parties:
+                beat = {"op": p.op("HEARTBEAT"), "d": {r.heartbeat_memory: 61_203_456 + tick * 4096}}
+                rec("service", at + conn * 0.01, beat, conn)
+                ack = {"op": p.op("HEARTBEAT_ACK"), "d": {}}
+                if conn == 1 and self.other and tick % 4 == 3:  # drop every 4 op:HEARTBEAT_ACK service:sharder
+                    notice("injected", at + 0.012, f"dropped HEARTBEAT_ACK → #1 {kind}", conn, rule=PROXY_RULES[1][0], id=2)
+                else:
+                    rec("gateway", at + conn * 0.01 + 0.0009, ack, conn, latency=LATENCIES[(tick * 2 + conn) % len(LATENCIES)])
+            if events:
+                event = events[tick % len(events)]
+                payload = {"op": p.op("EVENT"), "t": event.t, "d": event.example}
+                rec("service", at + 1.5, payload, 1)
+                if tick == 5:
+                    self._bad_event(out, payload, receiver, at + 1.5012, names.get(receiver))
+                elif tick < 7:
+                    delay = 180 + tick * 9
+                    notice("injected", at + 1.501, f"delayed {event.t} → #{receiver} {names.get(receiver)} by {delay} ms",
+                           receiver, rule=PROXY_RULES[0][0], id=1)  # fmt: skip
+                    rec("gateway", at + 1.5 + delay / 1000, payload, receiver)
+            if caches:
+                cache = caches[tick % len(caches)]
+                rec("service", at + 2.5, {"op": p.op("CACHE"), "type": cache.name, "d": cache.example}, 1)
+            at += 5.0
+        return out
+
+    def _bad_event(self, out: list[Record | Notice], payload: dict[str, Any], conn: int, at: float, service: str | None) -> None:
+        """The gateway sends the event on with a field of the wrong type: the proxy's violation."""
+        from gwtool.protocol.validate import validate_payload
+
+        d = payload["d"]
+        ids = d.get("ids") if isinstance(d, dict) else None
+        if not isinstance(ids, dict) or not ids:
+            return
+        field = next((k for k, v in ids.items() if isinstance(v, int)), next(iter(ids)))  # the shard, as a string
+        bad = {**payload, "d": {**d, "ids": {**ids, field: 1 if isinstance(ids[field], str) else str(ids[field])}}}
+        out.append(Record("out", len(encode(bad)), bad, conn=conn, service=service, ts=T0 + at, sender="gateway"))
+        errors = validate_payload(self.proto, bad, sender="gateway")
+        if errors:
+            text = f"gateway → #{conn} {service}: {payload.get('t')} {errors[0]}"
+            path = errors[0].partition(":")[0]
+            out.append(Notice("violation", text, conn, service, {"by": "gateway", "path": path}, ts=T0 + at))
+
+    @property
+    def connections(self) -> list[LinkInfo]:
+        from gwtool.proxy.server import LinkInfo
+
+        links = []
+        for conn, kind in ((1, self.other), (2, self.service)) if self.other else ((1, self.service),):
+            if kind is None:
+                continue
+            mine = [i for i in self.items if i.conn == conn]
+            payloads = {s: sum(isinstance(i, Record) and i.sender == s for i in mine) for s in ("service", "gateway")}
+            violations = {s: sum(isinstance(i, Notice) and i.kind == "violation" and i.data["by"] == s for i in mine)
+                          for s in ("service", "gateway")}  # fmt: skip
+            shards = ([0, 1, 2], 3) if self.proto.services[kind].shards else (None, None)
+            links.append(LinkInfo(conn, kind, f"127.0.0.1:{53860 + conn}", f"{self.upstream}/", payloads, violations,
+                                  T0 + 0.2 + 0.4 * (conn - 1), *shards))  # fmt: skip
+        return links
+
+    @property
+    def rules(self) -> list[Rule]:
+        return list(self.faults.rules)
+
+    def add_rule(self, text: str) -> Rule:
+        return self.faults.add(text)
+
+    def remove_rule(self, rule_id: int) -> Rule | None:
+        return self.faults.remove(rule_id)
+
+    def enable_rule(self, rule_id: int, enabled: bool = True) -> Rule | None:
+        return self.faults.enable(rule_id, enabled)
+
+    async def run(self, sink: Sink) -> None:
+        for item in self.items:
+            sink("gw", item)
+        await asyncio.sleep(0)
+
+    async def heartbeat_now(self) -> None:
+        raise NotConnected("no client of its own behind a proxy")
+
+    def retry_now(self) -> None:
+        pass
+
+    async def request_heartbeat(self) -> None:
+        raise NotConnected("no client of its own behind a proxy")
+
+    async def send(self, payload: dict[str, Any], *, force: bool = False) -> Record:
+        raise NotConnected("no client of its own behind a proxy")
+
+    async def services(self) -> list[dict[str, Any]]:
+        return [link.to_json() for link in self.connections]
+
+    async def cache_index(self) -> CacheIndex:
+        index = {kind: self.cache.entities(kind) for kind in self.proto.cache_types}
+        counts = {kind: len(entities) for kind, entities in index.items()}
+        return "GET /cache/{type}/", index, counts, frozenset(index)
+
+    async def fetch_entity(self, kind: str, key: tuple[str, ...]) -> tuple[int, Any]:
+        entity = self.cache.get(kind, *key)
+        return (200, entity) if entity is not None else (404, None)
+
+
+def demo_proxy_app(proto: Definition | None = None) -> GwtoolApp:
+    """The dashboard over ``DemoProxySession`` (``tui --proxy``'s snapshots and screenshots), frozen clocks."""
+    from gwtool.tui.app import GwtoolApp
+
+    if proto is None:
+        from gwtool.protocol.definition import load_protocol
+
+        proto = load_protocol(use_env=False)
+    return GwtoolApp(DemoProxySession(proto), clock=lambda: NOW, monotonic=lambda: MONOTONIC, remember=False)
 
 
 def demo_app(proto: Definition | None = None, *, state: ClientState | None = None) -> GwtoolApp:

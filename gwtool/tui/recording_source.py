@@ -40,6 +40,7 @@ class RecordingSource:
     embedded = False
     error: str | None = None
     state: ClientState | None = None  # no client behind it
+    proxy = None  # a file: nothing runs
 
     def __init__(self, proto: Definition, path: Path, *, keep: int, follow: bool = False):
         self.proto, self.path, self.keep, self.follow = proto, path, keep, follow
@@ -51,6 +52,10 @@ class RecordingSource:
         # a gateway's recording is the gateway's side of the wire: its lines read "sent by the gateway"
         self.side_shown: Side = "gw" if self.header.get("side") == "gateway" else "you"
         self.whose = "the gateway's side" if self.side_shown == "gw" else f"a {self.service}'s side"
+        if self.header.get("command") == "proxy":  # written as a gateway's (dir: in from services), but it saw both
+            upstream = self.header.get("upstream")
+            self.whose = "a proxy's recording of both sides (services ↔ gateway, through the proxy)"
+            self.url = f"{path.name} (through {recorded}" + (f" to {upstream})" if upstream else ")")
         self.latency = LatencyStats()
         self.cache = CacheStore(proto)
         self._services: dict[int, dict[str, Any]] = {}

@@ -126,15 +126,50 @@ async def recording(pilot: Pilot[None]) -> None:
 RECORDING = {"recording": (WIDE, recording)}  # tui --open: the demo session as a gateway's recording
 
 
+async def violation(pilot: Pilot[None]) -> None:
+    """The proxy's violation selected, shown in Detail."""
+    from gwtool.records import Notice
+
+    stream = dashboard(pilot).stream
+    index = next(i for i, e in enumerate(stream.view) if isinstance(e.item, Notice) and e.item.kind == "violation")
+    stream.follow = False
+    stream.cursor = index
+    await pilot.press("enter")
+
+
+async def one_connection(pilot: Pilot[None]) -> None:
+    """conn:2 in the filter: the commands worker's connection, both ways, its violation selected."""
+    dashboard(pilot).filter_box.value = "conn:2"
+    await pilot.pause()
+    await violation(pilot)
+
+
+async def faults(pilot: Pilot[None]) -> None:
+    """The Faults pane, a rule being typed with a mistake in it: the proxy's parser names it."""
+    await pilot.press("7")
+    await settle(pilot)
+    await pilot.press(*"drop op:HEARTBEAT_ACK from:sharder")
+
+
+PROXY = {  # tui --proxy: the demo proxy's connections
+    "proxy": (WIDE, violation),
+    "proxy-small": (SMALL, one_connection),
+    "proxy-faults": (WIDE, faults),
+    "proxy-faults-small": (SMALL, faults),
+}
+
+
 async def shoot(name: str, out: Path) -> Path:
     import tempfile
 
-    from gwtool.tui.demo import demo_app, demo_recording_app, write_demo_recording
+    from gwtool.tui.demo import demo_app, demo_proxy_app, demo_recording_app, write_demo_recording
 
-    size, steps = VIEWS.get(name) or RECORDING[name]
+    size, steps = VIEWS.get(name) or RECORDING.get(name) or PROXY[name]
     with tempfile.TemporaryDirectory() as tmp:
         if name in RECORDING:
             app = demo_recording_app(write_demo_recording(Path(tmp) / "session.ndjson", demo_app().proto))
+        elif name in PROXY:
+            app = demo_proxy_app()
         else:
             app = demo_app()
         return await _shoot(app, name, out, size, steps)
@@ -157,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     os.environ["TZ"] = "UTC"
     time.tzset()
-    for name in (*VIEWS, *RECORDING):
+    for name in (*VIEWS, *RECORDING, *PROXY):
         print(asyncio.run(shoot(name, out)))
 
 

@@ -34,6 +34,7 @@ class Session:
     """The live system: a GatewayClient as ``service`` and, without a URL, an embedded MockGateway."""
 
     recording = None  # a live system, not a recording
+    proxy = None  # no proxy in between
 
     def __init__(
         self,

@@ -1,10 +1,11 @@
 """What the dashboard reads and drives, as a typed boundary: ``Session`` (the live system),
-``DemoSession`` (fixed data for snapshots) and ``RecordingSource`` (``tui --open FILE``) implement
-``Source``; mypy checks them against it.
+``DemoSession`` (fixed data for snapshots), ``RecordingSource`` (``tui --open FILE``) and
+``ProxySource`` (``tui --proxy UPSTREAM``) implement ``Source``; mypy checks them against it.
 
 A recording adds what ``RecordingView`` declares (the side of the wire it holds, a search of the
 whole file); ``Source.recording`` is that view, or None for a live or demo session. A recording has
-no client, so its ``state`` is None.
+no client, so its ``state`` is None. A proxy adds ``ProxyView`` (``Source.proxy``): it has no client
+of its own either.
 
 Actions raise ``NotConnected`` (a GwtoolError) when there is no connection to act on, never
 AttributeError; reads raise OSError when the gateway's REST side does not answer.
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from gwtool.client.latency import LatencyStats
     from gwtool.filters import Filter, Side
     from gwtool.protocol.definition import Definition
+    from gwtool.proxy.faults import Rule
+    from gwtool.proxy.server import Counts, LinkInfo
     from gwtool.records import Notice, Record
 
 Sink = Callable[["Side", "Record | Notice"], None]
@@ -52,6 +55,35 @@ class RecordingView(Protocol):
         """Every line of the whole file that ``filter`` matches (in a thread: it reads the file)."""
 
 
+class ProxyView(Protocol):
+    """What the proxy adds to a Source (``tui --proxy UPSTREAM``): the proxy between services and
+    their gateway, its connections and its fault rules, which the Faults pane adds, toggles and
+    removes."""
+
+    @property
+    def listen_url(self) -> str:
+        """Where services connect ("" until it listens)."""
+
+    @property
+    def upstream(self) -> str: ...
+    @property
+    def upstream_problem(self) -> str | None:
+        """Why the upstream cannot be reached right now (``unreachable: connection refused``), or None."""
+
+    @property
+    def proxy_counts(self) -> Counts: ...
+    @property
+    def connections(self) -> list[LinkInfo]: ...
+    @property
+    def rules(self) -> list[Rule]: ...
+
+    def add_rule(self, text: str) -> Rule:
+        """RuleError names what is wrong with ``text``."""
+
+    def remove_rule(self, rule_id: int) -> Rule | None: ...
+    def enable_rule(self, rule_id: int, enabled: bool = True) -> Rule | None: ...
+
+
 class Source(Protocol):
     proto: Definition
     service: str
@@ -67,6 +99,8 @@ class Source(Protocol):
     def counts(self) -> tuple[int, int]: ...
     @property
     def recording(self) -> RecordingView | None: ...
+    @property
+    def proxy(self) -> ProxyView | None: ...
 
     async def run(self, sink: Sink) -> None: ...
     async def heartbeat_now(self) -> None: ...
@@ -86,6 +120,10 @@ if TYPE_CHECKING:  # mypy checks that every source implements Source, and a reco
     def _recording_view(recorded: RecordingSource) -> RecordingView:
         return recorded
 
-    from gwtool.tui.demo import DemoSession
+    def _proxies_implement(proxied: ProxySource, demo: DemoProxySession) -> tuple[Source, Source, ProxyView, ProxyView]:
+        return proxied, demo, proxied, demo
+
+    from gwtool.tui.demo import DemoProxySession, DemoSession
+    from gwtool.tui.proxy_source import ProxySource
     from gwtool.tui.recording_source import RecordingSource
     from gwtool.tui.session import Session

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from proxy_testkit import OP, heartbeat, http, recv, send, service, until
 
@@ -13,7 +15,9 @@ async def test_rules_are_listed_added_removed_and_reset_over_http():
     async with MockGateway() as gw, Proxy(upstream=gw.url, control_port=0, faults=("delay 5 op:HELLO",)) as proxy:
         host, port = proxy.host, proxy.control.port
         status, _, body = await http(host, port, "/rules")
-        assert status == 200 and body == {"rules": [{"id": 1, "rule": "delay 5 op:HELLO", "action": "delay", "applied": 0}]}
+        assert status == 200 and body == {
+            "rules": [{"id": 1, "rule": "delay 5 op:HELLO", "action": "delay", "applied": 0, "enabled": True}]
+        }
 
         status, _, body = await http(host, port, "/rules", "POST", orjson.dumps({"rule": "drop op:HEARTBEAT_ACK"}),
                                      {"Content-Type": "application/json"})  # fmt: skip
@@ -39,6 +43,43 @@ async def test_rules_are_listed_added_removed_and_reset_over_http():
         assert status == 200 and body["payloads"]["service"] >= 3 and body["injected"] == 2 and "verdict" in body
         status, _, body = await http(host, port, "/connections")
         assert [(c["conn"], c["service"]) for c in body["connections"]] == [(1, "commands")]
+        await worker.close()
+
+
+async def test_a_rule_is_disabled_and_enabled_over_http():
+    async with MockGateway() as gw, Proxy(upstream=gw.url, control_port=0, faults=("drop op:HEARTBEAT_ACK",)) as proxy:
+        host, port = proxy.host, proxy.control.port
+        worker, _ = await service(proxy.url, "commands")
+        await send(worker, heartbeat())
+        await until(lambda: proxy.counts.injected == 1)
+        status, _, body = await http(host, port, "/rules/1/disable", "POST")
+        assert status == 200 and body["rule"]["enabled"] is False and body["rule"]["applied"] == 1
+        await send(worker, heartbeat())
+        assert (await recv(worker))["op"] == OP["HEARTBEAT_ACK"]  # off: forwarded
+        status, _, body = await http(host, port, "/rules")
+        assert [(r["id"], r["enabled"]) for r in body["rules"]] == [(1, False)]  # listed still
+        status, _, body = await http(host, port, "/rules/1/enable", "POST")
+        assert status == 200 and body["rule"]["enabled"] is True
+        await send(worker, heartbeat())
+        await until(lambda: proxy.counts.injected == 2)
+        assert (await http(host, port, "/rules/9/disable", "POST"))[0] == 404
+        assert (await http(host, port, "/rules/x/enable", "POST"))[0] == 400
+        assert (await http(host, port, "/rules/1/enable"))[0] == 405  # GET
+        await worker.close()
+
+
+async def test_connections_say_when_each_service_connected_and_its_shards():
+    async with MockGateway() as gw, Proxy(upstream=gw.url, control_port=0) as proxy:
+        before = time.time()
+        sharder, identified = await service(proxy.url, "sharder")
+        worker, _ = await service(proxy.url, "commands")
+        status, _, body = await http(proxy.host, proxy.control.port, "/connections")
+        assert status == 200
+        first, second = body["connections"]
+        assert (first["service"], first["shards"], first["max_shards"]) == ("sharder", identified["shards"], 3)
+        assert (second["service"], second["shards"]) == ("commands", None)  # a type that holds no shards
+        assert before <= first["since"] <= second["since"] <= time.time()
+        await sharder.close()
         await worker.close()
 
 

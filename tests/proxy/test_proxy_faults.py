@@ -196,6 +196,46 @@ async def test_stall_holds_a_direction_until_the_rule_is_removed():
     assert injected(seen) == ["stalled at HEARTBEAT_ACK → #1 commands: nothing more goes this way until the rule is removed"]
 
 
+async def test_a_disabled_rule_acts_on_nothing_keeps_its_count_and_acts_again_once_enabled():
+    async with MockGateway() as gw, Proxy(upstream=gw.url) as proxy:
+        seen = Collected()
+        proxy.subscribe(seen)
+        worker, _ = await service(proxy.url, "commands")
+        rule = proxy.add_rule("drop op:HEARTBEAT_ACK")
+        await send(worker, heartbeat())
+        await until(lambda: rule.applied == 1)
+        assert proxy.enable_rule(rule.id, False) is rule and not rule.enabled
+        other = proxy.add_rule("delay 1 t:EXECUTE_COMMAND")  # a rule in force: payloads go through the rules
+        await send(worker, heartbeat())
+        assert (await recv(worker))["op"] == OP["HEARTBEAT_ACK"]  # forwarded: the rule is off
+        assert rule.applied == 1 and proxy.rules == [rule, other]  # still listed, its count kept
+        proxy.remove_rule(other.id)
+        assert proxy.enable_rule(rule.id, True) is rule
+        await send(worker, heartbeat())
+        await until(lambda: rule.applied == 2)
+        with pytest.raises(TimeoutError):
+            await recv(worker, timeout=0.3)
+        assert proxy.enable_rule(99, False) is None
+    said = [n.text for n in seen.notices("info") if n.text.startswith("fault rule")]
+    assert said == ["fault rule 1 added: drop op:HEARTBEAT_ACK", "fault rule 1 disabled: drop op:HEARTBEAT_ACK",
+                    "fault rule 2 added: delay 1 t:EXECUTE_COMMAND", "fault rule 2 removed: delay 1 t:EXECUTE_COMMAND",
+                    "fault rule 1 enabled: drop op:HEARTBEAT_ACK"]  # fmt: skip
+
+
+async def test_disabling_a_stall_lets_what_it_held_go_on():
+    async with MockGateway() as gw, Proxy(upstream=gw.url) as proxy:
+        seen = Collected()
+        proxy.subscribe(seen)
+        worker, _ = await service(proxy.url, "commands")
+        rule = proxy.add_rule("stall from:gateway")
+        await send(worker, heartbeat())
+        await until(lambda: any(r.op == OP["HEARTBEAT_ACK"] for r in seen.records()))
+        with pytest.raises(TimeoutError):
+            await recv(worker, timeout=0.3)
+        proxy.enable_rule(rule.id, False)
+        assert (await recv(worker))["op"] == OP["HEARTBEAT_ACK"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.pilot import Pilot
 
 from gwtool.client import ClientState
-from gwtool.tui.demo import MONOTONIC, demo_app
-from gwtool.tui.screenshots import cache, confirm, settle
+from gwtool.tui.demo import MONOTONIC, demo_app, demo_proxy_app
+from gwtool.tui.screenshots import cache, confirm, faults, one_connection, settle, violation
 
 WIDE = (160, 48)
 SMALL = (80, 24)
@@ -86,3 +86,31 @@ def test_reconnecting_status(snap_compare, proto):
     state = ClientState(phase="reconnecting", retry_at=MONOTONIC + 4.2, close_code=4009,
                         close_name="HEARTBEAT_TIMEOUT", close_reason="no heartbeat for 7.5 s [/]", conn=1)  # fmt: skip
     assert snap_compare(demo_app(proto, state=state), terminal_size=SMALL, run_before=selected())
+
+
+def steps(*actions):
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        for action in actions:
+            await action(pilot)
+            await settle(pilot)
+
+    return run_before
+
+
+def test_proxy_stream_with_a_violation_selected_wide(snap_compare, proto):
+    """tui --proxy: every connection both ways (#N type), injected faults, the violation in Detail."""
+    assert snap_compare(demo_proxy_app(proto), terminal_size=WIDE, run_before=steps(violation))
+
+
+def test_proxy_stream_one_connection_small_terminal(snap_compare, proto):
+    assert snap_compare(demo_proxy_app(proto), terminal_size=SMALL, run_before=steps(one_connection))
+
+
+def test_proxy_faults_pane_wide(snap_compare, proto):
+    """The rules with their counts (one off), a rule being typed with a mistake the parser names."""
+    assert snap_compare(demo_proxy_app(proto), terminal_size=WIDE, run_before=steps(faults))
+
+
+def test_proxy_faults_pane_small_terminal(snap_compare, proto):
+    assert snap_compare(demo_proxy_app(proto), terminal_size=SMALL, run_before=steps(faults))

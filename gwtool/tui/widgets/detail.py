@@ -60,8 +60,13 @@ def heading(entry: Entry, proto: Definition) -> Text:
     if isinstance(item, Record):
         way = "received" if item.direction == "in" else "sent"
         text.append(printable(label(item, proto)), "bold")
-        text.append(f"  {way} by {side}", "dim")
-        if entry.side == "gw":
+        if item.sender is not None:  # a proxy's record: who sent it to whom
+            who = f"#{item.conn} {printable(item.service or '?')}"
+            route = f"{who} → the gateway" if item.sender == "service" else f"the gateway → {who}"
+            text.append(f"  {route}, through the proxy", "dim")
+        else:
+            text.append(f"  {way} by {side}", "dim")
+        if entry.side == "gw" and item.sender is None:
             text.append(f" ({'from' if item.direction == 'in' else 'to'} #{item.conn} {printable(item.service or '?')})", "dim")
         text.append(f"  at {clock(item.ts)}\n", "dim")
         if item.forwards:
@@ -71,6 +76,9 @@ def heading(entry: Entry, proto: Definition) -> Text:
             text.append("\n" + printable(item.error), "bold red")
     else:
         text.append(f"{item.kind}  ", "bold")
+        if item.kind in ("violation", "injected"):  # a proxy's: who broke the protocol, or the proxy's own doing
+            by = item.data.get("by")
+            side = f"by the {by}" if by in ("service", "gateway") else "by the proxy"
         text.append(f"{side} · {clock(item.ts)}\n", "dim")
         text.append(printable(item.text))
     return text

@@ -24,6 +24,18 @@ LEGEND = (
     "zlib-compressed) and the data. The border shows how many lines are kept and dropped."
 )
 
+PROXY_INTRO = (
+    "gwtool tui --proxy runs a proxy between your services and their gateway: services connect to it "
+    "instead of the gateway, and it forwards every payload unchanged, checks both directions against "
+    "the protocol, and applies the Faults pane's rules. The dashboard has no client of its own here."
+)
+PROXY_LEGEND = (
+    "Reading the stream: each line is a proxied connection's, as the gateway sees it: ← a service "
+    "sent it (on its way to the gateway), → the gateway sent it, ● something happened (✗ a violation, "
+    "in red, naming who broke the protocol; injected faults in magenta). #conn and the service type "
+    "follow; conn:3 in the filter keeps one connection."
+)
+
 
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
@@ -52,9 +64,10 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
 
-    def __init__(self, actions: list[Action]):
+    def __init__(self, actions: list[Action], *, proxied: bool = False):
         super().__init__()
         self.actions = actions
+        self.intro, self.legend = (PROXY_INTRO, PROXY_LEGEND) if proxied else (INTRO, LEGEND)
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, padding=(0, 2), show_header=False, expand=True)
@@ -73,8 +86,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("gwtool tui — keys and actions", "bold"), id="help-title")
             with VerticalScroll():
                 yield Static(table)  # the keys first: at 80×24 they are what fits
-                yield Static(Text(INTRO), classes="help-text")
-                yield Static(Text(LEGEND), classes="help-text")
+                yield Static(Text(self.intro), classes="help-text")
+                yield Static(Text(self.legend), classes="help-text")
             yield Static(Text("Esc closes", "dim"), id="help-foot")
 
 

@@ -35,7 +35,7 @@ class Latency(Vertical):
         }
     """
 
-    _latest: tuple[LatencyStats | None, bool, bool, bool] | None = None  # what show() was last given
+    _latest: tuple[LatencyStats | None, bool, bool, bool, bool] | None = None  # what show() was last given
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no heartbeat yet", "dim"), id="latency-numbers")
@@ -44,20 +44,23 @@ class Latency(Vertical):
 
     def on_mount(self) -> None:
         if self._latest is not None:
-            stats, embedded, stale, recording = self._latest
-            self.show(stats, embedded=embedded, stale=stale, recording=recording)
+            stats, embedded, stale, recording, proxied = self._latest
+            self.show(stats, embedded=embedded, stale=stale, recording=recording, proxied=proxied)
 
-    def show(self, stats: LatencyStats | None, *, embedded: bool, stale: bool = False, recording: bool = False) -> None:
+    def show(
+        self, stats: LatencyStats | None, *, embedded: bool, stale: bool = False, recording: bool = False, proxied: bool = False
+    ) -> None:
         """``stale``: not connected now, so the figures are from before the connection was lost.
-        ``recording``: the figures were read from a recording (tui --open): nothing can be sent."""
-        self._latest = (stats, embedded, stale, recording)
+        ``recording``: the figures were read from a recording (tui --open): nothing can be sent.
+        ``proxied``: the services' heartbeats through a proxy (tui --proxy): ours sends none."""
+        self._latest = (stats, embedded, stale, recording, proxied)
         try:
             numbers = self.query_one("#latency-numbers", Static)
             graph = self.query_one("#latency-graph", Sparkline)
             help_line = self.query_one("#latency-help", Static)
         except NoMatches:  # its pane is opening and has not composed it yet: on_mount shows this
             return
-        help_line.update(self._help(embedded, recording))
+        help_line.update(self._help(embedded, recording, proxied))
         if stats is None or not stats.count:
             none = "no heartbeat answered in the recording" if recording else "no heartbeat answered yet"
             numbers.update(Text(none, "dim"))
@@ -84,10 +87,12 @@ class Latency(Vertical):
         graph.data = samples
 
     @staticmethod
-    def _help(embedded: bool, recording: bool) -> Text:
-        """The keys that act here, or, for a recording, what the figures are."""
+    def _help(embedded: bool, recording: bool, proxied: bool = False) -> Text:
+        """The keys that act here, or, for a recording or a proxy, what the figures are."""
         if recording:
             return Text("a recording: its round trips; no heartbeat can be sent", "dim")  # one line of 64
+        if proxied:
+            return Text("every service's heartbeat → ACK, through the proxy", "dim")
         keys = Text("h", "bold")
         keys.append(" heartbeat now", "dim")
         if embedded:

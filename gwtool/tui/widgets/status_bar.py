@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
-from gwtool.text import printable
+from gwtool.text import plural, printable
 
 if TYPE_CHECKING:
     from gwtool.client import ClientPhase, ClientState
-    from gwtool.tui.source import Source
+    from gwtool.tui.source import ProxyView, Source
 
 REASON_WIDTH = 48  # the stream's notice has the whole close reason
 LAST_CLOSE_SECONDS = 60.0  # how long the status bar keeps a close by the gateway after reconnecting
@@ -88,6 +88,32 @@ def describe_state(
     return text
 
 
+def proxy_status(view: ProxyView, error: str | None) -> Text:
+    """``proxy ws://…:8766 → ws://…:8765  2 connections  ✗ 1 violation  9 faults injected  ←40 →44``;
+    the upstream unreachable (a probe of its port) in red instead of the arrow."""
+    text = Text(" ", no_wrap=True, overflow="ellipsis")
+    if error:
+        return text.append("failed · " + printable(error), "bold red")
+    if not view.listen_url:
+        return text.append("starting the proxy", "bold yellow")
+    text.append("proxy ", "bold green" if view.upstream_problem is None else "bold")
+    text.append(printable(view.listen_url), "bold")
+    if view.upstream_problem is not None:
+        text.append(f" → upstream {printable(view.upstream)} {printable(view.upstream_problem)}", "bold red")
+        text.append(" · services get 1014", "red")
+    else:
+        text.append(" → ", "dim")
+        text.append(printable(view.upstream), "bold")
+    counts = view.proxy_counts
+    text.append(f"  {plural(len(view.connections), 'connection')}")
+    broken = sum(counts.violations.values())
+    text.append(f"  ✗ {plural(broken, 'violation')}" if broken else "  no violation", "bold red" if broken else "green")
+    if counts.injected:
+        text.append(f"  {plural(counts.injected, 'fault')} injected", "magenta")
+    text.append(f"  ←{counts.payloads['service']:,} →{counts.payloads['gateway']:,}", "dim")
+    return text
+
+
 class StatusBar(Static):
     """Refreshed by the app's timer from the session; never parses markup.
 
@@ -107,6 +133,23 @@ class StatusBar(Static):
         last_close: tuple[str, float] | None = None,
     ) -> None:
         state = session.state
+        if session.proxy is not None:  # no client of ours: the proxy's own line
+            text = proxy_status(session.proxy, session.error)
+        else:
+            text = self._client_status(session, state, now, monotonic, paused, last_close)
+        if text != self.shown:
+            self.shown = text
+            self.update(text, layout=False)
+
+    def _client_status(
+        self,
+        session: Source,
+        state: ClientState | None,
+        now: Callable[[], float],
+        monotonic: Callable[[], float],
+        paused: bool,
+        last_close: tuple[str, float] | None,
+    ) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ")
         if session.recording is not None and session.error is None:
@@ -115,9 +158,7 @@ class StatusBar(Static):
             text.append_text(describe_state(state, session.service, session.error, monotonic, session.url))
         if not nothing_listening(state):  # else the line says the URL already, and there is nothing to count
             self._append_session(text, session, state, now, monotonic, paused, last_close, self.size.width or 200)
-        if text != self.shown:
-            self.shown = text
-            self.update(text, layout=False)
+        return text
 
     @staticmethod
     def _append_session(

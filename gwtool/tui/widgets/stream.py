@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from gwtool.protocol.definition import Definition
 
 SIDE_STYLES = {"you": "bold cyan", "gw": "bold magenta"}
+NOTICE_MARKS = {"violation": " ✗ "}  # a violation stands out from the other notices' " ● " (same width)
 DATA_SHARE = 0.4  # the data column gets at least this share of the stream's width, where it can
 
 
@@ -94,7 +95,7 @@ def _who(entry: Entry, columns: Columns) -> list[tuple[str, str]]:
     if entry.side == "you":
         return [(fit("you", width) + " ", SIDE_STYLES["you"])]
     item = entry.item
-    other = printable(f"#{item.conn} {item.service or '?'}")
+    other = printable(f"#{item.conn} {item.service or '?'}") if item.conn else ""  # conn 0: the server's own notice
     if columns.both:
         return [("gw ", SIDE_STYLES["gw"]), (fit(other, width - 3) + " ", "dim")]
     return [(fit(other, width) + " ", "dim")]
@@ -126,7 +127,7 @@ def entry_parts(
         parts.append((data, "" if item.payload is not None else "red"))
     else:
         style = NOTICE_STYLES.get(item.kind, "")
-        parts.append((" ● ", style))
+        parts.append((NOTICE_MARKS.get(item.kind, " ● "), style))
         parts += _who(entry, columns)
         parts.append((printable(item.text), style))
     return parts
