@@ -19,7 +19,7 @@ import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -32,12 +32,13 @@ from gwtool.check.generate import (
     Found,
     Generator,
     Kind,
-    budgets,
     groups,
     named,
     reproducer,
     rest_path,
     search,
+    shares,
+    targets,
 )
 from gwtool.check.probe import WAIT, Closed, Frame, Probe
 from gwtool.protocol.definition import Definition, Structure
@@ -55,8 +56,8 @@ SHOWN_PAYLOAD = 400  # characters of a shrunk payload in the report line (--json
 class Group:
     kind: Kind
     fault: str
-    budget: int
     seed: int
+    budget: int = 0  # its share of --fuzz N, once the selected groups are known
 
     @property
     def id(self) -> str:
@@ -78,17 +79,17 @@ class GatewayFuzz:
 
     def __init__(self, proto: Definition, budget: int, seed: int):
         self.proto, self.budget, self.seed = proto, budget, seed
-        pairs = groups(proto)
-        self.groups = [
-            Group(kind, fault, n, group_seed(seed, f"fuzz.{kind.id}.{fault}"))
-            for (kind, fault), n in zip(pairs, budgets(budget, len(pairs)))
-        ]
-        self.selected = {g.id for g in self.groups}
+        self.groups = [Group(kind, fault, group_seed(seed, f"fuzz.{kind.id}.{fault}")) for kind, fault in groups(proto)]
+        self.select({g.id for g in self.groups})
         self.on_example: Callable[[], None] | None = None  # called on the event loop for every example judged
         self._run: asyncio.Future[dict[str, Found | str]] | None = None
 
     def select(self, ids: set[str]) -> None:
-        self.selected = {g.id for g in self.groups if g.id in ids}
+        """Run only these groups: --fuzz N is spread over them (at least one example each)."""
+        chosen = [g.id for g in self.groups if g.id in ids]
+        budget = dict(zip(chosen, shares(self.budget, len(chosen))))
+        self.groups = [replace(g, budget=max(1, budget.get(g.id, 0))) for g in self.groups]
+        self.selected = set(chosen)
 
     @property
     def examples(self) -> int:
@@ -159,7 +160,16 @@ def _search(generator: Generator, group: Group, judge: Judge, loop: asyncio.Abst
 
     if (skipped := asyncio.run_coroutine_threadsafe(judge.ready(), loop).result(timeout=4 * WAIT + 5)) is not None:
         raise Skipped(skipped)
-    return search(generator.examples(group.kind, group.fault), group.budget, group.seed, judged)
+    aims = targets(generator.proto, group.kind, group.fault)
+    tried = 0
+    for aim, share in zip(aims, shares(group.budget, len(aims))):
+        if share:
+            seed = group_seed(group.seed, f"{aim[0]}:{aim[1]}")
+            found = search(generator.examples(group.kind, group.fault, aim), share, seed, judged)
+            tried += found.tried
+            if found.failure is not None:
+                return replace(found, tried=tried)
+    return Found(tried)
 
 
 def _failure(ctx: GatewayContext, group: Group, seed: int, found: Found) -> Failed:

@@ -144,6 +144,7 @@ class Generator:
         self.long_text = max(64, max_size // 512)  # a long string: many fit in one payload
         self.max_size = max_size
         self._refs: dict[str, st.SearchStrategy[Any]] = {}
+        self._data: dict[tuple[str, str], st.SearchStrategy[Any]] = {}
 
     def text(self) -> st.SearchStrategy[str]:
         short = st.text(max_size=24)
@@ -177,23 +178,29 @@ class Generator:
             return st.dictionaries(st.text(max_size=8), _json_scalars(), max_size=3)
         return _json_values()  # any
 
-    def value(self, expr: TypeExpr) -> st.SearchStrategy[Any]:
+    def value(self, expr: TypeExpr, force: tuple[str, ...] = ()) -> st.SearchStrategy[Any]:
+        """Values of ``expr``; ``force`` is a path below it that must be there (``("[]", "id")``:
+        a non-empty array whose items have an id), for a mutant that breaks it."""
         if expr.kind == "scalar":
             return self.scalar(expr.name)
         if expr.kind == "choice":
             return st.sampled_from(expr.choices)
         if expr.kind == "nullable":
-            return st.one_of(st.none(), self.value(expr.of))
+            return self.value(expr.of, force) if force else st.one_of(st.none(), self.value(expr.of))
         if expr.kind == "array":
             item = expr.of
-            simple = item.kind in ("scalar", "choice")
-            return st.lists(self.value(item), max_size=MAX_SCALAR_ITEMS if simple else MAX_ITEMS)
-        if expr.name not in self._refs:  # a structure, perhaps one that contains itself
-            structure = self.proto.structures[expr.name]
+            most = MAX_SCALAR_ITEMS if item.kind in ("scalar", "choice") else MAX_ITEMS
+            if force[:1] == ("[]",):
+                return st.lists(self.value(item, force[1:]), min_size=1, max_size=most)
+            return st.lists(self.value(item), max_size=most)
+        structure = self.proto.structures[expr.name]
+        if force:
+            return self.table(structure.fields, force)
+        if expr.name not in self._refs:  # perhaps a structure that contains itself
             self._refs[expr.name] = st.deferred(lambda: self.table(structure.fields))
         return self._refs[expr.name]
 
-    def table(self, fields: tuple[Field, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    def table(self, fields: tuple[Field, ...], force: tuple[str, ...] = ()) -> st.SearchStrategy[dict[str, Any]]:
         """Objects of a field table: dotted fields fill the object field they belong to."""
         depth = fields[0].path.count(".") if fields else 0
         required: dict[str, st.SearchStrategy[Any]] = {}
@@ -201,18 +208,24 @@ class Generator:
         for f in fields:
             if f.path.count(".") != depth:
                 continue
+            below = force[1:] if force[:1] == (f.name,) else ()
             children = tuple(g for g in fields if g.path.startswith(f.path + "."))
-            value = self.table(children) if children else self.value(f.type)
-            if children and f.type.kind == "nullable":
+            value = self.table(children, below) if children else self.value(f.type, below)
+            if children and f.type.kind == "nullable" and not below:
                 value = st.one_of(st.none(), value)
-            (optional if f.optional else required)[f.name] = value
+            (optional if f.optional and force[:1] != (f.name,) else required)[f.name] = value
         return st.fixed_dictionaries(required, optional=optional)
 
-    def data(self, kind: Kind) -> st.SearchStrategy[Any]:
-        entity = self.table(kind.fields)
-        if kind.cache_type is not None:
-            return st.one_of(entity, st.lists(entity, min_size=1, max_size=MAX_ITEMS))
-        return entity
+    def data(self, kind: Kind, target: str = "") -> st.SearchStrategy[Any]:
+        """A kind's d, with the field ``target`` (a schema path: ``roles[].id``) surely in it."""
+        key = (kind.id, target)
+        if key not in self._data:
+            force = tuple(re.findall(r"\[\]|[^.\[\]]+", target))
+            entity = self.table(kind.fields, force)
+            if kind.cache_type is not None:
+                entity = st.one_of(entity, st.lists(entity, min_size=1, max_size=MAX_ITEMS))
+            self._data[key] = entity
+        return self._data[key]
 
     def payload(self, kind: Kind, d: Any) -> dict[str, Any]:
         payload: dict[str, Any] = {"op": self.proto.op(kind.op)}
@@ -227,14 +240,14 @@ class Generator:
 
     # --- examples of each fault class ---------------------------------------------------------
 
-    def examples(self, kind: Kind, fault: str) -> st.SearchStrategy[Example]:
-        """The examples of one group (``fuzz.<kind>.<fault>``)."""
-        return st.composite(lambda draw: self._draw(draw, kind, fault))()
+    def examples(self, kind: Kind, fault: str, target: Target = ("", None)) -> st.SearchStrategy[Example]:
+        """The examples of one group (``fuzz.<kind>.<fault>``) that break ``target`` (``targets``)."""
+        return st.composite(lambda draw: self._draw(draw, kind, fault, target))()
 
-    def _draw(self, draw: Callable[[st.SearchStrategy[Any]], Any], kind: Kind, fault: str) -> Example:
+    def _draw(self, draw: Callable[[st.SearchStrategy[Any]], Any], kind: Kind, fault: str, target: Target) -> Example:
         senders = kind.strangers if fault == "not-allowed" else kind.senders
         sender = draw(st.sampled_from(senders))
-        payload = self.payload(kind, draw(self.data(kind)))
+        payload = self.payload(kind, draw(self.data(kind, target[0])))
         assume(len(wire_text(payload)) <= self.max_size - 1024)
         if fault == "valid":
             assume(not validate_payload(self.proto, payload, service=sender))  # a table the generator misread fails here
@@ -252,14 +265,16 @@ class Generator:
             key = kind.key or "t"
             payload[key] = draw(st.text(min_size=1, max_size=24).filter(lambda s: s not in known))
             return self._checked(payload, sender, kind, fault, key, Expected((INVALID,), key, (INVALID,)))
-        sites = [s for s in _sites(self.proto, payload["d"], kind.fields) if _applies(s, fault)]
+        sites = [
+            s for s in _sites(self.proto, payload["d"], kind.fields) if _applies(s, fault) and schema_path(s.path) == target[0]
+        ]
         assume(sites)
         site = draw(st.sampled_from(sites))
         expected = Expected((INVALID,), site.path, (INVALID,))
         if fault == "missing":
             del site.container[site.key]
         else:
-            site.container[site.key] = draw(self._bad_value(site.type, fault))
+            site.container[site.key] = draw(self._bad_value(site.type, fault, target[1]))
             if fault == "bad-format" and _base(site.type).name == "service":  # its own close, or 4010 naming it
                 expected = Expected(("INVALID_SERVICE", INVALID), site.path, (INVALID,))
         return self._checked(payload, sender, kind, fault, site.path, expected)
@@ -279,7 +294,7 @@ class Generator:
             st.sampled_from([None, "1", True, 0.5, [], {}]),
         )
 
-    def _bad_value(self, expr: TypeExpr, fault: str) -> st.SearchStrategy[Any]:
+    def _bad_value(self, expr: TypeExpr, fault: str, json_type: str | None) -> st.SearchStrategy[Any]:
         base = _base(expr)
         if fault == "null":
             return st.none()
@@ -296,7 +311,7 @@ class Generator:
                 return st.text(max_size=24).filter(lambda s: s not in self.proto.services)
             bad = BAD_TIMESTAMPS if base.name == "timestamp" else BAD_DISCRIMINATORS
             return st.one_of(st.sampled_from(bad), st.text(max_size=24))  # the validator check drops good ones
-        return st.one_of(*(_OTHER_JSON[t] for t in _OTHER_JSON if t not in _json_types(self.proto, base)))
+        return _OTHER_JSON[json_type or next(t for t in _OTHER_JSON if t not in _json_types(base))]
 
 
 def _timestamp(moment: datetime, zone: str) -> str:
@@ -326,7 +341,7 @@ _OTHER_JSON: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-def _json_types(proto: Definition, expr: TypeExpr) -> set[str]:
+def _json_types(expr: TypeExpr) -> set[str]:
     """The JSON types a (non-null) value of ``expr`` may have."""
     if expr.kind == "choice" or (
         expr.kind == "scalar" and expr.name in ("string", "snowflake", "discriminator", "timestamp", "service")
@@ -426,8 +441,7 @@ def faults(proto: Definition, kind: Kind) -> list[str]:
     out = []
     if kind.senders:
         out.append("valid")
-        present = {fault for fault in FIELD_FAULTS if _table_has(proto, kind.fields, fault, set())}
-        out += [fault for fault in FIELD_FAULTS if fault in present]
+        out += [fault for fault in FIELD_FAULTS if targets(proto, kind, fault)]
         if kind.key is not None:
             out.append("unknown-type")
     if kind.strangers:
@@ -437,25 +451,54 @@ def faults(proto: Definition, kind: Kind) -> list[str]:
     return out
 
 
-def _table_has(proto: Definition, fields: tuple[Field, ...], fault: str, seen: set[str]) -> bool:
+Target = tuple[str, str | None]  # (a schema path such as roles[].id, or "": the payload; the wrong JSON type)
+
+
+def schema_path(path: str) -> str:
+    """``d.members[2].user.id`` → ``members[].user.id``: where a field is in its table."""
+    return re.sub(r"\[\d+\]", "[]", re.sub(r"^d(\[\d+\])?\.?", "", path))
+
+
+def targets(proto: Definition, kind: Kind, fault: str) -> list[Target]:
+    """What a group's examples break, one search each: every field the fault applies to (and,
+    for wrong-type, each JSON type it does not take, every field's first type before any's second)."""
+    if fault not in FIELD_FAULTS:
+        return [("", None)]
+    paths = [(path, expr) for path, expr, required, table in _schema_sites(proto, kind.fields, "", frozenset())
+             if _applies(Site(path, None, None, expr, required, table), fault)]  # fmt: skip
+    if fault != "wrong-type":
+        return [(path, None) for path, _ in paths]
+    others = [(path, [t for t in _OTHER_JSON if t not in _json_types(_base(expr))]) for path, expr in paths]
+    return [(path, kinds[rank]) for rank in range(len(_OTHER_JSON)) for path, kinds in others if rank < len(kinds)]
+
+
+def _schema_sites(
+    proto: Definition, fields: tuple[Field, ...], prefix: str, seen: frozenset[str]
+) -> Iterator[tuple[str, TypeExpr, bool, bool]]:
+    """(schema path, type, required, has dotted fields) of every field and array item below ``fields``."""
+    depth = fields[0].path.count(".") if fields else 0
     for f in fields:
-        children = any(g.path.startswith(f.path + ".") for g in fields)
-        if _applies(Site("", None, None, f.type, not f.optional, children), fault):
-            return True
-        if _type_has(proto, f.type, fault, seen):
-            return True
-    return False
+        if f.path.count(".") != depth:
+            continue
+        path = prefix + f.name
+        children = tuple(g for g in fields if g.path.startswith(f.path + "."))
+        yield path, f.type, not f.optional, bool(children)
+        if children:
+            yield from _schema_sites(proto, children, path + ".", seen)
+        else:
+            yield from _schema_type_sites(proto, f.type, path, seen)
 
 
-def _type_has(proto: Definition, expr: TypeExpr, fault: str, seen: set[str]) -> bool:
-    if expr.kind in ("nullable", "array"):
-        item = expr.of
-        if expr.kind == "array" and _applies(Site("", None, None, item, False), fault):
-            return True
-        return _type_has(proto, item, fault, seen)
-    if expr.kind == "ref" and expr.name not in seen:
-        return _table_has(proto, proto.structures[expr.name].fields, fault, seen | {expr.name})
-    return False
+def _schema_type_sites(
+    proto: Definition, expr: TypeExpr, path: str, seen: frozenset[str]
+) -> Iterator[tuple[str, TypeExpr, bool, bool]]:
+    if expr.kind == "nullable":
+        yield from _schema_type_sites(proto, expr.of, path, seen)
+    elif expr.kind == "array":
+        yield path + "[]", expr.of, False, False
+        yield from _schema_type_sites(proto, expr.of, path + "[]", seen)
+    elif expr.kind == "ref" and expr.name not in seen:
+        yield from _schema_sites(proto, proto.structures[expr.name].fields, path + ".", seen | {expr.name})
 
 
 def groups(proto: Definition) -> list[tuple[Kind, str]]:
@@ -463,10 +506,10 @@ def groups(proto: Definition) -> list[tuple[Kind, str]]:
     return [(kind, fault) for kind in kinds(proto) for fault in faults(proto, kind)]
 
 
-def budgets(total: int, count: int) -> Iterator[int]:
-    """``total`` examples spread over ``count`` groups (at least one each)."""
-    for i in range(count):
-        yield max(1, total // count + (i < total % count))
+def shares(total: int, count: int) -> list[int]:
+    """``total`` spread over ``count``: the first ones get one more when it does not divide (and
+    the last none when ``total`` < ``count``)."""
+    return [total // count + (i < total % count) for i in range(count)]
 
 
 # --- what a person runs to see it again ----------------------------------------------------------
