@@ -172,15 +172,22 @@ def check_service(
     json: JsonReportOption = False,
     junit: JunitOption = None,
     list_cases: ListOption = False,
+    fuzz: FuzzOption = None,
+    seed: SeedOption = None,
 ) -> None:
     """Check that a service behaves: heartbeats, reconnects, backoff, and what it must never do.
 
-    Each scenario runs the command afresh against a strict gateway that gwtool steers (it closes, drops, stops ACKing, asks for a heartbeat) and grades what the service does.
+    Each scenario runs the command afresh against a strict gateway that gwtool steers (it closes, drops, stops ACKing, asks for a heartbeat) and grades what the service does. --fuzz N adds a scenario that delivers about N generated events of every shape its type may receive (fuzz.*).
     """
     from gwtool.check.service_suite import ServiceContext, check_command, service_cases
 
     proto = load(protocol)
-    cases = _selected(service_cases(proto), only, skip, list_cases)
+    all_cases = service_cases(proto)
+    if (generated := _fuzz(fuzz, seed)) is not None:
+        from gwtool.check.fuzz_service import service_fuzz_cases
+
+        all_cases += service_fuzz_cases(proto, *generated)
+    cases = _selected(all_cases, only, skip, list_cases)
     if service is None:
         raise typer.BadParameter(f"the service's type is needed (one of {', '.join(proto.services)})", param_hint="--as")
     if service not in proto.services:
