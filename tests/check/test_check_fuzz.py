@@ -183,3 +183,56 @@ def test_generated_values_cover_the_boundaries():
     messages = {e.payload["d"]["ids"]["message"] for e in sample(generator.examples(kind, "valid"), 300, 3)}
     assert {-(2**63), 2**64 - 1} <= shards
     assert {len(m) for m in messages} >= {1, 20}
+
+
+# --- the command, as a user runs it ------------------------------------------------------------------
+
+
+@pytest.fixture
+def mock_gateway_url():
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gwtool", "mock-gateway", "--port", "0", "--heartbeat-interval", str(INTERVAL), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    yield proc.stdout.readline().split("listening on ", 1)[1].split()[0]
+    proc.terminate()
+    proc.wait(10)
+
+
+def gwtool(*args: str) -> Any:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "GWTOOL_URL"} | {"COLUMNS": "120"}
+    return subprocess.run([sys.executable, "-m", "gwtool", *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_check_gateway_fuzz_json_and_junit_and_the_same_seed_gives_the_same_cases(mock_gateway_url, tmp_path):
+    junit = tmp_path / "fuzz.xml"
+    args = ("check", "gateway", mock_gateway_url, "--fuzz", "120", "--seed", "99", "--only", "fuzz.*", "--json")
+    first = gwtool(*args, "--junit", str(junit))
+    assert first.returncode == 0, first.stdout + first.stderr
+    report = orjson.loads(first.stdout)
+    ids = [c["id"] for c in report["cases"]]
+    assert ids == [f"fuzz.{kind.id}.{fault}" for kind, fault in groups(PROTO)] and report["failed"] == 0
+    assert all("(seed 99)" in c["got"] for c in report["cases"])
+    again = orjson.loads(gwtool(*args).stdout)
+    assert [c["got"] for c in again["cases"]] == [c["got"] for c in report["cases"]]
+    assert 'name="fuzz.identify.valid"' in junit.read_text()
+
+
+def test_check_gateway_without_fuzz_has_no_generated_case_and_bad_values_are_usage_errors(mock_gateway_url):
+    listed = gwtool("check", "gateway", mock_gateway_url, "--list")
+    assert listed.returncode == 0 and "fuzz." not in listed.stdout
+    for args, message in [
+        (("--fuzz", "-1"), "--fuzz: must be ≥ 1"),
+        (("--fuzz", "abc"), "--fuzz: expected an integer"),
+        (("--fuzz", "5", "--seed", "x"), "--seed: expected an integer"),
+        (("--seed", "5"), "--seed: needs --fuzz N"),
+    ]:
+        done = gwtool("check", "gateway", mock_gateway_url, *args)
+        assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    done = gwtool("check", "service", "--as", "commands", "--fuzz", "abc", "--", "true")
+    assert done.returncode == 1 and "--fuzz: expected an integer" in done.stderr
