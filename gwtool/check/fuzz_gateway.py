@@ -15,12 +15,14 @@ written by two groups at once): events concurrently, cache types one after anoth
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -48,6 +50,7 @@ from gwtool.text import plural, printable
 if TYPE_CHECKING:
     from gwtool.check.gateway_suite import GatewayContext
 
+T = TypeVar("T")
 WORKERS = 6  # searches at once: enough to keep a gateway busy, few enough for the GIL
 SHOWN_PAYLOAD = 400  # characters of a shrunk payload in the report line (--json has it whole)
 
@@ -83,6 +86,7 @@ class GatewayFuzz:
         self.select({g.id for g in self.groups})
         self.on_example: Callable[[], None] | None = None  # called on the event loop for every example judged
         self._run: asyncio.Future[dict[str, Found | str]] | None = None
+        self._stop = threading.Event()  # set when the check stops: each search ends (_Stopped)
 
     def select(self, ids: set[str]) -> None:
         """Run only these groups: --fuzz N is spread over them (at least one example each)."""
@@ -106,7 +110,11 @@ class GatewayFuzz:
         async def run(ctx: GatewayContext) -> str:
             if self._run is None:
                 self._run = asyncio.ensure_future(self._run_all(ctx))
-            outcome = (await asyncio.shield(self._run))[group.id]
+            try:
+                outcome = (await asyncio.shield(self._run))[group.id]
+            except asyncio.CancelledError:  # Ctrl-C: the searches stop at their next payload
+                self._stop.set()
+                raise
             if isinstance(outcome, str):
                 raise Skipped(outcome)
             if outcome.failure is None:
@@ -121,44 +129,74 @@ class GatewayFuzz:
         results: dict[str, Found | str] = {}
         deliveries = Deliveries(ctx)
         generator = Generator(ctx.proto, ctx.max_size, ctx.token_sent)
-        stop = asyncio.Event()
-        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gwtool-fuzz") as pool:
+        stop = self._stop
+        judges: list[Judge] = []
+        pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gwtool-fuzz")
 
-            async def run(group: Group) -> None:
-                judge = Judge(ctx, group, deliveries, self.on_example)
-                try:
-                    results[group.id] = await loop.run_in_executor(pool, _search, generator, group, judge, loop, stop)
-                except Skipped as exc:
-                    results[group.id] = str(exc)
-                finally:
-                    await judge.close()
+        searching: set[asyncio.Future[Found]] = set()
 
-            async def in_turn(todo: list[Group]) -> None:
-                for group in todo:
-                    await run(group)
-
+        async def run(group: Group) -> None:
+            judge = Judge(ctx, group, deliveries, self.on_example)
+            judges.append(judge)
+            search = loop.run_in_executor(pool, _search, generator, group, judge, loop, stop)
+            searching.add(search)
             try:
-                await asyncio.gather(*(run(g) for g in chosen if not g.later))
-                await deliveries.check_alone([g.kind for g in chosen if g.later and g.kind.op == "EVENT"])
-                await asyncio.gather(
-                    *(run(g) for g in chosen if g.later and g.kind.op == "EVENT"),
-                    in_turn([g for g in chosen if g.later and g.kind.op == "CACHE"]),
-                )
+                results[group.id] = await search
+            except _Stopped:
+                results[group.id] = "stopped"
+            except Skipped as exc:
+                results[group.id] = str(exc)
             finally:
-                stop.set()
-                await deliveries.close()
+                await judge.close()
+
+        async def in_turn(todo: list[Group]) -> None:
+            for group in todo:
+                await run(group)
+
+        try:
+            await asyncio.gather(*(run(g) for g in chosen if not g.later))
+            await deliveries.check_alone([g.kind for g in chosen if g.later and g.kind.op == "EVENT"])
+            await asyncio.gather(
+                *(run(g) for g in chosen if g.later and g.kind.op == "EVENT"),
+                in_turn([g for g in chosen if g.later and g.kind.op == "CACHE"]),
+            )
+        finally:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            if running := [f for f in searching if not f.done()]:  # Ctrl-C: let each search see ``stop``
+                await asyncio.wait(running, timeout=2.0)
+            if judging := [t for judge in judges for t in judge.judging]:
+                for task in judging:
+                    task.cancel()
+                await asyncio.wait(judging, timeout=2.0)
+            await deliveries.close()
         return results
 
 
-def _search(generator: Generator, group: Group, judge: Judge, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Found:
+class _Stopped(BaseException):
+    """The check is stopping (Ctrl-C): a BaseException, so that Hypothesis does not shrink it."""
+
+
+def _search(generator: Generator, group: Group, judge: Judge, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> Found:
     """One group's search, in a worker thread: each example is judged on the event loop."""
 
-    def judged(example: Example) -> str | None:
+    def on_loop(coroutine: Coroutine[Any, Any, T]) -> T:
         if stop.is_set():
-            raise RuntimeError("the check is stopping")
-        return asyncio.run_coroutine_threadsafe(judge.judge(example), loop).result(timeout=4 * WAIT + 5)
+            coroutine.close()
+            raise _Stopped
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        while True:  # waits in short steps, to notice the check stopping
+            if stop.is_set():  # the loop cancels the coroutine as it ends
+                raise _Stopped
+            try:
+                return future.result(timeout=0.25)
+            except FutureTimeout:
+                continue
 
-    if (skipped := asyncio.run_coroutine_threadsafe(judge.ready(), loop).result(timeout=4 * WAIT + 5)) is not None:
+    def judged(example: Example) -> str | None:
+        return on_loop(judge.judge(example))
+
+    if (skipped := on_loop(judge.ready())) is not None:
         raise Skipped(skipped)
     aims = targets(generator.proto, group.kind, group.fault)
     tried = 0
@@ -278,6 +316,7 @@ class Judge:
     def __init__(self, ctx: GatewayContext, group: Group, deliveries: Deliveries, on_example: Callable[[], None] | None):
         self.ctx, self.group, self.deliveries, self.on_example = ctx, group, deliveries, on_example
         self.live: dict[str, Live] = {}
+        self.judging: set[asyncio.Task[Any]] = set()  # examples being judged (cancelled on Ctrl-C)
 
     async def ready(self) -> str | None:
         """Why this group cannot run here (a skip), or None."""
@@ -286,6 +325,9 @@ class Judge:
         return None
 
     async def judge(self, example: Example) -> str | None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.judging.add(task)
         try:
             if example.expected.accepted:
                 return await self._valid(example)
@@ -295,6 +337,7 @@ class Judge:
         except Exception as exc:  # the gateway did something no case foresaw: that is what came
             return f"{type(exc).__name__}: {exc}"
         finally:
+            self.judging.discard(task)
             if self.on_example is not None:
                 self.on_example()
 
