@@ -17,14 +17,15 @@ import pytest
 from gwtool.check.cases import Report, run_suite, select
 from gwtool.check.fuzz_gateway import GatewayFuzz
 from gwtool.check.gateway_suite import GatewayContext, prepare
-from gwtool.check.generate import Generator, groups, kinds, sample, targets
+from gwtool.check.generate import Generator, groups, kinds, sample, search, targets
 from gwtool.gateway import MockGateway
 from gwtool.protocol.definition import load_protocol
 from gwtool.protocol.validate import error_path, validate_payload
-from gwtool.session.gateway import GatewaySession
+from gwtool.session.actions import Close
+from gwtool.session.gateway import GatewayRules, GatewaySession
 
 PROTO = load_protocol(use_env=False)
-INTERVAL = 400  # ms: reused connections must keep heartbeating through the run
+INTERVAL = 1000  # ms: reused connections must keep heartbeating through the run
 
 
 async def fuzz(gw: MockGateway, budget: int, only: list[str] | None = None, seed: int = 7) -> Report:
@@ -115,6 +116,34 @@ async def test_a_gateway_lenient_about_one_field_is_caught_with_a_shrunk_example
     if shrunk_value is not ...:
         assert value == shrunk_value, sent  # shrunk to the simplest value that shows it
     assert len(detail["payload"]) < 400, detail["payload"]  # and the rest of the payload as small as it goes
+
+
+class UnnamedRules(GatewayRules):
+    """Closes with the right codes, but never says which field."""
+
+    def close(self, name: str, text: str) -> Close:
+        return super().close(name, "invalid payload" if name == "INVALID_PAYLOAD" else text)
+
+
+class OneCodeRules(GatewayRules):
+    """Closes everything it refuses with 4000."""
+
+    def close(self, name: str, text: str) -> Close:
+        return super().close("UNKNOWN_ERROR", text)
+
+
+@pytest.mark.parametrize(
+    ("rules", "got"),
+    [(UnnamedRules, "(the reason does not name d."), (OneCodeRules, "got close 4000 UNKNOWN_ERROR")],
+    ids=["reason-without-the-path", "another-close-code"],
+)
+async def test_a_close_is_judged_by_its_code_and_by_the_path_in_its_reason(rules, got):
+    gateway = type("Gateway", (MockGateway,), {"rules_class": rules})
+    async with gateway(PROTO, heartbeat_interval=INTERVAL) as gw:
+        report = await fuzz(gw, 40, only=["fuzz.event.EXECUTE_COMMAND.null", "fuzz.event.EXECUTE_COMMAND.wrong-op"])
+    null, wrong_op = report.results
+    assert null.status == "fail" and got in null.got, null.got
+    assert wrong_op.status == ("pass" if rules is UnnamedRules else "fail"), wrong_op.got  # 4001 need not name op
 
 
 def _at(d: Any, field: str) -> Any:
@@ -236,3 +265,18 @@ def test_check_gateway_without_fuzz_has_no_generated_case_and_bad_values_are_usa
         assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
     done = gwtool("check", "service", "--as", "commands", "--fuzz", "abc", "--", "true")
     assert done.returncode == 1 and "--fuzz: expected an integer" in done.stderr
+
+
+def test_a_failure_is_shrunk_to_the_smallest_payload_that_still_fails():
+    generator = Generator(PROTO, token="t")
+    kind = next(k for k in kinds(PROTO) if k.id == "event.EXECUTE_COMMAND")
+
+    def judge(example: Any) -> str | None:  # a receiver that breaks on any non-ASCII character in raw
+        return None if example.payload["d"]["raw"].isascii() else "broke"
+
+    found = search(generator.examples(kind, "valid"), 200, 1, judge)
+    assert found.failure is not None and found.got == "broke"
+    d = found.failure.payload["d"]
+    assert len(d["raw"]) == 1 and not d["raw"].isascii(), d  # one character is enough to show it
+    assert d["command"] == "" and d["ids"] == {"message": "0", "author": "0", "channel": "0", "guild": "0", "shard": 0}, d
+    assert found.tried > 1 and not found.flaky
