@@ -41,6 +41,7 @@ from gwtool.check.generate import (
     search,
     shares,
     targets,
+    warm_up,
 )
 from gwtool.check.probe import WAIT, Closed, Frame, Probe
 from gwtool.protocol.definition import Definition, Structure
@@ -130,6 +131,7 @@ class GatewayFuzz:
         deliveries = Deliveries(ctx)
         generator = Generator(ctx.proto, ctx.max_size, ctx.token_sent)
         stop = self._stop
+        await asyncio.to_thread(warm_up, generator)  # one thread: see warm_up
         judges: list[Judge] = []
         pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gwtool-fuzz")
 
@@ -264,14 +266,16 @@ _WHY = {
 
 class Live:
     """An identified connection a group reuses for its valid payloads, kept alive between them.
-    Heartbeats are counted, so an ACK answers the payload just sent, not an earlier beat."""
+    One reader takes every frame: ACKs are counted (an ACK answers the payload just sent, not an
+    earlier beat) and events routed to it are handed on (``on_event``), wherever they were meant."""
 
-    def __init__(self, ctx: GatewayContext, service: str, probe: Probe):
-        self.ctx, self.service, self.probe = ctx, service, probe
+    def __init__(self, ctx: GatewayContext, service: str, probe: Probe, on_event: Callable[[dict[str, Any]], None]):
+        self.ctx, self.service, self.probe, self.on_event = ctx, service, probe, on_event
         self.lock = asyncio.Lock()
         self.beats = self.acks = 0
         self.closed: Closed | None = None
-        self._keepalive = asyncio.create_task(self._keep())
+        self._changed = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._keep())]
 
     async def send_and_confirm(self, text: str) -> None:
         """Send ``text`` and a heartbeat; return once the gateway ACKed it (Failed on a close)."""
@@ -282,17 +286,33 @@ class Live:
     async def _roundtrip(self) -> None:
         await self.probe.send(heartbeat_payload(self.ctx.proto, self.service))
         self.beats += 1
-        ack = self.ctx.proto.op("HEARTBEAT_ACK")
         deadline = time.monotonic() + WAIT
-        while self.acks < self.beats:
-            frame = await self.probe.next(max(deadline - time.monotonic(), 0.001))
+        while True:
+            self._changed.clear()
+            if self.acks >= self.beats:
+                return
+            if self.closed is not None:
+                raise Failed(self.closed.describe(self.ctx.proto))
+            try:
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
+                    await self._changed.wait()
+            except TimeoutError:
+                raise Failed(f"no ACK within {WAIT:g} s, and no close") from None
+
+    async def _read(self) -> None:
+        ack, event = self.ctx.proto.op("HEARTBEAT_ACK"), self.ctx.proto.op("EVENT")
+        while True:
+            frame = await self.probe.next(1.0)
             if isinstance(frame, Closed):
                 self.closed = frame
-                raise Failed(frame.describe(self.ctx.proto))
-            if frame is None:
-                raise Failed(f"no ACK within {WAIT:g} s, and no close")
-            if frame.payload is not None and frame.payload.get("op") == ack:
+                self._changed.set()
+                return
+            payload = frame.payload if frame is not None else None
+            if payload is not None and payload.get("op") == ack:
                 self.acks += 1
+                self._changed.set()
+            elif payload is not None and payload.get("op") == event:
+                self.on_event(payload)
 
     async def _keep(self) -> None:
         every = max(self.ctx.interval_ms / 3000, 0.05) if self.ctx.interval_ms else 10.0
@@ -306,7 +326,8 @@ class Live:
                         return
 
     async def close(self) -> None:
-        self._keepalive.cancel()
+        for task in self._tasks:
+            task.cancel()
         await self.probe.close()
 
 
@@ -380,7 +401,7 @@ class Judge:
     async def _live(self, service: str) -> Live:
         if service not in self.live:
             p, _ = await self.ctx.identified(service)
-            self.live[service] = Live(self.ctx, service, p)
+            self.live[service] = Live(self.ctx, service, p, self.deliveries.arrived)
         return self.live[service]
 
     async def close(self) -> None:
@@ -440,7 +461,8 @@ class _Receiver:
 @dataclass
 class Deliveries:
     """One receiver connection per receiving service type, reading everything routed to it, and
-    the valid events waiting to arrive (matched by t and d, so nothing need be added to d)."""
+    the valid events waiting to arrive (matched by t and d, so nothing need be added to d) at any
+    connection of the check (a sender of one event may be a receiver of another)."""
 
     ctx: GatewayContext
     receivers: dict[str, _Receiver] = field(default_factory=dict)
@@ -500,14 +522,18 @@ class Deliveries:
                 self.receivers[service].closed = frame
                 return
             if isinstance(frame, Frame) and frame.payload is not None and frame.payload.get("op") == event_op:
-                t, d = frame.payload.get("t"), frame.payload.get("d")
-                futures = self.waiting.get((str(t), _canonical(d)), [])
-                while futures and futures[0].done():
-                    futures.pop(0)
-                if futures:
-                    futures.pop(0).set_result(None)
-                else:
-                    self.last_seen[str(t)] = d
+                self.arrived(frame.payload)
+
+    def arrived(self, payload: dict[str, Any]) -> None:
+        """An event reached one of the check's connections: the valid event it is, if one waits."""
+        t, d = payload.get("t"), payload.get("d")
+        futures = self.waiting.get((str(t), _canonical(d)), [])
+        while futures and futures[0].done():
+            futures.pop(0)
+        if futures:
+            futures.pop(0).set_result(None)
+        else:
+            self.last_seen[str(t)] = d
 
     async def _beat(self, service: str, p: Probe) -> None:
         every = max(self.ctx.interval_ms / 3000, 0.05) if self.ctx.interval_ms else 10.0

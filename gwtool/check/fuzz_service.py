@@ -1,8 +1,9 @@
 """``gwtool check service --fuzz N``: valid events of every shape the service's type may receive.
 
 One scenario: the service identifies, then a sender of our own sends it, event type by event type,
-the events ``generate.py`` draws from the event's table (optional fields present and absent, any
-unicode, the 64-bit limits, long strings) and one large one. After each type's events the service
+the event with every combination of its optional fields, the events ``generate.py`` draws from the
+event's table (optional fields present and absent, any unicode, the 64-bit limits, long strings)
+and one large one. After each type's events the service
 must still be connected and heartbeating (two heartbeats), and its process alive: a case
 ``fuzz.event.<T>.valid`` each, with the exit status and the tail of its stderr when it is not.
 A service is not re-run per example, so a failure is not shrunk: the report names the last
@@ -12,20 +13,23 @@ events delivered before it went.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
 from gwtool.check.cases import Case, Skipped
-from gwtool.check.generate import Example, Generator, kinds, sample
+from gwtool.check.generate import Example, Expected, Generator, Kind, kinds, sample
 from gwtool.check.probe import Probe
 from gwtool.check.service_suite import Run, ServiceContext, Session, _case, close_text
 from gwtool.protocol.definition import Definition
-from gwtool.protocol.examples import heartbeat_payload
+from gwtool.protocol.examples import example_data, heartbeat_payload
+from gwtool.protocol.validate import validate_payload
 from gwtool.text import plural, printable
 
 CHUNK = 20  # events sent before the sender's heartbeat round trip (pacing, and its own keep-alive)
 LARGE = 256 << 10  # characters of the large event's longest string
 AFTER_BEATS = 2  # the service's heartbeats that must come after the last event of a type
+MAX_OPTIONAL = 6  # optional fields whose every combination is sent (2^6 events)
 EXIT_WAIT_S = 2.0  # after its connection closed, how long the process has to exit (for its status)
 
 
@@ -69,7 +73,7 @@ def _deliver(budget: int, seed: int) -> Any:
         try:
             for kind in receivable:
                 t = kind.t or ""
-                examples = [*drawn[t], *_large(drawn[t])]
+                examples = [*_combinations(proto, kind), *drawn[t], *_large(drawn[t])]
                 session.marks[f"{t}:sent"] = 0
                 for i, example in enumerate(examples):
                     if conn.closed or session.exited:
@@ -110,6 +114,22 @@ async def _keep_alive(sender: Probe, service: str, interval: float) -> None:
     while True:
         await asyncio.sleep(interval / 2)
         await sender.send(heartbeat_payload(sender.proto, service))
+
+
+def _combinations(proto: Definition, kind: Kind) -> list[Example]:
+    """The event's example data with each combination of its optional top-level fields (up to
+    2^MAX_OPTIONAL of them) present, from the definition's own example values."""
+    fields = kind.fields
+    full = example_data(proto, fields, optional=True)
+    optional = [f.name for f in fields if "." not in f.path and f.optional and f.name in full][:MAX_OPTIONAL]
+    required = {k: v for k, v in full.items() if k not in optional}
+    out = []
+    for present in itertools.product((False, True), repeat=len(optional)):
+        d = {**required, **{name: full[name] for name, there in zip(optional, present) if there}}
+        payload = {"op": proto.op("EVENT"), "t": kind.t, "d": d}
+        if not validate_payload(proto, payload, service=kind.senders[0]):
+            out.append(Example(kind, "valid", kind.senders[0], payload, Expected(accepted=True)))
+    return out
 
 
 def _large(examples: list[Example]) -> list[Example]:

@@ -605,6 +605,21 @@ def search(strategy: st.SearchStrategy[Example], budget: int, seed: int, judge: 
     return Found(tried)
 
 
+def warm_up(generator: Generator) -> None:
+    """Draw one example of each kind and each fault class on this thread, before searches run in
+    threads of their own: what Hypothesis does once per process (import a strategy's module, read
+    constants from the loaded modules' source) is then done, once. CPython 3.11's ``ast`` may
+    fail (SystemError) when two threads parse at once, and an import hook may parse."""
+    proto, seen = generator.proto, set()
+    for kind, fault in groups(proto):
+        if kind.id in seen and fault in seen:
+            continue
+        seen |= {kind.id, fault}
+        search(generator.examples(kind, fault, targets(proto, kind, fault)[0]), 1, 0, lambda _: None)
+    many_integers: Any = st.lists(st.integers(), min_size=200, max_size=200)  # one draws a constant
+    search(many_integers, 1, 0, lambda _: None)
+
+
 def sample(strategy: st.SearchStrategy[Example], budget: int, seed: int) -> list[Example]:
     """The examples ``search`` would try with this seed when every one passes, in order."""
     seen: list[Example] = []

@@ -131,7 +131,19 @@ def _fuzz(fuzz: int | None, seed: int | None) -> tuple[int, int] | None:
         import random
 
         seed = random.randrange(1 << 32)
+    _hypothesis_cache()
     return fuzz, seed
+
+
+def _hypothesis_cache() -> None:
+    """Hypothesis keeps caches (a unicode table, constants read from source) in ./.hypothesis
+    unless told otherwise: a command must not leave a directory wherever it is run, so they go to
+    the user's cache directory (HYPOTHESIS_STORAGE_DIRECTORY, when set, wins)."""
+    import os
+    from pathlib import Path
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gwtool" / "hypothesis"
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache))
 
 
 def _gateway_url(ctx: typer.Context, argument: str | None, option: str | None) -> str:

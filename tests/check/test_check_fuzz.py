@@ -28,10 +28,10 @@ PROTO = load_protocol(use_env=False)
 INTERVAL = 1000  # ms: reused connections must keep heartbeating through the run
 
 
-async def fuzz(gw: MockGateway, budget: int, only: list[str] | None = None, seed: int = 7) -> Report:
-    ctx = GatewayContext(PROTO, gw.url)
+async def fuzz(gw: MockGateway, budget: int, only: list[str] | None = None, seed: int = 7, proto: Any = PROTO) -> Report:
+    ctx = GatewayContext(proto, gw.url)
     await prepare(ctx)
-    plan = GatewayFuzz(PROTO, budget, seed)
+    plan = GatewayFuzz(proto, budget, seed)
     cases = select(plan.cases(), only, None)
     plan.select({c.id for c in cases})
     return await run_suite("gateway", gw.url, cases, ctx)
@@ -47,6 +47,31 @@ async def test_the_mock_gateway_passes_every_generated_case():
     assert report.count("fail") == 0, failures(report)
     assert report.count("skip") == 0
     assert {r.id for r in report.results} == {f"fuzz.{kind.id}.{fault}" for kind, fault in groups(PROTO)}
+
+
+MUSIC = """
+[services.music]
+doc = "plays music"
+[events.PLAY_SONG]
+from = ["commands"]
+to = ["music"]
+[events.PLAY_SONG.fields]
+song = { type = "string", doc = "what to play" }
+"volume?" = { type = "integer", doc = "0-100" }
+"queue?" = { type = "snowflake[]", doc = "what comes next" }
+"at?" = { type = "timestamp?", doc = "when" }
+"""
+
+
+async def test_a_protocol_file_adds_generated_cases_with_no_code_change(tmp_path):
+    (tmp_path / "music.toml").write_text(MUSIC)
+    proto = load_protocol(tmp_path / "music.toml", use_env=False)
+    async with MockGateway(proto, heartbeat_interval=INTERVAL) as gw:
+        report = await fuzz(gw, 300, only=["fuzz.event.*", "fuzz.heartbeat.music.*"], proto=proto)
+    assert report.count("fail") == 0, failures(report)
+    ids = {r.id for r in report.results}
+    assert {"fuzz.event.PLAY_SONG.valid", "fuzz.event.PLAY_SONG.not-snowflake", "fuzz.event.PLAY_SONG.bad-format"} <= ids
+    assert "fuzz.heartbeat.music.valid" in ids
 
 
 # --- gateways lenient about one kind of field --------------------------------------------------------
@@ -280,3 +305,20 @@ def test_a_failure_is_shrunk_to_the_smallest_payload_that_still_fails():
     assert len(d["raw"]) == 1 and not d["raw"].isascii(), d  # one character is enough to show it
     assert d["command"] == "" and d["ids"] == {"message": "0", "author": "0", "channel": "0", "guild": "0", "shard": 0}, d
     assert found.tried > 1 and not found.flaky
+
+
+def test_check_gateway_fuzz_leaves_no_hypothesis_directory_where_it_runs(mock_gateway_url, tmp_path):
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"} | {
+        "XDG_CACHE_HOME": str(tmp_path / "cache")
+    }
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "gwtool", "check", "gateway", mock_gateway_url, "--fuzz", "20", "--only", "fuzz.cache.user.*"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=work,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert list(work.iterdir()) == []  # its caches went to the user's cache directory
+    assert (tmp_path / "cache" / "gwtool" / "hypothesis").is_dir()
