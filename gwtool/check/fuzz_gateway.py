@@ -149,7 +149,8 @@ class GatewayFuzz:
             except Skipped as exc:
                 results[group.id] = str(exc)
             finally:
-                await judge.close()
+                if not (group.later and group.kind.op == "EVENT"):
+                    await judge.close()  # a valid event's connections stay: another's events may reach them
 
         async def in_turn(todo: list[Group]) -> None:
             for group in todo:
@@ -171,6 +172,7 @@ class GatewayFuzz:
                 for task in judging:
                     task.cancel()
                 await asyncio.wait(judging, timeout=2.0)
+            await asyncio.gather(*(judge.close() for judge in judges))
             await deliveries.close()
         return results
 
