@@ -595,13 +595,9 @@ def search(strategy: st.SearchStrategy[Example], budget: int, seed: int, judge: 
     except _Refuted:
         assert last is not None
         return Found(tried, last[0], last[1])
-    except (Flaky, Unsatisfiable) as exc:
+    except (Flaky, Unsatisfiable) as exc:  # a failure that did not happen again; too few examples drawn
         if last is not None:
             return Found(tried, last[0], last[1], flaky=isinstance(exc, Flaky))
-    except BaseExceptionGroup as group:  # Hypothesis reports a flaky failure in a group on some versions
-        if last is None:
-            raise
-        return Found(tried, last[0], last[1], flaky=group is not None)
     return Found(tried)
 
 
@@ -623,9 +619,5 @@ def warm_up(generator: Generator) -> None:
 def sample(strategy: st.SearchStrategy[Example], budget: int, seed: int) -> list[Example]:
     """The examples ``search`` would try with this seed when every one passes, in order."""
     seen: list[Example] = []
-
-    def keep(example: Example) -> None:
-        seen.append(example)
-
-    search(strategy, budget, seed, lambda e: keep(e))
+    search(strategy, budget, seed, lambda example: seen.append(example))
     return seen
