@@ -21,7 +21,12 @@ C = TypeVar("C")  # what a suite hands each case: its context
 
 
 class Failed(Exception):
-    """The case saw something other than what it expected: the message says what came."""
+    """The case saw something other than what it expected: the message says what came, ``detail``
+    (JSON-ready) what a person needs to act on it (a generated case's seed, payload, reproducer)."""
+
+    def __init__(self, got: str, detail: dict[str, Any] | None = None):
+        super().__init__(got)
+        self.detail = detail
 
 
 class Skipped(Exception):
@@ -55,12 +60,16 @@ class Result:
     expected: str
     got: str
     ms: float
+    detail: dict[str, Any] | None = None  # a failed generated case's seed, payload, field, reproducer
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id, "title": self.title, "status": self.status, "expected": self.expected,
             "got": self.got, "ms": round(self.ms, 1),
         }  # fmt: skip
+        if self.detail is not None:
+            out["detail"] = self.detail
+        return out
 
 
 @dataclass(frozen=True)
@@ -139,19 +148,20 @@ async def run_case(case: Case[C], context: C) -> Result:
     """Run one case within its time bound; whatever it raises becomes its result, never the suite's end."""
     started = time.perf_counter()
     status: Status
+    detail = None
     try:
         async with asyncio.timeout(case.timeout):
             got = await case.run(context)
         status = "pass"
     except Failed as exc:
-        status, got = "fail", str(exc)
+        status, got, detail = "fail", str(exc), exc.detail
     except Skipped as exc:
         status, got = "skip", str(exc)
     except TimeoutError:
         status, got = "fail", f"no verdict within {case.timeout:g} s"
     except Exception as exc:  # the peer did something no case foresaw: that is its result, not a crash
         status, got = "fail", f"{type(exc).__name__}: {exc}"
-    return Result(case.id, case.title, status, case.expected, got, (time.perf_counter() - started) * 1000)
+    return Result(case.id, case.title, status, case.expected, got, (time.perf_counter() - started) * 1000, detail)
 
 
 async def run_suite(

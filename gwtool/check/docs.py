@@ -13,7 +13,7 @@ from pathlib import Path
 from gwtool.check.cases import cases_markdown
 from gwtool.check.gateway_suite import gateway_cases
 from gwtool.check.service_suite import service_cases
-from gwtool.protocol.definition import load_protocol
+from gwtool.protocol.definition import Definition, load_protocol
 
 BLOCK = re.compile(r"(<!-- cases: generated[^>]*-->\n)(.*?)(<!-- /cases -->)", re.S)
 
@@ -23,8 +23,25 @@ def check_markdown() -> str:
     gateway, service = gateway_cases(proto), service_cases(proto)
     return (
         f"### `gwtool check gateway`: {len(gateway)} cases\n\n{cases_markdown(gateway)}\n\n"
-        f"### `gwtool check service`: {len(service)} cases\n\n{cases_markdown(service)}\n"
+        f"### `gwtool check service`: {len(service)} cases\n\n{cases_markdown(service)}\n\n"
+        f"{fuzz_markdown(proto)}\n"
     )
+
+
+def fuzz_markdown(proto: Definition) -> str:
+    """The generated cases of ``--fuzz``: a row per kind of payload, a column per fault class."""
+    from gwtool.check.generate import FAULTS, groups
+
+    pairs = {(kind.id, fault) for kind, fault in groups(proto)}
+    kinds = list(dict.fromkeys(kind.id for kind, _ in groups(proto)))
+    rows = [
+        f"### `gwtool check gateway --fuzz N`: {len(pairs)} generated cases, `fuzz.<kind>.<fault>`",
+        "",
+        "| kind | " + " | ".join(f"`{fault}`" for fault in FAULTS) + " |",
+        "|---|" + "---|" * len(FAULTS),
+    ]
+    rows += [f"| `{k}` | " + " | ".join("✓" if (k, fault) in pairs else "" for fault in FAULTS) + " |" for k in kinds]
+    return "\n".join(rows)
 
 
 def generated_block(text: str) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 
@@ -45,6 +45,22 @@ JunitOption = Annotated[
     Optional[Path], typer.Option("--junit", metavar="FILE", dir_okay=False, help="Also write JUnit XML to FILE (for CI).")
 ]
 ListOption = Annotated[bool, typer.Option("--list", metavar="", help="List the cases (id and title) and exit.")]
+FuzzOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--fuzz",
+        min=1,
+        metavar="N",
+        help="Add cases generated from the definition: about N payloads in all, valid ones and mutants (fuzz.*).",
+        show_default=False,
+    ),
+]
+SeedOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--seed", metavar="S", help="With --fuzz: the seed (the same seed draws the same payloads).", show_default=False
+    ),
+]
 
 
 @check_app.command("gateway", cls=GwtoolCommand)
@@ -78,17 +94,56 @@ def check_gateway(
     json: JsonReportOption = False,
     junit: JunitOption = None,
     list_cases: ListOption = False,
+    fuzz: FuzzOption = None,
+    seed: SeedOption = None,
 ) -> None:
     """Check that a running gateway speaks the protocol: 60-odd cases, each on connections of its own.
 
-    Run it against a gateway nothing else is connected to: routing cases skip when other services are.
+    Run it against a gateway nothing else is connected to: routing cases skip when other services are. --fuzz N adds generated cases (fuzz.<kind>.<fault>): a failure is shrunk to the smallest payload that shows it, with its seed and a command line that sends it again.
     """
     from gwtool.check.gateway_suite import GatewayContext, gateway_cases, prepare
 
     url = _gateway_url(ctx, url_argument, url_option)
     proto = load(protocol)
-    cases = _selected(gateway_cases(proto), only, skip, list_cases)
-    _run("gateway", url, cases, GatewayContext(proto, url, token=token, slow=slow, max_size=max_size), prepare, json, junit)
+    generated = _fuzz(fuzz, seed)
+    all_cases = gateway_cases(proto)
+    if generated is not None:
+        from gwtool.check.fuzz_gateway import GatewayFuzz
+
+        plan = GatewayFuzz(proto, *generated)
+        all_cases += plan.cases()
+    cases = _selected(all_cases, only, skip, list_cases)
+    context = GatewayContext(proto, url, token=token, slow=slow, max_size=max_size)
+    examples = None
+    if generated is not None:
+        plan.select({c.id for c in cases})
+        examples = (plan.examples, plan) if plan.examples and any(c.id.startswith("fuzz.") for c in cases) else None
+    _run("gateway", url, cases, context, prepare, json, junit, examples)
+
+
+def _fuzz(fuzz: int | None, seed: int | None) -> tuple[int, int] | None:
+    """(budget, seed) for --fuzz and --seed; a seed of its own when none is given (the report shows it)."""
+    if fuzz is None:
+        if seed is not None:
+            raise typer.BadParameter("needs --fuzz N (the seed draws the generated cases)", param_hint="--seed")
+        return None
+    if seed is None:
+        import random
+
+        seed = random.randrange(1 << 32)
+    _hypothesis_cache()
+    return fuzz, seed
+
+
+def _hypothesis_cache() -> None:
+    """Hypothesis keeps caches (a unicode table, constants read from source) in ./.hypothesis
+    unless told otherwise: a command must not leave a directory wherever it is run, so they go to
+    the user's cache directory (HYPOTHESIS_STORAGE_DIRECTORY, when set, wins)."""
+    import os
+    from pathlib import Path
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gwtool" / "hypothesis"
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache))
 
 
 def _gateway_url(ctx: typer.Context, argument: str | None, option: str | None) -> str:
@@ -129,15 +184,22 @@ def check_service(
     json: JsonReportOption = False,
     junit: JunitOption = None,
     list_cases: ListOption = False,
+    fuzz: FuzzOption = None,
+    seed: SeedOption = None,
 ) -> None:
     """Check that a service behaves: heartbeats, reconnects, backoff, and what it must never do.
 
-    Each scenario runs the command afresh against a strict gateway that gwtool steers (it closes, drops, stops ACKing, asks for a heartbeat) and grades what the service does.
+    Each scenario runs the command afresh against a strict gateway that gwtool steers (it closes, drops, stops ACKing, asks for a heartbeat) and grades what the service does. --fuzz N adds a scenario that delivers about N generated events of every shape its type may receive (fuzz.*).
     """
     from gwtool.check.service_suite import ServiceContext, check_command, service_cases
 
     proto = load(protocol)
-    cases = _selected(service_cases(proto), only, skip, list_cases)
+    all_cases = service_cases(proto)
+    if (generated := _fuzz(fuzz, seed)) is not None:
+        from gwtool.check.fuzz_service import service_fuzz_cases
+
+        all_cases += service_fuzz_cases(proto, *generated)
+    cases = _selected(all_cases, only, skip, list_cases)
     if service is None:
         raise typer.BadParameter(f"the service's type is needed (one of {', '.join(proto.services)})", param_hint="--as")
     if service not in proto.services:
@@ -168,7 +230,10 @@ def _run(
     prepare: Callable[[C], Awaitable[None]] | None,
     json: bool,
     junit: Path | None,
+    examples: tuple[int, Any] | None = None,
 ) -> None:
+    """Run the suite; ``examples`` is (how many, the generator with an ``on_example`` hook) when
+    generated cases run, for a second progress bar."""
     import asyncio
 
     from rich.console import Console
@@ -177,6 +242,8 @@ def _run(
 
     err = Console(stderr=True, highlight=False)
     progress = _Progress(err, len(cases)) if err.is_terminal and not json else None
+    if progress is not None and examples is not None:
+        examples[1].on_example = progress.add_examples(examples[0])
 
     async def main() -> Report:
         if prepare is not None:
@@ -221,6 +288,11 @@ class _Progress:
         self.task = self.bar.add_task("checking", total=total)
         self.live = Live(self.bar, console=console, transient=True, refresh_per_second=8)
         self.failed = 0
+
+    def add_examples(self, total: int) -> Callable[[], None]:
+        """A bar for generated payloads (judged, shrinking runs included: it may pass its total)."""
+        task = self.bar.add_task("generated payloads", total=total)
+        return lambda: self.bar.update(task, advance=1)
 
     def advance(self, result: Result) -> None:
         from gwtool.text import printable

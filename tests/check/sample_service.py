@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 FAULTS = (
     "no-heartbeats", "ignores-requests", "reconnects-after-4004", "no-backoff", "no-guilds",
-    "invalid-event", "late-first-heartbeat", "no-compression-support",
+    "invalid-event", "late-first-heartbeat", "no-compression-support", "ascii-only",
 )  # fmt: skip
 FINAL = (4004, 4006)  # close codes after which a service must not reconnect
 
@@ -79,6 +79,9 @@ class Service:
                     acked.set()
                 elif payload["op"] == 1 and self.fault != "ignores-requests":
                     await ws.send(self.heartbeat())
+                elif payload["op"] == 2 and self.fault == "ascii-only" and not frame_is_ascii(payload.get("d")):
+                    print("UnicodeEncodeError: 'ascii' codec can't encode a character of the event", file=sys.stderr, flush=True)
+                    os._exit(3)  # a crash: no cleanup, no close frame
                 elif payload["op"] == 2 and payload.get("t") == "IDENTIFIED":
                     self.attempt = 0
                     if self.fault == "invalid-event" and self.kind == "sharder":
@@ -103,6 +106,10 @@ class Service:
             acked.clear()
             await ws.send(self.heartbeat())
             await asyncio.sleep(interval)
+
+
+def frame_is_ascii(d: object) -> bool:
+    return json.dumps(d, ensure_ascii=False).isascii()
 
 
 def main() -> None:

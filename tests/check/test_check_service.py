@@ -121,3 +121,35 @@ def test_check_service_exit_2_when_the_command_cannot_start_and_1_for_bad_input(
     assert done.returncode == 1 and "unknown service type 'music'" in done.stderr
     done = gwtool("check", "service", "--as", "commands")
     assert done.returncode == 1 and "no command given" in done.stderr
+
+
+# --- --fuzz: generated events of every shape ----------------------------------------------------------
+
+
+async def fuzz_check(kind: str, *args: str, budget: int = 150) -> Report:
+    from gwtool.check.fuzz_service import service_fuzz_cases
+
+    command = [sys.executable, SAMPLE, "--as", kind, *args]
+    ctx = ServiceContext(PROTO, kind, command, interval_ms=INTERVAL)
+    return await run_suite("service", " ".join(command), service_fuzz_cases(PROTO, budget, 5), ctx)
+
+
+async def test_the_sample_service_takes_generated_events_of_every_shape():
+    report = await fuzz_check("commands")
+    assert [(r.id, r.status) for r in report.results] == [("fuzz.event.EXECUTE_COMMAND.valid", "pass")], failures(report)
+    assert (
+        "152 EXECUTE_COMMAND events (seed 5" in report.results[0].got
+    )  # its one optional-field combination, 150 drawn, a large one
+
+
+async def test_a_service_that_dies_on_a_generated_event_fails_with_its_exit_status_and_stderr():
+    report = await fuzz_check("commands", "--fault", "ascii-only")
+    result = report.results[0]
+    assert result.status == "fail"
+    assert "exited with status 3" in result.got and "UnicodeEncodeError" in result.got, result.got
+    assert "the last sent: {" in result.got
+
+
+async def test_a_type_that_receives_no_event_has_the_generated_case_skipped():
+    report = await fuzz_check("sharder", budget=5)
+    assert [r.status for r in report.results] == ["skip"]
