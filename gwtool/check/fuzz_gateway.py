@@ -88,6 +88,7 @@ class GatewayFuzz:
         self.on_example: Callable[[], None] | None = None  # called on the event loop for every example judged
         self._run: asyncio.Future[dict[str, Found | str]] | None = None
         self._stop = threading.Event()  # set when the check stops: each search ends (_Stopped)
+        self.elapsed_ms: dict[str, float] = {}  # each group's own time, from its search's start to its end
 
     def select(self, ids: set[str]) -> None:
         """Run only these groups: --fuzz N is spread over them (at least one example each)."""
@@ -122,7 +123,7 @@ class GatewayFuzz:
                 return f"{plural(outcome.tried, 'payload')} (seed {self.seed}), each {expected}"
             raise _failure(ctx, group, self.seed, outcome)
 
-        return Case(group.id, title, expected, _WHY[fault], run, timeout=3600.0)
+        return Case(group.id, title, expected, _WHY[fault], run, timeout=3600.0, own_ms=lambda: self.elapsed_ms.get(group.id))
 
     async def _run_all(self, ctx: GatewayContext) -> dict[str, Found | str]:
         loop = asyncio.get_running_loop()
@@ -138,6 +139,7 @@ class GatewayFuzz:
         searching: set[asyncio.Future[Found]] = set()
 
         async def run(group: Group) -> None:
+            started = time.perf_counter()
             judge = Judge(ctx, group, deliveries, self.on_example)
             judges.append(judge)
             search = loop.run_in_executor(pool, _search, generator, group, judge, loop, stop)
@@ -151,6 +153,7 @@ class GatewayFuzz:
             finally:
                 if not (group.later and group.kind.op == "EVENT"):
                     await judge.close()  # a valid event's connections stay: another's events may reach them
+                self.elapsed_ms[group.id] = (time.perf_counter() - started) * 1000
 
         async def in_turn(todo: list[Group]) -> None:
             for group in todo:
