@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from gwtool.charts import bar_rows, bytes_text, rate_text, time_axis
 from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import ProtocolOption, load
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 PROGRESS_BYTES = 8 << 20  # files at least this large show a progress bar (on a terminal)
 PROGRESS_EVERY = 4096  # lines between progress updates
 GRAPH_HEIGHT = 6
-BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
 @app.command("stats", cls=GwtoolCommand)
@@ -199,14 +199,6 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _size(n: float, space: str = " ") -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f}{space}{unit}" if unit == "B" else f"{n:.1f}{space}{unit}"
-        n /= 1000
-    return f"{n:.1f}{space}GB"
-
-
 BY = {"gateway": "gw", "service": "svc"}  # who closed, in the conversations table
 
 
@@ -229,7 +221,7 @@ def _conversations(result: Stats) -> Any:
             ended += f" · {talk.violations} violation{'s' if talk.violations > 1 else ''}"
         table.add_row(
             f"{talk.session}:{talk.conn}" if sessions else str(talk.conn), Text(talk.service or "–"), f"{talk.duration:.1f}",
-            f"{talk.payloads['in']:,}", f"{talk.payloads['out']:,}", f"{_size(talk.bytes['in'], '')}/{_size(talk.bytes['out'], '')}",
+            f"{talk.payloads['in']:,}", f"{talk.payloads['out']:,}", f"{bytes_text(talk.bytes['in'], '')}/{bytes_text(talk.bytes['out'], '')}",
             acks, *((f"{talk.missed:,}" if talk.missed else "",) if missed else ()), Text(ended),
         )  # fmt: skip
     return table
@@ -246,7 +238,7 @@ def _kinds(result: Stats) -> Any:
         rate = result.rate(kind.count, result.duration)
         table.add_row(
             Text(f"{arrow} {result.kind_label(op, name)} {name or ''}".rstrip()), f"{kind.count:,}",
-            f"{kind.count / total:.1%}", _size(kind.bytes),
+            f"{kind.count / total:.1%}", bytes_text(kind.bytes),
             f"{sizes.percentile(50) or 0:.0f}/{sizes.percentile(99) or 0:.0f}/{sizes.max or 0:.0f}",
             "–" if rate is None else f"{rate:,.1f}",
         )  # fmt: skip
@@ -307,30 +299,9 @@ def io_graph(result: Stats, width: int) -> list[Any]:
     ):
         out.append(Text(f"I/O: {title}, {seconds:g} s a column", "bold"))
         peak = max(values) or 1.0
-        for level in range(GRAPH_HEIGHT, 0, -1):
-            bar = "".join(BLOCKS[max(0, min(8, round((v / peak * GRAPH_HEIGHT - (level - 1)) * 8)))] for v in values)
-            scale = _scale(peak, unit) if level == GRAPH_HEIGHT else ("0" if level == 1 else "")
+        for level, bar in enumerate(bar_rows(values, GRAPH_HEIGHT, peak)):
+            scale = rate_text(peak, unit) if level == 0 else ("0" if level == GRAPH_HEIGHT - 1 else "")
             out.append(Text(f"{scale:>10} ┤", "dim") + Text(bar, "cyan"))
         out.append(Text(" " * 11 + "└" + "─" * len(values), "dim"))
-        out.append(Text(" " * 12 + _axis(len(values), seconds), "dim"))
+        out.append(Text(" " * 12 + time_axis(len(values), seconds, lambda offset: f"{offset:g}s"), "dim"))
     return out
-
-
-def _scale(value: float, unit: str) -> str:
-    if unit == "B/s":
-        return _size(value) + "/s"
-    return f"{value:,.0f}{unit}" if value >= 10 else f"{value:.1f}{unit}"
-
-
-def _axis(columns: int, seconds: float) -> str:
-    """``0s          12s         24s``: each label starts under the column it names."""
-    spacing = 12
-    line = ""
-    for col in range(0, columns, spacing):
-        label = f"{col * seconds:g}s"
-        if columns - col >= len(label) or col == 0:
-            line = line.ljust(col) + label
-    end = f"{columns * seconds:g}s"
-    if len(line) < columns - len(end):
-        line = line.ljust(columns - len(end) + 1) + end
-    return line
