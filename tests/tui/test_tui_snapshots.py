@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.pilot import Pilot
 
 from gwtool.client import ClientState
-from gwtool.tui.demo import MONOTONIC, demo_app
-from gwtool.tui.screenshots import cache, confirm, settle
+from gwtool.tui.demo import MONOTONIC, demo_app, demo_recording_app, write_demo_recording
+from gwtool.tui.screenshots import cache, confirm, settle, stats
 
 WIDE = (160, 48)
 SMALL = (80, 24)
@@ -86,3 +86,30 @@ def test_reconnecting_status(snap_compare, proto):
     state = ClientState(phase="reconnecting", retry_at=MONOTONIC + 4.2, close_code=4009,
                         close_name="HEARTBEAT_TIMEOUT", close_reason="no heartbeat for 7.5 s [/]", conn=1)  # fmt: skip
     assert snap_compare(demo_app(proto, state=state), terminal_size=SMALL, run_before=selected())
+
+
+def stats_pane():
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await stats(pilot)  # the screenshot's steps: key 6
+        await settle(pilot)
+
+    return run_before
+
+
+def test_stats_live_wide(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=stats_pane())
+
+
+def test_stats_live_small_terminal(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=SMALL, run_before=stats_pane())
+
+
+def test_stats_recording_wide(snap_compare, proto, tmp_path):
+    app = demo_recording_app(write_demo_recording(tmp_path / "session.ndjson", proto), proto)
+    assert snap_compare(app, terminal_size=WIDE, run_before=stats_pane())
+
+
+def test_stats_recording_small_terminal(snap_compare, proto, tmp_path):
+    app = demo_recording_app(write_demo_recording(tmp_path / "session.ndjson", proto), proto)
+    assert snap_compare(app, terminal_size=SMALL, run_before=stats_pane())
