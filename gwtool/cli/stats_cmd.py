@@ -16,10 +16,11 @@ from gwtool.cli.options import ProtocolOption, load
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from gwtool.logfile import Batch
     from gwtool.stats import Stats
 
 PROGRESS_BYTES = 8 << 20  # files at least this large show a progress bar (on a terminal)
-PROGRESS_EVERY = 4096  # lines between progress updates
+PROGRESS_EVERY = 64  # batches (of logfile.BATCH_LINES lines) between progress updates
 GRAPH_HEIGHT = 6
 
 
@@ -61,12 +62,10 @@ def stats(
             wanted = Filter.parse_strict(terms, proto)
         except FilterError as exc:
             raise typer.BadParameter(str(exc), param_hint="--filter" if filter_ else "--conn") from None
-    result = Stats(proto, interval)
+    result = Stats(proto, interval, conn=conn)  # (a relayed event's other receivers are not counted)
     for path in files:
         _read(path, result, wanted)
     result.fold()
-    if conn is not None:  # a relayed event's sender is not the connection asked for
-        result.conversations = {key: talk for key, talk in result.conversations.items() if key[1] == conn}
     if json:
         import orjson
 
@@ -78,10 +77,10 @@ def stats(
 
 
 def _read(path: Path, result: Stats, wanted: Any) -> None:
-    """Feed one recording's lines, streamed; broken lines are named as replay and validate name them."""
+    """Feed one recording's lines, streamed in batches; broken lines are named as replay and validate name them."""
     from rich.console import Console
 
-    from gwtool.logfile import RecordingError, parse_lines
+    from gwtool.logfile import RecordingError, parse_batches
 
     try:
         handle = path.open("rb")
@@ -90,34 +89,34 @@ def _read(path: Path, result: Stats, wanted: Any) -> None:
         raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from None
     err = Console(stderr=True)
     with handle:
+        batches = parse_batches(handle, str(path))
         if err.is_terminal and size >= PROGRESS_BYTES:
             with _progress(err, path, size) as advance:
-                _feed(parse_lines(_counted(handle, advance), str(path)), result, wanted)
+                _feed(_advancing(batches, handle, advance), result, wanted)
         else:
-            _feed(parse_lines(handle, str(path)), result, wanted)
+            _feed(batches, result, wanted)
 
 
-def _feed(lines: Iterable[Any], result: Stats, wanted: Any) -> None:
+def _feed(batches: Iterable[Batch], result: Stats, wanted: Any) -> None:
     header: dict[str, Any] | None = None
-    add = result.add_json
     if wanted is None:
-        for line in lines:
-            if line.header is not header:
-                header = line.header
+        for batch in batches:
+            if batch.header is not header:
+                header = batch.header
                 result.start_session(header)
-            add(line.record)
+            result.add_many(batch.records)
         return
     from gwtool.logfile import item_of
 
     proto = result.proto
-    for line in lines:
-        if line.header is not header:
-            header = line.header
+    for batch in batches:
+        if batch.header is not header:
+            header = batch.header
             result.start_session(header)
-        item = item_of(line.record)
         side = "gw" if header.get("side") == "gateway" else "you"
-        if item is not None and wanted.matches(item, proto, side):
-            add(line.record)
+        result.add_many(
+            record for record in batch.records if (item := item_of(record)) is not None and wanted.matches(item, proto, side)
+        )
 
 
 class _progress:
@@ -138,13 +137,11 @@ class _progress:
         self.bar.__exit__(*exc)  # type: ignore[arg-type]
 
 
-def _counted(handle: Iterable[bytes], advance: Any) -> Iterator[bytes]:
-    done = 0
-    for number, raw in enumerate(handle):
-        done += len(raw)
+def _advancing(batches: Iterable[Batch], handle: Any, advance: Any) -> Iterator[Batch]:
+    for number, batch in enumerate(batches):
         if not number % PROGRESS_EVERY:
-            advance(done)
-        yield raw
+            advance(handle.tell())
+        yield batch
 
 
 # --- the tables -----------------------------------------------------------------------------------
