@@ -209,6 +209,8 @@ class GwtoolApp(App[None]):
         gc.freeze()
 
     def on_unmount(self) -> None:
+        if self.live_stats is not None:
+            self.live_stats.close()
         gc.unfreeze()  # several apps in one process (tests): frozen cycles are collectable again
 
     # --- the feed → the stream ---------------------------------------------------------------
@@ -504,7 +506,7 @@ class GwtoolApp(App[None]):
     def action_clear_stream(self) -> None:
         self.feed.entries.clear()
         if self.live_stats is not None:  # the Stats pane starts again too
-            self.live_stats.sides.clear()
+            self.live_stats.clear()
         self.stream.rebuild(())
         self.detail.show(None)
         self.update_stream_title()

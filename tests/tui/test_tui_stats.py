@@ -105,15 +105,16 @@ async def test_live_both_sides_of_the_embedded_gateway_are_counted(proto):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("6")
         await wait_for(pilot, lambda: "sharder" in {row[1] for row in table(app, "conversations")}, what="the sharder")
-        ours = app.live_stats.sides["you"].to_json()  # type: ignore[union-attr]
-        gateways = app.live_stats.sides["gw"].to_json()  # type: ignore[union-attr]
+        ours = app.live_stats.to_json("you")  # type: ignore[union-attr]
+        gateways = app.live_stats.to_json("gw")  # type: ignore[union-attr]
         assert [talk["service"] for talk in ours["conversations"]] == ["commands"]
         assert {talk["service"] for talk in gateways["conversations"]} == {"commands", "sharder"}
         assert any(flow["t"] == "EXECUTE_COMMAND" and flow["forwarded"] for flow in gateways["delivery"])
-        before = app.live_stats.sides["gw"].payloads  # type: ignore[union-attr]
+        before = app.live_stats.to_json("gw")["payloads"]  # type: ignore[union-attr,index]
         await pilot.press("ctrl+l")  # clearing the stream starts the counts again
-        again = app.live_stats.sides.get("gw")  # type: ignore[union-attr]
-        assert again is None or again.payloads < before
+        again = app.live_stats.to_json("gw")  # type: ignore[union-attr]
+        assert again is None or again["payloads"] < before
+    assert app.live_stats._thread is not None and not app.live_stats._thread.is_alive()  # type: ignore[union-attr]  # ended with the app
 
 
 async def test_a_recordings_pane_counts_the_whole_file_and_enter_searches_it(proto, tmp_path):
