@@ -1,7 +1,8 @@
 """Statistics of a stream of records: conversations, kinds, delivery, closes, I/O over time.
 
-``Stats`` is fed records one at a time, in their NDJSON form (``add_json``: a recording's lines,
-as ``gwtool stats`` reads them) or as Records and Notices (``add``: a live stream). Its memory is
+``Stats`` is fed records in order, in their NDJSON form (``add_json`` one at a time, ``add_many`` a
+batch: a recording's lines, as ``gwtool stats`` reads them from ``logfile.parse_batches``) or as
+Records and Notices (``add``: a live stream; the dashboard's Stats pane). Its memory is
 bounded by the number of connections, kinds, event types and close codes, never by the payloads:
 
 - counts and byte totals are exact;
@@ -161,10 +162,12 @@ class Delivery:
 class Stats:
     """Everything ``gwtool stats`` reports, built one record at a time.
 
-    A payload costs a few dictionary operations: it is counted under its (connection, direction,
-    op, name, size, service) until ``fold`` (at most every ``FOLD_EVERY`` distinct keys, and before
-    any result is read) adds the counts to conversations and kinds. Heartbeats, ACKs and events
-    held and delivered later are followed one by one (their timing is the point)."""
+    A payload costs a few dictionary operations: it is counted under its key (``_KEY_FIELDS``:
+    connection, direction, op, event or cache type, size, service; a relayed event's forwards under
+    their receiver's, with the direction ``FORWARD``) until ``fold`` (at most every ``FOLD_EVERY``
+    distinct keys, and before any result is read) adds the counts to conversations, kinds and
+    delivery. Heartbeats, ACKs and events held and delivered later are followed one by one (their
+    timing is the point). With ``conn``, only what that connection sent or was sent is counted."""
 
     def __init__(self, proto: Definition, interval: float = 1.0, *, conn: int | None = None) -> None:
         self.proto = proto
