@@ -67,19 +67,25 @@ class Record:
         return self.payload.get("type") if self.payload else None
 
     def to_json(self) -> dict[str, Any]:
-        """The NDJSON form shared by ``--json`` and ``--log``."""
+        """The NDJSON form shared by ``--json`` and ``--log`` (and the dashboard's Stats pane, for every record)."""
+        payload = self.payload
+        if payload:  # read once: the op, t and cache_type properties would each look it up again
+            get = payload.get
+            op, t, cache_type, d = get("op"), get("t"), get("type"), get("d")
+        else:
+            op = t = cache_type = d = None
         out: dict[str, Any] = {
             "ts": round(self.ts, 6),
             "kind": "payload",
             "dir": self.direction,
             "conn": self.conn,
             "service": self.service,
-            "op": self.op,
-            "t": self.t,
-            "type": self.cache_type,
+            "op": op,
+            "t": t,
+            "type": cache_type,
             "size": self.size,
             "compressed": self.compressed,
-            "d": self.payload.get("d") if self.payload else None,
+            "d": d,
         }
         if self.error is not None:
             out["error"] = self.error

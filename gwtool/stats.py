@@ -1,7 +1,8 @@
 """Statistics of a stream of records: conversations, kinds, delivery, closes, I/O over time.
 
-``Stats`` is fed records one at a time, in their NDJSON form (``add_json``: a recording's lines,
-as ``gwtool stats`` reads them) or as Records and Notices (``add``: a live stream). Its memory is
+``Stats`` is fed records in order, in their NDJSON form (``add_json`` one at a time, ``add_many`` a
+batch: a recording's lines, as ``gwtool stats`` reads them from ``logfile.parse_batches``) or as
+Records and Notices (``add``: a live stream; the dashboard's Stats pane). Its memory is
 bounded by the number of connections, kinds, event types and close codes, never by the payloads:
 
 - counts and byte totals are exact;
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,6 +40,11 @@ _NEVER = object()  # an op no record has
 _ZERO = -(1 << 30)  # the bucket of zero and negative values (a clock that went back)
 MAX_INTERVALS = 4096  # of the I/O series, before its interval doubles
 FOLD_EVERY = 50_000  # distinct payload keys counted before they are folded into the results
+_KEY_FIELDS = ("kind", "conn", "dir", "op", "t", "type", "size", "service")  # a payload record's, as gwtool writes them
+_KEY = itemgetter(*_KEY_FIELDS)  # its counting key, in one C call
+_NOT_A_PAYLOAD = (None,) * len(_KEY_FIELDS)
+_FORWARD_KEY = itemgetter("conn", "size", "service")  # a relayed event's receiver, as its "to" names it
+FORWARD = "forward"  # the direction a relayed event's forwards are counted under (out, and forwarded)
 MAX_WAITING = 100_000  # held events waiting for their delivery, per event type (the gateway's hold is smaller)
 PERCENTILES_NOTE = (
     f"nearest-rank; exact up to {EXACT_VALUES:,} distinct values, above within {RELATIVE_ERROR:.0%} (log histogram); max exact"
@@ -154,13 +162,16 @@ class Delivery:
 class Stats:
     """Everything ``gwtool stats`` reports, built one record at a time.
 
-    A payload costs a few dictionary operations: it is counted under its (connection, direction,
-    op, name, size, service) until ``fold`` (at most every ``FOLD_EVERY`` distinct keys, and before
-    any result is read) adds the counts to conversations and kinds. Heartbeats, ACKs and events
-    held and delivered later are followed one by one (their timing is the point)."""
+    A payload costs a few dictionary operations: it is counted under its key (``_KEY_FIELDS``:
+    connection, direction, op, event or cache type, size, service; a relayed event's forwards under
+    their receiver's, with the direction ``FORWARD``) until ``fold`` (at most every ``FOLD_EVERY``
+    distinct keys, and before any result is read) adds the counts to conversations, kinds and
+    delivery. Heartbeats, ACKs and events held and delivered later are followed one by one (their
+    timing is the point). With ``conn``, only what that connection sent or was sent is counted."""
 
-    def __init__(self, proto: Definition, interval: float = 1.0) -> None:
+    def __init__(self, proto: Definition, interval: float = 1.0, *, conn: int | None = None) -> None:
         self.proto = proto
+        self.only = conn  # count only what connection ``conn`` sent or was sent (not a relayed event's other receivers)
         self.heartbeat = proto.op("HEARTBEAT")
         self.ack = proto.op("HEARTBEAT_ACK")
         self.event = proto.op("EVENT")
@@ -182,6 +193,8 @@ class Stats:
         self.violations: dict[tuple[Any, Any], int] = {}
         self.io: list[list[int]] = []  # per interval: payloads in, out, bytes in, out
         self.io_start: float | None = None
+        self._row: list[int] = []  # the I/O row of the last payload, and the times it covers
+        self._row_from = self._row_to = 0.0
         self._counted: dict[tuple[Any, ...], int] = {}  # payloads not folded yet, by key
         self._spans: dict[int, list[float]] = {}  # this session's connections: [first, last] seen
         self._conn: int | None = None  # the connection of the last record, and its span
@@ -203,70 +216,149 @@ class Stats:
 
     def add_json(self, record: dict[str, Any]) -> None:
         """One record in its NDJSON form (``Record.to_json`` / ``Notice.to_json``); anything a
-        hostile file holds is counted as nameless, never raised. (The hot path of ``gwtool
-        stats``: a few dictionary operations for most payloads.)"""
+        hostile file holds is counted as nameless, never raised."""
+        self.add_many((record,))
+
+    def add_many(self, records: Iterable[dict[str, Any]]) -> None:
+        """Records in their NDJSON form, in order: ``add_json`` of each, in one loop (the hot path
+        of ``gwtool stats``, which feeds a recording's lines in batches).
+
+        A payload record as gwtool writes it costs one C call for its key (``_KEY``) and a few
+        dictionary operations, with the state it touches held in local variables (reloaded after
+        any call that may change it); anything else (a notice, a record missing a field or with an
+        odd time) goes through ``_add_other`` first."""
+        counted, spans, beats, relayed, service_dir = self._counted, self._spans, self._beats, self._relayed, self.service_dir
+        current, span = self._conn, self._span
+        row, row_from, row_to = self._row, self._row_from, self._row_to
+        key_of, receiver_of, huge, forwards = _KEY, _FORWARD_KEY, _HUGE, FORWARD  # (locals: the fastest names)
+        for record in records:
+            try:
+                key = key_of(record)
+                ts = record["ts"]
+            except KeyError:
+                key, ts = _NOT_A_PAYLOAD, None
+            kind, conn, direction, op, name, cache_type, size, _ = key
+            if kind != "payload" or type(ts) is not float or not -huge < ts < huge:  # NaN, infinities
+                self._add_other(record)
+                current, span = self._conn, self._span
+                row, row_from, row_to = self._row, self._row_from, self._row_to
+                continue
+            if conn != current or type(conn) is not int:
+                current = self._switch(conn, ts)
+                if current is None:  # another connection's: only what it relayed to ours counts
+                    self._forwards_only(record, ts, op, name, cache_type)
+                    row, row_from, row_to = self._row, self._row_from, self._row_to
+                    continue
+                conn, span = current, self._span
+            if ts > span[1]:
+                span[1] = ts
+            elif ts < span[0]:
+                span[0] = ts
+            try:
+                counted[key] += 1
+            except KeyError:
+                if len(counted) >= FOLD_EVERY:
+                    self.fold()
+                    current = None  # (fold forgot the connection at hand)
+                counted[key] = 1
+            except TypeError:  # a list or an object in a field: a hostile file's
+                direction, op, name = self._odd_payload(conn, direction, op, name, cache_type, size, key[7])
+                cache_type = None
+            if not row_from <= ts < row_to:  # not the interval of the last payload (they come in order)
+                row = self._io_row_of(ts)
+                row_from, row_to = self._row_from, self._row_to
+            if type(size) is not int:
+                size = 0
+            if direction == "in":
+                row[0] += 1
+                row[2] += size
+            else:
+                row[1] += 1
+                row[3] += size
+            if op in beats or "from" in record:
+                self._heartbeat(record, ts, conn, direction, op)
+            elif op == relayed and direction != service_dir:
+                name = name if name is not None else cache_type
+                if type(name) is str:
+                    self._delivered_later(name, ts)
+            to = record.get("to")
+            if not to:
+                continue
+            try:  # a relayed event's receivers; most have one, counted here: every lookup that can fail first
+                (forward,) = to
+                receiver, bytes_, service = receiver_of(forward)
+                key = ("payload", receiver, forwards, op, name, cache_type, bytes_, service)
+                receiving = spans[receiver]
+                counted[key] += 1
+            except (KeyError, TypeError, ValueError):  # several, a new key, or a hostile entry
+                self._forwards(to, ts, op, name, cache_type, row)
+                continue
+            if ts > receiving[1]:
+                receiving[1] = ts
+            row[1] += 1
+            row[3] += bytes_ if type(bytes_) is int else 0
+
+    def _odd_payload(
+        self, conn: int, direction: Any, op: Any, name: Any, cache_type: Any, size: Any, service: Any
+    ) -> tuple[str, Any, Any]:
+        """A payload with a list or an object in a field (a hostile file's): counted with that field
+        as missing. Its direction, op and name as counted."""
+        direction = "in" if direction == "in" else "out"
+        op, name, size, service = (
+            value if _hashable(value) is value else None
+            for value in (op, name if name is not None else cache_type, size, service)
+        )
+        key = ("payload", conn, direction, op, name, None, size, service)
+        self._counted[key] = self._counted.get(key, 0) + 1
+        return direction, op, name
+
+    def _add_other(self, record: dict[str, Any]) -> None:
+        """A notice, or a payload record the hot path cannot take as it is (a field missing, a time
+        that is not a finite float): made whole, then counted as any."""
         get = record.get
         ts = get("ts")
-        if type(ts) is not float or not -_HUGE < ts < _HUGE:  # NaN and infinities fail the comparison
-            ts = float(ts) if type(ts) is int else (self._span[1] if self._span else 0.0)
-        if self.io_start is None:
-            self.io_start = ts
-        conn = get("conn")
-        if conn != self._conn or type(conn) is not int:
-            conn = self._switch(conn, ts)
+        if type(ts) is not float or not -_HUGE < ts < _HUGE:
+            ts = float(ts) if type(ts) is int and -_HUGE < ts < _HUGE else (self._span[1] if self._span else 0.0)
+        if get("kind") == "payload":
+            whole = dict.fromkeys(_KEY_FIELDS) | record
+            whole["ts"] = ts
+            self.add_json(whole)
+            return
+        conn = self._switch(get("conn"), ts)
+        if conn is None:  # another connection's notice
+            return
         span = self._span
         if ts > span[1]:
             span[1] = ts
         elif ts < span[0]:
             span[0] = ts
-        if get("kind") != "payload":
-            self._notice(record, ts, conn)
-            return
-        direction, op, size = get("dir"), get("op"), get("size")
-        name = get("t")
-        if name is None:
-            name = get("type")
-        counted = self._counted
-        key = (conn, direction, op, name, size, get("service"))
-        try:
-            counted[key] += 1
-        except KeyError:
-            if len(counted) >= FOLD_EVERY:
-                self.fold()
-            counted[key] = 1
-        except TypeError:  # a list or an object where a name goes: a hostile file's
-            op = name = None
-            key = (conn, direction, None, None, 0, None)
-            counted[key] = counted.get(key, 0) + 1
-        index = int((ts - self.io_start) * self._per_second)
-        if not 0 <= index < len(self.io):
-            index = self._io_row(index)  # (it may replace the series: indexed after)
-        row = self.io[index]
-        if type(size) is not int:
-            size = 0
-        if direction == "in":
-            row[0] += 1
-            row[2] += size
-        else:
-            row[1] += 1
-            row[3] += size
-        if op in self._beats or "from" in record:
-            self._heartbeat(record, ts, conn, direction, op)
-        elif op == self._relayed and direction != self.service_dir and type(name) is str:
-            self._delivered_later(name, ts)
-        to = get("to")
-        if to:
-            self._forwards(to, ts, op, name, row)
+        self._notice(record, ts, conn)
 
-    def _switch(self, conn: Any, ts: float) -> int:
-        """The connection records are about now (they come in runs): its span, kept at hand."""
+    def _switch(self, conn: Any, ts: float) -> int | None:
+        """The connection records are about now (they come in runs): its span, kept at hand. None
+        for another connection than the one counted (``only``): none of it is, but its forwards to ours."""
         if type(conn) is not int:
             conn = 0
+        if self.only is not None and conn != self.only:
+            return None
         span = self._spans.get(conn)
         if span is None:
             span = self._spans[conn] = [ts, ts]
         self._conn, self._span = conn, span
         return conn  # type: ignore[no-any-return]
+
+    def _io_row_of(self, ts: float) -> list[int]:
+        """The I/O row of the interval ``ts`` falls in (before the series' start: the first), kept
+        at hand with its bounds."""
+        if self.io_start is None:
+            self.io_start = ts
+        index = self._io_row(int((ts - self.io_start) * self._per_second))
+        start, interval = self.io_start, self.interval
+        self._row_from, self._row_to = (
+            (start + index * interval, start + (index + 1) * interval) if index else (-_HUGE, start + interval)
+        )
+        self._row = self.io[index]
+        return self._row
 
     def _io_row(self, index: int) -> int:
         """The row of an interval not in the series yet (or before its start: the first)."""
@@ -284,6 +376,7 @@ class Stats:
         self.io = [[a + b for a, b in zip(io[i], io[i + 1] if i + 1 < len(io) else [0, 0, 0, 0])] for i in range(0, len(io), 2)]
         self.interval *= 2
         self._per_second = 1 / self.interval
+        self._row_from = self._row_to = 0.0  # the row at hand is gone
 
     def _talk(self, conn: int, service: Any = None) -> Conversation:
         key = (self.session, conn)
@@ -310,19 +403,21 @@ class Stats:
                 talk.latency.add(round((ts - talk.heartbeat_ts) * 1000, 6))
             talk.heartbeat_ts = None
 
-    def _forwards(self, to: Any, ts: float, op: Any, name: Any, row: list[int]) -> None:
+    def _forwards(self, to: Any, ts: float, op: Any, name: Any, cache_type: Any, row: list[int]) -> None:
         """A relayed event's receivers: payloads the gateway wrote, on their connections."""
         if not isinstance(to, list):
             return
-        counted, spans = self._counted, self._spans
+        counted, spans, only = self._counted, self._spans, self.only
         count = size = 0
         for forward in to:
+            if only is not None and (type(forward) is not dict or forward.get("conn") != only):
+                continue
             try:
                 conn, bytes_ = forward["conn"], forward["size"]
-                key = (conn, "out", op, name, bytes_, forward["service"])
+                key = ("payload", conn, FORWARD, op, name, cache_type, bytes_, forward["service"])
                 counted[key] += 1
             except (KeyError, TypeError):  # a new key; or a hostile entry, counted if it names a connection
-                odd = self._odd_forward(forward, op, name)
+                odd = self._odd_forward(forward, op, name, cache_type)
                 if odd is None:
                     continue
                 conn, bytes_ = odd
@@ -335,19 +430,23 @@ class Stats:
                 span[1] = ts
         row[1] += count
         row[3] += size
-        if count and op == self._relayed and type(name) is str:
-            self._flow(name).forwarded += count
 
-    def _odd_forward(self, forward: Any, op: Any, name: Any) -> tuple[int, Any] | None:
+    def _forwards_only(self, record: dict[str, Any], ts: float, op: Any, name: Any, cache_type: Any) -> None:
+        """Another connection's relayed event: its forwards to the connection counted (``only``)."""
+        to = record.get("to")
+        if isinstance(to, list) and any(type(forward) is dict and forward.get("conn") == self.only for forward in to):
+            self._forwards(to, ts, op, name, cache_type, self._io_row_of(ts))
+
+    def _odd_forward(self, forward: Any, op: Any, name: Any, cache_type: Any) -> tuple[int, Any] | None:
         """A ``to`` entry the fast path did not count: a new key, or a hostile entry (nameless)."""
         if type(forward) is not dict or type(forward.get("conn")) is not int:
             return None
         conn, size, service = forward["conn"], forward.get("size"), forward.get("service")
-        key = (conn, "out", op, name, size, service)
+        key = ("payload", conn, FORWARD, op, name, cache_type, size, service)
         try:
             self._counted[key] = self._counted.get(key, 0) + 1
         except TypeError:
-            key = (conn, "out", None, None, 0, None)
+            key = ("payload", conn, FORWARD, None, None, None, 0, None)
             self._counted[key] = self._counted.get(key, 0) + 1
         return conn, size
 
@@ -367,6 +466,8 @@ class Stats:
 
     def _notice(self, record: dict[str, Any], ts: float, conn: int) -> None:
         self.notices += 1
+        if self.io_start is None:  # the series starts with the first record, whatever it is
+            self.io_start = ts
         kind = record.get("kind")
         talk = self._talk(conn, record.get("service"))
         if kind == "closed":
@@ -394,8 +495,12 @@ class Stats:
 
     def fold(self) -> None:
         """Add the counted payloads to conversations, kinds and delivery (before reading them)."""
-        for (conn, direction, op, name, size, service), n in self._counted.items():
+        for (_, conn, direction, op, name, cache_type, size, service), n in self._counted.items():
             self._payloads += n
+            if name is None:
+                name = cache_type
+            if direction == FORWARD and op == self._relayed and type(name) is str:
+                self._flow(name).forwarded += n
             direction = "in" if direction == "in" else "out"
             op = op if type(op) is int else None
             name = name if type(name) is str else None

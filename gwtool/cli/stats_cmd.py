@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from gwtool.charts import bar_rows, bytes_text, rate_text, time_axis
 from gwtool.cli.app import app
 from gwtool.cli.help import GwtoolCommand
 from gwtool.cli.options import ProtocolOption, load
@@ -15,12 +16,12 @@ from gwtool.cli.options import ProtocolOption, load
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from gwtool.logfile import Batch
     from gwtool.stats import Stats
 
 PROGRESS_BYTES = 8 << 20  # files at least this large show a progress bar (on a terminal)
-PROGRESS_EVERY = 4096  # lines between progress updates
+PROGRESS_EVERY = 64  # batches (of logfile.BATCH_LINES lines) between progress updates
 GRAPH_HEIGHT = 6
-BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
 @app.command("stats", cls=GwtoolCommand)
@@ -61,12 +62,10 @@ def stats(
             wanted = Filter.parse_strict(terms, proto)
         except FilterError as exc:
             raise typer.BadParameter(str(exc), param_hint="--filter" if filter_ else "--conn") from None
-    result = Stats(proto, interval)
+    result = Stats(proto, interval, conn=conn)  # (a relayed event's other receivers are not counted)
     for path in files:
         _read(path, result, wanted)
     result.fold()
-    if conn is not None:  # a relayed event's sender is not the connection asked for
-        result.conversations = {key: talk for key, talk in result.conversations.items() if key[1] == conn}
     if json:
         import orjson
 
@@ -78,10 +77,10 @@ def stats(
 
 
 def _read(path: Path, result: Stats, wanted: Any) -> None:
-    """Feed one recording's lines, streamed; broken lines are named as replay and validate name them."""
+    """Feed one recording's lines, streamed in batches; broken lines are named as replay and validate name them."""
     from rich.console import Console
 
-    from gwtool.logfile import RecordingError, parse_lines
+    from gwtool.logfile import RecordingError, parse_batches
 
     try:
         handle = path.open("rb")
@@ -90,34 +89,34 @@ def _read(path: Path, result: Stats, wanted: Any) -> None:
         raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from None
     err = Console(stderr=True)
     with handle:
+        batches = parse_batches(handle, str(path))
         if err.is_terminal and size >= PROGRESS_BYTES:
             with _progress(err, path, size) as advance:
-                _feed(parse_lines(_counted(handle, advance), str(path)), result, wanted)
+                _feed(_advancing(batches, handle, advance), result, wanted)
         else:
-            _feed(parse_lines(handle, str(path)), result, wanted)
+            _feed(batches, result, wanted)
 
 
-def _feed(lines: Iterable[Any], result: Stats, wanted: Any) -> None:
+def _feed(batches: Iterable[Batch], result: Stats, wanted: Any) -> None:
     header: dict[str, Any] | None = None
-    add = result.add_json
     if wanted is None:
-        for line in lines:
-            if line.header is not header:
-                header = line.header
+        for batch in batches:
+            if batch.header is not header:
+                header = batch.header
                 result.start_session(header)
-            add(line.record)
+            result.add_many(batch.records)
         return
     from gwtool.logfile import item_of
 
     proto = result.proto
-    for line in lines:
-        if line.header is not header:
-            header = line.header
+    for batch in batches:
+        if batch.header is not header:
+            header = batch.header
             result.start_session(header)
-        item = item_of(line.record)
         side = "gw" if header.get("side") == "gateway" else "you"
-        if item is not None and wanted.matches(item, proto, side):
-            add(line.record)
+        result.add_many(
+            record for record in batch.records if (item := item_of(record)) is not None and wanted.matches(item, proto, side)
+        )
 
 
 class _progress:
@@ -138,13 +137,11 @@ class _progress:
         self.bar.__exit__(*exc)  # type: ignore[arg-type]
 
 
-def _counted(handle: Iterable[bytes], advance: Any) -> Iterator[bytes]:
-    done = 0
-    for number, raw in enumerate(handle):
-        done += len(raw)
+def _advancing(batches: Iterable[Batch], handle: Any, advance: Any) -> Iterator[Batch]:
+    for number, batch in enumerate(batches):
         if not number % PROGRESS_EVERY:
-            advance(done)
-        yield raw
+            advance(handle.tell())
+        yield batch
 
 
 # --- the tables -----------------------------------------------------------------------------------
@@ -199,14 +196,6 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _size(n: float, space: str = " ") -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f}{space}{unit}" if unit == "B" else f"{n:.1f}{space}{unit}"
-        n /= 1000
-    return f"{n:.1f}{space}GB"
-
-
 BY = {"gateway": "gw", "service": "svc"}  # who closed, in the conversations table
 
 
@@ -229,7 +218,7 @@ def _conversations(result: Stats) -> Any:
             ended += f" · {talk.violations} violation{'s' if talk.violations > 1 else ''}"
         table.add_row(
             f"{talk.session}:{talk.conn}" if sessions else str(talk.conn), Text(talk.service or "–"), f"{talk.duration:.1f}",
-            f"{talk.payloads['in']:,}", f"{talk.payloads['out']:,}", f"{_size(talk.bytes['in'], '')}/{_size(talk.bytes['out'], '')}",
+            f"{talk.payloads['in']:,}", f"{talk.payloads['out']:,}", f"{bytes_text(talk.bytes['in'], '')}/{bytes_text(talk.bytes['out'], '')}",
             acks, *((f"{talk.missed:,}" if talk.missed else "",) if missed else ()), Text(ended),
         )  # fmt: skip
     return table
@@ -246,7 +235,7 @@ def _kinds(result: Stats) -> Any:
         rate = result.rate(kind.count, result.duration)
         table.add_row(
             Text(f"{arrow} {result.kind_label(op, name)} {name or ''}".rstrip()), f"{kind.count:,}",
-            f"{kind.count / total:.1%}", _size(kind.bytes),
+            f"{kind.count / total:.1%}", bytes_text(kind.bytes),
             f"{sizes.percentile(50) or 0:.0f}/{sizes.percentile(99) or 0:.0f}/{sizes.max or 0:.0f}",
             "–" if rate is None else f"{rate:,.1f}",
         )  # fmt: skip
@@ -307,30 +296,9 @@ def io_graph(result: Stats, width: int) -> list[Any]:
     ):
         out.append(Text(f"I/O: {title}, {seconds:g} s a column", "bold"))
         peak = max(values) or 1.0
-        for level in range(GRAPH_HEIGHT, 0, -1):
-            bar = "".join(BLOCKS[max(0, min(8, round((v / peak * GRAPH_HEIGHT - (level - 1)) * 8)))] for v in values)
-            scale = _scale(peak, unit) if level == GRAPH_HEIGHT else ("0" if level == 1 else "")
+        for level, bar in enumerate(bar_rows(values, GRAPH_HEIGHT, peak)):
+            scale = rate_text(peak, unit) if level == 0 else ("0" if level == GRAPH_HEIGHT - 1 else "")
             out.append(Text(f"{scale:>10} ┤", "dim") + Text(bar, "cyan"))
         out.append(Text(" " * 11 + "└" + "─" * len(values), "dim"))
-        out.append(Text(" " * 12 + _axis(len(values), seconds), "dim"))
+        out.append(Text(" " * 12 + time_axis(len(values), seconds, lambda offset: f"{offset:g}s"), "dim"))
     return out
-
-
-def _scale(value: float, unit: str) -> str:
-    if unit == "B/s":
-        return _size(value) + "/s"
-    return f"{value:,.0f}{unit}" if value >= 10 else f"{value:.1f}{unit}"
-
-
-def _axis(columns: int, seconds: float) -> str:
-    """``0s          12s         24s``: each label starts under the column it names."""
-    spacing = 12
-    line = ""
-    for col in range(0, columns, spacing):
-        label = f"{col * seconds:g}s"
-        if columns - col >= len(label) or col == 0:
-            line = line.ljust(col) + label
-    end = f"{columns * seconds:g}s"
-    if len(line) < columns - len(end):
-        line = line.ljust(columns - len(end) + 1) + end
-    return line

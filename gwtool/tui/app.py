@@ -40,6 +40,7 @@ from gwtool.tui.widgets.faults import FaultsPane
 from gwtool.tui.widgets.help import ConfirmScreen, HelpScreen
 from gwtool.tui.widgets.latency import Latency
 from gwtool.tui.widgets.services import Services
+from gwtool.tui.widgets.stats_pane import LiveStats, StatsPane
 from gwtool.tui.widgets.status_bar import StatusBar
 from gwtool.tui.widgets.stream import Stream
 
@@ -56,7 +57,8 @@ STATUS_EVERY = 2  # flushes between status bar updates (repainted in the same fr
 SIDES: tuple[Side | None, ...] = (None, "you", "gw")
 SIDE_NAMES: dict[Side | None, str] = {None: "both sides"} | filters.SIDE_NAMES
 PANE_FOCUS = {"detail": "#detail-view", "cache": "#cache-tree", "compose": "#compose-editor", "services": "#services-table",
-              "faults": "#fault-input"}  # fmt: skip
+              "stats": "#stats-conversations", "faults": "#fault-input"}  # fmt: skip
+STATS_SECONDS = 1.0  # the Stats pane's refresh, while it is open
 OUR_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.binding} | {"escape"}
 # the actions that still run while a text field has focus: their keys are not text
 CTRL_ACTIONS = {a.action for a in ACTIONS if a.binding.startswith("ctrl+")}
@@ -127,6 +129,10 @@ class GwtoolApp(App[None]):
         self.copy_text: str | None = None  # what 'copy' copies: the payload or entity shown in Detail
         self.flushes = 0
         self.file_matches: int | None = None  # a recording's whole-file search: how many lines matched
+        # live: the Stats pane's counts, fed every drained batch (a recording's come from its file)
+        self.live_stats = LiveStats(self.proto) if session.recording is None else None
+        if self.live_stats is not None:
+            self.feed.tap = self.live_stats.add
 
     # --- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -141,6 +147,7 @@ class GwtoolApp(App[None]):
         self.cache_detail = Detail(self.proto, placeholder="Select an entity to see its JSON.", id="cache-detail")
         self.composer = Composer(self.proto, self.session.service, id="composer")
         self.services = Services(id="services-table")
+        self.stats_pane = StatsPane(id="stats-view")
         self.faults = FaultsPane(self.proto, self.session.proxy, id="faults-pane")
         yield self.status
         with Horizontal(id="main"):
@@ -159,6 +166,8 @@ class GwtoolApp(App[None]):
                     yield self.composer
                 with TabPane("Services", id="services"):
                     yield self.services
+                with TabPane("Stats", id="stats"):
+                    yield self.stats_pane
                 with TabPane("Faults", id="faults"):
                     yield self.faults
         yield Footer()
@@ -190,6 +199,7 @@ class GwtoolApp(App[None]):
         self.set_interval(FLUSH_SECONDS, self.flush)
         self.set_interval(0.5, self.refresh_latency)
         self.set_interval(2.0, self.refresh_panes)
+        self.set_interval(STATS_SECONDS, self.refresh_stats)
         self.refresh_status()
         self.refresh_latency()
         self.run_worker(self.session.run(self.feed.push), name="session", group="network", exit_on_error=False)
@@ -211,6 +221,8 @@ class GwtoolApp(App[None]):
         gc.freeze()
 
     def on_unmount(self) -> None:
+        if self.live_stats is not None:
+            self.live_stats.close()
         gc.unfreeze()  # several apps in one process (tests): frozen cycles are collectable again
 
     # --- the feed → the stream ---------------------------------------------------------------
@@ -359,8 +371,37 @@ class GwtoolApp(App[None]):
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self) -> None:
+        self.panes.set_class(self.panes.active == "stats", "-stats")
         self.refresh_latency()
         self.refresh_panes()
+        self.refresh_stats()
+
+    def refresh_stats(self) -> None:
+        """The Stats pane, only while it is open: live, the side of the wire the stream shows (the
+        gateway's, which sees every connection, when it shows both); a recording, its whole file."""
+        if self.panes.active != "stats":
+            return
+        recording = self.session.recording
+        if recording is not None:
+            where = recording.whose if recording.scanned.is_set() else f"{recording.whose} · reading the file…"
+            self.stats_pane.show(recording.statistics(), where=where)
+        elif self.live_stats is not None:
+            side: Side = "gw" if self.session.embedded and self.side != "you" else "you"
+            term = " side:gw" if self.session.embedded and self.side is None else ""
+            self.stats_pane.show(self.live_stats.to_json(side), where=filters.SIDE_NAMES[side], side_term=term, now=self.clock())
+
+    @on(StatsPane.Chosen)
+    def stats_chosen(self, event: StatsPane.Chosen) -> None:
+        """Enter on a conversation or a kind: the stream shows only it (over a recording, the whole file's)."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        with self.filter_box.prevent(Input.Changed):  # refiltered here, before the search: not again after it
+            self.filter_box.value = event.terms
+        self.refilter()
+        if self.session.recording is not None and self.stream.filter:
+            self.search_file(self.session.recording, self.stream.filter)
+        self.stream.focus()
+        self.notify(printable(f"Stream filtered: {event.terms} (/ edits the filter)"), timeout=3, markup=False)
 
     @on(Tree.NodeHighlighted, "#cache-tree")
     @on(Tree.NodeSelected, "#cache-tree")
@@ -484,10 +525,13 @@ class GwtoolApp(App[None]):
             return
         self.side = SIDES[(SIDES.index(self.side) + 1) % len(SIDES)]
         self.refilter()
+        self.refresh_stats()  # the pane counts the side the stream shows
         self.notify(f"Stream shows {SIDE_NAMES[self.side]}.", timeout=2)
 
     def action_clear_stream(self) -> None:
         self.feed.entries.clear()
+        if self.live_stats is not None:  # the Stats pane starts again too
+            self.live_stats.clear()
         self.stream.rebuild(())
         self.detail.show(None)
         self.update_stream_title()

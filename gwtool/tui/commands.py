@@ -105,9 +105,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("View: cache", "show_tab('cache')", "3", "The gateway's cache, by type", binding="3"),
     Action("View: compose", "show_tab('compose')", "4", "Write a payload from the protocol definition and send it", binding="4"),
     Action("View: services", "show_tab('services')", "5", "Services connected to the gateway", binding="5"),
+    Action("View: stats", "show_tab('stats')", "6", "Conversations, kinds, delivery, closes and an I/O graph", binding="6"),
+    Action("View: faults", "show_tab('faults')", "7", "The proxy's fault rules: add one, see how often each fired", binding="7"),
     Action("Cache and services: refresh now", "refresh_panes", "r", "Read the cache and services again", binding="r"),
     Action("Connection: reconnect now", "reconnect", "R", "Skip the wait before the next connection attempt", binding="R"),
-    Action("View: faults", "show_tab('faults')", "7", "The proxy's fault rules: add one, see how often each fired", binding="7"),
     Action(
         "Faults: turn the selected rule off or on",
         "toggle_rule",

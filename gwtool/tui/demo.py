@@ -14,7 +14,7 @@ from gwtool.client import ClientState, LatencyStats, NotConnected
 from gwtool.gateway.cache import CacheStore
 from gwtool.protocol.codec import encode
 from gwtool.protocol.examples import identify_payload
-from gwtool.records import Notice, Record, masked_identify
+from gwtool.records import Forward, Notice, Record, masked_identify
 from gwtool.tui.session import other_half
 
 if TYPE_CHECKING:
@@ -107,8 +107,10 @@ class DemoSession:
             rec("you", "in", at + 0.001, {"op": p.op("HEARTBEAT_ACK"), "d": {}}, 1, ours)
             if events:
                 event = {"op": p.op("EVENT"), "t": events[tick % len(events)].t, "d": events[tick % len(events)].example}
-                rec("gw", "in", at + 1.5, event, 2, other)
-                rec("gw", "out", at + 1.501, event, 1, ours)
+                rec("gw", "in", at + 1.5, event, 2, other)  # relayed: the gateway's one record of it names where it went
+                read = out[-1][1]
+                if isinstance(read, Record):
+                    read.forwards = [Forward(1, ours, read.size)]
                 rec("you", "in", at + 1.502, event, 1, ours)
             if caches:
                 cache = caches[tick % len(caches)]

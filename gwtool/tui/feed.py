@@ -8,6 +8,7 @@ gwtool/filters.py, shared with the console's --filter.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,7 @@ class Feed:
     dropped: int = 0  # entries pushed out of the ring buffer
     total: int = 0
     next_seq: int = 0
+    tap: Callable[[list[Entry]], None] | None = None  # sees every drained batch whole (the Stats pane counts them)
 
     def __post_init__(self) -> None:
         self.entries = deque(maxlen=self.limit)
@@ -55,6 +57,8 @@ class Feed:
     def drain(self) -> list[Entry]:
         """Move the pending items into the ring buffer; return them (only the newest ``limit``)."""
         batch, self.pending = self.pending, []
+        if self.tap is not None and batch:
+            self.tap(batch)
         if len(batch) > self.limit:
             self.dropped += len(batch) - self.limit
             batch = batch[-self.limit :]

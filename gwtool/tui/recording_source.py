@@ -21,10 +21,12 @@ from gwtool.client import LatencyStats, NotConnected
 from gwtool.gateway.cache import CacheStore
 from gwtool.logfile import first_header, item_of, parse_lines, read_lines, sent_by_service, tail_lines
 from gwtool.records import Notice, Record
+from gwtool.stats import Stats
 
 if TYPE_CHECKING:
     from gwtool.client import ClientState
     from gwtool.filters import Filter, Side
+    from gwtool.logfile import Line
     from gwtool.protocol.definition import Definition
     from gwtool.tui.source import CacheIndex, FileMatch, Sink
 
@@ -62,6 +64,8 @@ class RecordingSource:
         self._beats: dict[int, float] = {}  # conn → ts of its last heartbeat (gateway side: for latency)
         self._counts = [0, 0]  # (in, out) payloads of the whole file
         self.lines = 0  # lines read in the whole-file pass
+        self.stats = Stats(proto)  # of every line, from the whole-file pass (and --follow's)
+        self._stats_header: dict[str, Any] | None = None
         self.scanned = asyncio.Event()  # the whole-file pass is done (tests and the status wait on it)
         self._lock = threading.Lock()
 
@@ -94,9 +98,17 @@ class RecordingSource:
         """One pass over the whole file for the panes: nothing of it is kept but their figures."""
         for line in read_lines(self.path):
             self.lines = line.number
+            self._count(line)
             item = item_of(line.record)
             if item is not None:
                 self._learn(item, sent_by_service(line))
+
+    def _count(self, line: Line) -> None:
+        with self._lock:
+            if line.header is not self._stats_header and line.header != self._stats_header:  # --follow's are copies
+                self._stats_header = line.header
+                self.stats.start_session(line.header)
+            self.stats.add_json(line.record)
 
     def _learn(self, item: Record | Notice, from_service: bool) -> None:
         proto = self.proto
@@ -143,6 +155,7 @@ class RecordingSource:
             complete = data[: data.rfind(b"\n") + 1]
             rest = data[len(complete) :]
             for line in parse_lines(complete.splitlines(keepends=True), str(self.path), header=self.header):
+                self._count(line)
                 item = item_of(line.record)
                 if item is not None:
                     self._learn(item, sent_by_service(line))
@@ -161,6 +174,10 @@ class RecordingSource:
         return list(found)
 
     # --- what the panes read -----------------------------------------------------------------------
+    def statistics(self) -> dict[str, Any] | None:
+        with self._lock:
+            return self.stats.to_json() if self._stats_header is not None else None
+
     async def services(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(entry) for entry in self._services.values()]

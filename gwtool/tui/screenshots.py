@@ -99,6 +99,16 @@ async def help_screen(pilot: Pilot[None]) -> None:
     await pilot.press("question_mark")
 
 
+async def stats(pilot: Pilot[None]) -> None:
+    """The Stats pane; over a recording, once the pass over the file has counted it all."""
+    recording = dashboard(pilot).session.recording
+    for _ in range(500):  # the pass over the file, in a thread
+        if recording is None or recording.scanned.is_set():
+            break
+        await pilot.pause(0.01)
+    await pilot.press("6")
+
+
 VIEWS: dict[str, tuple[tuple[int, int], Step]] = {
     "stream": (WIDE, stream),
     "small-terminal": (SMALL, small),
@@ -110,6 +120,7 @@ VIEWS: dict[str, tuple[tuple[int, int], Step]] = {
     "confirm": (WIDE, confirm),
     "services": (WIDE, services),
     "help": (WIDE, help_screen),
+    "stats": (WIDE, stats),
 }
 
 
@@ -123,7 +134,10 @@ async def recording(pilot: Pilot[None]) -> None:
     await pilot.press("up", "up", "enter")
 
 
-RECORDING = {"recording": (WIDE, recording)}  # tui --open: the demo session as a gateway's recording
+RECORDING = {
+    "recording": (WIDE, recording),
+    "stats-recording": (WIDE, stats),
+}  # tui --open: the demo session as a gateway's recording
 
 
 async def violation(pilot: Pilot[None]) -> None:

@@ -54,6 +54,9 @@ class RecordingView(Protocol):
     def search(self, filter: Filter, cancelled: Callable[[], bool]) -> list[FileMatch]:
         """Every line of the whole file that ``filter`` matches (in a thread: it reads the file)."""
 
+    def statistics(self) -> dict[str, Any] | None:
+        """``Stats.to_json()`` of the lines read so far by the pass over the whole file (None before any)."""
+
 
 class ProxyView(Protocol):
     """What the proxy adds to a Source (``tui --proxy UPSTREAM``): the proxy between services and

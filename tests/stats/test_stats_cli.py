@@ -87,6 +87,27 @@ async def test_conn_keeps_one_connection(capsys, tmp_path):
     assert data["payloads"] == 2 and data["closes"][0]["code"] == 4007
 
 
+async def test_conn_counts_a_relayed_events_read_on_its_sender_and_each_forward_on_its_receiver_only(capsys, tmp_path):
+    path = tmp_path / "relay.ndjson"
+    read = Record("in", 200, event(), conn=1, service="sharder", ts=10.0)
+    read.forwards = [Forward(2, "commands", 200), Forward(3, "commands", 180, compressed=True)]
+    start = header_line(header(PROTO, side="gateway", command="mock-gateway", url="ws://127.0.0.1:1"))
+    path.write_bytes(start + line(read) + line(Record("in", 34, {"op": HEARTBEAT, "d": {}}, conn=3, service="commands", ts=11.0)))
+    counted = {}
+    for conn in (1, 2, 3):
+        code, out, err = await stats(capsys, str(path), "--conn", str(conn), "--json")
+        assert code == 0, err
+        counted[conn] = orjson.loads(out)
+    one, two, three = counted[1], counted[2], counted[3]
+    assert one["payloads"] == 1 and [(k["dir"], k["count"]) for k in one["kinds"]] == [("in", 1)]
+    assert (one["delivery"][0]["read"], one["delivery"][0]["forwarded"]) == (1, 0)  # its forwards are not conn 1's
+    assert two["payloads"] == 1 and [(k["dir"], k["bytes"]) for k in two["kinds"]] == [("out", 200)]
+    assert (two["delivery"][0]["read"], two["delivery"][0]["forwarded"]) == (0, 1)
+    assert three["payloads"] == 2 and {(k["dir"], k["bytes"]) for k in three["kinds"]} == {("out", 180), ("in", 34)}
+    assert [talk["conn"] for talk in three["conversations"]] == [3] and three["first_ts"] == 10.0
+    assert sum(row["payloads_in"] + row["payloads_out"] for row in three["io"]["series"]) == 2
+
+
 async def test_filter_counts_only_what_its_terms_match_and_a_bad_term_is_a_usage_error(capsys, tmp_path):
     path = str(gateway_recording(tmp_path / "gw.ndjson"))
     code, out, err = await stats(capsys, path, "--filter", "op:heartbeat_ack", "--json")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.pilot import Pilot
 
 from gwtool.client import ClientState
-from gwtool.tui.demo import MONOTONIC, demo_app, demo_proxy_app
-from gwtool.tui.screenshots import cache, confirm, faults, one_connection, settle, violation
+from gwtool.tui.demo import MONOTONIC, demo_app, demo_proxy_app, demo_recording_app, write_demo_recording
+from gwtool.tui.screenshots import cache, confirm, faults, one_connection, settle, stats, violation
 
 WIDE = (160, 48)
 SMALL = (80, 24)
@@ -114,3 +114,21 @@ def test_proxy_faults_pane_wide(snap_compare, proto):
 
 def test_proxy_faults_pane_small_terminal(snap_compare, proto):
     assert snap_compare(demo_proxy_app(proto), terminal_size=SMALL, run_before=steps(faults))
+
+
+def test_stats_live_wide(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=WIDE, run_before=steps(stats))
+
+
+def test_stats_live_small_terminal(snap_compare, proto):
+    assert snap_compare(demo_app(proto), terminal_size=SMALL, run_before=steps(stats))
+
+
+def test_stats_recording_wide(snap_compare, proto, tmp_path):
+    app = demo_recording_app(write_demo_recording(tmp_path / "session.ndjson", proto), proto)
+    assert snap_compare(app, terminal_size=WIDE, run_before=steps(stats))
+
+
+def test_stats_recording_small_terminal(snap_compare, proto, tmp_path):
+    app = demo_recording_app(write_demo_recording(tmp_path / "session.ndjson", proto), proto)
+    assert snap_compare(app, terminal_size=SMALL, run_before=steps(stats))
