@@ -133,11 +133,10 @@ def _fast(chunk: list[bytes]) -> list[dict[str, Any]] | None:
         return None
     try:
         records = list(map(orjson.loads, chunk))
-    except orjson.JSONDecodeError:  # a blank or broken line: the slow path names it
-        return None
-    if set(map(type, records)) != {dict}:
-        return None
-    if "header" in map(dict.get, records, repeat("kind")):  # a session starts in it
+        # dict.get raises TypeError on a value that is not an object; a header starts a session
+        if "header" in map(dict.get, records, repeat("kind")):
+            return None
+    except (orjson.JSONDecodeError, TypeError):  # a blank or broken line, or not an object: the slow path names it
         return None
     return records
 

@@ -390,7 +390,7 @@ class Stats:
     def _heartbeat(self, record: dict[str, Any], ts: float, conn: int, direction: Any, op: Any) -> None:
         sender = record.get("from")
         by_service = sender == "service" if sender is not None else direction == self.service_dir
-        talk = self._talk(conn)
+        talk = self.conversations.get((self.session, conn)) or self._talk(conn)  # (a call less: one in five records)
         if op == self.heartbeat and by_service:
             if talk.heartbeat_ts is not None:
                 talk.missed += 1
