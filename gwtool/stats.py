@@ -324,6 +324,11 @@ class Stats:
             whole["ts"] = ts
             self.add_json(whole)
             return
+        about = get("conn")
+        if type(about) is not int or about <= 0:  # about no connection: a start, a client connecting
+            if self.only is None:
+                self._notice(record, ts, None)
+            return
         conn = self._switch(get("conn"), ts)
         if conn is None:  # another connection's notice
             return
@@ -464,12 +469,14 @@ class Stats:
             flow.delivered_later += 1
             flow.wait.add(round((ts - flow.waiting.popleft()) * 1000, 6))
 
-    def _notice(self, record: dict[str, Any], ts: float, conn: int) -> None:
+    def _notice(self, record: dict[str, Any], ts: float, conn: int | None) -> None:
+        """A notice: counted in its conversation (None: one about no connection, in none)."""
         self.notices += 1
         if self.io_start is None:  # the series starts with the first record, whatever it is
             self.io_start = ts
         kind = record.get("kind")
-        talk = self._talk(conn, record.get("service"))
+        # (about no connection: counted in a conversation that is not kept)
+        talk = self._talk(conn, record.get("service")) if conn is not None else Conversation(self.session, 0)
         if kind == "closed":
             close = {key: record.get(key) for key in ("code", "name", "reason", "by")}
             if close["by"] is None and "by_gateway" in record:  # a client's recording

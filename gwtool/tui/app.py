@@ -59,6 +59,7 @@ SIDE_NAMES: dict[Side | None, str] = {None: "both sides"} | filters.SIDE_NAMES
 PANE_FOCUS = {"detail": "#detail-view", "cache": "#cache-tree", "compose": "#compose-editor", "services": "#services-table",
               "stats": "#stats-conversations", "faults": "#fault-input"}  # fmt: skip
 STATS_SECONDS = 1.0  # the Stats pane's refresh, while it is open
+PROXY_STATS = "every proxied connection, both ways"  # what the Stats pane counts over a proxy
 OUR_ACTIONS = {a.action.split("(")[0] for a in ACTIONS if a.binding} | {"escape"}
 # the actions that still run while a text field has focus: their keys are not text
 CTRL_ACTIONS = {a.action for a in ACTIONS if a.binding.startswith("ctrl+")}
@@ -386,9 +387,11 @@ class GwtoolApp(App[None]):
             where = recording.whose if recording.scanned.is_set() else f"{recording.whose} · reading the file…"
             self.stats_pane.show(recording.statistics(), where=where)
         elif self.live_stats is not None:
-            side: Side = "gw" if self.session.embedded and self.side != "you" else "you"
-            term = " side:gw" if self.session.embedded and self.side is None else ""
-            self.stats_pane.show(self.live_stats.to_json(side), where=filters.SIDE_NAMES[side], side_term=term, now=self.clock())
+            shown = self.stream_sides()
+            side: Side = shown or "gw"
+            term = " side:gw" if shown is None else ""
+            where = PROXY_STATS if self.session.proxy is not None else filters.SIDE_NAMES[side]
+            self.stats_pane.show(self.live_stats.to_json(side), where=where, side_term=term, now=self.clock())
 
     @on(StatsPane.Chosen)
     def stats_chosen(self, event: StatsPane.Chosen) -> None:

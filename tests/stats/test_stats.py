@@ -165,3 +165,14 @@ async def test_a_live_gateways_records_held_then_delivered_and_a_close():
     assert (flow["read"], flow["held"], flow["delivered_later"], flow["forwarded"]) == (2, 2, 2, 0)
     assert flow["wait_ms"]["count"] == 2
     assert ("DECODE_ERROR", "gateway", 1) in [(c["name"], c["by"], c["count"]) for c in out["closes"]]
+
+
+def test_a_notice_about_no_connection_is_counted_in_no_conversation():
+    """A server's start-up line or a client still connecting (conn 0) is a notice, not a connection."""
+    stats = gateway_stats()
+    stats.add(Notice("info", "listening on ws://127.0.0.1:8765", 0, ts=1.0))
+    stats.add(Notice("error", "a line about nothing in particular", ts=1.5))
+    stats.add(Record("in", 60, heartbeat(), conn=1, service="sharder", ts=2.0))
+    out = stats.to_json()
+    assert out["notices"] == 2
+    assert [talk["conn"] for talk in out["conversations"]] == [1]

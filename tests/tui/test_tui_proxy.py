@@ -197,9 +197,8 @@ async def test_a_port_in_use_is_said_not_raised(proto):
         port = taken.getsockname()[1]
         app = GwtoolApp(ProxySource(proto, ProxySettings(upstream="ws://127.0.0.1:1", port=port)))
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.session.error is not None, what="the error")
-            await settle(pilot)
-            assert status(app).strip() == f"failed · cannot listen on 127.0.0.1:{port}: address already in use"
+            said = f"failed · cannot listen on 127.0.0.1:{port}: address already in use"
+            await wait_for(pilot, lambda: status(app).strip() == said, what="the status bar saying so")  # refreshed every 0.2 s
 
 
 async def test_the_faults_pane_without_a_proxy_says_how_to_get_one(proto):
@@ -226,3 +225,17 @@ async def test_its_log_is_a_recording_the_viewer_calls_a_proxys_of_both_sides(pr
     assert recording.url == f"wire.ndjson (through {url} to {gw.url})"
     senders = {line.get("from") for line in map(orjson.loads, path.read_bytes().splitlines()[1:])}
     assert {"service", "gateway"} <= senders
+
+
+async def test_the_stats_pane_counts_every_proxied_connection(proto):
+    async with MockGateway(proto, port=0) as gw:
+        app = proxy_app(proto, gw.url)
+        async with app.run_test(size=SIZE) as pilot, services(proto, app, pilot) as (_, sharder):
+            await sharder.send_event(EVENT, proto.events[EVENT].example)
+            await pilot.press("6")
+            conversations = lambda: app.query_one("#stats-conversations", DataTable)  # noqa: E731
+            seen = lambda: {conversations().get_row_at(i)[1].plain for i in range(conversations().row_count)}  # noqa: E731
+            # the two services, and no conversation for the proxy's own start-up notice (conn 0)
+            await wait_for(pilot, lambda: seen() == {"commands", "sharder"}, what="both proxied connections in the pane")
+            assert conversations().row_count == 2
+            assert "every proxied connection" in plain(app.query_one("#stats-summary", Static))
