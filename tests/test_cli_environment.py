@@ -61,7 +61,7 @@ def test_a_typed_url_with_tui_open_is_refused(capsys, monkeypatch, recording, op
 def test_a_bad_gwtool_url_is_named_as_the_variable(capsys, monkeypatch, opened):
     monkeypatch.setenv("GWTOOL_URL", "localhost:1")
     code, text = run(capsys, "tui")
-    assert code == 1 and "GWTOOL_URL: 'localhost:1': expected a ws:// or wss:// URL" in text
+    assert code == 1 and "GWTOOL_URL: 'localhost:1': expected a ws:// or wss:// URL — did you mean ws://localhost:1?" in text
     code, text = run(capsys, "tui", "--url", "localhost:2")
     assert code == 1 and "--url: 'localhost:2'" in text
     for command in (["connect"], ["send", "EXECUTE_COMMAND"], ["cache", "user"]):

@@ -125,7 +125,10 @@ def tui(
     if open_ is not None and url_from_env:
         url = None  # $GWTOOL_URL is a default for the live dashboard: a recording needs no gateway
     if url is not None and not url.startswith(("ws://", "wss://")):
-        raise typer.BadParameter(f"{url!r}: expected a ws:// or wss:// URL", param_hint="GWTOOL_URL" if url_from_env else "--url")
+        from gwtool.client.core import url_hint
+
+        problem = f"{url!r}: expected a ws:// or wss:// URL{url_hint(url)}"
+        raise typer.BadParameter(problem, param_hint="GWTOOL_URL" if url_from_env else "--url")
     from gwtool.gateway.settings import GatewaySettings
     from gwtool.tui.app import make_app
 

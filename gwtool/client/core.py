@@ -725,12 +725,15 @@ def check_url(url: str) -> None:
         problem = "expected ws://HOST:PORT or wss://HOST:PORT"
     except ValueError as exc:  # e.g. a port out of range
         problem = str(exc).lower()
+    raise GwtoolError(f"invalid gateway URL {url!r}: {problem}{url_hint(url)}")
+
+
+def url_hint(url: str) -> str:
+    """`` — did you mean ws://…?`` for an http:// URL or a bare HOST:PORT ("" otherwise)."""
     parts = urlsplit(url)
     if parts.scheme in ("http", "https") and parts.netloc:
-        hint = f" — did you mean ws://{parts.netloc}?"
-    else:
-        hint = f" — did you mean ws://{url}?" if "://" not in url and url[:1].isalnum() else ""
-    raise GwtoolError(f"invalid gateway URL {url!r}: {problem}{hint}")
+        return f" — did you mean ws://{parts.netloc}?"
+    return f" — did you mean ws://{url}?" if "://" not in url and url[:1].isalnum() else ""
 
 
 def connect_error_text(exc: BaseException, open_timeout: float) -> str:

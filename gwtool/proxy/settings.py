@@ -55,7 +55,9 @@ def upstream_problem(url: str) -> str | None:
     except ValueError as exc:
         return f"{url!r} is not a URL: {exc}"
     if parts.scheme not in ("ws", "wss"):
-        return f"expected a ws:// or wss:// URL, got {url!r}"
+        from gwtool.client.core import url_hint
+
+        return f"expected a ws:// or wss:// URL, got {url!r}{url_hint(url)}"
     if not parts.hostname:
         return f"{url!r} names no host (e.g. ws://127.0.0.1:8765)"
     if parts.fragment:

@@ -115,7 +115,9 @@ async def test_a_proxy_recording_opens_in_the_dashboards_reader(tmp_path: Path):
 def test_an_upstream_that_is_not_a_websocket_url_is_a_usage_error():
     result = run("proxy", "--upstream", "http://127.0.0.1:8765")
     assert result.returncode == 1
-    assert result.stderr.startswith("error: --upstream: expected a ws:// or wss:// URL, got 'http://127.0.0.1:8765'")
+    assert result.stderr.startswith(
+        "error: --upstream: expected a ws:// or wss:// URL, got 'http://127.0.0.1:8765' — did you mean ws://127.0.0.1:8765?"
+    )
 
 
 def test_a_port_in_use_exits_2():
