@@ -36,6 +36,7 @@ RELATIVE_ERROR = 0.01  # of a percentile from the histogram (half a bucket's wid
 _GROWTH = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)  # bucket i holds [g^i, g^(i+1)); g^i × 1.01 is within 1 % of both
 _LOG_GROWTH = math.log(_GROWTH)
 _HUGE = 1e300
+_NUMBER = (int, float)  # (isinstance with a tuple: ``int | float`` would make a union on each call)
 _NEVER = object()  # an op no record has
 _ZERO = -(1 << 30)  # the bucket of zero and negative values (a clock that went back)
 MAX_INTERVALS = 4096  # of the I/O series, before its interval doubles
@@ -234,7 +235,7 @@ class Stats:
         current, span = self._conn, self._span
         row, row_from, row_to = self._row, self._row_from, self._row_to
         ins = outs = in_bytes = out_bytes = 0  # payloads of the row at hand not added to it yet (locals: faster than its items)
-        key_of, receiver_of, huge, forwards = _KEY, _FORWARD_KEY, _HUGE, FORWARD  # (locals: the fastest names)
+        key_of, receiver_of, low, high, forwards = _KEY, _FORWARD_KEY, -_HUGE, _HUGE, FORWARD  # (locals: the fastest names)
         for record in records:
             try:
                 key = key_of(record)
@@ -242,7 +243,7 @@ class Stats:
             except KeyError:
                 key, ts = _NOT_A_PAYLOAD, None
             kind, conn, direction, op, name, cache_type, size, _ = key
-            if kind != "payload" or type(ts) is not float or not -huge < ts < huge:  # NaN, infinities
+            if kind != "payload" or type(ts) is not float or not low < ts < high:  # NaN, infinities
                 _add_io(row, ins, outs, in_bytes, out_bytes)  # (before the series may change)
                 ins = outs = in_bytes = out_bytes = 0
                 self._add_other(record)
@@ -407,7 +408,7 @@ class Stats:
             talk.heartbeat_ts = ts
         elif op == self.ack and not by_service:
             latency = record.get("latency_ms")
-            if isinstance(latency, int | float) and math.isfinite(latency):
+            if isinstance(latency, _NUMBER) and math.isfinite(latency):
                 talk.latency.add(float(latency))
             elif talk.heartbeat_ts is not None:
                 talk.latency.add(round((ts - talk.heartbeat_ts) * 1000, 6))
