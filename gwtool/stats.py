@@ -36,6 +36,7 @@ RELATIVE_ERROR = 0.01  # of a percentile from the histogram (half a bucket's wid
 _GROWTH = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)  # bucket i holds [g^i, g^(i+1)); g^i × 1.01 is within 1 % of both
 _LOG_GROWTH = math.log(_GROWTH)
 _HUGE = 1e300
+_NUMBER = (int, float)  # (isinstance with a tuple: ``int | float`` would make a union on each call)
 _NEVER = object()  # an op no record has
 _ZERO = -(1 << 30)  # the bucket of zero and negative values (a clock that went back)
 MAX_INTERVALS = 4096  # of the I/O series, before its interval doubles
@@ -193,9 +194,11 @@ class Stats:
         self.violations: dict[tuple[Any, Any], int] = {}
         self.io: list[list[int]] = []  # per interval: payloads in, out, bytes in, out
         self.io_start: float | None = None
-        self._row: list[int] = []  # the I/O row of the last payload, and the times it covers
+        self._row = [0, 0, 0, 0]  # the I/O row of the last payload (none yet: a spare one), and the times it covers
         self._row_from = self._row_to = 0.0
-        self._counted: dict[tuple[Any, ...], int] = {}  # payloads not folded yet, by key
+        # payloads not folded yet, by key; each count in a list of its own, added to where it is found
+        # (``counted[key] += 1`` would hash the key twice)
+        self._counted: dict[tuple[Any, ...], list[int]] = {}
         self._spans: dict[int, list[float]] = {}  # this session's connections: [first, last] seen
         self._conn: int | None = None  # the connection of the last record, and its span
         self._span: list[float] = []
@@ -225,12 +228,14 @@ class Stats:
 
         A payload record as gwtool writes it costs one C call for its key (``_KEY``) and a few
         dictionary operations, with the state it touches held in local variables (reloaded after
-        any call that may change it); anything else (a notice, a record missing a field or with an
+        any call that may change it; the I/O row's counts are added to it before any call that may
+        replace it); anything else (a notice, a record missing a field or with an
         odd time) goes through ``_add_other`` first."""
         counted, spans, beats, relayed, service_dir = self._counted, self._spans, self._beats, self._relayed, self.service_dir
         current, span = self._conn, self._span
         row, row_from, row_to = self._row, self._row_from, self._row_to
-        key_of, receiver_of, huge, forwards = _KEY, _FORWARD_KEY, _HUGE, FORWARD  # (locals: the fastest names)
+        ins = outs = in_bytes = out_bytes = 0  # payloads of the row at hand not added to it yet (locals: faster than its items)
+        key_of, receiver_of, low, high, forwards = _KEY, _FORWARD_KEY, -_HUGE, _HUGE, FORWARD  # (locals: the fastest names)
         for record in records:
             try:
                 key = key_of(record)
@@ -238,7 +243,9 @@ class Stats:
             except KeyError:
                 key, ts = _NOT_A_PAYLOAD, None
             kind, conn, direction, op, name, cache_type, size, _ = key
-            if kind != "payload" or type(ts) is not float or not -huge < ts < huge:  # NaN, infinities
+            if kind != "payload" or type(ts) is not float or not low < ts < high:  # NaN, infinities
+                _add_io(row, ins, outs, in_bytes, out_bytes)  # (before the series may change)
+                ins = outs = in_bytes = out_bytes = 0
                 self._add_other(record)
                 current, span = self._conn, self._span
                 row, row_from, row_to = self._row, self._row_from, self._row_to
@@ -246,6 +253,8 @@ class Stats:
             if conn != current or type(conn) is not int:
                 current = self._switch(conn, ts)
                 if current is None:  # another connection's: only what it relayed to ours counts
+                    _add_io(row, ins, outs, in_bytes, out_bytes)
+                    ins = outs = in_bytes = out_bytes = 0
                     self._forwards_only(record, ts, op, name, cache_type)
                     row, row_from, row_to = self._row, self._row_from, self._row_to
                     continue
@@ -255,26 +264,28 @@ class Stats:
             elif ts < span[0]:
                 span[0] = ts
             try:
-                counted[key] += 1
+                counted[key][0] += 1
             except KeyError:
                 if len(counted) >= FOLD_EVERY:
                     self.fold()
                     current = None  # (fold forgot the connection at hand)
-                counted[key] = 1
+                counted[key] = [1]
             except TypeError:  # a list or an object in a field: a hostile file's
                 direction, op, name = self._odd_payload(conn, direction, op, name, cache_type, size, key[7])
                 cache_type = None
             if not row_from <= ts < row_to:  # not the interval of the last payload (they come in order)
+                _add_io(row, ins, outs, in_bytes, out_bytes)
+                ins = outs = in_bytes = out_bytes = 0
                 row = self._io_row_of(ts)
                 row_from, row_to = self._row_from, self._row_to
             if type(size) is not int:
                 size = 0
             if direction == "in":
-                row[0] += 1
-                row[2] += size
+                ins += 1
+                in_bytes += size
             else:
-                row[1] += 1
-                row[3] += size
+                outs += 1
+                out_bytes += size
             if op in beats or "from" in record:
                 self._heartbeat(record, ts, conn, direction, op)
             elif op == relayed and direction != service_dir:
@@ -289,14 +300,15 @@ class Stats:
                 receiver, bytes_, service = receiver_of(forward)
                 key = ("payload", receiver, forwards, op, name, cache_type, bytes_, service)
                 receiving = spans[receiver]
-                counted[key] += 1
+                counted[key][0] += 1
             except (KeyError, TypeError, ValueError):  # several, a new key, or a hostile entry
                 self._forwards(to, ts, op, name, cache_type, row)
                 continue
             if ts > receiving[1]:
                 receiving[1] = ts
-            row[1] += 1
-            row[3] += bytes_ if type(bytes_) is int else 0
+            outs += 1
+            out_bytes += bytes_ if type(bytes_) is int else 0
+        _add_io(row, ins, outs, in_bytes, out_bytes)
 
     def _odd_payload(
         self, conn: int, direction: Any, op: Any, name: Any, cache_type: Any, size: Any, service: Any
@@ -308,8 +320,7 @@ class Stats:
             value if _hashable(value) is value else None
             for value in (op, name if name is not None else cache_type, size, service)
         )
-        key = ("payload", conn, direction, op, name, None, size, service)
-        self._counted[key] = self._counted.get(key, 0) + 1
+        self._count(("payload", conn, direction, op, name, None, size, service))
         return direction, op, name
 
     def _add_other(self, record: dict[str, Any]) -> None:
@@ -402,7 +413,7 @@ class Stats:
             talk.heartbeat_ts = ts
         elif op == self.ack and not by_service:
             latency = record.get("latency_ms")
-            if isinstance(latency, int | float) and math.isfinite(latency):
+            if isinstance(latency, _NUMBER) and math.isfinite(latency):
                 talk.latency.add(float(latency))
             elif talk.heartbeat_ts is not None:
                 talk.latency.add(round((ts - talk.heartbeat_ts) * 1000, 6))
@@ -420,7 +431,7 @@ class Stats:
             try:
                 conn, bytes_ = forward["conn"], forward["size"]
                 key = ("payload", conn, FORWARD, op, name, cache_type, bytes_, forward["service"])
-                counted[key] += 1
+                counted[key][0] += 1
             except (KeyError, TypeError):  # a new key; or a hostile entry, counted if it names a connection
                 odd = self._odd_forward(forward, op, name, cache_type)
                 if odd is None:
@@ -449,11 +460,18 @@ class Stats:
         conn, size, service = forward["conn"], forward.get("size"), forward.get("service")
         key = ("payload", conn, FORWARD, op, name, cache_type, size, service)
         try:
-            self._counted[key] = self._counted.get(key, 0) + 1
+            self._count(key)
         except TypeError:
-            key = ("payload", conn, FORWARD, None, None, None, 0, None)
-            self._counted[key] = self._counted.get(key, 0) + 1
+            self._count(("payload", conn, FORWARD, None, None, None, 0, None))
         return conn, size
+
+    def _count(self, key: tuple[Any, ...]) -> None:
+        """One more payload of ``key`` (off the hot path)."""
+        count = self._counted.get(key)
+        if count is None:
+            self._counted[key] = [1]
+        else:
+            count[0] += 1
 
     def _flow(self, name: str) -> Delivery:
         flow = self.delivery.get(name)
@@ -502,7 +520,7 @@ class Stats:
 
     def fold(self) -> None:
         """Add the counted payloads to conversations, kinds and delivery (before reading them)."""
-        for (_, conn, direction, op, name, cache_type, size, service), n in self._counted.items():
+        for (_, conn, direction, op, name, cache_type, size, service), (n,) in self._counted.items():
             self._payloads += n
             if name is None:
                 name = cache_type
@@ -641,6 +659,14 @@ class Stats:
             "start_ts": self.io_start,
             "series": [{"t": round(i * self.interval, 6), **dict(zip(keys, row))} for i, row in enumerate(self.io)],
         }
+
+
+def _add_io(row: list[int], ins: int, outs: int, in_bytes: int, out_bytes: int) -> None:
+    """Payloads in and out and their bytes, added to an I/O row."""
+    row[0] += ins
+    row[1] += outs
+    row[2] += in_bytes
+    row[3] += out_bytes
 
 
 def _hashable(value: Any) -> Any:

@@ -51,13 +51,14 @@ def stats(
 
     Reads each FILE once, in flat memory (counts are exact; percentiles are exact up to 1,000 distinct values, above within 1%). --conn and --filter count only the payloads and notices they match.
     """
-    from gwtool.filters import Filter, FilterError
     from gwtool.stats import Stats
 
     proto = load(protocol)
     terms = " ".join(part for part in (f"conn:{conn}" if conn is not None else "", filter_ or "") if part)
     wanted = None
     if terms:
+        from gwtool.filters import Filter, FilterError  # (with what it imports, only when asked: start-up)
+
         try:
             wanted = Filter.parse_strict(terms, proto)
         except FilterError as exc:
@@ -78,19 +79,16 @@ def stats(
 
 def _read(path: Path, result: Stats, wanted: Any) -> None:
     """Feed one recording's lines, streamed in batches; broken lines are named as replay and validate name them."""
-    from rich.console import Console
-
-    from gwtool.logfile import RecordingError, parse_batches
+    from gwtool.logfile import READ_BUFFER, RecordingError, parse_batches
 
     try:
-        handle = path.open("rb")
+        handle = path.open("rb", buffering=READ_BUFFER)
         size = path.stat().st_size
     except OSError as exc:
         raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    err = Console(stderr=True)
     with handle:
         batches = parse_batches(handle, str(path))
-        if err.is_terminal and size >= PROGRESS_BYTES:
+        if size >= PROGRESS_BYTES and (err := _terminal_stderr()) is not None:
             with _progress(err, path, size) as advance:
                 _feed(_advancing(batches, handle, advance), result, wanted)
         else:
@@ -117,6 +115,14 @@ def _feed(batches: Iterable[Batch], result: Stats, wanted: Any) -> None:
         result.add_many(
             record for record in batch.records if (item := item_of(record)) is not None and wanted.matches(item, proto, side)
         )
+
+
+def _terminal_stderr() -> Console | None:
+    """A console on stderr if it is a terminal (rich decides; imported only for a large file)."""
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    return err if err.is_terminal else None
 
 
 class _progress:

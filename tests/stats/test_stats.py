@@ -129,6 +129,20 @@ def test_the_io_series_counts_each_interval_and_stays_bounded():
     assert sum(row["payloads_out"] for row in io["series"]) == 45 and sum(row["payloads_in"] for row in io["series"]) == 1
 
 
+def test_a_batchs_io_lands_in_its_rows_when_a_record_in_it_moves_the_series():
+    """``add_many`` keeps a row's counts aside until the row changes: a record it hands on (one
+    with an int time, here) that coarsens the series must not lose them, nor add them to a row gone."""
+    stats = Stats(PROTO, interval=1.0)
+    stats.start_session(CLIENT)
+    beat = Record("out", 10, {"op": HEARTBEAT}, ts=0.0).to_json()
+    late = {**beat, "ts": 2 * MAX_INTERVALS}  # an int: not the loop's own, and past the series' end
+    stats.add_many([{**beat, "ts": 1000.5}, {**beat, "ts": 1000.6}, late, {**beat, "ts": 2.0 * MAX_INTERVALS + 0.5}])
+    io = stats.io_json()
+    assert io["interval_s"] == 2.0
+    assert sum(row["payloads_out"] for row in io["series"]) == 4 and sum(row["bytes_out"] for row in io["series"]) == 40
+    assert io["series"][0]["payloads_out"] == 2
+
+
 def test_hostile_values_are_counted_as_nameless_never_raised():
     stats = gateway_stats()
     for record in (
