@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from gwtool.protocol.definition import NOBODY
+
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Definition
     from gwtool.records import Notice, Record
@@ -157,6 +159,8 @@ class Delivery:
     delivered_later: int = 0
     dropped: int = 0
     wait: Quantiles = field(default_factory=Quantiles)  # held → delivered, ms
+    # seen by a proxy: what the gateway wrote to services counts as forwarded; its hold is not seen
+    through_proxy: bool = False
     waiting: deque[float] = field(default_factory=deque)  # held notices' times, oldest first
 
 
@@ -212,6 +216,7 @@ class Stats:
         self.side = "gateway" if header.get("side") == "gateway" else "client"
         self._relayed = self.event if self.side == "gateway" else _NEVER
         self.service_dir = "in" if self.side == "gateway" else "out"
+        self.through_proxy = self.side == "gateway" and header.get("command") == "proxy"
 
     def add(self, item: Record | Notice) -> None:
         """A live Record or Notice."""
@@ -286,7 +291,7 @@ class Stats:
             else:
                 outs += 1
                 out_bytes += size
-            if op in beats or "from" in record:
+            if op in beats:
                 self._heartbeat(record, ts, conn, direction, op)
             elif op == relayed and direction != service_dir:
                 name = name if name is not None else cache_type
@@ -476,12 +481,18 @@ class Stats:
     def _flow(self, name: str) -> Delivery:
         flow = self.delivery.get(name)
         if flow is None:
-            flow = self.delivery[name] = Delivery()
+            flow = self.delivery[name] = Delivery(through_proxy=self.through_proxy)
         return flow
 
     def _delivered_later(self, name: str, ts: float) -> None:
         """An event the gateway wrote on its own: one the hold gave up, if one is waiting (else an
-        event it made itself, IDENTIFIED …, not a delivery)."""
+        event it made itself, IDENTIFIED …, not a delivery). Through a proxy, every event a service
+        may send that the gateway wrote to a service: the proxy sees no hold."""
+        if self.through_proxy:
+            event = self.proto.events.get(name)
+            if event is not None and NOBODY not in event.sources:  # not one the gateway makes (IDENTIFIED)
+                self._flow(name).forwarded += 1
+            return
         flow = self.delivery.get(name)
         if flow is not None and flow.waiting:
             flow.delivered_later += 1
@@ -643,14 +654,23 @@ class Stats:
                 "t": name,
                 "read": flow.read,
                 "forwarded": flow.forwarded,
-                "held": flow.held,
-                "delivered_later": flow.delivered_later,
-                "dropped": flow.dropped,
-                "still_held": len(flow.waiting),
-                "wait_ms": {"count": flow.wait.count, **flow.wait.summary(50, 99)},
+                **self._hold_json(flow),
+                "through_proxy": flow.through_proxy,
             }  # fmt: skip
             for name, flow in sorted(self.delivery.items())
         ]
+
+    @staticmethod
+    def _hold_json(flow: Delivery) -> dict[str, Any]:
+        """What the gateway's hold did with one event type: unknown (None) through a proxy."""
+        known = not flow.through_proxy
+        return {
+            "held": flow.held if known else None,
+            "delivered_later": flow.delivered_later if known else None,
+            "dropped": flow.dropped if known else None,
+            "still_held": len(flow.waiting) if known else None,
+            "wait_ms": {"count": flow.wait.count, **flow.wait.summary(50, 99)},
+        }
 
     def io_json(self) -> dict[str, Any]:
         keys = ("payloads_in", "payloads_out", "bytes_in", "bytes_out")

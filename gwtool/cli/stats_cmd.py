@@ -257,9 +257,11 @@ def _delivery(result: Stats) -> Any:
     table = _table("Delivery", "event", "read", "forwarded", "held", "later", "dropped", "wait p50/p99 ms")
     for name, flow in sorted(result.delivery.items()):
         wait = f"{_ms(flow.wait.percentile(50))}/{_ms(flow.wait.percentile(99))}" if flow.wait.count else "–"
-        table.add_row(Text(name), f"{flow.read:,}", f"{flow.forwarded:,}", f"{flow.held:,}", f"{flow.delivered_later:,}",
-                      f"{flow.dropped:,}", wait)  # fmt: skip
+        hold = ("–", "–", "–") if flow.through_proxy else (f"{flow.held:,}", f"{flow.delivered_later:,}", f"{flow.dropped:,}")
+        table.add_row(Text(name), f"{flow.read:,}", f"{flow.forwarded:,}", *hold, wait)
     table.caption = "forwarded: written at once; later: from the hold (wait: held → written)"
+    if any(flow.through_proxy for flow in result.delivery.values()):
+        table.caption += "\nthrough a proxy: forwarded = written to services; the gateway's hold is not seen (–)"
     return table
 
 

@@ -131,7 +131,7 @@ class GwtoolApp(App[None]):
         self.flushes = 0
         self.file_matches: int | None = None  # a recording's whole-file search: how many lines matched
         # live: the Stats pane's counts, fed every drained batch (a recording's come from its file)
-        self.live_stats = LiveStats(self.proto) if session.recording is None else None
+        self.live_stats = LiveStats(self.proto, through_proxy=session.proxy is not None) if session.recording is None else None
         if self.live_stats is not None:
             self.feed.tap = self.live_stats.add
 

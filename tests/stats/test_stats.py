@@ -64,7 +64,7 @@ def test_conversations_and_kinds_count_exactly_with_forwards_on_their_receivers(
     assert kinds[("out", "EVENT", "EXECUTE_COMMAND")]["bytes"] == 1004
     assert out["delivery"] == [
         {"t": "EXECUTE_COMMAND", "read": 4, "forwarded": 4, "held": 0, "delivered_later": 0, "dropped": 0, "still_held": 0,
-         "wait_ms": {"count": 0, "p50": None, "p99": None, "max": None}}
+         "wait_ms": {"count": 0, "p50": None, "p99": None, "max": None}, "through_proxy": False}
     ]  # fmt: skip
 
 
@@ -190,3 +190,17 @@ def test_a_notice_about_no_connection_is_counted_in_no_conversation():
     out = stats.to_json()
     assert out["notices"] == 2
     assert [talk["conn"] for talk in out["conversations"]] == [1]
+
+
+def test_through_a_proxy_forwarded_is_what_the_gateway_wrote_to_services_and_its_hold_unknown():
+    """A proxy's recording has no forwards: the gateway's events to services are records of their own."""
+    stats = Stats(PROTO)
+    stats.start_session({"kind": "header", "side": "gateway", "command": "proxy"})
+    for i in range(3):
+        stats.add(Record("in", 232, event(), conn=1, service="sharder", ts=1.0 + i, sender="service"))
+        stats.add(Record("out", 232, event(), conn=2, service="commands", ts=1.1 + i, sender="gateway"))
+    identified = {"op": EVENT, "t": "IDENTIFIED", "d": {}}  # the gateway's own event: not a delivery
+    stats.add(Record("out", 62, identified, conn=2, service="commands", ts=0.5, sender="gateway"))
+    (flow,) = stats.to_json()["delivery"]
+    assert (flow["t"], flow["read"], flow["forwarded"], flow["through_proxy"]) == ("EXECUTE_COMMAND", 3, 3, True)
+    assert flow["held"] is flow["delivered_later"] is flow["dropped"] is flow["still_held"] is None

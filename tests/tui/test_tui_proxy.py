@@ -238,4 +238,8 @@ async def test_the_stats_pane_counts_every_proxied_connection(proto):
             # the two services, and no conversation for the proxy's own start-up notice (conn 0)
             await wait_for(pilot, lambda: seen() == {"commands", "sharder"}, what="both proxied connections in the pane")
             assert conversations().row_count == 2
+            # what the gateway wrote to the worker counts as forwarded; its hold is not in a proxy's sight
+            delivery = lambda: [cell.plain for cell in app.query_one("#stats-delivery", DataTable).get_row_at(0)]  # noqa: E731
+            await wait_for(pilot, lambda: delivery()[:3] == [EVENT, "1", "1"], what="the event read and forwarded")
+            assert delivery()[3:6] == ["–", "–", "–"]
             assert "every proxied connection" in plain(app.query_one("#stats-summary", Static))

@@ -48,8 +48,9 @@ class LiveStats:
 
     BACKLOG = 100  # batches (10 s of drains)
 
-    def __init__(self, proto: Definition) -> None:
+    def __init__(self, proto: Definition, *, through_proxy: bool = False) -> None:
         self.proto = proto
+        self.through_proxy = through_proxy  # the gateway's side is what a proxy saw: no hold in sight
         self.sides: dict[Side, Stats] = {}
         self.lock = threading.Lock()
         self._pending: deque[list[Entry]] = deque()
@@ -86,7 +87,8 @@ class LiveStats:
                 stats = self.sides.get(side)
                 if stats is None:
                     stats = self.sides[side] = Stats(self.proto)
-                    stats.start_session({"side": "gateway" if side == "gw" else "client"})
+                    command = "proxy" if self.through_proxy else None
+                    stats.start_session({"side": "gateway", "command": command} if side == "gw" else {"side": "client"})
                 stats.add_many(entry.item.to_json() for entry in batch if entry.side == side)
         return True
 
