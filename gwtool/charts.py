@@ -37,7 +37,9 @@ NICE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 216
 def recent_axis(columns: int, seconds: float, end: str, spacing: int = 12) -> str:
     """Labels under a chart of the recent past, ``end`` under its last column and a round time
     before it (``-30s``, ``-1m``, ``-2m30s``) every ``spacing`` columns or more, centred on its column."""
-    step = next((s for s in NICE_STEPS if s / seconds >= spacing), NICE_STEPS[-1])
+    # a round step that leaves ``spacing`` columns between labels; past a day a column, whole columns
+    # (a recording's odd clock can make a column years long: the labels must stay columns apart)
+    step = next((s for s in NICE_STEPS if s / seconds >= spacing), seconds * spacing)
     line = [" "] * (columns + 1)
     start = max(0, columns - len(end))
     line[start : start + len(end)] = end

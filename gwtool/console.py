@@ -49,14 +49,20 @@ _second: list[object] = [None, ""]  # the last whole second clock() formatted, a
 _milli: list[object] = [None, ""]  # the last millisecond, and its text: a flood has dozens per ms
 
 
+NO_CLOCK = "--:--:--.---"  # a time no clock shows: NaN, or past the platform's time_t (a file's, not ours)
+
+
 def clock(ts: float) -> str:
     """``HH:MM:SS.mmm`` in local time (strftime once per second: a flood formats many per second)."""
-    ms = int(ts * 1000)
-    if _milli[0] == ms:
-        return _milli[1]  # type: ignore[return-value]
-    whole = int(ts)
-    if _second[0] != whole:
-        _second[0], _second[1] = whole, time.strftime("%H:%M:%S", time.localtime(whole))
+    try:
+        ms = int(ts * 1000)
+        if _milli[0] == ms:
+            return _milli[1]  # type: ignore[return-value]
+        whole = int(ts)
+        if _second[0] != whole:
+            _second[0], _second[1] = whole, time.strftime("%H:%M:%S", time.localtime(whole))
+    except (OverflowError, OSError, ValueError):
+        return NO_CLOCK
     text = _milli[1] = f"{_second[1]}.{ms % 1000:03d}"
     _milli[0] = ms
     return text

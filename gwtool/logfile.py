@@ -104,6 +104,7 @@ class Batch:
 
 
 BATCH_LINES = 64  # small: the decoded records of a batch stay in the CPU cache while they are counted
+BATCH_BYTES = 24 << 10  # the same from a file, in bytes (~64 records of 370 B): a batch of long lines stays small
 
 
 def parse_batches(lines: Iterable[bytes], name: str, *, header: dict[str, Any] | None = None, first: int = 1) -> Iterator[Batch]:
@@ -115,9 +116,8 @@ def parse_batches(lines: Iterable[bytes], name: str, *, header: dict[str, Any] |
     a batch with something odd (a blank, broken, torn or over-long line, a header, a JSON value
     that is not an object) is read again line by line, which names the line."""
     current: dict[str, Any] = header or {}
-    source = iter(lines)
     number = first
-    while chunk := list(islice(source, BATCH_LINES)):
+    for chunk in _chunks(lines):
         records = _fast(chunk)
         if records is not None:
             yield Batch(current, records, range(number, number + len(chunk)))
@@ -126,6 +126,16 @@ def parse_batches(lines: Iterable[bytes], name: str, *, header: dict[str, Any] |
                 current = batch.header
                 yield batch
         number += len(chunk)
+
+
+def _chunks(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """Consecutive lines, a batch at a time. From a file, whole lines up to ``BATCH_BYTES`` (read in
+    C; memory: the budget and one line, however long the lines); else ``BATCH_LINES`` lines."""
+    readlines = getattr(lines, "readlines", None)
+    if callable(readlines):
+        return iter(lambda: readlines(BATCH_BYTES), [])
+    source = iter(lines)
+    return iter(lambda: list(islice(source, BATCH_LINES)), [])
 
 
 def _fast(chunk: list[bytes]) -> list[dict[str, Any]] | None:

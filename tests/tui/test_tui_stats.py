@@ -161,3 +161,30 @@ def test_the_feeds_tap_sees_every_drained_item_even_past_the_ring(proto):
     for i in range(25):
         feed.push("you", Notice("info", str(i)))
     assert len(feed.drain()) == 10 and seen == [25]
+
+
+async def test_a_recording_with_times_no_clock_shows_opens_and_its_pane_draws(proto, tmp_path):
+    """A first record at 1e200 (past time_t) and one from a microsecond clock: the stream shows
+    ``--:--:--``, the graph's columns are years long and its axis still a handful of labels."""
+    import orjson
+
+    from gwtool.console import NO_CLOCK
+    from gwtool.logfile import header, header_line
+    from gwtool.tui.widgets.stream import entry_parts
+
+    beat = {"op": proto.op("HEARTBEAT"), "d": {}}
+    lines = [Record("in", 34, beat, conn=1, service="sharder", ts=ts).to_json() for ts in (1e200, 1.7e9, 1.7e15)]
+    path = tmp_path / "odd-clock.ndjson"
+    path.write_bytes(
+        header_line(header(proto, side="gateway", command="mock-gateway", url="ws://127.0.0.1:8765"))
+        + b"".join(orjson.dumps(line) + b"\n" for line in lines)
+    )
+    app = demo_recording_app(path, proto)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.session.scanned.is_set(), what="the pass over the file")
+        await pilot.press("6")
+        await settle(pilot)
+        assert app.is_running and "3 payloads" in summary(app)
+        assert any(NO_CLOCK[:8] in line for line in plain(app.query_one("#stats-io")).splitlines()[-1:])
+        shown = ["".join(text for text, _ in entry_parts(e, proto, app.stream.columns())) for e in app.stream.view]
+        assert shown[0].startswith(NO_CLOCK[3:]) and len(shown) == 3  # (the stream shows minutes on: MM:SS.mmm)

@@ -10,7 +10,6 @@ the pane is open; Enter on a conversation or a kind asks the app to filter the s
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from gwtool.charts import NICE_STEPS, bar_rows, bytes_text, duration_text, rate_text, recent_axis
+from gwtool.console import clock
 from gwtool.stats import Stats
 from gwtool.text import plural, printable
 
@@ -338,7 +338,7 @@ class StatsPane(VerticalScroll):
             scale = rate_text(peak, "/s") if level == 0 else ("0" if level == GRAPH_HEIGHT - 1 else "")
             text.append(f"{scale:>{SCALE_WIDTH}} ┤", "dim")
             text.append(bar + "\n", "cyan")
-        end = "now" if now is not None else time.strftime("%H:%M:%S", time.localtime(start + len(series) * interval))
+        end = "now" if now is not None else clock(start + len(series) * interval)[:8]  # HH:MM:SS
         text.append(" " * SCALE_WIDTH + " └" + "─" * len(values) + "\n", "dim")
         text.append(" " * (SCALE_WIDTH + 2) + recent_axis(len(values), seconds, end), "dim")
         return text
