@@ -86,7 +86,7 @@ class GatewayFuzz:
         self.groups = [Group(kind, fault, group_seed(seed, f"fuzz.{kind.id}.{fault}")) for kind, fault in groups(proto)]
         self.select({g.id for g in self.groups})
         self.on_example: Callable[[], None] | None = None  # called on the event loop for every example judged
-        self._run: asyncio.Future[dict[str, Found | str]] | None = None
+        self._run: asyncio.Future[dict[str, Found | str | Exception]] | None = None
         self._stop = threading.Event()  # set when the check stops: each search ends (_Stopped)
         self.elapsed_ms: dict[str, float] = {}  # each group's own time, from its search's start to its end
 
@@ -119,16 +119,18 @@ class GatewayFuzz:
                 raise
             if isinstance(outcome, str):
                 raise Skipped(outcome)
+            if isinstance(outcome, Exception):
+                raise Failed(f"the search stopped: {type(outcome).__name__}: {printable(str(outcome))}")
             if outcome.failure is None:
                 return f"{plural(outcome.tried, 'payload')} (seed {self.seed}), each {expected}"
             raise _failure(ctx, group, self.seed, outcome)
 
         return Case(group.id, title, expected, _WHY[fault], run, timeout=3600.0, own_ms=lambda: self.elapsed_ms.get(group.id))
 
-    async def _run_all(self, ctx: GatewayContext) -> dict[str, Found | str]:
+    async def _run_all(self, ctx: GatewayContext) -> dict[str, Found | str | Exception]:
         loop = asyncio.get_running_loop()
         chosen = [g for g in self.groups if g.id in self.selected]
-        results: dict[str, Found | str] = {}
+        results: dict[str, Found | str | Exception] = {}
         deliveries = Deliveries(ctx)
         generator = Generator(ctx.proto, ctx.max_size, ctx.token_sent)
         stop = self._stop
@@ -150,6 +152,8 @@ class GatewayFuzz:
                 results[group.id] = "stopped"
             except Skipped as exc:
                 results[group.id] = str(exc)
+            except Exception as exc:  # this group's search broke: its case fails, the others keep their results
+                results[group.id] = exc
             finally:
                 if not (group.later and group.kind.op == "EVENT"):
                     await judge.close()  # a valid event's connections stay: another's events may reach them

@@ -536,7 +536,8 @@ def reproducer(example: Example, url: str, token_given: bool) -> str:
         force = " --force" if example.fault == "not-allowed" else ""
         return f"gwtool {command} {name} --url {shlex.quote(url)} --as {shlex.quote(example.sender)}{token} --no-validate{force} --data {shlex.quote(d_text)}"
     text = json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
-    return f"echo {shlex.quote(text)} | gwtool validate - --as {shlex.quote(example.sender)}"
+    # printf, not echo: sh's and zsh's echo interpret the backslashes of the JSON's escapes
+    return f"printf '%s\\n' {shlex.quote(text)} | gwtool validate - --as {shlex.quote(example.sender)}"
 
 
 def rest_path(cache_type: str, entity: dict[str, Any], key: tuple[str, ...]) -> str:

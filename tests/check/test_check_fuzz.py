@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import shlex
+import subprocess
 import sys
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from gwtool.check.cases import Report, run_suite, select
 from gwtool.check.fuzz_gateway import GatewayFuzz
 from gwtool.check.gateway_suite import GatewayContext, prepare
-from gwtool.check.generate import Generator, groups, kinds, sample, search, targets
+from gwtool.check.generate import Example, Expected, Generator, groups, kinds, reproducer, sample, search, targets
 from gwtool.gateway import MockGateway
 from gwtool.protocol.definition import load_protocol
 from gwtool.protocol.validate import error_path, validate_payload
@@ -200,6 +201,17 @@ async def test_the_reproducer_sends_exactly_the_shrunk_payload():
     assert orjson.loads(detail["payload"]) in seen
 
 
+def test_a_validate_reproducer_gives_the_payload_exactly_under_sh():
+    """sh's echo (dash here; zsh's too) turns the JSON's \\n and \\\\ into other bytes: printf does not."""
+    heartbeat = next(kind for kind in kinds(PROTO) if kind.op == "HEARTBEAT")
+    payload = {"op": PROTO.op("HEARTBEAT"), "d": {"x": "a\nb\\c 'q' $(id) `id`"}}
+    example = Example(heartbeat, "wrong-type", heartbeat.senders[0], payload, Expected(("INVALID_PAYLOAD",)))
+    command = reproducer(example, "ws://127.0.0.1:1", token_given=False)
+    assert " | gwtool validate - " in command
+    shown = subprocess.run(["sh", "-c", command.split(" | ")[0]], capture_output=True, check=True).stdout
+    assert orjson.loads(shown) == payload
+
+
 # --- the generator -----------------------------------------------------------------------------------
 
 
@@ -326,3 +338,22 @@ def test_check_gateway_fuzz_leaves_no_hypothesis_directory_where_it_runs(mock_ga
     assert done.returncode == 0, done.stdout + done.stderr
     assert list(work.iterdir()) == []  # its caches went to the user's cache directory
     assert (tmp_path / "cache" / "gwtool" / "hypothesis").is_dir()
+
+
+async def test_a_search_that_breaks_fails_its_own_case_only(monkeypatch):
+    import gwtool.check.fuzz_gateway as fuzz_gateway
+
+    broken = "fuzz.heartbeat.sharder.null"
+    real = fuzz_gateway._search
+
+    def search_or_break(generator: Any, group: Any, *args: Any) -> Any:
+        if group.id == broken:
+            raise RuntimeError("a strategy that cannot draw")
+        return real(generator, group, *args)
+
+    monkeypatch.setattr(fuzz_gateway, "_search", search_or_break)
+    async with MockGateway(PROTO, heartbeat_interval=INTERVAL) as gw:
+        report = await fuzz(gw, 20, only=[broken, "fuzz.heartbeat.sharder.valid"])
+    results = {r.id: r for r in report.results}
+    assert results[broken].status == "fail" and "RuntimeError: a strategy that cannot draw" in results[broken].got
+    assert results["fuzz.heartbeat.sharder.valid"].status == "pass"
