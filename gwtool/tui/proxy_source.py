@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 PROBE_SECONDS = 5.0  # how often the upstream's port is tried (a TCP connect, closed at once: no handshake)
 PROBE_TIMEOUT = 2.0
+EARLY_ITEMS = 10_000  # records kept from the proxy's start until the stream takes them (bounded: a flood may come first)
 NO_CLIENT = "the dashboard has no client of its own behind a proxy: your services are the clients"
 
 
@@ -54,6 +57,8 @@ class ProxySource:
         self.latency = LatencyStats()  # the services' heartbeats, ACKed through the proxy
         self.rest = Session(proto, url=settings.upstream)  # its REST reader (never run): the upstream's cache
         self._started = False
+        self._early: deque[Record | Notice] = deque(maxlen=EARLY_ITEMS)  # what the proxy said before the stream
+        self._hooks: list[Callable[[], None]] = []  # start()'s subscriptions, undone when run() ends
 
     # --- what the panes read -------------------------------------------------------------------
     @property
@@ -111,13 +116,18 @@ class ProxySource:
             return
         await self.engine.start()
         self._started = True
+        proxy = self.engine
+        # from the moment it listens: a service waiting to reconnect may come before the stream is there
+        self._hooks.append(proxy.subscribe(self._early.append))
         if self.log is not None:
             from gwtool.logfile import header, write_header
+            from gwtool.output import LogOutput
 
-            proxy = self.engine
             write_header(
                 self.log, {**header(self.proto, side="gateway", command="proxy", url=proxy.url), "upstream": proxy.upstream}
             )
+            log = LogOutput(self.log)
+            self._hooks += [log.close, proxy.subscribe(log)]  # undone in reverse: unsubscribed, then closed
 
     async def run(self, sink: Sink) -> None:
         """Until cancelled: the proxy's records and notices into the stream; the proxy stops after."""
@@ -129,14 +139,14 @@ class ProxySource:
             return
         proxy = self.engine
         async with contextlib.AsyncExitStack() as stack:
-            stack.push_async_callback(proxy.stop)
+            for undo in self._hooks[1:]:
+                stack.callback(undo)
             stack.callback(proxy.subscribe(lambda item: self._seen(sink, item)))
-            if self.log is not None:
-                from gwtool.output import LogOutput
-
-                log = LogOutput(self.log)
-                stack.callback(log.close)
-                stack.callback(proxy.subscribe(log))
+            stack.push_async_callback(proxy.stop)  # first of all: its closes still reach the stream and the log
+            self._hooks[0]()  # what came before the stream, into it (no await between: nothing in between)
+            for item in self._early:
+                self._seen(sink, item)
+            self._early.clear()
             sink("gw", Notice("info", f"proxy listening on {proxy.url} → upstream {proxy.upstream}: "
                               f"connect services to {proxy.url} instead of the gateway"))  # fmt: skip
             for rule in proxy.rules:

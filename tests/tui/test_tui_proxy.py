@@ -243,3 +243,26 @@ async def test_the_stats_pane_counts_every_proxied_connection(proto):
             await wait_for(pilot, lambda: delivery()[:3] == [EVENT, "1", "1"], what="the event read and forwarded")
             assert delivery()[3:6] == ["–", "–", "–"]
             assert "every proxied connection" in plain(app.query_one("#stats-summary", Static))
+
+
+async def test_a_service_that_comes_before_the_stream_is_shown_and_logged_and_so_is_the_stop(proto, tmp_path):
+    """tui --proxy listens before the app runs: a service waiting to reconnect may come first."""
+    import asyncio
+
+    path = tmp_path / "wire.ndjson"
+    async with MockGateway(proto, port=0) as gw:
+        with path.open("ab") as log:
+            source = ProxySource(proto, ProxySettings(upstream=gw.url, port=0), log=log)
+            await source.start()
+            async with GatewayClient(source.engine.url, service="sharder", proto=proto) as early:
+                await early.wait_identified(timeout=5)
+                shown: list = []
+                running = asyncio.create_task(source.run(lambda side, item: shown.append(item)))
+                await asyncio.sleep(0)  # run() takes what came before it at once
+                assert any(isinstance(item, Record) and item.op == proto.op("IDENTIFY") for item in shown)
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()[1:]]
+    assert any(line.get("op") == proto.op("IDENTIFY") for line in lines)  # logged from the start
+    assert any(line.get("kind") == "closed" and line.get("code") == 1001 for line in lines)  # and the stop's closes
