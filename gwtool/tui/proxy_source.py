@@ -139,10 +139,11 @@ class ProxySource:
             return
         proxy = self.engine
         async with contextlib.AsyncExitStack() as stack:
+            # the stop last: the app may end its loop while the stop awaits, and the log must be closed
+            stack.push_async_callback(proxy.stop)
             for undo in self._hooks[1:]:
                 stack.callback(undo)
             stack.callback(proxy.subscribe(lambda item: self._seen(sink, item)))
-            stack.push_async_callback(proxy.stop)  # first of all: its closes still reach the stream and the log
             self._hooks[0]()  # what came before the stream, into it (no await between: nothing in between)
             for item in self._early:
                 self._seen(sink, item)
