@@ -391,6 +391,8 @@ class GwtoolApp(App[None]):
             side: Side = shown or "gw"
             term = " side:gw" if shown is None else ""
             where = PROXY_STATS if self.session.proxy is not None else filters.SIDE_NAMES[side]
+            if self.live_stats.failure:
+                where += f" · {self.live_stats.failure}"
             self.stats_pane.show(self.live_stats.to_json(side), where=where, side_term=term, now=self.clock())
 
     @on(StatsPane.Chosen)

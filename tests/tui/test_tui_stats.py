@@ -188,3 +188,30 @@ async def test_a_recording_with_times_no_clock_shows_opens_and_its_pane_draws(pr
         assert any(NO_CLOCK[:8] in line for line in plain(app.query_one("#stats-io")).splitlines()[-1:])
         shown = ["".join(text for text, _ in entry_parts(e, proto, app.stream.columns())) for e in app.stream.view]
         assert shown[0].startswith(NO_CLOCK[3:]) and len(shown) == 3  # (the stream shows minutes on: MM:SS.mmm)
+
+
+def test_a_batch_that_cannot_be_counted_is_said_and_the_next_ones_are_counted(proto, monkeypatch):
+    from gwtool.stats import Stats
+    from gwtool.tui.feed import Entry
+    from gwtool.tui.widgets.stats_pane import LiveStats
+
+    real = Stats.add_many
+    calls = []
+
+    def add_many_once_broken(self: Stats, records: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        real(self, records)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Stats, "add_many", add_many_once_broken)
+    live = LiveStats(proto)
+    beat = {"op": proto.op("HEARTBEAT"), "d": {}}
+    try:
+        for n in range(2):
+            live.add([Entry(n, "gw", Record("in", 34, beat, conn=1, service="sharder", ts=1.0 + n))])
+            out = live.to_json("gw")
+        assert live.failure == "a batch could not be counted: RuntimeError: a bug"
+        assert out is not None and out["payloads"] == 1  # the second batch, counted
+    finally:
+        live.close()

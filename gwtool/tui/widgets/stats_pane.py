@@ -57,6 +57,7 @@ class LiveStats:
         self._wake = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self.failure: str | None = None  # why a batch went uncounted, for the pane to say
 
     def add(self, batch: list[Entry]) -> None:
         """A drained batch (the Feed's tap: on the event loop, so it only queues it)."""
@@ -89,7 +90,10 @@ class LiveStats:
                     stats = self.sides[side] = Stats(self.proto)
                     command = "proxy" if self.through_proxy else None
                     stats.start_session({"side": "gateway", "command": command} if side == "gw" else {"side": "client"})
-                stats.add_many(entry.item.to_json() for entry in batch if entry.side == side)
+                try:
+                    stats.add_many(entry.item.to_json() for entry in batch if entry.side == side)
+                except Exception as exc:  # a bug, not the wire's doing (Stats takes any record): said, not fatal
+                    self.failure = printable(f"a batch could not be counted: {type(exc).__name__}: {exc}")
         return True
 
     def to_json(self, side: Side) -> dict[str, Any] | None:
