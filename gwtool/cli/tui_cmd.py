@@ -186,8 +186,9 @@ def _over_proxy(
             raise typer.BadParameter(f"{flag} is another mode of the dashboard: drop it, or --proxy", param_hint="--proxy")
     for name, flag in NO_CLIENT_FLAGS.items():
         if typed(name):
-            why = "the dashboard has no client of its own behind a proxy: your services connect to it"
-            raise typer.BadParameter(f"does nothing with --proxy ({why})", param_hint=flag)
+            from gwtool.tui.proxy_source import NO_CLIENT
+
+            raise typer.BadParameter(f"does nothing with --proxy ({NO_CLIENT})", param_hint=flag)
     for text in faults:
         try:
             parse_rule(text, proto)

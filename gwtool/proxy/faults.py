@@ -46,6 +46,8 @@ Sender = Literal["service", "gateway"]
 ACTIONS = ("delay", "drop", "duplicate", "reorder", "corrupt", "throttle", "stall", "close")
 REORDER_WAIT = 0.5  # seconds a partly filled reorder window waits before it is sent as it is
 EXTRA_KEYS = ("from", "service")  # the proxy's own selection keys, beside the filter language's
+SENDERS: tuple[Sender, ...] = ("service", "gateway")  # from:
+SELECTION = f"op: t: conn: from:{'|'.join(SENDERS)} service:TYPE"  # which payloads a rule acts on, in short
 GRAMMAR = {
     "delay": "delay MS[±JITTER] (e.g. delay 300, delay 200±50)",
     "drop": "drop [P%|first N|every N] (e.g. drop, drop 10%, drop first 3, drop every 5)",
@@ -136,8 +138,8 @@ def parse_selection(words: list[str], proto: Definition) -> Selection:
             terms.append(word)
             continue
         key, value = key.lower(), value.lower() if key.lower() == "from" else value
-        if key == "from" and value not in ("service", "gateway"):
-            raise RuleError(f"{word}: expected from:service or from:gateway")
+        if key == "from" and value not in SENDERS:
+            raise RuleError(f"{word}: expected " + " or ".join(f"from:{sender}" for sender in SENDERS))
         if key == "service" and value not in proto.services:
             raise RuleError(f"{word}: {proto.unknown_service_text(value)}")
         own[("-" if negated else "") + key].add(value)

@@ -15,8 +15,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
-from gwtool.proxy.faults import ACTIONS, GRAMMAR, RuleError, parse_rule
+from gwtool.proxy.faults import ACTIONS, GRAMMAR, SELECTION, RuleError, parse_rule
 from gwtool.text import printable
+from gwtool.tui.commands import ACTIONS as KEYS
+from gwtool.tui.commands import key_label
 
 if TYPE_CHECKING:
     from gwtool.protocol.definition import Definition
@@ -25,7 +27,12 @@ if TYPE_CHECKING:
 
 REFRESH_SECONDS = 0.5  # the fired counts, while the pane shows
 PLACEHOLDER = "add a rule: drop op:HEARTBEAT_ACK service:sharder"
-HINT = "an action (" + ", ".join(ACTIONS) + "), then which payloads: op: t: conn: from:service|gateway service:TYPE"
+HINT = "an action (" + ", ".join(ACTIONS) + f"), then which payloads: {SELECTION}"
+# the table's keys, as the one table of actions binds them
+KEY_HINT = " · ".join(
+    f"{key_label(a.key)} {words}" for a in KEYS for action, words in (("toggle_rule", "turns on/off"), ("remove_rule", "removes"))
+    if a.action == action
+)  # fmt: skip
 NO_PROXY = (
     "Fault rules belong to a proxy between your services and their gateway. "
     "Run gwtool tui --proxy ws://GATEWAY:8765: services connect to the proxy instead, "
@@ -101,7 +108,7 @@ class FaultsPane(Vertical):
         table.add_column("on", key="on")
         table.add_column("fired", key="fired")
         table.add_column("rule", key="rule")  # last: a long rule is what the pane's edge cuts
-        table.border_subtitle = "t turns on/off · x removes"
+        table.border_subtitle = KEY_HINT
         self.refresh_rules()
         self.set_interval(REFRESH_SECONDS, self.refresh_rules)
 
