@@ -75,6 +75,21 @@ class Broadcaster:
         self._notice("warning", text, None, **data)
 
 
+class WireServer(Broadcaster):
+    """A server on the wire (the mock gateway, the proxy): where it listens, as URLs."""
+
+    host: str
+    port: int  # the real one once started
+
+    @property
+    def url(self) -> str:
+        return f"ws://{host_for_url(self.host)}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{host_for_url(self.host)}:{self.port}"
+
+
 async def listen(
     handler: Callable[[ServerConnection], Awaitable[None]], host: str, port: int, warn: Callable[[str], None],
     logger_name: str, **options: Any,

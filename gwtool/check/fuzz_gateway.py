@@ -34,6 +34,7 @@ from gwtool.check.generate import (
     Found,
     Generator,
     Kind,
+    fault_closes,
     groups,
     named,
     reproducer,
@@ -247,13 +248,13 @@ def _expected_text(proto: Definition, kind: Kind, fault: str) -> str:
             "HEARTBEAT": "ACKed, the connection open", "IDENTIFY": "IDENTIFIED",
             "EVENT": "delivered unchanged to a receiver", "CACHE": "read back equal from REST",
         }[kind.op]  # fmt: skip
+    service_field = fault == "bad-format" and kind.op == "IDENTIFY"
+    closes = Expected(fault_closes(fault, service_field=service_field)).describe(proto)
     if fault == "not-allowed":
-        return Expected(("EVENT_NOT_ALLOWED",)).describe(proto) + (f" naming {kind.t}" if kind.t else "")
+        return closes + (f" naming {kind.t}" if kind.t else "")
     if fault == "wrong-op":
-        return Expected(("UNKNOWN_OPCODE",)).describe(proto)
-    if fault == "bad-format" and kind.op == "IDENTIFY":
-        return Expected(("INVALID_SERVICE", "INVALID_PAYLOAD")).describe(proto) + " naming the field"
-    return Expected(("INVALID_PAYLOAD",)).describe(proto) + " naming the broken field"
+        return closes
+    return closes + (" naming the field" if service_field else " naming the broken field")
 
 
 _WHY = {

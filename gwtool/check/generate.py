@@ -88,6 +88,16 @@ def kinds(proto: Definition) -> list[Kind]:
     return out
 
 
+def fault_closes(fault: str, *, service_field: bool = False) -> tuple[str, ...]:
+    """The closes (by name, from the definition's close table) the oracle accepts for a mutant of
+    ``fault``; a bad service type may get its own close besides 4010."""
+    if fault == "not-allowed":
+        return (NOT_ALLOWED,)
+    if fault == "wrong-op":
+        return ("UNKNOWN_OPCODE",)
+    return ("INVALID_SERVICE", INVALID) if service_field else (INVALID,)
+
+
 @dataclass(frozen=True)
 class Expected:
     """The acceptable outcomes of one payload: accepted, or closed with one of ``codes`` (by
@@ -255,28 +265,27 @@ class Generator:
         if fault == "not-allowed":
             assume(permission_error(self.proto, payload, sender) is not None)
             named_closes = (NOT_ALLOWED,) if kind.t is not None else ()  # 4007 for an event names it
-            return Example(kind, fault, sender, payload, Expected((NOT_ALLOWED,), kind.t, named_closes), kind.key)
+            return Example(kind, fault, sender, payload, Expected(fault_closes(fault), kind.t, named_closes), kind.key)
         if fault == "wrong-op":
             payload["op"] = draw(self._wrong_op())
             assume(any(error_path(e) == "op" for e in validate_payload(self.proto, payload, service=sender)))
-            return Example(kind, fault, sender, payload, Expected(closes=("UNKNOWN_OPCODE",)), "op")
+            return Example(kind, fault, sender, payload, Expected(closes=fault_closes(fault)), "op")
         if fault == "unknown-type":
             known = self.proto.events if kind.t is not None else self.proto.cache_types
             key = kind.key or "t"
             payload[key] = draw(st.text(min_size=1, max_size=24).filter(lambda s: s not in known))
-            return self._checked(payload, sender, kind, fault, key, Expected((INVALID,), key, (INVALID,)))
+            return self._checked(payload, sender, kind, fault, key, Expected(fault_closes(fault), key, (INVALID,)))
         sites = [
             s for s in _sites(self.proto, payload["d"], kind.fields) if _applies(s, fault) and schema_path(s.path) == target[0]
         ]
         assume(sites)
         site = draw(st.sampled_from(sites))
-        expected = Expected((INVALID,), site.path, (INVALID,))
         if fault == "missing":
             del site.container[site.key]
         else:
             site.container[site.key] = draw(self._bad_value(site.type, fault, target[1]))
-            if fault == "bad-format" and _base(site.type).name == "service":  # its own close, or 4010 naming it
-                expected = Expected(("INVALID_SERVICE", INVALID), site.path, (INVALID,))
+        service_field = fault == "bad-format" and _base(site.type).name == "service"
+        expected = Expected(fault_closes(fault, service_field=service_field), site.path, (INVALID,))
         return self._checked(payload, sender, kind, fault, site.path, expected)
 
     def _checked(self, payload: dict[str, Any], sender: str, kind: Kind, fault: str, path: str, expected: Expected) -> Example:

@@ -114,6 +114,7 @@ def proxy(
     Exit status: 0 after Ctrl-C with no violation seen; 1 a violation was seen, or invalid input; 2 the port cannot be used.
     """
     from gwtool.errors import InvalidSetting
+    from gwtool.proxy.faults import check_rules
     from gwtool.proxy.settings import ProxySettings
 
     try:
@@ -127,7 +128,10 @@ def proxy(
     except InvalidSetting as exc:
         raise typer.BadParameter(exc.problem, param_hint=FLAGS.get(exc.name, exc.name)) from None
     proto = load(protocol)
-    _check_rules(proto, settings)
+    try:  # before anything listens
+        check_rules(settings.faults, proto)
+    except InvalidSetting as exc:
+        raise typer.BadParameter(exc.problem, param_hint=FLAGS.get(exc.name, exc.name)) from None
     hide = filter_hide(filter_, proto, "gw")
     if (fault or control is not None) and not json and sys.stdout.isatty():
         hide = _fewer_injected(hide)
@@ -162,17 +166,6 @@ def _fewer_injected(hide: Callable[[Record | Notice], bool] | None) -> Callable[
         return window[1] > INJECTED_LINES
 
     return hidden
-
-
-def _check_rules(proto: Definition, settings: ProxySettings) -> None:
-    """Each --fault parsed before anything listens: a usage error naming the rule."""
-    from gwtool.proxy.faults import RuleError, parse_rule
-
-    for text in settings.faults:
-        try:
-            parse_rule(text, proto)
-        except RuleError as exc:
-            raise typer.BadParameter(f"{text!r}: {exc}", param_hint="--fault") from None
 
 
 async def _serve(

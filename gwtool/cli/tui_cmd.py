@@ -174,7 +174,7 @@ def _over_proxy(
     import asyncio
 
     from gwtool.errors import InvalidSetting, ListenFailed
-    from gwtool.proxy.faults import RuleError, parse_rule
+    from gwtool.proxy.faults import check_rules
     from gwtool.proxy.settings import ProxySettings
 
     def typed(name: str) -> bool:
@@ -189,12 +189,8 @@ def _over_proxy(
             from gwtool.tui.proxy_source import NO_CLIENT
 
             raise typer.BadParameter(f"does nothing with --proxy ({NO_CLIENT})", param_hint=flag)
-    for text in faults:
-        try:
-            parse_rule(text, proto)
-        except RuleError as exc:
-            raise typer.BadParameter(f"{text!r}: {exc}", param_hint="--fault") from None
     try:
+        check_rules(faults, proto)
         settings = ProxySettings(
             upstream=upstream, port=port if typed("port") else DEFAULT_PROXY_PORT, faults=tuple(faults), show_token=show_token
         )

@@ -36,13 +36,12 @@ from gwtool.text import plural
 from gwtool.wire import (
     CLOSE_TIMEOUT,
     GOING_AWAY,
-    Broadcaster,
+    WireServer,
     address_text,
     close_of,
     close_server,
     engine_setup,
     frame_size,
-    host_for_url,
     listen,
 )
 
@@ -120,7 +119,7 @@ class Connection:
         return transport.get_write_buffer_size() if transport is not None else 0
 
 
-class MockGateway(Broadcaster):
+class MockGateway(WireServer):
     """A strict gateway on ``host:port``. ``async with MockGateway(port=0) as gw: gw.url …``
 
     Its rules are ``rules_class`` (made once) and ``session_class`` (one per connection): a gateway
@@ -226,14 +225,6 @@ class MockGateway(Broadcaster):
             task.cancel()
 
     # --- public API ------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"ws://{host_for_url(self.host)}:{self.port}"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://{host_for_url(self.host)}:{self.port}"
 
     @property
     def connections(self) -> list[ConnectionInfo]:

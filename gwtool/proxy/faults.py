@@ -106,6 +106,17 @@ class Rule:
         return {"id": self.id, "rule": self.text, "action": self.action, "applied": self.applied, "enabled": self.enabled}
 
 
+def check_rules(rules: tuple[str, ...] | list[str], proto: Definition) -> None:
+    """Each rule parsed: InvalidSetting ``faults`` naming the first that is wrong, and why."""
+    from gwtool.errors import InvalidSetting
+
+    for text in rules:
+        try:
+            parse_rule(text, proto)
+        except RuleError as exc:
+            raise InvalidSetting("faults", f"{text!r}: {exc}") from None
+
+
 def parse_rule(text: str, proto: Definition, rule_id: int = 0) -> Rule:
     """``text`` as a Rule, or RuleError naming what is wrong."""
     try:

@@ -26,13 +26,13 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.protocol import State
 
-from gwtool.errors import DecodeError, InvalidSetting, ListenFailed, clip_reason
+from gwtool.errors import DecodeError, ListenFailed, clip_reason
 from gwtool.gateway.rest import is_websocket_upgrade, origin_refusal
 from gwtool.gateway.writes import TurnWrites
 from gwtool.protocol.codec import decode, decode_text
 from gwtool.proxy.checks import Checks, RuleBook, Violation, payload_name
 from gwtool.proxy.control import Control
-from gwtool.proxy.faults import REORDER_WAIT, Faults, Out, Rule, RuleError, Shaper
+from gwtool.proxy.faults import REORDER_WAIT, Faults, Out, Rule, Shaper, check_rules
 from gwtool.proxy.http import relay_get, upstream_url
 from gwtool.proxy.settings import ProxySettings
 from gwtool.records import Direction, Notice, Record, Sender, masked_identify, preview
@@ -41,13 +41,12 @@ from gwtool.wire import (
     ABNORMAL,
     CLOSE_TIMEOUT,
     GOING_AWAY,
-    Broadcaster,
+    WireServer,
     address_text,
     close_of,
     close_server,
     engine_setup,
     frame_size,
-    host_for_url,
     listen,
 )
 
@@ -145,7 +144,7 @@ class Link:
         )  # fmt: skip
 
 
-class Proxy(Broadcaster):
+class Proxy(WireServer):
     """``async with Proxy(upstream="ws://127.0.0.1:8765", port=0) as proxy: proxy.url …``"""
 
     def __init__(self, proto: Definition | None = None, settings: ProxySettings | None = None, **overrides: Any):
@@ -164,11 +163,9 @@ class Proxy(Broadcaster):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writes = TurnWrites()
         self.faults = Faults(proto, settings.seed)
+        check_rules(settings.faults, proto)
         for text in settings.faults:
-            try:
-                self.faults.add(text)
-            except RuleError as exc:
-                raise InvalidSetting("faults", str(exc)) from None
+            self.faults.add(text)
         self._start_rules = list(settings.faults)
         self.control: Control | None = None  # the HTTP control API, once started (settings.control_port)
         self._book = RuleBook(proto)
@@ -232,14 +229,6 @@ class Proxy(Broadcaster):
                 link.task.cancel()
 
     # --- public API ------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"ws://{host_for_url(self.host)}:{self.port}"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://{host_for_url(self.host)}:{self.port}"
 
     @property
     def upstream(self) -> str:
